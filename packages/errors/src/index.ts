@@ -1,0 +1,74 @@
+/**
+ * Every failure that crosses a package boundary is an EsignError with a stable code.
+ * `permanent` tells the queue whether retrying can help: bad input never gets better by
+ * retrying, a 503 from the signing service often does.
+ */
+export const ERROR_CODES = {
+  // Input documents
+  E_NOT_PDF: { permanent: true, status: 415 },
+  E_PDF_CORRUPT: { permanent: true, status: 422 },
+  E_ENCRYPTED: { permanent: true, status: 422 },
+  E_PDF_LIMIT: { permanent: true, status: 422 },
+  E_TOO_LARGE: { permanent: true, status: 413 },
+  E_DOCMDP_LOCKED: { permanent: true, status: 422 },
+  E_FIELD: { permanent: true, status: 422 },
+  E_CONTENTS_TOO_SMALL: { permanent: true, status: 500 },
+  // Keys, certificates and signer configuration
+  E_KEY: { permanent: true, status: 422 },
+  E_CERT: { permanent: true, status: 422 },
+  E_CONFIG: { permanent: true, status: 500 },
+  // Remote signing service and time-stamp/revocation servers
+  E_SIGNER_AUTH: { permanent: true, status: 502 },
+  E_SIGNER_REJECTED: { permanent: true, status: 502 },
+  E_SIGNER_REVOKED: { permanent: true, status: 502 },
+  E_SIGNER_BAD_RESPONSE: { permanent: false, status: 502 },
+  E_SIGNER_UNAVAILABLE: { permanent: false, status: 503 },
+  E_SIGNER_RATE_LIMITED: { permanent: false, status: 503 },
+  E_SIGNATURE_MISMATCH: { permanent: false, status: 502 },
+  E_TSA: { permanent: false, status: 502 },
+  E_REVOCATION: { permanent: false, status: 502 },
+  // Storage and jobs
+  E_STORAGE: { permanent: false, status: 503 },
+  E_NOT_FOUND: { permanent: true, status: 404 },
+  E_FORBIDDEN: { permanent: true, status: 403 },
+  E_INVALID_JOB: { permanent: true, status: 400 },
+  E_VERIFY: { permanent: true, status: 500 },
+  E_INTERNAL: { permanent: false, status: 500 },
+} as const satisfies Record<string, { permanent: boolean; status: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface EsignErrorOptions {
+  cause?: unknown;
+  /** Overrides the code's default, e.g. a 4xx answer that is known to be transient. */
+  permanent?: boolean;
+  /** Seconds the caller should wait before trying again (429/503 Retry-After). */
+  retryAfter?: number;
+}
+
+export class EsignError extends Error {
+  readonly code: ErrorCode;
+  readonly permanent: boolean;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: EsignErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EsignError";
+    this.code = code;
+    this.permanent = options.permanent ?? ERROR_CODES[code].permanent;
+    this.retryAfter = options.retryAfter;
+  }
+
+  /** The HTTP status an API answers with when this error reaches a client. */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export function isEsignError(error: unknown): error is EsignError {
+  return error instanceof EsignError;
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, value);
+}
