@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   E_NOT_FOUND: { permanent: true, status: 404 },
   E_FORBIDDEN: { permanent: true, status: 403 },
   E_INVALID_JOB: { permanent: true, status: 400 },
+  // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)
+  E_WEBHOOK: { permanent: false, status: 502 },
   E_VERIFY: { permanent: true, status: 500 },
   E_INTERNAL: { permanent: false, status: 500 },
 } as const satisfies Record<string, { permanent: boolean; status: number }>;
