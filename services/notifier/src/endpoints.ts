@@ -1,0 +1,48 @@
+import type { Redis } from "ioredis";
+import { DEFAULT_QUEUE_PREFIX } from "./job";
+
+/** Why an endpoint no longer receives deliveries. */
+export interface DisabledEndpoint {
+  disabledAt: string;
+  deliveryId: string;
+  statusCode: number;
+}
+
+export interface EndpointOptions {
+  prefix?: string;
+}
+
+// One hash per deployment: a handful of entries, and operators can list them with HGETALL.
+const disabledKey = (prefix = DEFAULT_QUEUE_PREFIX) => `${prefix}:webhook-disabled-endpoints`;
+// Per tenant: one tenant's receiver saying 410 must not silence another tenant's identical URL.
+const endpointField = (tenant: string, url: string) => `${tenant} ${url}`;
+
+export async function disableEndpoint(
+  redis: Redis,
+  tenant: string,
+  url: string,
+  reason: DisabledEndpoint,
+  options: EndpointOptions = {},
+): Promise<void> {
+  await redis.hset(disabledKey(options.prefix), endpointField(tenant, url), JSON.stringify(reason));
+}
+
+export async function getDisabledEndpoint(
+  redis: Redis,
+  tenant: string,
+  url: string,
+  options: EndpointOptions = {},
+): Promise<DisabledEndpoint | undefined> {
+  const value = await redis.hget(disabledKey(options.prefix), endpointField(tenant, url));
+  return value === null ? undefined : (JSON.parse(value) as DisabledEndpoint);
+}
+
+/** Re-enables an endpoint after its owner fixed it; returns whether it was disabled. */
+export async function enableEndpoint(
+  redis: Redis,
+  tenant: string,
+  url: string,
+  options: EndpointOptions = {},
+): Promise<boolean> {
+  return (await redis.hdel(disabledKey(options.prefix), endpointField(tenant, url))) > 0;
+}

@@ -1,0 +1,68 @@
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
+import { EsignError } from "@esign/errors";
+import type { Destination } from "./ssrf";
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+}
+
+// The answer body is not used; reading a little keeps well-behaved servers happy, the cap keeps
+// a hostile one from streaming to us until the timeout.
+const MAX_DRAINED_BODY_BYTES = 64 * 1024;
+
+/**
+ * POSTs `body` to a checked destination, connecting only to its checked addresses (the custom
+ * `lookup` pins them; the host name still drives the Host header and TLS verification). Redirects
+ * are not followed: a 3xx is just an answer. `timeoutMs` bounds the whole exchange.
+ */
+export function postToDestination(
+  destination: Destination,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
+  const { url, hostname, port, addresses } = destination;
+  const pinnedLookup: LookupFunction = (_host, options, callback) => {
+    if (options.all) callback(null, addresses);
+    else callback(null, addresses[0]!.address, addresses[0]!.family);
+  };
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: hostname,
+        port,
+        path: `${url.pathname}${url.search}`,
+        method: "POST",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        auth:
+          url.username === ""
+            ? undefined
+            : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+        lookup: pinnedLookup,
+        agent: false,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (answer) => {
+        let drained = 0;
+        answer.on("data", (chunk: Buffer) => {
+          drained += chunk.length;
+          if (drained > MAX_DRAINED_BODY_BYTES) answer.destroy();
+        });
+        answer.on("error", () => {});
+        resolve({ status: answer.statusCode ?? 0, headers: answer.headers });
+      },
+    );
+    outgoing.on("error", (cause) => reject(connectionError(cause, timeoutMs)));
+    outgoing.end(body);
+  });
+}
+
+function connectionError(cause: Error, timeoutMs: number): EsignError {
+  const timedOut = cause.name === "AbortError" || cause.name === "TimeoutError";
+  const message = timedOut ? `no answer within ${timeoutMs} ms` : `connection failed: ${cause.message}`;
+  return new EsignError("E_WEBHOOK", message, { cause });
+}
