@@ -1,0 +1,206 @@
+import { execFile } from "node:child_process";
+import { KeyObject, randomBytes, webcrypto } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import * as x509 from "@peculiar/x509";
+import type { SignatureAlgorithm } from "../algorithms";
+
+/**
+ * Throw-away PKI for tests: a root CA (optionally an intermediate) and end-entity certificates,
+ * made in-process with WebCrypto. Not for production keys: nothing here is protected.
+ */
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
+
+type Algorithm = webcrypto.Algorithm;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+export type TestKeyType = "rsa" | "rsa-pss" | "p256" | "p384";
+
+const KEY_ALGORITHMS: Record<TestKeyType, webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams> = {
+  rsa: {
+    name: "RSASSA-PKCS1-v1_5",
+    modulusLength: 2048,
+    publicExponent: Uint8Array.of(1, 0, 1),
+    hash: "SHA-256",
+  },
+  "rsa-pss": {
+    name: "RSA-PSS",
+    modulusLength: 2048,
+    publicExponent: Uint8Array.of(1, 0, 1),
+    hash: "SHA-256",
+  },
+  p256: { name: "ECDSA", namedCurve: "P-256" },
+  p384: { name: "ECDSA", namedCurve: "P-384" },
+};
+
+/** How a key of each type signs certificates (WebCrypto parameters) and CMS (our algorithm name). */
+const SIGNING: Record<TestKeyType, { webcrypto: Algorithm; cms: SignatureAlgorithm }> = {
+  rsa: { webcrypto: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as Algorithm, cms: "rsa-pkcs1-sha256" },
+  "rsa-pss": {
+    webcrypto: { name: "RSA-PSS", hash: "SHA-256", saltLength: 32 } as Algorithm,
+    cms: "rsa-pss-sha256",
+  },
+  p256: { webcrypto: { name: "ECDSA", hash: "SHA-256" } as Algorithm, cms: "ecdsa-sha256" },
+  p384: { webcrypto: { name: "ECDSA", hash: "SHA-384" } as Algorithm, cms: "ecdsa-sha384" },
+};
+
+export interface TestIdentity {
+  keyType: TestKeyType;
+  /** DER. */
+  certificate: Uint8Array;
+  privateKey: KeyObject;
+  /** The signature algorithm tests should use for CMS with this key. */
+  signatureAlgorithm: SignatureAlgorithm;
+  /** Issuers up to and including the root, nearest first (empty for a root). */
+  chain: Uint8Array[];
+  subject: string;
+  /** Kept for issuing further certificates. */
+  keys: CryptoKeyPair;
+}
+
+export interface IssueOptions {
+  subject: string;
+  keyType?: TestKeyType;
+  /** Absent: self-signed. */
+  issuer?: TestIdentity;
+  ca?: boolean;
+  keyUsage?: x509.KeyUsageFlags;
+  /** Extended key usage OIDs, e.g. 1.3.6.1.5.5.7.3.8 for a TSA. */
+  extendedKeyUsage?: { oids: string[]; critical: boolean };
+  extraExtensions?: x509.Extension[];
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+const DAY = 86_400_000;
+
+export async function issueCertificate(options: IssueOptions): Promise<TestIdentity> {
+  const keyType = options.keyType ?? options.issuer?.keyType ?? "rsa";
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHMS[keyType], true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
+  const issuer = options.issuer;
+  const ca = options.ca ?? false;
+  const defaultUsage = ca
+    ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+    : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(ca, undefined, true),
+    new x509.KeyUsagesExtension(options.keyUsage ?? defaultUsage, true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ...(issuer ? [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey)] : []),
+    ...(options.extendedKeyUsage
+      ? [new x509.ExtendedKeyUsageExtension(options.extendedKeyUsage.oids, options.extendedKeyUsage.critical)]
+      : []),
+    ...(options.extraExtensions ?? []),
+  ];
+  const signingKeyType = issuer?.keyType ?? keyType;
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: `7${randomBytes(15).toString("hex")}`,
+    subject: options.subject,
+    issuer: issuer?.subject ?? options.subject,
+    notBefore: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: options.notAfter ?? new Date(Date.now() + 3650 * DAY),
+    signingAlgorithm: SIGNING[signingKeyType].webcrypto,
+    publicKey: keys.publicKey,
+    signingKey: (issuer?.keys ?? keys).privateKey,
+    extensions,
+  });
+  return {
+    keyType,
+    certificate: new Uint8Array(certificate.rawData),
+    privateKey: KeyObject.from(keys.privateKey),
+    signatureAlgorithm: SIGNING[keyType].cms,
+    chain: issuer ? [issuer.certificate, ...issuer.chain] : [],
+    subject: options.subject,
+    keys,
+  };
+}
+
+export interface TestPki {
+  root: TestIdentity;
+  intermediate: TestIdentity | undefined;
+  signer: TestIdentity;
+}
+
+/** A root CA, optionally an intermediate CA, and a document signer (digitalSignature + nonRepudiation). */
+export async function createTestPki(
+  options: { keyType?: TestKeyType; intermediate?: boolean; signerSubject?: string } = {},
+): Promise<TestPki> {
+  const keyType = options.keyType ?? "rsa";
+  const root = await issueCertificate({
+    subject: "CN=esign test root CA,O=esign-agent tests",
+    keyType,
+    ca: true,
+  });
+  const intermediate = options.intermediate
+    ? await issueCertificate({
+        subject: "CN=esign test issuing CA,O=esign-agent tests",
+        issuer: root,
+        ca: true,
+      })
+    : undefined;
+  const signer = await issueCertificate({
+    subject: options.signerSubject ?? "CN=Test Signer,O=esign-agent tests,C=DE",
+    keyType,
+    issuer: intermediate ?? root,
+  });
+  return { root, intermediate, signer };
+}
+
+export function toPem(der: Uint8Array, label = "CERTIFICATE"): string {
+  const base64 = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n");
+  return `-----BEGIN ${label}-----\n${base64.replace(/\n$/, "")}\n-----END ${label}-----\n`;
+}
+
+export interface TestPkiFiles {
+  rootPem: string;
+  signerCertPem: string;
+  signerKeyPem: string;
+  /** Issuers of the signer certificate, nearest first. */
+  chainPem: string;
+  /** PKCS#12 with AES-256 PBES2 (OpenSSL 3 default). */
+  p12: string;
+  /** PKCS#12 with 3DES/RC2-40 (`-legacy`), as older tools and many CAs still issue. */
+  legacyP12: string;
+}
+
+const run = promisify(execFile);
+
+/** Writes the PKI as PEM files and two PKCS#12 files (made by openssl) protected by `password`. */
+export async function writeTestPki(pki: TestPki, directory: string, password: string): Promise<TestPkiFiles> {
+  await mkdir(directory, { recursive: true });
+  const files: TestPkiFiles = {
+    rootPem: join(directory, "root.pem"),
+    signerCertPem: join(directory, "signer.pem"),
+    signerKeyPem: join(directory, "signer.key.pem"),
+    chainPem: join(directory, "chain.pem"),
+    p12: join(directory, "signer.p12"),
+    legacyP12: join(directory, "signer-legacy.p12"),
+  };
+  await writeFile(files.rootPem, toPem(pki.root.certificate));
+  await writeFile(files.signerCertPem, toPem(pki.signer.certificate));
+  await writeFile(files.signerKeyPem, pki.signer.privateKey.export({ type: "pkcs8", format: "pem" }));
+  await writeFile(files.chainPem, pki.signer.chain.map((der) => toPem(der)).join(""));
+  const exportArgs = (out: string) => [
+    "pkcs12",
+    "-export",
+    "-inkey",
+    files.signerKeyPem,
+    "-in",
+    files.signerCertPem,
+    "-certfile",
+    files.chainPem,
+    "-name",
+    "signer",
+    "-passout",
+    `pass:${password}`,
+    "-out",
+    out,
+  ];
+  await run("openssl", exportArgs(files.p12));
+  await run("openssl", [...exportArgs(files.legacyP12), "-legacy"]);
+  return files;
+}
