@@ -1,1 +1,9 @@
-export {};
+export * from "./block-cache";
+export * from "./config";
+export * from "./keys";
+export * from "./local";
+export * from "./policy";
+export * from "./ref";
+export * from "./registry";
+export * from "./s3";
+export * from "./store";

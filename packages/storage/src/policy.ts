@@ -1,0 +1,24 @@
+import { EsignError } from "@esign/errors";
+import { assertValidKey } from "./keys";
+import { formatRef, type ObjectRef } from "./ref";
+
+/** Which stores, and which key prefixes inside them, one tenant may read from and write to. */
+export interface TenantStoragePolicy {
+  stores: Record<string, readonly string[]>;
+}
+
+/**
+ * Throws E_FORBIDDEN unless `ref` lies under one of the tenant's prefixes. The key is validated
+ * first, so "allowed/../other" cannot pass a textual prefix check. An empty prefix allows the
+ * whole store.
+ */
+export function assertAllowed(ref: ObjectRef, policy: TenantStoragePolicy): void {
+  assertValidKey(ref.key);
+  const prefixes = Object.hasOwn(policy.stores, ref.store) ? policy.stores[ref.store] : undefined;
+  if (!prefixes?.some((prefix) => ref.key.startsWith(prefix))) {
+    throw new EsignError(
+      "E_FORBIDDEN",
+      `${formatRef(ref)} is outside the tenant's allowed stores and prefixes`,
+    );
+  }
+}
