@@ -19,4 +19,10 @@ export {
 } from "./cms";
 export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
 export { addUnsignedAttribute, signatureValueOf } from "./cms-unsigned";
+export {
+  type LoadCredentialsOptions,
+  type LocalCredentials,
+  type LocalCredentialsSource,
+  loadLocalCredentials,
+} from "./keys";
 export { OID } from "./oids";
