@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   E_NOT_FOUND: { permanent: true, status: 404 },
   E_FORBIDDEN: { permanent: true, status: 403 },
   E_INVALID_JOB: { permanent: true, status: 400 },
+  /** Redis (the job queue) unreachable or refusing commands. */
+  E_QUEUE: { permanent: false, status: 503 },
+  /** Waited for a job's outcome longer than asked; the job itself carries on. */
+  E_TIMEOUT: { permanent: false, status: 504 },
   // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)
   E_WEBHOOK: { permanent: false, status: 502 },
   E_VERIFY: { permanent: true, status: 500 },
