@@ -1,1 +1,18 @@
+export { hashByteRange } from "./digest";
+export { openPdf, type PageInfo, PdfDocument } from "./document";
+export {
+  certificationPermission,
+  type DocMdpPermission,
+  type FormField,
+  formFields,
+  type SignatureField,
+  type SignatureInfo,
+  signatureFields,
+} from "./fields";
+export { type BuiltRevision, IncrementalUpdate } from "./incremental";
+export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
+export * from "./objects";
+export { type PreparedSignature, prepareSignature, type SignatureOptions } from "./signature";
 export * from "./source";
+export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";
+export type { XrefKind } from "./xref";

@@ -1,0 +1,298 @@
+import { EsignError } from "@esign/errors";
+import { asBuffer, parseAt } from "./io";
+import { corrupt, limitExceeded, type PdfLimits, resolveLimits } from "./limits";
+import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "./objects";
+import { decodeObjectStream, type ObjectStream, objectStreamMember } from "./objstm";
+import { recoverXref } from "./recovery";
+import type { ByteSource } from "./source";
+import {
+  ENTRY_COMPRESSED,
+  ENTRY_IN_FILE,
+  encryptedError,
+  isEncrypted,
+  readStreamData,
+  readXref,
+  type XrefKind,
+  type XrefTable,
+} from "./xref";
+
+const OBJECT_CACHE_SIZE = 2048;
+const OBJECT_STREAM_CACHE_SIZE = 8;
+const MAX_REFERENCE_CHAIN = 32;
+
+/** A page and the attributes it inherits from the page tree. */
+export interface PageInfo {
+  ref: PdfRef;
+  dict: PdfDict;
+  mediaBox: PdfObject | undefined;
+  cropBox: PdfObject | undefined;
+  rotate: number;
+  resources: PdfObject | undefined;
+}
+
+const INHERITABLE = ["MediaBox", "CropBox", "Rotate", "Resources"] as const;
+
+/**
+ * A lazily read PDF: only the xref sections are read up front; objects are parsed when asked
+ * for (with a small cache), so memory does not grow with the file size.
+ */
+export class PdfDocument {
+  private readonly cache = new Map<number, PdfObject>();
+  private readonly objectStreams = new Map<number, ObjectStream>();
+  private readonly resolving = new Set<number>();
+  private pageList: PageInfo[] | undefined;
+
+  private constructor(
+    readonly source: ByteSource,
+    readonly limits: PdfLimits,
+    private table: XrefTable,
+    /** The newest trailer: /Root, /Info, /ID, /Size. */
+    readonly trailer: PdfDict,
+    /** Offset of the newest xref section (the next revision's /Prev); undefined after recovery. */
+    readonly startxref: number | undefined,
+    /** Kind of the newest xref section; a new revision repeats it. */
+    readonly xrefKind: XrefKind,
+    /** True when the xref was rebuilt by scanning: the next revision lists every object. */
+    private isRecovered: boolean,
+    /** Whether the last byte is an EOL; if not, a new revision starts with one. */
+    readonly endsWithNewline: boolean,
+  ) {}
+
+  static async open(source: ByteSource, limits?: Partial<PdfLimits>): Promise<PdfDocument> {
+    const resolved = resolveLimits(limits);
+    const head = asBuffer(await source.read(0, 1024));
+    if (source.size === 0 || head.indexOf("%PDF-") < 0) {
+      throw new EsignError("E_NOT_PDF", "the input is not a PDF (no %PDF- header in the first 1024 bytes)");
+    }
+    const last = (await source.read(source.size - 1, 1))[0];
+    const endsWithNewline = last === 0x0a || last === 0x0d;
+    let document: PdfDocument;
+    try {
+      const xref = await readXref(source, resolved);
+      if (isEncrypted(xref.trailer)) throw encryptedError();
+      document = new PdfDocument(
+        source,
+        resolved,
+        xref.table,
+        xref.trailer,
+        xref.startxref,
+        xref.kind,
+        false,
+        endsWithNewline,
+      );
+      await document.catalog(); // a broken xref usually shows here; recover instead of failing later
+    } catch (error) {
+      if (!isRecoverable(error)) throw error;
+      const recovered = await recoverXref(source, resolved);
+      if (isEncrypted(recovered.trailer)) throw encryptedError();
+      const kind = hasCompressedObjects(recovered.table) ? "stream" : "table";
+      document = new PdfDocument(
+        source,
+        resolved,
+        recovered.table,
+        recovered.trailer,
+        undefined,
+        kind,
+        true,
+        endsWithNewline,
+      );
+    }
+    return document;
+  }
+
+  get recovered(): boolean {
+    return this.isRecovered;
+  }
+
+  /** Every object number below this is taken; new objects start here. */
+  get nextObjectNumber(): number {
+    return Math.max(asInteger(this.trailer.get("Size")) ?? 0, this.table.size, 1);
+  }
+
+  /** Live object numbers (for writers that must list every object after recovery). */
+  liveObjectEntries(): Array<{ num: number; entry: ReturnType<XrefTable["get"]> }> {
+    return [...this.table.liveObjects()].map((num) => ({ num, entry: this.table.get(num) }));
+  }
+
+  /** Follows references until a direct object. A missing object is `null`, as the spec says. */
+  async resolve(value: PdfObject | undefined): Promise<PdfObject> {
+    let current: PdfObject | undefined = value;
+    for (let hops = 0; current instanceof PdfRef; hops++) {
+      if (hops >= MAX_REFERENCE_CHAIN) throw corrupt("reference chain too long (a reference cycle?)");
+      current = await this.getObject(current.num);
+    }
+    return current ?? null;
+  }
+
+  async resolveDict(value: PdfObject | undefined): Promise<PdfDict | undefined> {
+    return asDict(await this.resolve(value));
+  }
+
+  async resolveArray(value: PdfObject | undefined): Promise<PdfObject[] | undefined> {
+    const resolved = await this.resolve(value);
+    return Array.isArray(resolved) ? resolved : undefined;
+  }
+
+  async getObject(num: number): Promise<PdfObject> {
+    const cached = this.cache.get(num);
+    if (cached !== undefined) return cached;
+    if (this.resolving.has(num)) throw corrupt(`object ${num} refers to itself while being read`);
+    this.resolving.add(num);
+    try {
+      const value = await this.loadWithRecovery(num);
+      if (this.cache.size >= OBJECT_CACHE_SIZE) this.cache.clear();
+      this.cache.set(num, value);
+      return value;
+    } finally {
+      this.resolving.delete(num);
+    }
+  }
+
+  /** Decoded data of a stream object (FlateDecode only; used for DSS and tests). */
+  async streamBytes(stream: PdfStream): Promise<Uint8Array> {
+    const length = await this.resolve(stream.dict.get("Length"));
+    const withLength =
+      stream.location && typeof length === "number"
+        ? new PdfStream(stream.dict, { offset: stream.location.offset, length })
+        : stream;
+    return readStreamData(this.source, withLength, this.limits);
+  }
+
+  private async loadWithRecovery(num: number): Promise<PdfObject> {
+    try {
+      return await this.load(num);
+    } catch (error) {
+      if (this.isRecovered || !isRecoverable(error)) throw error;
+      const recovered = await recoverXref(this.source, this.limits);
+      this.table = recovered.table;
+      this.isRecovered = true;
+      this.cache.clear();
+      this.objectStreams.clear();
+      return this.load(num);
+    }
+  }
+
+  private async load(num: number): Promise<PdfObject> {
+    const entry = this.table.get(num);
+    if (entry?.kind === ENTRY_IN_FILE) return this.loadInFile(num, entry.offset);
+    if (entry?.kind === ENTRY_COMPRESSED) return this.loadCompressed(num, entry.streamNum, entry.index);
+    return null;
+  }
+
+  private async loadInFile(num: number, offset: number): Promise<PdfObject> {
+    const { limits } = this;
+    const parsed = await parseAt(
+      this.source,
+      offset,
+      limits.maxObjectBytes,
+      limits.maxNestingDepth,
+      (parser, base) => {
+        const object = parser.parseIndirectObject();
+        return {
+          ...object,
+          streamStart: object.streamStart === undefined ? undefined : base + object.streamStart,
+        };
+      },
+    );
+    if (parsed.num !== num)
+      throw corrupt(`xref points object ${num} at offset ${offset}, found ${parsed.num}`);
+    if (parsed.streamStart === undefined) return parsed.value;
+    if (!(parsed.value instanceof PdfDict)) throw corrupt(`object ${num} has a stream without a dictionary`);
+    const length = asInteger(await this.resolve(parsed.value.get("Length")));
+    return new PdfStream(parsed.value, { offset: parsed.streamStart, length: length ?? -1 });
+  }
+
+  private async loadCompressed(num: number, streamNum: number, index: number): Promise<PdfObject> {
+    let objectStream = this.objectStreams.get(streamNum);
+    if (!objectStream) {
+      if (this.table.get(streamNum)?.kind !== ENTRY_IN_FILE) {
+        throw corrupt(`object stream ${streamNum} of object ${num} is not a plain object`);
+      }
+      const stream = await this.getObject(streamNum);
+      if (!(stream instanceof PdfStream)) throw corrupt(`object ${streamNum} is not an object stream`);
+      objectStream = await decodeObjectStream(this.source, stream, this.limits);
+      if (this.objectStreams.size >= OBJECT_STREAM_CACHE_SIZE) this.objectStreams.clear();
+      this.objectStreams.set(streamNum, objectStream);
+    }
+    // The xref index is a hint; producers occasionally get it wrong, the member list is authoritative.
+    const memberIndex =
+      objectStream.members[index]?.[0] === num
+        ? index
+        : objectStream.members.findIndex(([memberNum]) => memberNum === num);
+    if (memberIndex < 0) throw corrupt(`object ${num} is not in object stream ${streamNum}`);
+    return objectStreamMember(objectStream, memberIndex, this.limits);
+  }
+
+  async catalog(): Promise<PdfDict> {
+    const root = this.trailer.get("Root");
+    const catalog = await this.resolveDict(root);
+    if (!(root instanceof PdfRef) || !catalog) throw corrupt("the trailer has no document catalog");
+    return catalog;
+  }
+
+  get catalogRef(): PdfRef {
+    return this.trailer.get("Root") as PdfRef;
+  }
+
+  /** All pages in order, walking the page tree once (cycles and depth are bounded). */
+  async pages(): Promise<PageInfo[]> {
+    if (this.pageList) return this.pageList;
+    const catalog = await this.catalog();
+    const rootRef = catalog.get("Pages");
+    const pages: PageInfo[] = [];
+    const visited = new Set<number>();
+    const visit = async (ref: PdfObject, inherited: Record<string, PdfObject | undefined>, depth: number) => {
+      if (!(ref instanceof PdfRef)) throw corrupt("page tree node is not an indirect object");
+      if (depth > this.limits.maxTreeDepth) throw limitExceeded("page tree too deep");
+      if (visited.has(ref.num)) throw corrupt("page tree contains a cycle");
+      visited.add(ref.num);
+      if (visited.size > this.limits.maxTreeNodes) throw limitExceeded("page tree has too many nodes");
+      const node = await this.resolveDict(ref);
+      if (!node) throw corrupt(`page tree node ${ref.num} is not a dictionary`);
+      const own: Record<string, PdfObject | undefined> = { ...inherited };
+      for (const key of INHERITABLE) if (node.has(key)) own[key] = node.get(key);
+      const kids = isName(node.get("Type"), "Page") ? undefined : await this.resolveArray(node.get("Kids"));
+      if (kids === undefined) {
+        pages.push({
+          ref,
+          dict: node,
+          mediaBox: await this.resolve(own.MediaBox),
+          cropBox: own.CropBox === undefined ? undefined : await this.resolve(own.CropBox),
+          rotate: asInteger(await this.resolve(own.Rotate)) ?? 0,
+          resources: own.Resources,
+        });
+        return;
+      }
+      for (const kid of kids) await visit(kid, own, depth + 1);
+    };
+    await visit(rootRef ?? null, {}, 0);
+    this.pageList = pages;
+    return pages;
+  }
+
+  async pageCount(): Promise<number> {
+    return (await this.pages()).length;
+  }
+
+  /** The interactive form, and its reference when it is an indirect object. */
+  async acroForm(): Promise<{ dict: PdfDict; ref: PdfRef | undefined } | undefined> {
+    const value = (await this.catalog()).get("AcroForm");
+    const dict = await this.resolveDict(value);
+    if (!dict) return undefined;
+    return { dict, ref: value instanceof PdfRef ? value : undefined };
+  }
+}
+
+function isRecoverable(error: unknown): boolean {
+  if (error instanceof EsignError) return error.code === "E_PDF_CORRUPT";
+  return false;
+}
+
+function hasCompressedObjects(table: XrefTable): boolean {
+  for (const num of table.liveObjects()) if (table.get(num)?.kind === ENTRY_COMPRESSED) return true;
+  return false;
+}
+
+export function openPdf(source: ByteSource, limits?: Partial<PdfLimits>): Promise<PdfDocument> {
+  return PdfDocument.open(source, limits);
+}

@@ -1,0 +1,84 @@
+import { corrupt, limitExceeded } from "./limits";
+import { NeedMoreData, Parser } from "./parser";
+import type { ByteSource } from "./source";
+
+/** A Buffer view of the same memory (no copy), for `indexOf` and `toString`. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const FIRST_WINDOW = 4096;
+const SCAN_CHUNK = 1024 * 1024;
+
+/**
+ * Runs a parse over a window of the source starting at `offset`, growing the window (up to
+ * `maxBytes`) whenever the parser runs off its end. Objects are small, so one 4 KiB read is
+ * the usual case; a hostile multi-megabyte object hits the cap instead of the heap.
+ */
+export async function parseAt<T>(
+  source: ByteSource,
+  offset: number,
+  maxBytes: number,
+  maxDepth: number,
+  parse: (parser: Parser, windowStart: number) => T,
+): Promise<T> {
+  if (offset < 0 || offset >= source.size) throw corrupt(`offset ${offset} is outside the file`);
+  let window = FIRST_WINDOW;
+  for (;;) {
+    const buf = await source.read(offset, window);
+    const complete = offset + buf.length >= source.size;
+    try {
+      return parse(new Parser(buf, maxDepth, complete), offset);
+    } catch (error) {
+      if (!(error instanceof NeedMoreData)) throw error;
+      if (window >= maxBytes)
+        throw limitExceeded(`an object at offset ${offset} is larger than ${maxBytes} bytes`);
+      window = Math.min(window * 8, maxBytes);
+    }
+  }
+}
+
+/**
+ * Finds the first occurrence of `needle` at or after `from`, reading bounded chunks.
+ * Returns -1 when it is not found before `limit`.
+ */
+export async function findForward(
+  source: ByteSource,
+  needle: string,
+  from: number,
+  limit = source.size,
+): Promise<number> {
+  const pattern = Buffer.from(needle, "latin1");
+  const overlap = pattern.length - 1;
+  for (let start = from; start < limit; start += SCAN_CHUNK) {
+    const chunk = asBuffer(await source.read(start, Math.min(SCAN_CHUNK + overlap, limit - start)));
+    const index = chunk.indexOf(pattern);
+    if (index >= 0) return start + index;
+  }
+  return -1;
+}
+
+/** Finds the last occurrence of `needle` in the final `tailBytes` of the source. */
+export async function findInTail(source: ByteSource, needle: string, tailBytes: number): Promise<number> {
+  const start = Math.max(0, source.size - tailBytes);
+  const tail = asBuffer(await source.read(start, source.size - start));
+  const index = tail.lastIndexOf(Buffer.from(needle, "latin1"));
+  return index < 0 ? -1 : start + index;
+}
+
+/**
+ * Visits the whole source in bounded chunks that overlap by `overlap` bytes, so a pattern
+ * up to that length is never split. Used only by damaged-file recovery.
+ */
+export async function forEachChunk(
+  source: ByteSource,
+  overlap: number,
+  visit: (chunk: Buffer, chunkStart: number, isLast: boolean) => void | Promise<void>,
+): Promise<void> {
+  for (let start = 0; start < source.size; start += SCAN_CHUNK) {
+    const length = Math.min(SCAN_CHUNK + overlap, source.size - start);
+    const isLast = start + length >= source.size;
+    await visit(asBuffer(await source.read(start, length)), start, isLast);
+    if (isLast) return;
+  }
+}

@@ -1,0 +1,243 @@
+import type { Writable } from "node:stream";
+import { EsignError } from "@esign/errors";
+import { hashByteRange } from "./digest";
+import type { PdfDocument } from "./document";
+import { certificationPermission, type DocMdpPermission, formFields, signatureFields } from "./fields";
+import { IncrementalUpdate } from "./incremental";
+import { name, PdfDict, PdfRaw, type PdfRef } from "./objects";
+import { type ByteSource, ConcatSource, writeWithRevision } from "./source";
+import { encodeTextString, formatPdfDate } from "./text";
+
+export interface SignatureOptions {
+  /** Field to create, or an existing empty signature field to fill. Default: SignatureN. */
+  fieldName?: string;
+  /** 1-based page that carries the (invisible) widget. Default 1. */
+  page?: number;
+  /** Claimed signing time, written as /M. */
+  signingTime?: Date;
+  reason?: string;
+  location?: string;
+  contactInfo?: string;
+  name?: string;
+  /** Bytes reserved for the DER CMS (the hex placeholder is twice this). */
+  contentsSize: number;
+  /** Certify the document (DocMDP) with this permission; only as its first signature. */
+  certify?: DocMdpPermission;
+  /** "timestamp" makes a /DocTimeStamp (ETSI.RFC3161) instead of a /Sig. */
+  kind?: "signature" | "timestamp";
+}
+
+export interface PreparedSignature {
+  /** [0, a, b, c]: a = offset of `<` of /Contents, b = just after `>`, c = bytes after b. */
+  byteRange: [number, number, number, number];
+  /** The bytes to append to the original, with the /Contents placeholder still zero. */
+  revision: Uint8Array;
+  fieldName: string;
+  /** Bytes of DER the placeholder can hold. */
+  contentsCapacity: number;
+  /** Length of the signed output: original size + revision length. */
+  signedLength: number;
+  /** Hash of the covered bytes, streamed over the original and the revision. */
+  digest(algorithm?: string): Promise<Buffer>;
+  /** A copy of the revision with `cms` written (hex, zero padded) into the placeholder. */
+  embed(cms: Uint8Array): Uint8Array;
+  /** The signed document as a source (original followed by `revision`), without copying. */
+  output(revision: Uint8Array): ByteSource;
+  /** Streams original + `revision` to a file path or a Writable. */
+  writeTo(revision: Uint8Array, destination: Writable | string): Promise<void>;
+}
+
+/** Fixed width for the ByteRange numbers, patched in place once offsets are known. */
+const BYTE_RANGE_DIGITS = 10;
+const BYTE_RANGE_PLACEHOLDER = `[0 ${Array(3).fill("0".repeat(BYTE_RANGE_DIGITS)).join(" ")}]`;
+
+/**
+ * Builds the incremental revision for one signature: signature dictionary with a fixed-size
+ * /Contents placeholder, field/widget, page /Annots, AcroForm, and (when certifying) /Perms.
+ */
+export async function prepareSignature(
+  doc: PdfDocument,
+  options: SignatureOptions,
+): Promise<PreparedSignature> {
+  const kind = options.kind ?? "signature";
+  const contentsSize = options.contentsSize;
+  if (!Number.isSafeInteger(contentsSize) || contentsSize <= 0) {
+    throw new EsignError("E_CONFIG", "contentsSize must be a positive integer");
+  }
+  if (options.certify !== undefined && kind === "timestamp") {
+    throw new EsignError("E_CONFIG", "a document time-stamp cannot certify a document");
+  }
+  const existingSignatures = (await signatureFields(doc)).filter((field) => field.signed);
+  if ((await certificationPermission(doc)) === 1) {
+    throw new EsignError("E_DOCMDP_LOCKED", "the document is certified with no changes allowed (DocMDP P=1)");
+  }
+  if (options.certify !== undefined && existingSignatures.length > 0) {
+    throw new EsignError("E_FIELD", "certification must be the document's first signature");
+  }
+
+  const update = new IncrementalUpdate(doc);
+  const sigRef = update.allocate();
+  update.set(sigRef, signatureDictionary(kind, contentsSize, options));
+  const fieldName = await placeField(doc, update, sigRef, options);
+
+  const catalogRef = doc.catalogRef;
+  if (options.certify !== undefined) {
+    const catalog = await update.editDict(catalogRef);
+    const perms = (await doc.resolveDict(catalog.get("Perms")))?.clone() ?? new PdfDict();
+    catalog.set("Perms", perms.set("DocMDP", sigRef));
+  }
+
+  const built = update.build();
+  const revision = built.bytes;
+  const base = doc.source.size;
+  const sigStart = built.offsets.get(sigRef.num)! - base;
+  const byteRangeAt = indexOf(revision, "/ByteRange ", sigStart) + "/ByteRange ".length;
+  const contentsAt = indexOf(revision, "/Contents <", sigStart) + "/Contents ".length;
+  const gapStart = base + contentsAt;
+  const gapEnd = gapStart + contentsSize * 2 + 2;
+  const signedLength = base + revision.length;
+  const byteRange: [number, number, number, number] = [0, gapStart, gapEnd, signedLength - gapEnd];
+  if (signedLength >= 10 ** BYTE_RANGE_DIGITS)
+    throw new EsignError("E_TOO_LARGE", "the signed file would exceed 10 GB");
+  const patched = `[${byteRange.join(" ")}]`.padEnd(BYTE_RANGE_PLACEHOLDER.length, " ");
+  revision.set(Buffer.from(patched, "latin1"), byteRangeAt);
+
+  const prepared: PreparedSignature = {
+    byteRange,
+    revision,
+    fieldName,
+    contentsCapacity: contentsSize,
+    signedLength,
+    digest: (algorithm = "sha256") => hashByteRange(prepared.output(revision), byteRange, algorithm),
+    embed(cms: Uint8Array): Uint8Array {
+      if (cms.length > contentsSize) {
+        throw new EsignError(
+          "E_CONTENTS_TOO_SMALL",
+          `the CMS is ${cms.length} bytes but only ${contentsSize} were reserved; raise contentsSize`,
+        );
+      }
+      const signed = Uint8Array.from(revision);
+      signed.set(Buffer.from(Buffer.from(cms).toString("hex"), "latin1"), contentsAt + 1);
+      return signed;
+    },
+    output: (signedRevision) => new ConcatSource(doc.source, signedRevision),
+    writeTo: (signedRevision, destination) => writeWithRevision(doc.source, signedRevision, destination),
+  };
+  return prepared;
+}
+
+function signatureDictionary(
+  kind: "signature" | "timestamp",
+  contentsSize: number,
+  options: SignatureOptions,
+): PdfDict {
+  const placeholders = {
+    ByteRange: new PdfRaw(Buffer.from(BYTE_RANGE_PLACEHOLDER, "latin1")),
+    Contents: new PdfRaw(Buffer.from(`<${"0".repeat(contentsSize * 2)}>`, "latin1")),
+  };
+  if (kind === "timestamp") {
+    return PdfDict.of({
+      Type: name("DocTimeStamp"),
+      Filter: name("Adobe.PPKLite"),
+      SubFilter: name("ETSI.RFC3161"),
+      ...placeholders,
+    });
+  }
+  const text = (value: string | undefined) => (value === undefined ? undefined : encodeTextString(value));
+  return PdfDict.of({
+    Type: name("Sig"),
+    Filter: name("Adobe.PPKLite"),
+    SubFilter: name("ETSI.CAdES.detached"),
+    ...placeholders,
+    M: encodeTextString(formatPdfDate(options.signingTime ?? new Date())),
+    Name: text(options.name),
+    Reason: text(options.reason),
+    Location: text(options.location),
+    ContactInfo: text(options.contactInfo),
+    Reference:
+      options.certify === undefined
+        ? undefined
+        : [
+            PdfDict.of({
+              Type: name("SigRef"),
+              TransformMethod: name("DocMDP"),
+              TransformParams: PdfDict.of({
+                Type: name("TransformParams"),
+                P: options.certify,
+                V: name("1.2"),
+              }),
+            }),
+          ],
+  });
+}
+
+/**
+ * Points a field at the signature: fills the named empty signature field, or creates a merged
+ * field/widget on the page, adds it to /Annots and /AcroForm /Fields. Returns the field name.
+ */
+async function placeField(
+  doc: PdfDocument,
+  update: IncrementalUpdate,
+  sigRef: PdfRef,
+  options: SignatureOptions,
+): Promise<string> {
+  const fields = await formFields(doc);
+  const taken = new Set(fields.map((field) => field.name));
+  const fieldName = options.fieldName ?? firstFreeName(taken);
+  const form = await doc.acroForm();
+  let formDict: PdfDict;
+  if (form?.ref) {
+    formDict = await update.editDict(form.ref);
+  } else {
+    const catalog = await update.editDict(doc.catalogRef);
+    formDict = form?.dict.clone() ?? PdfDict.of({ Fields: [] });
+    // A new AcroForm goes in its own object; a direct one stays direct in the catalog copy.
+    catalog.set("AcroForm", form ? formDict : update.add(formDict));
+  }
+  formDict.set("SigFlags", 3);
+
+  const existing = fields.find((field) => field.name === fieldName);
+  if (existing) {
+    if (existing.type !== "Sig")
+      throw new EsignError("E_FIELD", `field '${fieldName}' is not a signature field`);
+    if (existing.dict.get("V") !== undefined && existing.dict.get("V") !== null) {
+      throw new EsignError("E_FIELD", `signature field '${fieldName}' is already signed`);
+    }
+    if (!existing.ref)
+      throw new EsignError("E_FIELD", `signature field '${fieldName}' is not an indirect object`);
+    (await update.editDict(existing.ref)).set("V", sigRef);
+    return fieldName;
+  }
+
+  const pages = await doc.pages();
+  const pageNumber = options.page ?? 1;
+  const page = pages[pageNumber - 1];
+  if (!Number.isInteger(pageNumber) || !page) {
+    throw new EsignError("E_FIELD", `page ${pageNumber} does not exist (the document has ${pages.length})`);
+  }
+  const widgetRef = update.add(
+    PdfDict.of({
+      Type: name("Annot"),
+      Subtype: name("Widget"),
+      FT: name("Sig"),
+      T: encodeTextString(fieldName),
+      V: sigRef,
+      P: page.ref,
+      F: 132,
+      Rect: [0, 0, 0, 0],
+    }),
+  );
+  await update.appendToArray(page.ref, "Annots", [widgetRef]);
+  await update.appendToArray(formDict, "Fields", [widgetRef]);
+  return fieldName;
+}
+
+function firstFreeName(taken: Set<string>): string {
+  for (let n = 1; ; n++) if (!taken.has(`Signature${n}`)) return `Signature${n}`;
+}
+
+function indexOf(bytes: Uint8Array, needle: string, from: number): number {
+  const index = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(needle, from, "latin1");
+  if (index < 0) throw new EsignError("E_INTERNAL", `placeholder ${needle} not found in the revision`);
+  return index;
+}

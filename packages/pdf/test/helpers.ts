@@ -1,0 +1,181 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  BufferSource,
+  type ByteSource,
+  openPdf,
+  type PreparedSignature,
+  prepareSignature,
+  readChunks,
+} from "../src";
+import type { SignatureOptions } from "../src/signature";
+
+export const run = promisify(execFile);
+export const SAMPLES = "/work/shared/samples";
+export const VALIDATE = "/work/shared/validate/validate.sh";
+export const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+export interface TestPki {
+  dir: string;
+  rootCert: string;
+  leafCert: string;
+  leafKey: string;
+}
+
+/** A throwaway RSA root and leaf made with the openssl CLI. */
+export async function makePki(): Promise<TestPki> {
+  const dir = mkdtempSync(join(tmpdir(), "esign-pdf-pki-"));
+  const path = (file: string) => join(dir, file);
+  writeFileSync(
+    path("leaf.ext"),
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+  );
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=esign-pdf test root",
+    "-keyout",
+    path("root.key"),
+    "-out",
+    path("root.pem"),
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await run("openssl", [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=esign-pdf test signer",
+    "-keyout",
+    path("leaf.key"),
+    "-out",
+    path("leaf.csr"),
+  ]);
+  await run("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    path("leaf.csr"),
+    "-CA",
+    path("root.pem"),
+    "-CAkey",
+    path("root.key"),
+    "-CAcreateserial",
+    "-days",
+    "30",
+    "-extfile",
+    path("leaf.ext"),
+    "-out",
+    path("leaf.pem"),
+  ]);
+  return { dir, rootCert: path("root.pem"), leafCert: path("leaf.pem"), leafKey: path("leaf.key") };
+}
+
+/** Writes the bytes a ByteRange covers (streamed from the source) into a file. */
+async function writeCovered(source: ByteSource, byteRange: readonly number[], file: string): Promise<void> {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < byteRange.length; i += 2) {
+    for await (const chunk of readChunks(source, byteRange[i]!, byteRange[i]! + byteRange[i + 1]!))
+      parts.push(chunk);
+  }
+  writeFileSync(file, Buffer.concat(parts));
+}
+
+/** A real detached CMS over the covered bytes, made by `openssl cms -sign`. */
+export async function opensslCms(prepared: PreparedSignature, pki: TestPki): Promise<Uint8Array> {
+  const work = mkdtempSync(join(pki.dir, "sign-"));
+  const covered = join(work, "covered.bin");
+  await writeCovered(prepared.output(prepared.revision), prepared.byteRange, covered);
+  const der = join(work, "sig.der");
+  await run("openssl", [
+    "cms",
+    "-sign",
+    "-binary",
+    "-outform",
+    "DER",
+    "-md",
+    "sha256",
+    "-nosmimecap",
+    "-signer",
+    pki.leafCert,
+    "-inkey",
+    pki.leafKey,
+    "-certfile",
+    pki.rootCert,
+    "-in",
+    covered,
+    "-out",
+    der,
+  ]);
+  return readFileSync(der);
+}
+
+/** Runs validate.sh; never throws, so a test can assert on failures too. */
+export async function validate(file: string, root?: string): Promise<{ ok: boolean; output: string }> {
+  try {
+    const { stdout } = await run(VALIDATE, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
+    return { ok: true, output: stdout };
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+  }
+}
+
+/**
+ * validate.sh trusts one root per run (pdfsig's NSS db takes one). For files whose signatures
+ * chain to different roots, a check counts as failed only if it fails under every root.
+ */
+export async function failuresUnderRoots(
+  file: string,
+  roots: string[],
+): Promise<{ failures: string[]; output: string }> {
+  const runs = await Promise.all(roots.map((root) => validate(file, root)));
+  const failing = runs.map(
+    (result) =>
+      new Set(
+        result.output
+          .split("\n")
+          .filter((line) => /\sFAIL\s/.test(line))
+          .map(checkId),
+      ),
+  );
+  const failures = [...failing[0]!].filter((id) => failing.every((set) => set.has(id)));
+  const sawSummary = runs.every((result) => /\d+ passed, \d+ failed/.test(result.output));
+  return {
+    failures: sawSummary ? failures : ["validate.sh did not run"],
+    output: runs.map((r) => r.output).join("\n"),
+  };
+}
+
+function checkId(line: string): string {
+  return line.split(/\s+/).slice(0, 2).join(" ");
+}
+
+/** Signs `input` once (prepare, openssl CMS, embed) and returns the whole signed file. */
+export async function signBytes(
+  input: Uint8Array,
+  pki: TestPki,
+  options: Partial<SignatureOptions> = {},
+): Promise<{ signed: Buffer; prepared: PreparedSignature }> {
+  const doc = await openPdf(new BufferSource(input));
+  const prepared = await prepareSignature(doc, { contentsSize: 8192, reason: "unit test", ...options });
+  const revision = prepared.embed(await opensslCms(prepared, pki));
+  return { signed: Buffer.concat([input, revision]), prepared };
+}
+
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
