@@ -10,7 +10,9 @@ const TenantSchema = z.object({
   secrets: z.array(WebhookSecretSchema).min(1, "each tenant needs at least one whsec_ secret"),
 });
 
-export const TenantsFileSchema = z.object({ tenants: z.record(z.string().min(1), TenantSchema) });
+// The secrets file is only checked for its shape here; the tenants inside are validated (and
+// their secrets decoded) with the rest of the configuration.
+const SecretsFileSchema = z.object({ tenants: z.unknown() }, { message: 'expected { "tenants": { ... } }' });
 
 const CidrSchema = z
   .string()
@@ -20,7 +22,7 @@ export const NotifierConfigSchema = z.object({
   redisUrl: z.url({ protocol: /^rediss?$/, message: "REDIS_URL must be a redis:// or rediss:// URL" }),
   queuePrefix: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
   queueName: z.string().min(1).default(WEBHOOK_QUEUE),
-  tenants: TenantsFileSchema.shape.tenants,
+  tenants: z.record(z.string().min(1), TenantSchema),
   /** Host names exempt from the SSRF guard; `*.corp.example` matches subdomains. */
   allowHosts: z.array(z.string().min(1).toLowerCase()).default([]),
   /** Address ranges exempt from the SSRF guard, e.g. the enterprise's own network. */
@@ -87,11 +89,11 @@ const NotifierEnvSchema = z.object({
  */
 export function loadNotifierConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NotifierConfig {
   const vars = parseOrThrow(NotifierEnvSchema, env, "environment");
-  const tenantsFile = parseOrThrow(TenantsFileSchema, readSecretsJson(vars), "webhook secrets");
+  const secretsFile = parseOrThrow(SecretsFileSchema, readSecretsJson(vars), "webhook secrets");
   return parseNotifierConfig({
     redisUrl: vars.REDIS_URL,
     queuePrefix: vars.ESIGN_QUEUE_PREFIX,
-    tenants: tenantsFile.tenants,
+    tenants: secretsFile.tenants,
     allowHosts: vars.WEBHOOK_ALLOW_HOSTS,
     allowCidrs: vars.WEBHOOK_ALLOW_CIDRS,
     retryWindowSeconds: vars.WEBHOOK_RETRY_WINDOW_SECONDS,
