@@ -1,5 +1,5 @@
 import { EsignError } from "@esign/errors";
-import { asBuffer, parseAt } from "./io";
+import { asBuffer } from "./io";
 import { corrupt, limitExceeded, type PdfLimits, resolveLimits } from "./limits";
 import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "./objects";
 import { decodeObjectStream, type ObjectStream, objectStreamMember } from "./objstm";
@@ -10,6 +10,7 @@ import {
   ENTRY_IN_FILE,
   encryptedError,
   isEncrypted,
+  parseIndirectAt,
   readStreamData,
   readXref,
   type XrefKind,
@@ -180,20 +181,7 @@ export class PdfDocument {
   }
 
   private async loadInFile(num: number, offset: number): Promise<PdfObject> {
-    const { limits } = this;
-    const parsed = await parseAt(
-      this.source,
-      offset,
-      limits.maxObjectBytes,
-      limits.maxNestingDepth,
-      (parser, base) => {
-        const object = parser.parseIndirectObject();
-        return {
-          ...object,
-          streamStart: object.streamStart === undefined ? undefined : base + object.streamStart,
-        };
-      },
-    );
+    const parsed = await parseIndirectAt(this.source, offset, this.limits);
     if (parsed.num !== num)
       throw corrupt(`xref points object ${num} at offset ${offset}, found ${parsed.num}`);
     if (parsed.streamStart === undefined) return parsed.value;

@@ -3,7 +3,7 @@ import { decodeStream } from "./filters";
 import { asBuffer, findForward, findInTail, parseAt } from "./io";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
 import { asArray, asInteger, isName, PdfDict, type PdfObject, PdfStream } from "./objects";
-import type { Parser } from "./parser";
+import type { IndirectObject, Parser } from "./parser";
 import type { ByteSource } from "./source";
 
 export const ENTRY_UNKNOWN = 0;
@@ -277,24 +277,27 @@ function readField(data: Uint8Array, position: number, width: number): number {
 }
 
 /** Parses an indirect object that must be a stream, without resolving references. */
+/** Parses the indirect object at `offset`; a stream's data start is an absolute offset. */
+export function parseIndirectAt(
+  source: ByteSource,
+  offset: number,
+  limits: PdfLimits,
+): Promise<IndirectObject> {
+  return parseAt(source, offset, limits.maxObjectBytes, limits.maxNestingDepth, (parser, base) => {
+    const object = parser.parseIndirectObject();
+    return {
+      ...object,
+      streamStart: object.streamStart === undefined ? undefined : base + object.streamStart,
+    };
+  });
+}
+
 export async function readStreamObjectAt(
   source: ByteSource,
   offset: number,
   limits: PdfLimits,
 ): Promise<PdfStream> {
-  const parsed = await parseAt(
-    source,
-    offset,
-    limits.maxObjectBytes,
-    limits.maxNestingDepth,
-    (parser, base) => {
-      const object = parser.parseIndirectObject();
-      return {
-        ...object,
-        streamStart: object.streamStart === undefined ? undefined : base + object.streamStart,
-      };
-    },
-  );
+  const parsed = await parseIndirectAt(source, offset, limits);
   if (parsed.streamStart === undefined || !(parsed.value instanceof PdfDict)) {
     throw corrupt(`object at ${offset} is not a stream`);
   }
