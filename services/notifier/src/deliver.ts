@@ -108,7 +108,7 @@ export class WebhookDeliverer {
       ...attempt,
       deliveryId: delivery.deliveryId,
       eventType: delivery.event.type,
-      url: withoutCredentials(delivery.url),
+      url: loggableUrl(delivery.url),
       at: new Date(attempt.at).toISOString(),
     };
     await recordAttempt(
@@ -141,13 +141,15 @@ function errorOf(result: AttemptResult, decision: Decision): Pick<DeliveryAttemp
   return { error: { code, message: `answered ${result.status}${giveUp}` } };
 }
 
-function withoutCredentials(rawUrl: string): string {
+/**
+ * The receiver URL as logged: no credentials and no query, where receivers often put tokens.
+ * Only the path is needed to tell endpoints apart in the log.
+ */
+function loggableUrl(rawUrl: string): string {
   try {
     const url = new URL(rawUrl);
-    url.username = "";
-    url.password = "";
-    return url.href;
+    return `${url.origin}${url.pathname}${url.search === "" ? "" : "?…"}`;
   } catch {
-    return rawUrl;
+    return "(invalid URL)";
   }
 }

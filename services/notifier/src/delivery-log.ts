@@ -8,7 +8,7 @@ export type DeliveryOutcome = "delivered" | "retrying" | "failed" | "skipped";
 export interface DeliveryAttempt {
   deliveryId: string;
   eventType: string;
-  /** The receiver URL without credentials. */
+  /** The receiver URL without credentials and query. */
   url: string;
   /** 1-based; constant `webhook-id` (= deliveryId) across attempts. */
   attempt: number;

@@ -14,8 +14,13 @@ export interface EndpointOptions {
 
 // One hash per deployment: a handful of entries, and operators can list them with HGETALL.
 const disabledKey = (prefix = DEFAULT_QUEUE_PREFIX) => `${prefix}:webhook-disabled-endpoints`;
-// Per tenant: one tenant's receiver saying 410 must not silence another tenant's identical URL.
-const endpointField = (tenant: string, url: string) => `${tenant} ${url}`;
+/**
+ * Per tenant: one tenant's receiver saying 410 must not silence another tenant's identical URL.
+ * The URL is normalised (`HTTPS://Host:443/a` = `https://host/a`) so spelling does not matter.
+ */
+function endpointField(tenant: string, url: string): string {
+  return `${tenant} ${URL.canParse(url) ? new URL(url).href : url}`;
+}
 
 export async function disableEndpoint(
   redis: Redis,
