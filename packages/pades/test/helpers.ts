@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll } from "vitest";
 import { assembleCms, buildSignedAttributes, digestAlgorithmOf, hash, signData } from "../src";
-import { type TestIdentity, toPem } from "../src/testing";
+import type { TestIdentity } from "../src/testing";
 
 export const run = promisify(execFile);
 
@@ -32,37 +31,4 @@ export function signContent(identity: TestIdentity, content: Uint8Array): Uint8A
     signerCertificate: identity.certificate,
     certificates: identity.chain,
   });
-}
-
-/** Runs `openssl cms -verify` on a detached CMS; resolves with openssl's exit status and output. */
-export async function opensslVerify(
-  directory: string,
-  cms: Uint8Array,
-  content: Uint8Array,
-  root: Uint8Array,
-): Promise<{ ok: boolean; output: string }> {
-  const name = randomBytes(6).toString("hex");
-  const files = {
-    cms: join(directory, `${name}.p7s`),
-    content: join(directory, `${name}.bin`),
-    root: join(directory, `${name}.pem`),
-  };
-  await writeFile(files.cms, cms);
-  await writeFile(files.content, content);
-  await writeFile(files.root, toPem(root));
-  const args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", files.cms, "-content", files.content];
-  try {
-    const { stderr } = await run("openssl", [
-      ...args,
-      "-CAfile",
-      files.root,
-      "-purpose",
-      "any",
-      "-out",
-      "/dev/null",
-    ]);
-    return { ok: true, output: stderr };
-  } catch (error) {
-    return { ok: false, output: String((error as { stderr?: string }).stderr ?? error) };
-  }
 }

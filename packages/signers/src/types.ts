@@ -1,0 +1,65 @@
+import type { DigestAlgorithm, SignatureAlgorithm } from "@esign/pades";
+
+export type PadesLevel = "B-B" | "B-T" | "B-LT" | "B-LTA";
+
+export interface SignerDescription {
+  /** Signer certificate, DER. */
+  certificate: Uint8Array;
+  /** Issuer certificates, nearest first, DER. */
+  chain: Uint8Array[];
+  /** Also fixes the document digest algorithm: see `digestAlgorithmOf` in @esign/pades. */
+  signatureAlgorithm: SignatureAlgorithm;
+}
+
+export interface SignRequest {
+  /** Digest of the PDF's byte range; only this leaves the machine. */
+  documentDigest: Uint8Array;
+  digestAlgorithm: DigestAlgorithm;
+  level: PadesLevel;
+}
+
+/** Validation material a signer gathered (for the /DSS of B-LT), all DER. */
+export interface LtvMaterial {
+  certs: Uint8Array[];
+  ocsps: Uint8Array[];
+  crls: Uint8Array[];
+}
+
+export interface SignResult {
+  /** Detached CMS SignedData (ContentInfo, DER) ready for /Contents. */
+  cms: Uint8Array;
+  ltv?: LtvMaterial;
+}
+
+/** What the pipeline signs with. Every backend (p12, csc, esign-api, pkcs11) implements it. */
+export interface Signer {
+  describe(): Promise<SignerDescription>;
+  sign(request: SignRequest): Promise<SignResult>;
+  /** Several documents at once where the backend can batch (one authorization, one round trip). */
+  signBatch?(requests: SignRequest[]): Promise<SignResult[]>;
+  /** Upper bound of the DER size of `sign`'s CMS at this level, to size the /Contents placeholder. */
+  estimateCmsSize(level: PadesLevel): Promise<number>;
+  close?(): Promise<void>;
+}
+
+/**
+ * A key that makes raw signatures (CSC signHash, PKCS#11 C_Sign, a local key). `hashes[i]` is the
+ * digest of `toBeSigned[i]` with the description's digest algorithm. Remote services sign the hash
+ * and ignore `toBeSigned`; a local key signs `toBeSigned` itself, which node:crypto needs to make
+ * RSA-PSS and ECDSA signatures. Signatures come back in order; ECDSA as DER SEQUENCE { r, s }.
+ */
+export interface RawSignatureProvider {
+  describe(): Promise<SignerDescription>;
+  signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]>;
+  close?(): Promise<void>;
+}
+
+/**
+ * Adds a signature time-stamp (B-T): given SignerInfo.signature's octets, returns an RFC 3161
+ * TimeStampToken (ContentInfo, DER) whose messageImprint is a hash of those octets.
+ */
+export interface Timestamper {
+  timestamp(signatureValue: Uint8Array): Promise<Uint8Array>;
+  /** Upper bound of a token's DER size (its TSA certificates included), for /Contents sizing. */
+  estimateTokenSize(): Promise<number>;
+}
