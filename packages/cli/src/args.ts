@@ -1,0 +1,113 @@
+import { isAbsolute, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { EsignError } from "@esign/errors";
+
+/**
+ * `pnpm -s esign ...` runs with the workspace root as its working directory; INIT_CWD is where the
+ * user typed the command, so relative paths mean what the user meant.
+ */
+export function userPath(path: string): string {
+  return isAbsolute(path) ? path : resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
+export const LEVELS = ["B-B", "B-T", "B-LT", "B-LTA"] as const;
+export type Level = (typeof LEVELS)[number];
+
+const signOptions = {
+  output: { type: "string", short: "o" },
+  signer: { type: "string" },
+  p12: { type: "string" },
+  password: { type: "string" },
+  key: { type: "string" },
+  cert: { type: "string" },
+  chain: { type: "string" },
+  url: { type: "string" },
+  "client-id": { type: "string" },
+  "client-secret": { type: "string" },
+  "api-key": { type: "string" },
+  credential: { type: "string" },
+  pin: { type: "string" },
+  otp: { type: "string" },
+  module: { type: "string" },
+  slot: { type: "string" },
+  "key-label": { type: "string" },
+  level: { type: "string" },
+  tsa: { type: "string", multiple: true },
+  field: { type: "string" },
+  page: { type: "string" },
+  reason: { type: "string" },
+  location: { type: "string" },
+  contact: { type: "string" },
+  name: { type: "string" },
+  certify: { type: "string" },
+  "contents-size": { type: "string" },
+} as const;
+
+const verifyOptions = {
+  trust: { type: "string", multiple: true },
+  json: { type: "boolean" },
+} as const;
+
+export type SignArgs = ReturnType<typeof parseSignArgs>;
+export type VerifyArgs = ReturnType<typeof parseVerifyArgs>;
+
+/** node:util's parse errors are usage errors: report them with our code and exit status. */
+function asUsageError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new EsignError("E_CONFIG", (error as Error).message);
+  }
+}
+
+function integer(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new EsignError("E_CONFIG", `--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+export function parseSignArgs(argv: string[]) {
+  const { values, positionals } = asUsageError(() =>
+    parseArgs({ args: argv, options: signOptions, allowPositionals: true }),
+  );
+  if (positionals.length !== 1) throw new EsignError("E_CONFIG", "usage: esign sign IN.pdf -o OUT.pdf ...");
+  if (!values.output) throw new EsignError("E_CONFIG", "missing -o OUT.pdf");
+  const level = (values.level ?? "B-B") as Level;
+  if (!LEVELS.includes(level))
+    throw new EsignError("E_CONFIG", `--level must be one of ${LEVELS.join(", ")}`);
+  const certify = integer(values.certify, "certify", 1, 3) as 1 | 2 | 3 | undefined;
+  return {
+    input: userPath(positionals[0]!),
+    output: userPath(values.output),
+    signer: values.signer ?? (values.p12 || values.key ? "p12" : undefined),
+    values,
+    level,
+    tsaUrls: values.tsa ?? [],
+    field: {
+      fieldName: values.field,
+      page: integer(values.page, "page", 1, 1_000_000),
+      reason: values.reason,
+      location: values.location,
+      contactInfo: values.contact,
+      name: values.name,
+      certify,
+    },
+    contentsSize: integer(values["contents-size"], "contents-size", 1024, 1_048_576),
+  };
+}
+
+export function parseVerifyArgs(argv: string[]) {
+  const { values, positionals } = asUsageError(() =>
+    parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
+  );
+  if (positionals.length !== 1)
+    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json]");
+  return {
+    file: userPath(positionals[0]!),
+    trust: (values.trust ?? []).map(userPath),
+    json: values.json ?? false,
+  };
+}

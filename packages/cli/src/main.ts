@@ -1,0 +1,61 @@
+#!/usr/bin/env -S npx tsx
+import { EsignError, isEsignError } from "@esign/errors";
+import { FileSource } from "@esign/pdf";
+import { signPdf, writeSignedPdf } from "@esign/pipeline";
+import { parseSignArgs } from "./args";
+import { signerFromArgs } from "./signer-from-args";
+
+const USAGE = `usage:
+  esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
+             [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
+             [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...]
+  esign verify FILE.pdf [--trust ROOT.pem ...] [--json]`;
+
+async function sign(argv: string[]): Promise<number> {
+  const args = parseSignArgs(argv);
+  const signer = await signerFromArgs(args);
+  const source = await FileSource.open(args.input).catch((cause: unknown) => {
+    throw new EsignError("E_NOT_FOUND", `cannot open ${args.input}: ${(cause as Error).message}`, { cause });
+  });
+  try {
+    const signed = await signPdf(source, signer, {
+      level: args.level,
+      field: args.field,
+      contentsSize: args.contentsSize,
+    });
+    await writeSignedPdf(signed.output, args.output, args.input);
+    process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level})\n`);
+    return 0;
+  } finally {
+    await source.close();
+    await signer.close?.();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "sign":
+      return sign(rest);
+    case "help":
+    case "--help":
+    case undefined:
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new EsignError("E_CONFIG", `unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // One line a script can parse: the code is the contract, the message is for people.
+    const code = isEsignError(error) ? error.code : "E_INTERNAL";
+    const message = (error as Error)?.message?.split("\n")[0] ?? String(error);
+    process.stderr.write(`error: ${code}: ${message}\n`);
+    process.exitCode = 2;
+  },
+);

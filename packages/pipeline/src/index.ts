@@ -1,0 +1,2 @@
+export { type FieldOptions, type SignedPdf, type SignPdfOptions, signPdf } from "./sign";
+export { writeSignedPdf } from "./write";
