@@ -17,7 +17,13 @@ export {
   WebhookEventSchema,
 } from "./job";
 export { createDeliveryCounter, type DeliveryCounter } from "./metrics";
-export { enqueueDelivery, type Notifier, type NotifierOptions, startNotifier } from "./notifier";
+export {
+  createNotifierLogger,
+  enqueueDelivery,
+  type Notifier,
+  type NotifierOptions,
+  startNotifier,
+} from "./notifier";
 export { backoffDelayMs, parseRetryAfter } from "./retry-policy";
 export { signatureHeader } from "./secrets";
 export { type Destination, DestinationGuard, type DestinationPolicy } from "./ssrf";

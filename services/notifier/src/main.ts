@@ -1,13 +1,12 @@
 import { createServer } from "node:http";
 import { isEsignError } from "@esign/errors";
-import { pino } from "pino";
 import { collectDefaultMetrics, register } from "prom-client";
 import { z } from "zod";
 import { loadNotifierConfigFromEnv, type NotifierConfig } from "./config";
 import { createDeliveryCounter } from "./metrics";
-import { startNotifier } from "./notifier";
+import { createNotifierLogger, startNotifier } from "./notifier";
 
-const logger = pino({ name: "esign-notifier" });
+const logger = createNotifierLogger();
 
 const MetricsEnvSchema = z.object({
   METRICS_PORT: z

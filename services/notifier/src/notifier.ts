@@ -29,9 +29,14 @@ type QueuedDelivery = WebhookDeliveryJob & { attemptsDone?: number };
 // drop a webhook because of our own restart, so allow a few.
 const MAX_STALLED_COUNT = 5;
 
+/** The notifier's own logs never carry secrets; the redaction guards against future mistakes. */
+export function createNotifierLogger(): Logger {
+  return pino({ name: "esign-notifier", redact: ["tenants.*.secrets", "*.tenants.*.secrets"] });
+}
+
 /** Starts a BullMQ worker that delivers the jobs of the webhook queue. */
 export function startNotifier(config: NotifierConfig, options: NotifierOptions = {}): Notifier {
-  const logger = options.logger ?? pino({ name: "esign-notifier" });
+  const logger = options.logger ?? createNotifierLogger();
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const deliverer = new WebhookDeliverer({
     redis,

@@ -152,6 +152,26 @@ describe("delivery and retries", () => {
   });
 });
 
+describe("enqueueing", () => {
+  it("collapses a delivery enqueued twice and logs one without jobId under its deliveryId", async () => {
+    const { receiver, harness } = await setUp(() => ({ status: 200 }));
+    const delivery = await harness.enqueue({ tenant: "acme", url: receiver.url, jobId: undefined });
+    await harness.enqueue(delivery);
+
+    const log = await harness.finished(delivery.deliveryId);
+
+    expect(log).toMatchObject([{ deliveryId: delivery.deliveryId, outcome: "delivered" }]);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("refuses an invalid delivery job before it reaches the queue", async () => {
+    const { receiver, harness } = await setUp(() => ({ status: 200 }));
+    await expect(harness.enqueue({ tenant: "acme", url: receiver.url, deliveryId: "a:b" })).rejects.toThrow(
+      /deliveryId may only contain/,
+    );
+  });
+});
+
 describe("410 Gone", () => {
   it("disables the endpoint and skips later deliveries to it until re-enabled", async () => {
     const { receiver, harness } = await setUp((index) => ({ status: index === 0 ? 410 : 200 }));
