@@ -1,1 +1,5 @@
-export {};
+export * from "./client";
+export * from "./constants";
+export * from "./events";
+export * from "./schemas";
+export * from "./validate";

@@ -1,0 +1,359 @@
+import { randomUUID } from "node:crypto";
+import type { EventEmitter } from "node:events";
+import { EsignError } from "@esign/errors";
+import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueEvents } from "bullmq";
+import { QUEUE_PREFIX, QUEUES, SIGN_JOB_NAME, SIGNING_QUEUES, type SigningQueueName } from "./constants";
+import {
+  type JobFailure,
+  parseFailureReason,
+  type SignJob,
+  type SignJobInput,
+  type SignResult,
+  SignResultSchema,
+} from "./schemas";
+import { parseSignJob } from "./validate";
+
+const HOUR = 3600;
+
+/**
+ * Retries: exponential backoff with jitter, so a signing-service outage is not hammered by every
+ * worker in lock-step (5 s, 10 s, 20 s ... about 10 minutes over 8 attempts).
+ * Retention: a finished job keeps its id, and with it its idempotency key, for as long as it is
+ * retained: two days for completed jobs is the window in which resubmissions collapse.
+ */
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: "exponential", delay: 5_000, jitter: 0.5 },
+  removeOnComplete: { age: 48 * HOUR },
+  removeOnFail: { age: 14 * 24 * HOUR },
+} as const satisfies JobsOptions;
+
+/** addBulk sends one MULTI per chunk: big enough for throughput, small enough not to stall Redis. */
+const BULK_CHUNK = 500;
+const DEFAULT_POLL_INTERVAL_MS = 2_000;
+
+export interface SigningClientOptions {
+  /** ioredis options or instance (Redis or Cluster). */
+  connection: ConnectionOptions;
+  /** BullMQ prefix; keep it a `{hash tag}` on Redis Cluster. Default `{esign}`. */
+  prefix?: string;
+  /** Overrides of DEFAULT_JOB_OPTIONS for every job this client submits. */
+  jobOptions?: Pick<JobsOptions, "attempts" | "backoff" | "removeOnComplete" | "removeOnFail">;
+}
+
+export interface SubmitOptions {
+  /** Default: `esign-sign` for `submit`, `esign-batch` for `submitBulk`. */
+  queue?: SigningQueueName;
+  /** Milliseconds to wait before the job becomes available to workers. */
+  delay?: number;
+  /** BullMQ priority within the queue, 1 (highest) to 2 097 152; unset jobs go first. */
+  priority?: number;
+  attempts?: number;
+}
+
+export interface Submitted {
+  id: string;
+  queue: SigningQueueName;
+}
+
+export type JobStateName =
+  | "waiting"
+  | "prioritized"
+  | "delayed"
+  | "waiting-children"
+  | "active"
+  | "completed"
+  | "failed"
+  | "unknown";
+
+export interface JobStatus extends Submitted {
+  state: JobStateName;
+  /** Attempts started so far. */
+  attempts: number;
+  job: SignJob;
+  result?: SignResult;
+  /** Set once the job has failed for good. */
+  error?: JobFailure;
+}
+
+export interface CompletedNotice extends Submitted {
+  /** Undefined when the worker's return value is not a v1 SignResult; `get(id)` explains. */
+  result: SignResult | undefined;
+}
+
+export interface FailedNotice extends Submitted {
+  error: JobFailure;
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  queue?: SigningQueueName;
+  /** Safety net beside QueueEvents (a dropped connection, a trimmed events stream). */
+  pollIntervalMs?: number;
+}
+
+/** States in which a job has not started, so removing it cancels it cleanly. */
+const CANCELLABLE_STATES = new Set<string>(["waiting", "prioritized", "delayed", "waiting-children"]);
+
+/**
+ * The producer side: validates jobs against the v1 schema and enqueues them on the BullMQ queues
+ * the worker consumes, then reports their outcome.
+ */
+export class SigningClient {
+  private readonly connection: ConnectionOptions;
+  private readonly prefix: string;
+  private readonly jobOptions: JobsOptions;
+  private readonly queues = new Map<SigningQueueName, Queue>();
+  private readonly queueEvents = new Map<SigningQueueName, Promise<QueueEvents>>();
+
+  constructor(options: SigningClientOptions) {
+    this.connection = options.connection;
+    this.prefix = options.prefix ?? QUEUE_PREFIX;
+    this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...options.jobOptions };
+  }
+
+  /**
+   * Enqueues one job. With an idempotency key the job id is that key, and submitting it again
+   * while the first job is retained returns the same id without enqueueing anything.
+   */
+  async submit(job: SignJobInput, options: SubmitOptions = {}): Promise<Submitted> {
+    const data = parseSignJob(job);
+    const queueName = options.queue ?? QUEUES.sign;
+    const id = jobIdOf(data);
+    await queueCall(`enqueueing job ${id}`, () =>
+      this.queue(queueName).add(SIGN_JOB_NAME, data, this.optionsFor(id, options)),
+    );
+    return { id, queue: queueName };
+  }
+
+  /**
+   * Enqueues many jobs, `BULK_CHUNK` per round trip. Every job is validated before the first one
+   * is enqueued, so a bad job in the list enqueues nothing. Returns the ids in input order.
+   */
+  async submitBulk(jobs: readonly SignJobInput[], options: SubmitOptions = {}): Promise<Submitted[]> {
+    const queueName = options.queue ?? QUEUES.batch;
+    const parsed = jobs.map((job, index) => {
+      try {
+        return parseSignJob(job);
+      } catch (error) {
+        if (error instanceof EsignError) {
+          throw Object.assign(error, { message: `job #${index}: ${error.message}` });
+        }
+        throw error;
+      }
+    });
+    const queue = this.queue(queueName);
+    const submitted: Submitted[] = [];
+    for (let start = 0; start < parsed.length; start += BULK_CHUNK) {
+      const chunk = parsed.slice(start, start + BULK_CHUNK).map((data) => {
+        const id = jobIdOf(data);
+        submitted.push({ id, queue: queueName });
+        return { name: SIGN_JOB_NAME, data, opts: this.optionsFor(id, options) };
+      });
+      await queueCall(`enqueueing jobs ${start}-${start + chunk.length - 1}`, () => queue.addBulk(chunk));
+    }
+    return submitted;
+  }
+
+  /** Current state of a job; E_NOT_FOUND if it never existed or is no longer retained. */
+  async get(id: string, options: { queue?: SigningQueueName } = {}): Promise<JobStatus> {
+    const { job, queue } = await this.find(id, options.queue);
+    return statusOf(job, queue, await queueCall(`reading job ${id}`, () => job.getState()));
+  }
+
+  /**
+   * Resolves with the job's result once it completes, or rejects with its EsignError once it fails
+   * for good; E_TIMEOUT after `timeoutMs` (the job carries on). Listens before it looks, so a job
+   * that finished just before the call is seen too.
+   */
+  async waitFor(id: string, options: WaitOptions): Promise<SignResult> {
+    const { queue } = await this.find(id, options.queue);
+    const events = await this.events(queue);
+    return new Promise<SignResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        unsubscribe();
+        clearTimeout(timeout);
+        clearInterval(poll);
+        outcome();
+      };
+      // Every trigger (event, poll, the first look) re-reads the job: the state in Redis is the truth.
+      const check = () => {
+        this.get(id, { queue }).then(
+          (status) => {
+            if (status.state === "completed") {
+              settle(() => (status.result ? resolve(status.result) : reject(invalidResult(id))));
+            } else if (status.state === "failed") {
+              const { code, message, permanent } = status.error!;
+              settle(() => reject(new EsignError(code, message, { permanent })));
+            }
+          },
+          (error: unknown) => settle(() => reject(error)),
+        );
+      };
+      const unsubscribe = onJobFinished(events, id, check);
+      const timeout = setTimeout(
+        () =>
+          settle(() =>
+            reject(new EsignError("E_TIMEOUT", `job ${id} not finished after ${options.timeoutMs} ms`)),
+          ),
+        options.timeoutMs,
+      );
+      const poll = setInterval(check, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+      check();
+    });
+  }
+
+  /**
+   * Removes a job that has not started. Returns `cancelled: false` with the state it is in when it
+   * is already running or finished (a running signature cannot be taken back).
+   */
+  async cancel(
+    id: string,
+    options: { queue?: SigningQueueName } = {},
+  ): Promise<{ cancelled: boolean; state: JobStateName }> {
+    const { job } = await this.find(id, options.queue);
+    const state = await queueCall(`reading job ${id}`, () => job.getState());
+    if (!CANCELLABLE_STATES.has(state)) return { cancelled: false, state };
+    try {
+      await job.remove();
+      return { cancelled: true, state };
+    } catch {
+      // A worker took it between getState and remove: it holds the lock, so it stays.
+      return { cancelled: false, state: await queueCall(`reading job ${id}`, () => job.getState()) };
+    }
+  }
+
+  /** Calls `handler` for every job of the signing queues that completes; returns an unsubscribe function. */
+  on(event: "completed", handler: (notice: CompletedNotice) => void): Promise<() => void>;
+  /** Calls `handler` for every job of the signing queues that fails for good. */
+  on(event: "failed", handler: (notice: FailedNotice) => void): Promise<() => void>;
+  async on(
+    event: "completed" | "failed",
+    handler: ((notice: CompletedNotice) => void) | ((notice: FailedNotice) => void),
+  ): Promise<() => void> {
+    const subscriptions = await Promise.all(
+      SIGNING_QUEUES.map(async (queue) => {
+        const events = await this.events(queue);
+        const listener =
+          event === "completed"
+            ? ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
+                (handler as (notice: CompletedNotice) => void)({
+                  id: jobId,
+                  queue,
+                  result: SignResultSchema.safeParse(returnvalue).data,
+                })
+            : ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
+                (handler as (notice: FailedNotice) => void)({
+                  id: jobId,
+                  queue,
+                  error: parseFailureReason(failedReason),
+                });
+        events.on(event, listener);
+        return () => events.off(event, listener);
+      }),
+    );
+    return () => {
+      for (const unsubscribe of subscriptions) unsubscribe();
+    };
+  }
+
+  async close(): Promise<void> {
+    const events = await Promise.all(this.queueEvents.values());
+    await Promise.all([
+      ...events.map((each) => each.close()),
+      ...[...this.queues.values()].map((queue) => queue.close()),
+    ]);
+    this.queues.clear();
+    this.queueEvents.clear();
+  }
+
+  private optionsFor(id: string, options: SubmitOptions): JobsOptions {
+    return {
+      ...this.jobOptions,
+      ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+      ...(options.delay === undefined ? {} : { delay: options.delay }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      jobId: id,
+    };
+  }
+
+  private queue(name: SigningQueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** QueueEvents hold a blocking connection each: created on first use, shared afterwards. */
+  private events(name: SigningQueueName): Promise<QueueEvents> {
+    let events = this.queueEvents.get(name);
+    if (!events) {
+      const created = new QueueEvents(name, { connection: this.connection, prefix: this.prefix });
+      events = queueCall(`subscribing to ${name} events`, () => created.waitUntilReady()).then(() => created);
+      this.queueEvents.set(name, events);
+    }
+    return events;
+  }
+
+  private async find(
+    id: string,
+    queueName?: SigningQueueName,
+  ): Promise<{ job: Job; queue: SigningQueueName }> {
+    for (const name of queueName ? [queueName] : SIGNING_QUEUES) {
+      const job = await queueCall(`reading job ${id}`, () => this.queue(name).getJob(id));
+      if (job) return { job, queue: name };
+    }
+    throw new EsignError("E_NOT_FOUND", `no job ${id} (never submitted, cancelled, or no longer retained)`);
+  }
+}
+
+/**
+ * QueueEvents also emits `completed:<jobId>` / `failed:<jobId>`, which its typings do not declare;
+ * listening per job keeps many concurrent waits from each seeing every event.
+ */
+function onJobFinished(events: QueueEvents, id: string, listener: () => void): () => void {
+  const emitter = events as unknown as EventEmitter;
+  emitter.on(`completed:${id}`, listener);
+  emitter.on(`failed:${id}`, listener);
+  return () => {
+    emitter.off(`completed:${id}`, listener);
+    emitter.off(`failed:${id}`, listener);
+  };
+}
+
+function jobIdOf(job: SignJob): string {
+  return job.idempotencyKey ?? randomUUID();
+}
+
+function statusOf(job: Job, queue: SigningQueueName, state: string): JobStatus {
+  const status: JobStatus = {
+    id: job.id!,
+    queue,
+    state: state as JobStateName,
+    attempts: job.attemptsStarted,
+    job: job.data as SignJob,
+  };
+  if (state === "completed") status.result = SignResultSchema.safeParse(job.returnvalue).data;
+  if (state === "failed") status.error = parseFailureReason(job.failedReason);
+  return status;
+}
+
+function invalidResult(id: string): EsignError {
+  return new EsignError("E_INTERNAL", `job ${id} completed with a result that is not a v1 SignResult`);
+}
+
+/** Redis failures become E_QUEUE (transient); our own errors pass through. */
+async function queueCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof EsignError) throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new EsignError("E_QUEUE", `${what} failed: ${detail}`, { cause: error });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Redis names shared by producers (any language), the API, the worker and the notifier.
+ * The prefix is a Redis Cluster hash tag: every key BullMQ derives from it (`{esign}:esign-sign:wait`,
+ * `{esign}:esign-sign:<id>`, ...) hashes to one slot, which BullMQ's multi-key Lua scripts require.
+ */
+export const QUEUE_PREFIX = "{esign}";
+
+export const QUEUES = {
+  /** Interactive signing: one document, someone is waiting. */
+  sign: "esign-sign",
+  /** Bulk signing: nightly batches, throughput over latency. */
+  batch: "esign-batch",
+  /** Webhook deliveries (consumed by services/notifier). */
+  webhooks: "esign-webhooks",
+} as const;
+
+export type SigningQueueName = typeof QUEUES.sign | typeof QUEUES.batch;
+export const SIGNING_QUEUES: readonly SigningQueueName[] = [QUEUES.sign, QUEUES.batch];
+
+/** BullMQ job name of signing jobs (BullMQ requires one; consumers may ignore it). */
+export const SIGN_JOB_NAME = "sign";
+
+/**
+ * Our completion stream: one entry per finished job (`job.completed` / `job.failed`), capped.
+ * It sits under the same hash tag as the queues rather than at a bare `esign:events`, so that on
+ * Redis Cluster the worker can write it in the same slot as the queue keys it touches.
+ */
+export function eventsStreamKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:events`;
+}
+
+export const EVENTS_STREAM = eventsStreamKey();
+
+/** Approximate cap of the events stream (XADD MAXLEN ~): a few nights of batches. */
+export const EVENTS_STREAM_MAX_LENGTH = 1_000_000;
