@@ -1,0 +1,19 @@
+import pino, { type Logger, type LoggerOptions } from "pino";
+
+/** Secrets never reach the log: credentials in headers and the secrets some bodies carry. */
+export const REDACTED_PATHS = [
+  "req.headers.authorization",
+  'req.headers["x-api-key"]',
+  "req.headers.cookie",
+  "*.client_secret",
+  "*.PIN",
+  "*.OTP",
+  "*.pin",
+  "*.otp",
+  "*.SAD",
+  "*.access_token",
+];
+
+export function createLogger(level: LoggerOptions["level"]): Logger {
+  return pino({ name: "esign-sim", level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } });
+}
