@@ -52,6 +52,8 @@ export function postToDestination(
           drained += chunk.length;
           if (drained > MAX_DRAINED_BODY_BYTES) answer.destroy();
         });
+        // The status is all we wanted: a reset while draining, or the timeout aborting a slow
+        // body, changes nothing about the outcome.
         answer.on("error", () => {});
         resolve({ status: answer.statusCode ?? 0, headers: answer.headers });
       },

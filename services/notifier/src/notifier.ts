@@ -53,7 +53,7 @@ export function startNotifier(config: NotifierConfig, options: NotifierOptions =
       logger.error({ bullJobId: job.id }, message);
       throw new UnrecoverableError(message);
     }
-    const attemptsDone = job.data.attemptsDone ?? 0;
+    const attemptsDone = Number.isSafeInteger(job.data.attemptsDone) ? job.data.attemptsDone! : 0;
     // The retry window opens when the delivery was enqueued, not at its first attempt.
     const next = await deliverer.attempt(parsed.data, attemptsDone + 1, job.timestamp);
     if (next.kind === "done") return;

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type RequestListener, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -34,12 +35,12 @@ export interface ReceivedRequest {
 /** What the receiver answers to its n-th request (0-based); `hang` never answers. */
 export type Script = (index: number) => { status: number; headers?: Record<string, string> } | "hang";
 
-/** A real HTTP receiver on 127.0.0.1, port 0, that records every request and TCP connection. */
-export async function startReceiver(script: Script) {
+/** A real HTTP(S) receiver on 127.0.0.1, port 0, that records every request and TCP connection. */
+export async function startReceiver(script: Script, options: { tls?: { key: string; cert: string } } = {}) {
   const requests: ReceivedRequest[] = [];
   const hanging: ServerResponse[] = [];
   let connections = 0;
-  const server = createServer((request, response) => {
+  const handle: RequestListener = (request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
@@ -48,7 +49,8 @@ export async function startReceiver(script: Script) {
       if (answer === "hang") hanging.push(response);
       else response.writeHead(answer.status, answer.headers).end();
     });
-  });
+  };
+  const server = options.tls === undefined ? createServer(handle) : createTlsServer(options.tls, handle);
   server.on("connection", () => {
     connections += 1;
   });
@@ -56,7 +58,7 @@ export async function startReceiver(script: Script) {
   const { port } = server.address() as AddressInfo;
   return {
     port,
-    url: `http://127.0.0.1:${port}/hooks/esign`,
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}/hooks/esign`,
     requests,
     connections: () => connections,
     /** Verifies request `index` with the standardwebhooks library; throws if it does not verify. */

@@ -1,55 +1,116 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
-import { newSecret, REDIS_URL, startHarness, startReceiver, waitFor } from "./harness";
+import { newSecret, REDIS_URL, type Receiver, startHarness, startReceiver, waitFor } from "./harness";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-it("runs standalone from the environment, delivers, serves /metrics and stops cleanly on SIGTERM", async () => {
+/** The standalone entry in a child process, fed from the environment only. */
+async function startStandalone(env: Record<string, string>, receiver: Receiver) {
   const secret = newSecret();
-  const receiver = await startReceiver(() => ({ status: 200 }));
   // The harness's own notifier is stopped: the standalone process is the only consumer.
   const harness = await startHarness({ tenants: { acme: { secrets: [secret] } } });
+  cleanups.push(() => harness.cleanup());
   await harness.stop();
-  try {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        REDIS_URL,
-        ESIGN_QUEUE_PREFIX: harness.config.queuePrefix,
-        WEBHOOK_SECRETS: JSON.stringify({ tenants: { acme: { secrets: [secret] } } }),
-        WEBHOOK_ALLOW_CIDRS: "127.0.0.1/32",
-        METRICS_PORT: "0",
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    children.push(child);
-    const metricsPort = await waitFor(async () => {
-      const match = /"metrics":\{[^}]*"port":(\d+)/.exec(stdout);
-      return match === null ? undefined : Number(match[1]);
-    });
-    const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL,
+      ESIGN_QUEUE_PREFIX: harness.config.queuePrefix,
+      WEBHOOK_SECRETS: JSON.stringify({ tenants: { acme: { secrets: [secret] } } }),
+      METRICS_PORT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+  });
+  const metricsPort = await waitFor(async () => {
+    const match = /"metrics":\{[^}]*"port":(\d+)/.exec(stdout);
+    return match === null ? undefined : Number(match[1]);
+  });
+  return { child, harness, secret, metricsPort, receiver };
+}
 
-    expect(await harness.finished(job.jobId!)).toMatchObject([{ outcome: "delivered", statusCode: 200 }]);
-    expect(receiver.verify(0, secret)).toMatchObject({ type: "job.completed" });
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    expect(metrics).toContain('esign_webhook_delivery_attempts_total{outcome="delivered"} 1');
-    expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
+it("runs standalone from the environment, delivers, serves /metrics and stops cleanly on SIGTERM", async () => {
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  const { child, harness, secret, metricsPort } = await startStandalone(
+    { WEBHOOK_ALLOW_CIDRS: "127.0.0.1/32" },
+    receiver,
+  );
+  const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
 
-    child.kill("SIGTERM");
-    const [exitCode] = await once(child, "exit");
-    expect(exitCode).toBe(0);
-  } finally {
-    await receiver.close();
-    await harness.cleanup();
-  }
+  expect(await harness.finished(job.jobId!)).toMatchObject([{ outcome: "delivered", statusCode: 200 }]);
+  expect(receiver.verify(0, secret)).toMatchObject({ type: "job.completed" });
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  expect(metrics).toContain('esign_webhook_delivery_attempts_total{outcome="delivered"} 1');
+  expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
+
+  child.kill("SIGTERM");
+  const [exitCode] = await once(child, "exit");
+  expect(exitCode).toBe(0);
+});
+
+it("verifies the receiver's certificate against the URL's host name while connecting to the pinned address", async () => {
+  // A receiver certificate for "localhost" only, trusted through NODE_EXTRA_CA_CERTS.
+  const dir = mkdtempSync(join(tmpdir(), "notifier-tls-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost",
+    ],
+    { stdio: "ignore" },
+  );
+  const receiver = await startReceiver(() => ({ status: 200 }), {
+    tls: { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") },
+  });
+  cleanups.push(() => receiver.close());
+  const { harness, secret } = await startStandalone(
+    { NODE_EXTRA_CA_CERTS: cert, WEBHOOK_ALLOW_HOSTS: "localhost", WEBHOOK_ALLOW_CIDRS: "127.0.0.1/32" },
+    receiver,
+  );
+
+  const byName = await harness.enqueue({ tenant: "acme", url: `https://localhost:${receiver.port}/hook` });
+  expect(await harness.finished(byName.jobId!)).toMatchObject([{ outcome: "delivered", statusCode: 200 }]);
+  expect(receiver.verify(0, secret)).toMatchObject({ type: "job.completed" });
+
+  // Same server, but the URL names an address the certificate does not cover: refused by TLS.
+  const byAddress = await harness.enqueue({ tenant: "acme", url: receiver.url });
+  const [firstAttempt] = await waitFor(async () => {
+    const log = await harness.deliveries(byAddress.jobId!);
+    return log.length > 0 ? log : undefined;
+  });
+  expect(firstAttempt).toMatchObject({ outcome: "retrying", error: { code: "E_WEBHOOK" } });
+  expect(firstAttempt!.error!.message).toMatch(/does not match certificate/);
+  expect(receiver.requests).toHaveLength(1);
 });
