@@ -1,5 +1,6 @@
 export { hashByteRange } from "./digest";
 export { openPdf, type PageInfo, PdfDocument } from "./document";
+export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./dss";
 export {
   certificationPermission,
   type DocMdpPermission,
