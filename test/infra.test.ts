@@ -1,0 +1,413 @@
+// Checks the deployment files by what they mean, not by how they look: renders the kustomize
+// overlays and inspects the objects, evaluates the KEDA query and the alert rules with promtool,
+// and cross-checks metric and secret names against docs/operations.md. The tools come from
+// Debian and npm; infra/ci/check-manifests.sh installs them.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, "..");
+const read = (path: string) => readFileSync(join(repo, path), "utf8");
+
+const SERVICES = ["api", "worker", "notifier", "esign-sim", "all-in-one"];
+const BACKLOG_STATES = ["waiting", "prioritized", "delayed", "active"];
+
+async function which(command: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run("sh", ["-c", `command -v ${command}`]);
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `kubectl kustomize`, else a standalone kustomize (PATH or where check-manifests.sh puts it). */
+async function findKustomize(): Promise<((dir: string) => Promise<string>) | undefined> {
+  if (await which("kubectl")) {
+    return async (dir) => (await run("kubectl", ["kustomize", dir], { maxBuffer: 1 << 24 })).stdout;
+  }
+  const toolsDir = process.env.ESIGN_TOOLS_DIR ?? join(homedir(), ".cache", "esign-tools");
+  const standalone = (await which("kustomize")) ?? (await which(join(toolsDir, "bin", "kustomize")));
+  if (!standalone) return undefined;
+  return async (dir) => (await run(standalone, ["build", dir], { maxBuffer: 1 << 24 })).stdout;
+}
+
+const kustomize = await findKustomize();
+const promtool = await which("promtool");
+const dockerCompose = await which("docker-compose");
+
+/** CI must run every check (.ci/run installs the tools); a developer without them gets a warning. */
+function requireTool(name: string, present: unknown): boolean {
+  if (present) return true;
+  const hint = `${name} is missing: run infra/ci/check-manifests.sh (it installs it)`;
+  if (process.env.CI) throw new Error(hint);
+  console.warn(`infra.test: SKIPPED checks that need ${hint}`);
+  return false;
+}
+
+// Kubernetes objects, loosely typed: the checks below read the fields they need.
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field
+  spec: any;
+}
+
+async function render(overlay: string): Promise<K8sObject[]> {
+  if (!kustomize) throw new Error("no kustomize");
+  const text = await kustomize(join(repo, "infra/k8s/overlays", overlay));
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as K8sObject)
+    .filter(Boolean);
+}
+
+function named(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found;
+}
+
+function matches(selector: Record<string, string>, labels: Record<string, string> = {}): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+/** Deployments that run the esign-agent image (not the dev-only Redis/MinIO). */
+function esignDeployments(objects: K8sObject[]): K8sObject[] {
+  return objects.filter(
+    (object) =>
+      object.kind === "Deployment" &&
+      object.spec.template.spec.containers.some((container: { image: string }) =>
+        /esign-agent/.test(container.image),
+      ),
+  );
+}
+
+/** Names of the Secrets that env (secretKeyRef), envFrom (secretRef) and volumes (secret) use. */
+function secretsReferenced(node: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) {
+    for (const item of node) secretsReferenced(item, found);
+  } else if (node && typeof node === "object") {
+    for (const [key, value] of Object.entries(node)) {
+      if ((key === "secretKeyRef" || key === "secretRef") && typeof value?.name === "string")
+        found.add(value.name);
+      if (key === "secret" && typeof value?.secretName === "string") found.add(value.secretName);
+      secretsReferenced(value, found);
+    }
+  }
+  return found;
+}
+
+/** The metric names in docs/operations.md's metric table (rows starting with `esign_...`). */
+function documentedMetrics(): Set<string> {
+  return new Set(
+    [...read("docs/operations.md").matchAll(/^\| `(esign_[a-z_]+)`/gm)].map((match) => match[1] as string),
+  );
+}
+
+/** esign_* names used in a PromQL text, with histogram suffixes folded into the base name. */
+function metricsUsed(promql: string): string[] {
+  return [...promql.matchAll(/\besign_[a-z_]+/g)].map((match) =>
+    match[0].replace(/_(bucket|sum|count)$/, ""),
+  );
+}
+
+async function promtoolTest(testFile: object, files: Record<string, string> = {}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "esign-promtool-"));
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    writeFileSync(join(dir, "test.yml"), JSON.stringify(testFile));
+    await run(promtool as string, ["test", "rules", join(dir, "test.yml")]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overlays", async () => {
+  const production = await render("production");
+  const dev = await render("dev");
+
+  it("production runs api, worker and notifier; only dev runs the simulator", () => {
+    const names = (objects: K8sObject[]) => esignDeployments(objects).map((object) => object.metadata.name);
+    expect(names(production).sort()).toEqual(["esign-api", "esign-notifier", "esign-worker"]);
+    expect(names(dev).sort()).toEqual(["esign-api", "esign-notifier", "esign-sim", "esign-worker"]);
+  });
+
+  it.each([
+    ["production", production],
+    ["dev", dev],
+  ])("%s: every esign pod is probed, sized, non-root and runs the service its name says", (_, objects) => {
+    for (const deployment of esignDeployments(objects)) {
+      const pod = deployment.spec.template.spec;
+      expect(pod.securityContext.runAsNonRoot, deployment.metadata.name).toBe(true);
+      expect(pod.automountServiceAccountToken, deployment.metadata.name).toBe(false);
+      for (const container of pod.containers) {
+        const where = `${deployment.metadata.name}/${container.name}`;
+        const service = container.env.find((env: { name: string }) => env.name === "ESIGN_SERVICE")?.value;
+        expect(SERVICES, where).toContain(service);
+        expect(deployment.metadata.name, where).toBe(
+          service === "esign-sim" ? "esign-sim" : `esign-${service}`,
+        );
+        const portNames = (container.ports ?? []).map((port: { name: string }) => port.name);
+        for (const probe of [container.livenessProbe, container.readinessProbe]) {
+          expect(probe?.httpGet?.path, where).toMatch(/^\/(healthz|readyz|metrics)$/);
+          expect(portNames, where).toContain(probe.httpGet.port);
+        }
+        expect(container.resources.requests.cpu, where).toBeDefined();
+        expect(container.resources.requests.memory, where).toBeDefined();
+        expect(container.resources.limits.memory, where).toBeDefined();
+        expect(container.securityContext.allowPrivilegeEscalation, where).toBe(false);
+        expect(container.securityContext.capabilities.drop, where).toEqual(["ALL"]);
+      }
+    }
+  });
+
+  it("the API is live on /healthz and ready on /readyz", () => {
+    const api = named(production, "Deployment", "esign-api").spec.template.spec.containers[0];
+    expect(api.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(api.readinessProbe.httpGet.path).toBe("/readyz");
+  });
+
+  it("workers get longer than the longest job (300 s) to drain on SIGTERM", () => {
+    for (const objects of [production, dev]) {
+      const worker = named(objects, "Deployment", "esign-worker").spec.template.spec;
+      expect(worker.terminationGracePeriodSeconds).toBeGreaterThan(300);
+    }
+    expect(read("docs/operations.md")).toMatch(/terminationGracePeriodSeconds/);
+  });
+
+  it.each([
+    ["production", production],
+    ["dev", dev],
+  ])("%s: a PodDisruptionBudget covers each esign Deployment; Services select real pods", (_, objects) => {
+    const budgets = objects.filter((object) => object.kind === "PodDisruptionBudget");
+    for (const deployment of esignDeployments(objects)) {
+      if (deployment.metadata.name === "esign-sim") continue; // one dev replica, nothing to keep up
+      const labels = deployment.spec.template.metadata.labels;
+      expect(
+        budgets.some((budget) => matches(budget.spec.selector.matchLabels, labels)),
+        deployment.metadata.name,
+      ).toBe(true);
+    }
+    const podTemplates = objects
+      .filter((object) => object.kind === "Deployment" || object.kind === "StatefulSet")
+      .map((object) => object.spec.template);
+    for (const service of objects.filter((object) => object.kind === "Service")) {
+      const pod = podTemplates.find((template) => matches(service.spec.selector, template.metadata.labels));
+      expect(pod, `Service ${service.metadata.name}`).toBeDefined();
+      const portNames = pod.spec.containers.flatMap((container: { ports?: { name: string }[] }) =>
+        (container.ports ?? []).map((port) => port.name),
+      );
+      for (const port of service.spec.ports) expect(portNames).toContain(port.targetPort);
+    }
+  });
+
+  it("production commits no Secret and references only the documented ones", () => {
+    expect(production.filter((object) => object.kind === "Secret")).toEqual([]);
+    const referenced = secretsReferenced(production);
+    expect([...referenced].sort()).toEqual([
+      "esign-api-keys",
+      "esign-redis",
+      "esign-s3",
+      "esign-signers",
+      "esign-webhook-secrets",
+    ]);
+    const docs = read("docs/operations.md");
+    for (const secret of referenced)
+      expect(docs, `docs/operations.md names Secret ${secret}`).toContain(`\`${secret}\``);
+    // Credentials reach the pods through Secrets only, never as literal env values.
+    for (const deployment of esignDeployments(production)) {
+      for (const container of deployment.spec.template.spec.containers) {
+        for (const env of container.env) {
+          // *_FILE variables hold a path to a mounted Secret, not the secret.
+          if (
+            /PASSWORD|SECRET|TOKEN|SIGNERS|REDIS_URL|ACCESS_KEY/.test(env.name) &&
+            !env.name.endsWith("_FILE")
+          ) {
+            expect(env.valueFrom?.secretKeyRef, `${deployment.metadata.name} ${env.name}`).toBeDefined();
+          }
+        }
+      }
+    }
+  });
+
+  it.each([
+    ["production", production],
+    ["dev", dev],
+  ])("%s: KEDA scales the worker Deployment on the queue backlog from Prometheus", (_, objects) => {
+    const scaledObject = named(objects, "ScaledObject", "esign-worker");
+    named(objects, "Deployment", scaledObject.spec.scaleTargetRef.name);
+    // The workers export the backlog metric: with none running there would be nothing to read.
+    expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
+    const [trigger] = scaledObject.spec.triggers;
+    expect(trigger.type).toBe("prometheus");
+    expect(trigger.metadata.query).toContain("esign_queue_jobs");
+    for (const state of BACKLOG_STATES) expect(trigger.metadata.query).toContain(state);
+  });
+
+  it.runIf(requireTool("promtool", promtool))(
+    "the KEDA query counts waiting+prioritized+delayed+active once, whatever the replica count",
+    async () => {
+      const query = named(production, "ScaledObject", "esign-worker").spec.triggers[0].metadata.query;
+      // Two worker replicas export identical queue-wide gauges. `retrying` is a subset of
+      // `delayed` (attempts waiting out their backoff) and must not be added again; finished jobs,
+      // parents waiting for children and the notifier's queue are not worker backlog.
+      const gauges: Record<string, Record<string, number>> = {
+        "esign-sign": {
+          waiting: 5,
+          prioritized: 1,
+          delayed: 30,
+          active: 8,
+          retrying: 12,
+          completed: 900,
+          failed: 7,
+        },
+        "esign-batch": { waiting: 2, "waiting-children": 3 },
+        "esign-webhooks": { waiting: 50 },
+      };
+      const inputSeries = ["worker-a", "worker-b"].flatMap((instance) =>
+        Object.entries(gauges).flatMap(([queue, states]) =>
+          Object.entries(states).map(([state, value]) => ({
+            series: `esign_queue_jobs{queue="${queue}",state="${state}",instance="${instance}"}`,
+            values: `${value}x10`,
+          })),
+        ),
+      );
+      await promtoolTest({
+        rule_files: [],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: inputSeries,
+            promql_expr_test: [
+              { expr: query, eval_time: "5m", exp_samples: [{ labels: "{}", value: 5 + 1 + 30 + 8 + 2 }] },
+            ],
+          },
+        ],
+      });
+    },
+  );
+});
+
+describe.runIf(requireTool("promtool", promtool))("Prometheus rules and Grafana dashboard", () => {
+  it("the rules load and their unit tests pass", async () => {
+    const cwd = join(repo, "infra/observability");
+    await run(promtool as string, ["check", "rules", "prometheus-rules.yml"], { cwd });
+    await run(promtool as string, ["test", "rules", "prometheus-rules.test.yml"], { cwd });
+  });
+
+  it("rules and dashboard use only documented metrics, and the dashboard shows each of them", () => {
+    const documented = documentedMetrics();
+    expect(documented.size).toBeGreaterThanOrEqual(9);
+    const rules = parse(read("infra/observability/prometheus-rules.yml")) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    for (const rule of alerts) {
+      for (const metric of metricsUsed(rule.expr)) expect(documented, rule.alert).toContain(metric);
+    }
+    const dashboard = JSON.parse(read("infra/observability/grafana-dashboard.json")) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const shown = new Set<string>();
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets ?? []) {
+        for (const metric of metricsUsed(target.expr)) {
+          expect(documented, panel.title).toContain(metric);
+          shown.add(metric);
+        }
+      }
+    }
+    expect([...shown].sort()).toEqual([...documented].sort());
+  });
+});
+
+interface ComposeService {
+  command?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
+}
+
+describe("docker-compose.yml", () => {
+  const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+    services: Record<string, ComposeService>;
+    volumes: object;
+  };
+
+  it("runs Redis with AOF fsynced every second and noeviction, on a named volume", () => {
+    const redis = compose.services.redis ?? {};
+    const args = (redis.command ?? []).join(" ");
+    expect(args).toContain("--appendonly yes");
+    expect(args).toContain("--appendfsync everysec");
+    expect(args).toContain("--maxmemory-policy noeviction");
+    const [volume] = (redis.volumes?.[0] ?? "").split(":");
+    expect(Object.keys(compose.volumes)).toContain(volume);
+  });
+
+  it("starts each service only after what it needs is healthy, with two workers", () => {
+    expect(compose.services.worker?.deploy?.replicas).toBe(2);
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, condition] of Object.entries(service.depends_on ?? {})) {
+        expect(compose.services, `${name} -> ${dependency}`).toHaveProperty(dependency);
+        expect(["service_healthy", "service_completed_successfully"], `${name} -> ${dependency}`).toContain(
+          condition.condition,
+        );
+      }
+      if (service.environment?.ESIGN_SERVICE)
+        expect(SERVICES, name).toContain(service.environment.ESIGN_SERVICE);
+    }
+    for (const name of ["api", "worker", "notifier", "esign-sim"]) {
+      expect(compose.services[name]?.environment?.ESIGN_SERVICE).toBe(name);
+    }
+  });
+
+  it.runIf(requireTool("docker-compose", dockerCompose))("parses with docker-compose", async () => {
+    await run("docker-compose", ["-f", join(repo, "docker-compose.yml"), "config", "-q"], { cwd: repo });
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = read("infra/docker/Dockerfile");
+
+  it("builds on node:20-bookworm-slim with a frozen lockfile and runs non-root under tini", () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toContain("pnpm install --frozen-lockfile --prod=false");
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod --offline/);
+    const users = [...dockerfile.matchAll(/^USER (\S+)$/gm)].map((match) => match[1]);
+    expect(users).toEqual(["1000:1000"]);
+    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"/m);
+  });
+
+  it("pins the same pnpm and tsx versions as the workspace", () => {
+    const pnpm = (JSON.parse(read("package.json")) as { packageManager: string }).packageManager.split(
+      "@",
+    )[1];
+    expect(dockerfile).toContain(`ARG PNPM_VERSION=${pnpm}`);
+    const tsx = read("pnpm-lock.yaml").match(/^ {2}tsx@(\d+\.\d+\.\d+):$/m)?.[1];
+    expect(tsx).toBeDefined();
+    expect(dockerfile).toContain(`ARG TSX_VERSION=${tsx}`);
+  });
+
+  it("the entrypoint starts each service from its source and refuses unknown ones", async () => {
+    const entrypoint = join(repo, "infra/docker/entrypoint.sh");
+    await expect(
+      run("sh", [entrypoint], { env: { ...process.env, ESIGN_SERVICE: "nope" } }),
+    ).rejects.toMatchObject({
+      code: 64,
+    });
+    const script = read("infra/docker/entrypoint.sh");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not JS
+    expect(script).toContain("services/${ESIGN_SERVICE:-api}/src/main.ts");
+    expect(script).toContain("services/api/src/all-in-one.ts");
+    expect(script).toMatch(/^exec tsx /m);
+  });
+});
