@@ -1,0 +1,192 @@
+import { createHash } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { createTestPki, type TestPkiFiles, writeTestPki } from "@esign/pades/testing";
+import { failuresUnderRoots, REPO_ROOT, run, SAMPLES_DIR, validate } from "@esign/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
+const PASSWORD = "s3cret pass";
+
+/** Runs the CLI exactly as a user does: `pnpm -s esign ...` from the repository root. */
+async function esign(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run("pnpm", ["-s", "esign", ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const sha256 = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+
+let work: string;
+let pki: TestPkiFiles;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "esign-cli-"));
+  pki = await writeTestPki(await createTestPki({ intermediate: true }), join(work, "pki"), PASSWORD);
+});
+
+async function signWithP12(input: string, output: string, extra: string[] = []) {
+  return esign(["sign", input, "-o", output, "--p12", pki.p12, "--password", PASSWORD, ...extra]);
+}
+
+describe("esign sign", () => {
+  const inputs = [
+    ...readdirSync(SAMPLES_DIR)
+      .filter((f) => f.endsWith(".pdf"))
+      .map((f) => join(SAMPLES_DIR, f)),
+    ...readdirSync(FIXTURES)
+      .filter((f) => f.endsWith(".pdf"))
+      .map((f) => join(FIXTURES, f)),
+  ];
+
+  it("has real-world samples and producer fixtures to sign", () => {
+    expect(inputs.length).toBeGreaterThan(10);
+  });
+
+  it.each(inputs)("signs %s into a file validate.sh accepts, input untouched", async (input) => {
+    const output = join(work, `signed-${basename(input)}`);
+    const before = await sha256(input);
+    const result = await signWithP12(input, output, ["--reason", "Approved", "--location", "Berlin"]);
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(await sha256(input)).toBe(before);
+    // A file that arrived signed keeps its own root: judge each signature under its own trust anchor.
+    const roots = basename(input).startsWith("already-signed")
+      ? [pki.rootPem, join(SAMPLES_DIR, "already-signed-poppler.root.pem")]
+      : [pki.rootPem];
+    const verdict = await failuresUnderRoots(output, roots);
+    expect(verdict.failures, verdict.output).toEqual([]);
+  });
+
+  it("keeps all three signatures valid when a file is signed three times", async () => {
+    let current = join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf");
+    for (const round of [1, 2, 3]) {
+      const next = join(work, `thrice-${round}.pdf`);
+      expect((await signWithP12(current, next)).code).toBe(0);
+      current = next;
+    }
+    const verdict = await validate(current, pki.rootPem);
+    expect(verdict.failures, verdict.output).toEqual([]);
+    expect(verdict.output).toContain("sig#3");
+    expect(verdict.output.match(/openssl-cms\s+PASS/g)).toHaveLength(3);
+  });
+
+  it("certifies, then adds an approval signature, and both stay valid", async () => {
+    const certified = join(work, "certified.pdf");
+    const approved = join(work, "certified-approved.pdf");
+    expect(
+      (await signWithP12(join(FIXTURES, "pdflib-classic.pdf"), certified, ["--certify", "2"])).code,
+    ).toBe(0);
+    expect((await signWithP12(certified, approved, ["--field", "Approval"])).code).toBe(0);
+    const verdict = await validate(approved, pki.rootPem);
+    expect(verdict.failures, verdict.output).toEqual([]);
+    expect(verdict.output.match(/openssl-cms\s+PASS/g)).toHaveLength(2);
+  });
+
+  it("refuses a document certified with no changes allowed (P=1)", async () => {
+    const locked = join(work, "locked.pdf");
+    expect((await signWithP12(join(FIXTURES, "pdflib-classic.pdf"), locked, ["--certify", "1"])).code).toBe(
+      0,
+    );
+    const result = await signWithP12(locked, join(work, "locked-again.pdf"));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^error: E_DOCMDP_LOCKED: /);
+  });
+});
+
+describe("esign sign on bad input", () => {
+  const png = Buffer.from(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
+      "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082",
+    "hex",
+  );
+
+  async function badInputs(): Promise<Record<string, string>> {
+    const sample = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+    const files: Record<string, Uint8Array> = {
+      "zero-bytes.pdf": new Uint8Array(0),
+      "png-renamed.pdf": png,
+      "truncated.pdf": sample.subarray(0, Math.floor(sample.length / 2)),
+    };
+    const paths: Record<string, string> = {};
+    for (const [name, bytes] of Object.entries(files)) {
+      paths[name] = join(work, name);
+      await writeFile(paths[name], bytes);
+    }
+    paths["encrypted.pdf"] = join(work, "encrypted.pdf");
+    await run("qpdf", [
+      "--encrypt",
+      "user",
+      "owner",
+      "256",
+      "--",
+      join(FIXTURES, "pdflib-classic.pdf"),
+      paths["encrypted.pdf"],
+    ]);
+    return paths;
+  }
+
+  it("exits 2 with one `error: CODE: message` line, writes nothing and leaves the input untouched", async () => {
+    const expected: Record<string, RegExp> = {
+      "zero-bytes.pdf": /^error: E_NOT_PDF: /,
+      "png-renamed.pdf": /^error: E_NOT_PDF: /,
+      "truncated.pdf": /^error: E_PDF_CORRUPT: /,
+      "encrypted.pdf": /^error: E_ENCRYPTED: /,
+    };
+    const inputs = await badInputs();
+    for (const [name, input] of Object.entries(inputs)) {
+      const before = await sha256(input);
+      const output = join(work, `out-${name}`);
+      const result = await signWithP12(input, output);
+      expect(result.code, name).toBe(2);
+      expect(result.stderr.trim().split("\n"), name).toHaveLength(1);
+      expect(result.stderr.trim(), name).toMatch(expected[name]!);
+      await expect(readFile(output), name).rejects.toThrow(/ENOENT/);
+      expect(await sha256(input), name).toBe(before);
+    }
+  });
+
+  it("reports a wrong PKCS#12 password as E_KEY and an unknown field option as a usage error", async () => {
+    const input = join(FIXTURES, "pdflib-classic.pdf");
+    const wrong = await esign([
+      "sign",
+      input,
+      "-o",
+      join(work, "x.pdf"),
+      "--p12",
+      pki.p12,
+      "--password",
+      "nope",
+    ]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim()).toMatch(/^error: E_KEY: /);
+    const usage = await esign(["sign", input, "-o", join(work, "y.pdf"), "--bogus"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.trim()).toMatch(/^error: E_CONFIG: /);
+  });
+
+  it("never overwrites its input, even when asked to", async () => {
+    const input = join(work, "keep-me.pdf");
+    await copyFile(join(FIXTURES, "pdflib-classic.pdf"), input);
+    const before = await sha256(input);
+    const result = await signWithP12(input, input);
+    expect(result.code).toBe(2);
+    expect(await sha256(input)).toBe(before);
+  });
+
+  it("fails E_FIELD when the named field exists and is already signed", async () => {
+    const once = join(work, "field-once.pdf");
+    expect((await signWithP12(join(FIXTURES, "pdflib-classic.pdf"), once, ["--field", "Boss"])).code).toBe(0);
+    const again = await signWithP12(once, join(work, "field-twice.pdf"), ["--field", "Boss"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr.trim()).toMatch(/^error: E_FIELD: /);
+  });
+});
