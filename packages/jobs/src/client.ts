@@ -11,7 +11,7 @@ import {
   type SignResult,
   SignResultSchema,
 } from "./schemas";
-import { parseSignJob } from "./validate";
+import { InvalidJobError, parseSignJob } from "./validate";
 
 const HOUR = 3600;
 
@@ -136,9 +136,8 @@ export class SigningClient {
       try {
         return parseSignJob(job);
       } catch (error) {
-        if (error instanceof EsignError) {
-          throw Object.assign(error, { message: `job #${index}: ${error.message}` });
-        }
+        if (error instanceof InvalidJobError)
+          throw new InvalidJobError(`job #${index}: ${error.message}`, error.issues);
         throw error;
       }
     });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { EsignError } from "@esign/errors";
 import { FileSource } from "@esign/pdf";
@@ -15,7 +15,7 @@ import {
   type WriteOptions,
 } from "./store";
 
-/** In-progress writes carry this suffix; listings skip them and they never match a valid object key. */
+/** In-progress writes carry this suffix; listings skip such files, so object keys may not end with it. */
 const PARTIAL_SUFFIX = ".esign-partial";
 
 /**
@@ -80,6 +80,9 @@ export class LocalStore extends BaseStore {
     body: AsyncIterable<Uint8Array>,
     _options: WriteOptions,
   ): Promise<string> {
+    if (key.endsWith(PARTIAL_SUFFIX)) {
+      throw new EsignError("E_INVALID_JOB", `object keys ending in ${PARTIAL_SUFFIX} are reserved: ${key}`);
+    }
     const target = this.pathOf(key);
     const directory = dirname(target);
     const partial = join(directory, `.${randomBytes(8).toString("hex")}${PARTIAL_SUFFIX}`);
@@ -90,7 +93,7 @@ export class LocalStore extends BaseStore {
         throw storageError(`creating ${this.name}:${key}`, error);
       });
     try {
-      for await (const chunk of body) await handle.write(chunk);
+      for await (const chunk of body) await writeAll(handle, chunk);
       await handle.sync();
       await handle.close();
       await rename(partial, target);
@@ -170,6 +173,14 @@ function compareKeys(a: string, b: string): number {
 /** Size, inode and nanosecond mtime: an atomic replacement always changes the inode. */
 function etagOf(stats: BigIntStats): string {
   return `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
+}
+
+/** A single write may store fewer bytes than asked (signals, quotas); keep going until all are down. */
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {

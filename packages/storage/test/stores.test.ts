@@ -351,6 +351,8 @@ describe("local store specifics", () => {
     const names = await readdir(join(root, "out"));
     expect(names).toHaveLength(1);
     expect(names[0]).toMatch(/\.pdf$/);
+    // The temporary-file suffix is reserved, so listings can skip such files without hiding objects.
+    await expectCode(store.write("out/x.esign-partial", [Buffer.from("x")]), "E_INVALID_JOB");
     await rm(root, { recursive: true, force: true });
   });
 });
