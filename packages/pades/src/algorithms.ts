@@ -102,37 +102,40 @@ export function signatureAlgorithmIdentifier(algorithm: SignatureAlgorithm): Uin
   }
 }
 
-function nodeKeyOptions(algorithm: SignatureAlgorithm) {
-  const { family } = splitSignatureAlgorithm(algorithm);
-  if (family === "rsa-pss") {
-    return {
-      padding: cryptoConstants.RSA_PKCS1_PSS_PADDING,
-      saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST,
-    };
-  }
+/** A signature algorithm resolved to what node:crypto needs; also describes other signers' choices. */
+export interface SignatureParameters {
+  family: KeyFamily;
+  digest: DigestAlgorithm;
+  /** RSASSA-PSS only. */
+  saltLength?: number;
+}
+
+export function signatureParameters(algorithm: SignatureAlgorithm): SignatureParameters {
+  const { family, digest } = splitSignatureAlgorithm(algorithm);
+  return family === "rsa-pss" ? { family, digest, saltLength: DIGEST_LENGTHS[digest] } : { family, digest };
+}
+
+function nodeKeyOptions({ family, saltLength }: SignatureParameters) {
+  if (family === "rsa-pss") return { padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength };
   if (family === "rsa-pkcs1") return { padding: cryptoConstants.RSA_PKCS1_PADDING };
   return { dsaEncoding: "der" as const };
 }
 
 /** Signs `data` (it is hashed here) with node:crypto; ECDSA signatures come out DER-encoded. */
 export function signData(privateKey: KeyObject, algorithm: SignatureAlgorithm, data: Uint8Array): Uint8Array {
-  const options = { key: privateKey, ...nodeKeyOptions(algorithm) };
-  return new Uint8Array(sign(digestAlgorithmOf(algorithm), data, options));
+  const parameters = signatureParameters(algorithm);
+  return new Uint8Array(sign(parameters.digest, data, { key: privateKey, ...nodeKeyOptions(parameters) }));
 }
 
 export function verifyData(
   publicKey: KeyObject,
-  algorithm: SignatureAlgorithm,
+  algorithm: SignatureAlgorithm | SignatureParameters,
   data: Uint8Array,
   signature: Uint8Array,
 ): boolean {
+  const parameters = typeof algorithm === "string" ? signatureParameters(algorithm) : algorithm;
   try {
-    return verify(
-      digestAlgorithmOf(algorithm),
-      data,
-      { key: publicKey, ...nodeKeyOptions(algorithm) },
-      signature,
-    );
+    return verify(parameters.digest, data, { key: publicKey, ...nodeKeyOptions(parameters) }, signature);
   } catch {
     // node throws on malformed signatures (bad DER, wrong length); for a verifier that is "invalid".
     return false;

@@ -10,6 +10,7 @@ export {
   signData,
   verifyData,
 } from "./algorithms";
+export { buildChain, type CertificateSummary, type ChainReport } from "./chain";
 export {
   type AssembleCmsInput,
   assembleCms,
@@ -26,3 +27,12 @@ export {
   loadLocalCredentials,
 } from "./keys";
 export { OID } from "./oids";
+export {
+  type CmsVerification,
+  type ContentDigester,
+  type SignerVerification,
+  type TimestampVerification,
+  type VerifyCmsOptions,
+  verifyCms,
+  verifyTimestampToken,
+} from "./verify-cms";

@@ -1,0 +1,100 @@
+import { X509Certificate } from "node:crypto";
+import { bytesEqual } from "./certificate";
+
+export interface CertificateSummary {
+  subject: string;
+  issuer: string;
+  /** Upper-case hex. */
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface ChainReport {
+  /** A path from the certificate to one of the trust roots exists, every link valid at the time. */
+  trusted: boolean;
+  /** From the end-entity certificate up to the trust root (or as far as issuers were found). */
+  path: CertificateSummary[];
+  problems: string[];
+}
+
+const MAX_PATH_LENGTH = 10;
+
+function distinguishedName(multiline: string): string {
+  return multiline.split("\n").filter(Boolean).join(", ");
+}
+
+export function summarizeCertificate(certificate: X509Certificate): CertificateSummary {
+  return {
+    subject: distinguishedName(certificate.subject),
+    issuer: distinguishedName(certificate.issuer),
+    serialNumber: certificate.serialNumber.toUpperCase(),
+    notBefore: new Date(certificate.validFrom).toISOString(),
+    notAfter: new Date(certificate.validTo).toISOString(),
+  };
+}
+
+function validityProblem(certificate: X509Certificate, at: Date): string | undefined {
+  const from = new Date(certificate.validFrom);
+  const to = new Date(certificate.validTo);
+  if (at < from || at > to) {
+    return `${distinguishedName(certificate.subject)} is not valid at ${at.toISOString()} (valid ${from.toISOString()} to ${to.toISOString()})`;
+  }
+  return undefined;
+}
+
+/**
+ * Builds a path from `certificate` to one of `trustRoots` using `pool` (e.g. the CMS's
+ * certificates) for intermediates: issuer name/key identifiers, the issuer's signature, CA
+ * flag, and validity at `at` for every certificate. Revocation is not checked here.
+ */
+export function buildChain(
+  certificate: Uint8Array,
+  pool: Uint8Array[],
+  trustRoots: Uint8Array[],
+  at: Date,
+): ChainReport {
+  const roots = trustRoots.map((der) => new X509Certificate(der));
+  const candidates = [...roots, ...pool.map((der) => new X509Certificate(der))];
+  const problems: string[] = [];
+  let current = new X509Certificate(certificate);
+  const path = [current];
+  const isRoot = (cert: X509Certificate) => roots.some((root) => bytesEqual(root.raw, cert.raw));
+
+  while (!isRoot(current)) {
+    if (path.length > MAX_PATH_LENGTH) {
+      problems.push(`no trust root within ${MAX_PATH_LENGTH} certificates`);
+      break;
+    }
+    if (current.checkIssued(current) && current.verify(current.publicKey)) {
+      problems.push(
+        `${distinguishedName(current.subject)} is a self-signed root that is not among the trust roots`,
+      );
+      break;
+    }
+    const issuer = candidates.find(
+      (candidate) =>
+        !bytesEqual(candidate.raw, current.raw) &&
+        current.checkIssued(candidate) &&
+        current.verify(candidate.publicKey),
+    );
+    if (!issuer) {
+      problems.push(
+        `no issuer found for ${distinguishedName(current.subject)} (issued by ${distinguishedName(current.issuer)})`,
+      );
+      break;
+    }
+    if (!issuer.ca) problems.push(`${distinguishedName(issuer.subject)} issues certificates but is not a CA`);
+    path.push(issuer);
+    current = issuer;
+  }
+  for (const cert of path) {
+    const problem = validityProblem(cert, at);
+    if (problem) problems.push(problem);
+  }
+  return {
+    trusted: problems.length === 0 && isRoot(current),
+    path: path.map(summarizeCertificate),
+    problems,
+  };
+}

@@ -1,0 +1,261 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { EsignError } from "@esign/errors";
+import * as x509 from "@peculiar/x509";
+import { parseSignatureAlgorithm } from "./algorithm-identifiers";
+import { type DigestAlgorithm, digestAlgorithmFromOid, hash, verifyData } from "./algorithms";
+import { children, octetsOf, oidOf, parseBer, rawBytes } from "./asn1";
+import { bytesEqual, certificateIdentity } from "./certificate";
+import { buildChain, type CertificateSummary, type ChainReport, summarizeCertificate } from "./chain";
+import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
+import { OID } from "./oids";
+import { parseTstInfo } from "./tst-info";
+
+const SIGNING_CERTIFICATE_V1 = "1.2.840.113549.1.9.16.2.12";
+
+/** Hashes the signed content with the algorithm the signer chose (streamed for PDF byte ranges). */
+export type ContentDigester = (algorithm: DigestAlgorithm) => Promise<Uint8Array>;
+
+export interface SignerVerification {
+  /** Integrity: message digest, signature, and the signing-certificate binding all hold. */
+  valid: boolean;
+  /** The signer certificate chains to a trust root, valid at the validation time. */
+  trusted: boolean;
+  digestAlgorithm: string;
+  signatureAlgorithm: string;
+  messageDigestMatches: boolean;
+  signatureValid: boolean;
+  /** Which ESS signing-certificate attribute binds the certificate, or why none does. */
+  signingCertificate: "v2" | "v1" | "mismatch" | "absent";
+  signer: CertificateSummary | undefined;
+  /** DER of the signer certificate, when the CMS carries it. */
+  signerCertificate: Uint8Array | undefined;
+  chain: ChainReport;
+  signedAttributeTypes: string[];
+  problems: string[];
+}
+
+export interface TimestampVerification extends SignerVerification {
+  genTime: string;
+  policy: string;
+  /** The token's messageImprint is the hash of the time-stamped data. */
+  imprintMatches: boolean;
+}
+
+export interface CmsVerification extends SignerVerification {
+  /** The unsigned signatureTimeStampToken (B-T), verified against the signature value. */
+  signatureTimestamp: TimestampVerification | undefined;
+  /** Signed attributes follow PAdES baseline: content-type, message-digest, signing-certificate-v2, no signing-time. */
+  padesBaselineAttributes: boolean;
+}
+
+export interface VerifyCmsOptions {
+  /** The signed content, or `digestContent` to hash it without holding it in memory. */
+  content?: Uint8Array;
+  digestContent?: ContentDigester;
+  trustRoots?: Uint8Array[];
+  /** When certificates must be valid if no valid signature time-stamp says otherwise. Default: now. */
+  validationTime?: Date;
+}
+
+function findSignerCertificate(signer: ParsedSignerInfo, certificates: Uint8Array[]): Uint8Array | undefined {
+  const { sid } = signer;
+  if ("subjectKeyIdentifier" in sid) {
+    const wanted = Buffer.from(sid.subjectKeyIdentifier).toString("hex");
+    return certificates.find(
+      (der) =>
+        new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId === wanted,
+    );
+  }
+  return certificates.find((der) => {
+    const identity = certificateIdentity(der);
+    return bytesEqual(identity.serialNumber, sid.serialNumber) && bytesEqual(identity.issuer, sid.issuer);
+  });
+}
+
+/** Checks ESSCertIDv2 (or the SHA-1 ESSCertID) against the signer certificate. */
+function checkSigningCertificate(
+  signer: ParsedSignerInfo,
+  certificate: Uint8Array,
+): SignerVerification["signingCertificate"] {
+  const v2 = attributeValues(signer.signedAttributes, OID.signingCertificateV2)?.[0];
+  const v1 = attributeValues(signer.signedAttributes, SIGNING_CERTIFICATE_V1)?.[0];
+  const encoded = v2 ?? v1;
+  if (!encoded) return "absent";
+  const essCertId = children(children(parseBer(encoded, "signing certificate", "E_VERIFY"))[0]!)[0];
+  const fields = essCertId ? children(essCertId) : [];
+  // ESSCertIDv2 { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }; v1 has no hashAlgorithm.
+  const hasAlgorithm = v2 !== undefined && fields[0]?.idBlock.tagNumber === 16;
+  const algorithm = hasAlgorithm
+    ? digestAlgorithmFromOid(oidOf(children(fields[0]!)[0]) ?? "")
+    : v2
+      ? "sha256"
+      : "sha1";
+  const certHash = fields[hasAlgorithm ? 1 : 0];
+  if (!algorithm || !certHash) return "mismatch";
+  const issuerSerial = fields[hasAlgorithm ? 2 : 1];
+  const serial = issuerSerial ? children(issuerSerial)[1] : undefined;
+  // ESSCertID (v1) hashes with SHA-1, which is not one of our signing digests.
+  const actualHash =
+    algorithm === "sha1" ? createHash("sha1").update(certificate).digest() : hash(algorithm, certificate);
+  const hashMatches = bytesEqual(octetsOf(certHash), actualHash);
+  const serialMatches =
+    !serial || bytesEqual(rawBytes(serial), certificateIdentity(certificate).serialNumber);
+  if (!hashMatches || !serialMatches) return "mismatch";
+  return v2 ? "v2" : "v1";
+}
+
+/** Verifies the (single) SignerInfo of a SignedData: digest, signature, certificate binding, chain. */
+async function verifySigner(
+  cms: ParsedCms,
+  digestContent: ContentDigester,
+  trustRoots: Uint8Array[],
+  validationTime: Date,
+): Promise<SignerVerification> {
+  const problems: string[] = [];
+  const signer = cms.signerInfos[0];
+  if (cms.signerInfos.length !== 1) problems.push(`expected one SignerInfo, found ${cms.signerInfos.length}`);
+  const untrusted: ChainReport = { trusted: false, path: [], problems: [] };
+  const report: SignerVerification = {
+    valid: false,
+    trusted: false,
+    digestAlgorithm: signer?.digestAlgorithmOid ?? "",
+    signatureAlgorithm: signer?.signatureAlgorithmOid ?? "",
+    messageDigestMatches: false,
+    signatureValid: false,
+    signingCertificate: "absent",
+    signer: undefined,
+    signerCertificate: undefined,
+    chain: untrusted,
+    signedAttributeTypes: signer?.signedAttributes.map((attribute) => attribute.type) ?? [],
+    problems,
+  };
+  if (!signer) return report;
+
+  const digestAlgorithm = digestAlgorithmFromOid(signer.digestAlgorithmOid);
+  if (digestAlgorithm) report.digestAlgorithm = digestAlgorithm;
+  else problems.push(`unsupported digest algorithm ${signer.digestAlgorithmOid}`);
+  const signatureAlgorithm = parseSignatureAlgorithm(
+    signer.signatureAlgorithmOid,
+    signer.signatureAlgorithmParameters,
+    digestAlgorithm,
+  );
+  if (typeof signatureAlgorithm === "string") problems.push(signatureAlgorithm);
+  else report.signatureAlgorithm = signatureAlgorithm.name;
+
+  const certificate = findSignerCertificate(signer, cms.certificates);
+  if (!certificate) problems.push("the CMS does not carry the signer certificate");
+  if (!signer.signedAttributesDer) problems.push("no signed attributes (not a PAdES/CAdES signature)");
+
+  if (digestAlgorithm && signer.signedAttributesDer) {
+    const messageDigest = attributeValues(signer.signedAttributes, OID.messageDigest)?.[0];
+    const expected = await digestContent(digestAlgorithm);
+    report.messageDigestMatches =
+      messageDigest !== undefined &&
+      bytesEqual(octetsOf(parseBer(messageDigest, "message-digest", "E_VERIFY")), expected);
+    if (!report.messageDigestMatches)
+      problems.push("message-digest does not match the signed content (modified after signing)");
+  }
+  if (certificate && signer.signedAttributesDer && typeof signatureAlgorithm !== "string") {
+    if (digestAlgorithm && signatureAlgorithm.digest !== digestAlgorithm) {
+      problems.push(
+        `signature hash ${signatureAlgorithm.digest} differs from the digest algorithm ${digestAlgorithm}`,
+      );
+    }
+    const publicKey = new X509Certificate(certificate).publicKey;
+    report.signatureValid = verifyData(
+      publicKey,
+      signatureAlgorithm,
+      signer.signedAttributesDer,
+      signer.signature,
+    );
+    if (!report.signatureValid) problems.push("the signature does not verify with the signer certificate");
+  }
+  if (certificate) {
+    report.signerCertificate = certificate;
+    report.signer = summarizeCertificate(new X509Certificate(certificate));
+    report.signingCertificate = checkSigningCertificate(signer, certificate);
+    if (report.signingCertificate === "mismatch")
+      problems.push("signing-certificate attribute names another certificate");
+    report.chain = buildChain(certificate, cms.certificates, trustRoots, validationTime);
+    report.trusted = report.chain.trusted;
+  }
+  report.valid =
+    problems.length === 0 &&
+    report.messageDigestMatches &&
+    report.signatureValid &&
+    report.signingCertificate !== "mismatch";
+  return report;
+}
+
+/**
+ * Verifies an RFC 3161 TimeStampToken over `data` (the signature value for a signature
+ * time-stamp, the byte range for a document time-stamp). The TSA chain is checked at genTime.
+ */
+export async function verifyTimestampToken(
+  token: Uint8Array,
+  digestData: ContentDigester,
+  trustRoots: Uint8Array[],
+): Promise<TimestampVerification> {
+  const cms = parseCms(token);
+  const tstInfoDer = cms.encapsulatedContent;
+  if (cms.encapsulatedContentType !== OID.tstInfo || !tstInfoDer) {
+    throw new EsignError("E_VERIFY", "time-stamp token does not carry a TSTInfo");
+  }
+  const tstInfo = parseTstInfo(tstInfoDer);
+  const signer = await verifySigner(
+    cms,
+    async (algorithm) => hash(algorithm, tstInfoDer),
+    trustRoots,
+    tstInfo.genTime,
+  );
+  const imprintMatches =
+    tstInfo.imprintAlgorithm !== undefined &&
+    bytesEqual(tstInfo.hashedMessage, await digestData(tstInfo.imprintAlgorithm));
+  if (!imprintMatches) signer.problems.push("time-stamp imprint does not match the time-stamped data");
+  return {
+    ...signer,
+    valid: signer.valid && imprintMatches,
+    genTime: tstInfo.genTime.toISOString(),
+    policy: tstInfo.policy,
+    imprintMatches,
+  };
+}
+
+function hasBaselineAttributes(types: string[]): boolean {
+  const required = [OID.contentType, OID.messageDigest, OID.signingCertificateV2];
+  return required.every((type) => types.includes(type)) && !types.includes(OID.signingTime);
+}
+
+/** Verifies a detached CMS signature (PAdES/CAdES) and its signature time-stamp, if any. */
+export async function verifyCms(cms: Uint8Array, options: VerifyCmsOptions): Promise<CmsVerification> {
+  const { content, trustRoots = [] } = options;
+  const digestContent =
+    options.digestContent ??
+    (async (algorithm: DigestAlgorithm) => {
+      if (!content) throw new TypeError("verifyCms needs content or digestContent");
+      return hash(algorithm, content);
+    });
+  const parsed = parseCms(cms);
+  const signer = parsed.signerInfos[0];
+  const tokens = signer
+    ? (attributeValues(signer.unsignedAttributes, OID.signatureTimeStampToken) ?? [])
+    : [];
+  const signatureTimestamp = tokens[0]
+    ? await verifyTimestampToken(
+        tokens[0],
+        async (algorithm) => hash(algorithm, signer!.signature),
+        trustRoots,
+      )
+    : undefined;
+  // A valid signature time-stamp proves the signature existed then: judge the certificates at that time.
+  const validationTime =
+    signatureTimestamp?.valid === true
+      ? new Date(signatureTimestamp.genTime)
+      : (options.validationTime ?? new Date());
+  const report = await verifySigner(parsed, digestContent, trustRoots, validationTime);
+  return {
+    ...report,
+    signatureTimestamp,
+    padesBaselineAttributes: hasBaselineAttributes(report.signedAttributeTypes),
+  };
+}
