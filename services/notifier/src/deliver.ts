@@ -2,6 +2,7 @@ import { EsignError, isEsignError } from "@esign/errors";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { NotifierConfig } from "./config";
+import { deadlineIn } from "./deadline";
 import { type DeliveryAttempt, type DeliveryOutcome, recordAttempt } from "./delivery-log";
 import { disableEndpoint, getDisabledEndpoint } from "./endpoints";
 import { postToDestination } from "./http";
@@ -79,7 +80,8 @@ export class WebhookDeliverer {
       if (keys === undefined) {
         throw new EsignError("E_CONFIG", `no webhook secrets configured for tenant ${delivery.tenant}`);
       }
-      const destination = await guard.check(delivery.url);
+      const deadline = deadlineIn(config.timeoutMs);
+      const destination = await guard.check(delivery.url, deadline);
       const { type, timestamp, data } = delivery.event;
       const body = JSON.stringify({ type, timestamp, data });
       const timestampSeconds = Math.floor(Date.now() / 1000);
@@ -90,7 +92,7 @@ export class WebhookDeliverer {
         "webhook-timestamp": String(timestampSeconds),
         "webhook-signature": signatureHeader(keys, delivery.deliveryId, timestampSeconds, body),
       };
-      const answer = await postToDestination(destination, headers, body, config.timeoutMs);
+      const answer = await postToDestination(destination, headers, body, deadline);
       const retryAfter = answer.headers["retry-after"];
       return { kind: "answer", status: answer.status, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
     } catch (error) {
@@ -111,6 +113,8 @@ export class WebhookDeliverer {
       url: loggableUrl(delivery.url),
       at: new Date(attempt.at).toISOString(),
     };
+    // Counted first: once an entry is readable, its metric is too.
+    counter?.inc({ outcome: entry.outcome });
     await recordAttempt(
       redis,
       delivery.jobId ?? delivery.deliveryId,
@@ -118,7 +122,6 @@ export class WebhookDeliverer {
       { size: config.deliveryLogSize, ttlSeconds: config.deliveryLogTtlSeconds },
       { prefix: config.queuePrefix },
     );
-    counter?.inc({ outcome: entry.outcome });
     const level = entry.outcome === "delivered" ? "info" : entry.outcome === "retrying" ? "warn" : "error";
     logger[level]({ tenant: delivery.tenant, jobId: delivery.jobId, ...entry }, `webhook ${entry.outcome}`);
   }

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { EsignError } from "@esign/errors";
+import { type Deadline, timedOut } from "./deadline";
 import type { Destination } from "./ssrf";
 
 export interface HttpAnswer {
@@ -16,13 +17,13 @@ const MAX_DRAINED_BODY_BYTES = 64 * 1024;
 /**
  * POSTs `body` to a checked destination, connecting only to its checked addresses (the custom
  * `lookup` pins them; the host name still drives the Host header and TLS verification). Redirects
- * are not followed: a 3xx is just an answer. `timeoutMs` bounds the whole exchange.
+ * are not followed: a 3xx is just an answer. The deadline bounds the whole exchange.
  */
 export function postToDestination(
   destination: Destination,
   headers: Record<string, string>,
   body: string,
-  timeoutMs: number,
+  deadline: Deadline,
 ): Promise<HttpAnswer> {
   const { url, hostname, port, addresses } = destination;
   const pinnedLookup: LookupFunction = (_host, options, callback) => {
@@ -44,7 +45,7 @@ export function postToDestination(
             : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
         lookup: pinnedLookup,
         agent: false,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline.signal,
       },
       (answer) => {
         let drained = 0;
@@ -58,13 +59,13 @@ export function postToDestination(
         resolve({ status: answer.statusCode ?? 0, headers: answer.headers });
       },
     );
-    outgoing.on("error", (cause) => reject(connectionError(cause, timeoutMs)));
+    outgoing.on("error", (cause) => {
+      reject(deadline.signal.aborted ? timedOut(deadline, "POST") : connectionFailed(cause));
+    });
     outgoing.end(body);
   });
 }
 
-function connectionError(cause: Error, timeoutMs: number): EsignError {
-  const timedOut = cause.name === "AbortError" || cause.name === "TimeoutError";
-  const message = timedOut ? `no answer within ${timeoutMs} ms` : `connection failed: ${cause.message}`;
-  return new EsignError("E_WEBHOOK", message, { cause });
+function connectionFailed(cause: Error): EsignError {
+  return new EsignError("E_WEBHOOK", `connection failed: ${cause.message}`, { cause });
 }

@@ -2,6 +2,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { EsignError } from "@esign/errors";
 import { blockListOf, type IpFamily, parseCidr } from "./cidr";
+import { beforeDeadline, type Deadline } from "./deadline";
 
 export interface DestinationPolicy {
   /** Host names exempt from the private-range checks; `*.corp.example` matches subdomains. */
@@ -81,7 +82,7 @@ export class DestinationGuard {
     );
   }
 
-  async check(rawUrl: string): Promise<Destination> {
+  async check(rawUrl: string, deadline?: Deadline): Promise<Destination> {
     const url = parseHttpUrl(rawUrl);
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
     const hostAllowed = this.#allowHosts.some((pattern) => hostMatches(hostname, pattern));
@@ -91,7 +92,9 @@ export class DestinationGuard {
     const literalFamily = isIP(hostname);
     const addresses =
       literalFamily === 0
-        ? await this.resolve(hostname)
+        ? await (deadline === undefined
+            ? this.resolve(hostname)
+            : beforeDeadline(this.resolve(hostname), deadline, `resolving ${hostname}`))
         : [{ address: hostname, family: literalFamily as 4 | 6 }];
     if (addresses.length === 0) {
       throw new EsignError("E_WEBHOOK", `${hostname} resolved to no address`);

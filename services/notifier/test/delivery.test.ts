@@ -113,7 +113,7 @@ describe("delivery and retries", () => {
 
     expect(log[0]).toMatchObject({
       outcome: "retrying",
-      error: { code: "E_WEBHOOK", message: "no answer within 300 ms" },
+      error: { code: "E_WEBHOOK", message: "POST: no answer within 300 ms" },
     });
     expect(log[0]!.statusCode).toBeUndefined();
     expect(log[1]).toMatchObject({ attempt: 2, outcome: "delivered", statusCode: 200 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { deadlineIn } from "../src/deadline";
 import { postToDestination } from "../src/http";
 import { DestinationGuard } from "../src/index";
 import { startReceiver } from "./harness";
@@ -84,6 +85,16 @@ describe("DestinationGuard", () => {
   });
 });
 
+it("stops waiting for a hung resolver at the attempt's deadline", async () => {
+  const hungResolver = () => new Promise<never>(() => {});
+  const guard = new DestinationGuard(noAllowList, hungResolver);
+  await expect(guard.check("https://hooks.example.com/", deadlineIn(100))).rejects.toMatchObject({
+    code: "E_WEBHOOK",
+    permanent: false,
+    message: "resolving hooks.example.com: no answer within 100 ms",
+  });
+});
+
 describe("postToDestination", () => {
   it("connects to the checked address, not to whatever the host name resolves to now", async () => {
     const receiver = await startReceiver(() => ({ status: 202 }));
@@ -100,7 +111,7 @@ describe("postToDestination", () => {
         destination,
         { "content-type": "application/json" },
         "{}",
-        5_000,
+        deadlineIn(5_000),
       );
       expect(answer.status).toBe(202);
       expect(receiver.requests[0]!.headers.host).toBe(`rebound.invalid:${receiver.port}`);
