@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   E_STORAGE: { permanent: false, status: 503 },
   E_NOT_FOUND: { permanent: true, status: 404 },
   E_FORBIDDEN: { permanent: true, status: 403 },
+  E_UNAUTHORIZED: { permanent: true, status: 401 },
+  E_UNSUPPORTED_MEDIA: { permanent: true, status: 415 },
   E_INVALID_JOB: { permanent: true, status: 400 },
   /** Redis (the job queue) unreachable or refusing commands. */
   E_QUEUE: { permanent: false, status: 503 },
