@@ -130,7 +130,10 @@ function tokenFrom(response: Uint8Array, url: string): Uint8Array {
   if (status !== 0 && status !== 1) {
     const text = statusInfo ? children(children(statusInfo)[1] ?? statusInfo) : [];
     const detail = text.map((item) => (item as asn1js.Utf8String).valueBlock?.value ?? "").join(" ");
-    throw tsaError(`time-stamp authority ${url} refused the request (status ${status}) ${detail}`.trim(), true);
+    throw tsaError(
+      `time-stamp authority ${url} refused the request (status ${status}) ${detail}`.trim(),
+      true,
+    );
   }
   if (!token) throw tsaError(`time-stamp authority ${url} granted the request but sent no token`);
   return rawBytes(token);

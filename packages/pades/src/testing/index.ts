@@ -1,2 +1,3 @@
 export * from "./openssl";
 export * from "./pki";
+export * from "./tsa";

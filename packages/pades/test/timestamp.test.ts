@@ -1,0 +1,45 @@
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addUnsignedAttribute, hash, OID, signatureValueOf, verifyCms, verifyTimestampToken } from "../src";
+import { createOpensslTimestamper, createTestPki, issueTsaCertificate, toPem } from "../src/testing";
+import { run, scratchDirectory, signContent } from "./helpers";
+
+const directory = await scratchDirectory();
+
+describe("signature time-stamps (B-T)", async () => {
+  const pki = await createTestPki({ keyType: "rsa" });
+  const tsa = await issueTsaCertificate(pki.root);
+  const timestamper = await createOpensslTimestamper(tsa, join(directory, "tsa"));
+  const content = randomBytes(2048);
+  const cms = signContent(pki.signer, content);
+  const token = await timestamper.timestamp(signatureValueOf(cms));
+  const stamped = addUnsignedAttribute(cms, OID.signatureTimeStampToken, token);
+
+  it("verifies the token over the signature value, as openssl ts -verify does", async () => {
+    await writeFile(join(directory, "token.tst"), token);
+    await writeFile(join(directory, "signature-value.bin"), signatureValueOf(cms));
+    await writeFile(join(directory, "root.pem"), toPem(pki.root.certificate));
+    const { stdout } = await run("openssl", [
+      ...["ts", "-verify", "-token_in", "-in", join(directory, "token.tst")],
+      ...["-data", join(directory, "signature-value.bin"), "-CAfile", join(directory, "root.pem")],
+    ]);
+    expect(stdout).toContain("Verification: OK");
+
+    const report = await verifyCms(stamped, { content, trustRoots: [pki.root.certificate] });
+    expect(report.valid).toBe(true);
+    expect(report.signatureTimestamp).toMatchObject({ valid: true, trusted: true, imprintMatches: true });
+    const genTime = Date.parse(report.signatureTimestamp!.genTime);
+    expect(Math.abs(genTime - Date.now())).toBeLessThan(10 * 60_000);
+  });
+
+  it("rejects a token whose imprint is over other data", async () => {
+    const report = await verifyTimestampToken(
+      token,
+      async (algorithm) => hash(algorithm, Buffer.from("other")),
+      [pki.root.certificate],
+    );
+    expect(report).toMatchObject({ valid: false, imprintMatches: false, signatureValid: true });
+  });
+});
