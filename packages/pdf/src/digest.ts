@@ -19,7 +19,7 @@ export async function hashByteRange(
     const start = byteRange[i]!;
     const end = start + byteRange[i + 1]!;
     if (end > source.size) throw new EsignError("E_PDF_CORRUPT", "/ByteRange runs past the end of the file");
-    for await (const chunk of readChunks(source, start, end)) hash.update(chunk);
+    for await (const chunk of readChunks(source, start, end, { reuseBuffer: true })) hash.update(chunk);
   }
   return hash.digest();
 }

@@ -1,7 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import type { Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished } from "node:stream/promises";
 
 /**
  * Random access to a document's bytes. The PDF reader and the digest only ever ask for
@@ -11,6 +11,12 @@ export interface ByteSource {
   readonly size: number;
   /** Returns exactly `length` bytes unless the range runs past `size`, then what is there. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fills `target` with the bytes at `offset` without allocating and returns how
+   * many it wrote. Streaming digests reuse one buffer through it, so a 300 MB file does not
+   * leave 300 garbage buffers for the GC to catch up with.
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<number>;
   close?(): Promise<void>;
 }
 
@@ -37,15 +43,19 @@ export class FileSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    const wanted = Math.max(0, Math.min(length, this.size - offset));
-    const buffer = Buffer.allocUnsafe(wanted);
+    const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
+    return buffer.subarray(0, await this.readInto(buffer, offset));
+  }
+
+  async readInto(target: Uint8Array, offset: number): Promise<number> {
+    const wanted = Math.max(0, Math.min(target.length, this.size - offset));
     let filled = 0;
     while (filled < wanted) {
-      const { bytesRead } = await this.handle.read(buffer, filled, wanted - filled, offset + filled);
+      const { bytesRead } = await this.handle.read(target, filled, wanted - filled, offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    return buffer.subarray(0, filled);
+    return filled;
   }
 
   async close(): Promise<void> {
@@ -76,6 +86,16 @@ export class ConcatSource implements ByteSource {
     return Buffer.concat([head, this.appended.subarray(0, end - baseSize)]);
   }
 
+  async readInto(target: Uint8Array, offset: number): Promise<number> {
+    const baseSize = this.base.size;
+    const end = Math.min(offset + target.length, this.size);
+    if (offset >= end) return 0;
+    if (end <= baseSize && this.base.readInto) return this.base.readInto(target, offset);
+    const bytes = await this.read(offset, end - offset);
+    target.set(bytes);
+    return bytes.length;
+  }
+
   async close(): Promise<void> {
     await this.base.close?.();
   }
@@ -83,33 +103,53 @@ export class ConcatSource implements ByteSource {
 
 const COPY_CHUNK = 1024 * 1024;
 
-/** Streams every byte of `source` in bounded chunks (for digests and copies). */
+/**
+ * Streams the bytes of `source` from `start` to `end` in bounded chunks. With `reuseBuffer`
+ * every chunk is a view of one buffer that the next iteration overwrites: only for consumers
+ * that are done with a chunk before asking for the next (hashing), never for queued writes.
+ */
 export async function* readChunks(
   source: ByteSource,
   start = 0,
   end = source.size,
-  chunkSize = COPY_CHUNK,
+  options: { chunkSize?: number; reuseBuffer?: boolean } = {},
 ): AsyncGenerator<Uint8Array> {
+  const chunkSize = options.chunkSize ?? COPY_CHUNK;
+  const shared = options.reuseBuffer && source.readInto ? Buffer.allocUnsafe(chunkSize) : undefined;
   for (let offset = start; offset < end; offset += chunkSize) {
-    const chunk = await source.read(offset, Math.min(chunkSize, end - offset));
+    const length = Math.min(chunkSize, end - offset);
+    const chunk = shared
+      ? shared.subarray(0, await source.readInto!(shared.subarray(0, length), offset))
+      : await source.read(offset, length);
     if (chunk.length === 0) return;
     yield chunk;
   }
 }
 
 /**
- * Writes `source` followed by `revision` (a signed output) to a stream or a file path,
- * one chunk in memory at a time; respects backpressure.
+ * Writes `source` followed by `revision` (a signed output) to a file path or a Writable and
+ * ends it. One reused chunk buffer: each write completes before the buffer is refilled.
  */
 export async function writeWithRevision(
   source: ByteSource,
   revision: Uint8Array,
   destination: Writable | string,
 ): Promise<void> {
-  async function* all(): AsyncGenerator<Uint8Array> {
-    yield* readChunks(source);
-    yield revision;
-  }
   const target = typeof destination === "string" ? createWriteStream(destination) : destination;
-  await pipeline(all(), target);
+  try {
+    for await (const chunk of readChunks(source, 0, source.size, { reuseBuffer: true }))
+      await writeChunk(target, chunk);
+    await writeChunk(target, revision);
+    target.end();
+    await finished(target);
+  } catch (error) {
+    target.destroy(error as Error);
+    throw error;
+  }
+}
+
+function writeChunk(target: Writable, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    target.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
 }
