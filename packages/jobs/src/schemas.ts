@@ -87,7 +87,8 @@ export function defaultOutputRef(input: ObjectRef): ObjectRef {
   return { store: input.store, key: `signed/${input.key}` };
 }
 
-const SignJobFields = z.strictObject({
+/** The job's fields before defaults and cross-field checks; for gateways that derive their own request schemas. */
+export const SignJobFieldsSchema = z.strictObject({
   schemaVersion: SchemaVersionSchema,
   input: ObjectRefSchema,
   /** Default: `signed/<input key>` in the input's store. */
@@ -106,7 +107,7 @@ const SignJobFields = z.strictObject({
 });
 
 /** A signing job, version 1. Parsing fills defaults (output, level, field) and checks output ≠ input. */
-export const SignJobSchema = SignJobFields.transform((job, ctx) => {
+export const SignJobSchema = SignJobFieldsSchema.transform((job, ctx) => {
   const output = job.output ?? defaultOutputRef(job.input);
   const problem = keyProblem(output.key);
   if (problem) {

@@ -22,6 +22,13 @@ import {
 } from "./store";
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/**
+ * Without these the SDK waits forever on a silent server and the job holds its worker slot until
+ * BullMQ declares it stalled. The request timeout is socket inactivity, not total duration, so
+ * large transfers are not cut short.
+ */
+const CONNECT_TIMEOUT_MS = 5_000;
+const IDLE_TIMEOUT_MS = 60_000;
 /** Parts uploaded in parallel: memory use is about partSize × this. */
 const UPLOAD_CONCURRENCY = 4;
 
@@ -55,6 +62,7 @@ export class S3Store extends BaseStore {
       credentials: config.credentials,
       requestChecksumCalculation: checksums === "when_required" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED",
       responseChecksumValidation: checksums === "when_required" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED",
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
     });
     this.bucket = config.bucket;
     const prefix = config.prefix?.replace(/^\/+/, "") ?? "";
