@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 
 const run = promisify(execFile);
@@ -44,9 +44,9 @@ const dockerCompose = await which("docker-compose");
 /** CI must run every check (.ci/run installs the tools); a developer without them gets a warning. */
 function requireTool(name: string, present: unknown): boolean {
   if (present) return true;
-  const hint = `${name} is missing: run infra/ci/check-manifests.sh (it installs it)`;
-  if (process.env.CI) throw new Error(hint);
-  console.warn(`infra.test: SKIPPED checks that need ${hint}`);
+  const missing = `infra.test: ${name} is missing (infra/ci/check-manifests.sh installs it)`;
+  if (process.env.CI) throw new Error(missing);
+  console.warn(`${missing}; SKIPPING the checks that need it`);
   return false;
 }
 
@@ -127,9 +127,15 @@ async function promtoolTest(testFile: object, files: Record<string, string> = {}
   }
 }
 
-describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overlays", async () => {
-  const production = await render("production");
-  const dev = await render("dev");
+describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overlays", () => {
+  const rendered: Record<string, K8sObject[]> = {};
+  let production: K8sObject[] = [];
+  let dev: K8sObject[] = [];
+  beforeAll(async () => {
+    for (const overlay of ["production", "dev"]) rendered[overlay] = await render(overlay);
+    production = rendered.production ?? [];
+    dev = rendered.dev ?? [];
+  });
 
   it("production runs api, worker and notifier; only dev runs the simulator", () => {
     const names = (objects: K8sObject[]) => esignDeployments(objects).map((object) => object.metadata.name);
@@ -137,34 +143,35 @@ describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overla
     expect(names(dev).sort()).toEqual(["esign-api", "esign-notifier", "esign-sim", "esign-worker"]);
   });
 
-  it.each([
-    ["production", production],
-    ["dev", dev],
-  ])("%s: every esign pod is probed, sized, non-root and runs the service its name says", (_, objects) => {
-    for (const deployment of esignDeployments(objects)) {
-      const pod = deployment.spec.template.spec;
-      expect(pod.securityContext.runAsNonRoot, deployment.metadata.name).toBe(true);
-      expect(pod.automountServiceAccountToken, deployment.metadata.name).toBe(false);
-      for (const container of pod.containers) {
-        const where = `${deployment.metadata.name}/${container.name}`;
-        const service = container.env.find((env: { name: string }) => env.name === "ESIGN_SERVICE")?.value;
-        expect(SERVICES, where).toContain(service);
-        expect(deployment.metadata.name, where).toBe(
-          service === "esign-sim" ? "esign-sim" : `esign-${service}`,
-        );
-        const portNames = (container.ports ?? []).map((port: { name: string }) => port.name);
-        for (const probe of [container.livenessProbe, container.readinessProbe]) {
-          expect(probe?.httpGet?.path, where).toMatch(/^\/(healthz|readyz|metrics)$/);
-          expect(portNames, where).toContain(probe.httpGet.port);
+  it.each(["production", "dev"])(
+    "%s: every esign pod is probed, sized, non-root and runs the service its name says",
+    (overlay) => {
+      const objects = rendered[overlay] ?? [];
+      for (const deployment of esignDeployments(objects)) {
+        const pod = deployment.spec.template.spec;
+        expect(pod.securityContext.runAsNonRoot, deployment.metadata.name).toBe(true);
+        expect(pod.automountServiceAccountToken, deployment.metadata.name).toBe(false);
+        for (const container of pod.containers) {
+          const where = `${deployment.metadata.name}/${container.name}`;
+          const service = container.env.find((env: { name: string }) => env.name === "ESIGN_SERVICE")?.value;
+          expect(SERVICES, where).toContain(service);
+          expect(deployment.metadata.name, where).toBe(
+            service === "esign-sim" ? "esign-sim" : `esign-${service}`,
+          );
+          const portNames = (container.ports ?? []).map((port: { name: string }) => port.name);
+          for (const probe of [container.livenessProbe, container.readinessProbe]) {
+            expect(probe?.httpGet?.path, where).toMatch(/^\/(healthz|readyz|metrics)$/);
+            expect(portNames, where).toContain(probe.httpGet.port);
+          }
+          expect(container.resources.requests.cpu, where).toBeDefined();
+          expect(container.resources.requests.memory, where).toBeDefined();
+          expect(container.resources.limits.memory, where).toBeDefined();
+          expect(container.securityContext.allowPrivilegeEscalation, where).toBe(false);
+          expect(container.securityContext.capabilities.drop, where).toEqual(["ALL"]);
         }
-        expect(container.resources.requests.cpu, where).toBeDefined();
-        expect(container.resources.requests.memory, where).toBeDefined();
-        expect(container.resources.limits.memory, where).toBeDefined();
-        expect(container.securityContext.allowPrivilegeEscalation, where).toBe(false);
-        expect(container.securityContext.capabilities.drop, where).toEqual(["ALL"]);
       }
-    }
-  });
+    },
+  );
 
   it("the API is live on /healthz and ready on /readyz", () => {
     const api = named(production, "Deployment", "esign-api").spec.template.spec.containers[0];
@@ -180,31 +187,32 @@ describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overla
     expect(read("docs/operations.md")).toMatch(/terminationGracePeriodSeconds/);
   });
 
-  it.each([
-    ["production", production],
-    ["dev", dev],
-  ])("%s: a PodDisruptionBudget covers each esign Deployment; Services select real pods", (_, objects) => {
-    const budgets = objects.filter((object) => object.kind === "PodDisruptionBudget");
-    for (const deployment of esignDeployments(objects)) {
-      if (deployment.metadata.name === "esign-sim") continue; // one dev replica, nothing to keep up
-      const labels = deployment.spec.template.metadata.labels;
-      expect(
-        budgets.some((budget) => matches(budget.spec.selector.matchLabels, labels)),
-        deployment.metadata.name,
-      ).toBe(true);
-    }
-    const podTemplates = objects
-      .filter((object) => object.kind === "Deployment" || object.kind === "StatefulSet")
-      .map((object) => object.spec.template);
-    for (const service of objects.filter((object) => object.kind === "Service")) {
-      const pod = podTemplates.find((template) => matches(service.spec.selector, template.metadata.labels));
-      expect(pod, `Service ${service.metadata.name}`).toBeDefined();
-      const portNames = pod.spec.containers.flatMap((container: { ports?: { name: string }[] }) =>
-        (container.ports ?? []).map((port) => port.name),
-      );
-      for (const port of service.spec.ports) expect(portNames).toContain(port.targetPort);
-    }
-  });
+  it.each(["production", "dev"])(
+    "%s: a PodDisruptionBudget covers each esign Deployment; Services select real pods",
+    (overlay) => {
+      const objects = rendered[overlay] ?? [];
+      const budgets = objects.filter((object) => object.kind === "PodDisruptionBudget");
+      for (const deployment of esignDeployments(objects)) {
+        if (deployment.metadata.name === "esign-sim") continue; // one dev replica, nothing to keep up
+        const labels = deployment.spec.template.metadata.labels;
+        expect(
+          budgets.some((budget) => matches(budget.spec.selector.matchLabels, labels)),
+          deployment.metadata.name,
+        ).toBe(true);
+      }
+      const podTemplates = objects
+        .filter((object) => object.kind === "Deployment" || object.kind === "StatefulSet")
+        .map((object) => object.spec.template);
+      for (const service of objects.filter((object) => object.kind === "Service")) {
+        const pod = podTemplates.find((template) => matches(service.spec.selector, template.metadata.labels));
+        expect(pod, `Service ${service.metadata.name}`).toBeDefined();
+        const portNames = pod.spec.containers.flatMap((container: { ports?: { name: string }[] }) =>
+          (container.ports ?? []).map((port) => port.name),
+        );
+        for (const port of service.spec.ports) expect(portNames).toContain(port.targetPort);
+      }
+    },
+  );
 
   it("production commits no Secret and references only the documented ones", () => {
     expect(production.filter((object) => object.kind === "Secret")).toEqual([]);
@@ -235,20 +243,21 @@ describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overla
     }
   });
 
-  it.each([
-    ["production", production],
-    ["dev", dev],
-  ])("%s: KEDA scales the worker Deployment on the queue backlog from Prometheus", (_, objects) => {
-    const scaledObject = named(objects, "ScaledObject", "esign-worker");
-    named(objects, "Deployment", scaledObject.spec.scaleTargetRef.name);
-    // The workers export the backlog metric: with none running there would be nothing to read.
-    expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
-    expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
-    const [trigger] = scaledObject.spec.triggers;
-    expect(trigger.type).toBe("prometheus");
-    expect(trigger.metadata.query).toContain("esign_queue_jobs");
-    for (const state of BACKLOG_STATES) expect(trigger.metadata.query).toContain(state);
-  });
+  it.each(["production", "dev"])(
+    "%s: KEDA scales the worker Deployment on the queue backlog from Prometheus",
+    (overlay) => {
+      const objects = rendered[overlay] ?? [];
+      const scaledObject = named(objects, "ScaledObject", "esign-worker");
+      named(objects, "Deployment", scaledObject.spec.scaleTargetRef.name);
+      // The workers export the backlog metric: with none running there would be nothing to read.
+      expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+      expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
+      const [trigger] = scaledObject.spec.triggers;
+      expect(trigger.type).toBe("prometheus");
+      expect(trigger.metadata.query).toContain("esign_queue_jobs");
+      for (const state of BACKLOG_STATES) expect(trigger.metadata.query).toContain(state);
+    },
+  );
 
   it.runIf(requireTool("promtool", promtool))(
     "the KEDA query counts waiting+prioritized+delayed+active once, whatever the replica count",
