@@ -1,1 +1,2 @@
-export {};
+export { type BuildApiOptions, buildApi } from "./app";
+export { type ApiConfig, hashApiKey, loadApiConfig } from "./config";

@@ -1,0 +1,99 @@
+import { SigningClient } from "@esign/jobs";
+import { createStores, type StoreRegistry } from "@esign/storage";
+import fastifyRateLimit from "@fastify/rate-limit";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from "fastify-type-provider-zod";
+import { Redis } from "ioredis";
+import { authPlugin } from "./auth";
+import type { ApiConfig } from "./config";
+import { registerErrorHandler } from "./errors";
+import { adminRoutes } from "./routes/admin";
+import type { RouteDeps } from "./routes/deps";
+import { healthRoutes } from "./routes/health";
+import { jobRoutes } from "./routes/jobs";
+import { signRoutes } from "./routes/sign";
+
+export interface BuildApiOptions {
+  config: ApiConfig;
+  /** Shared with an embedding process (all-in-one); created from config.redisUrl otherwise. */
+  redis?: Redis;
+  stores?: StoreRegistry;
+}
+
+/** The HTTP gateway as a fastify instance; `listen` is the caller's business. */
+export async function buildApi(options: BuildApiOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const stores = options.stores ?? createStores(config.stores);
+  const client = new SigningClient({ connection: redis });
+  const deps: RouteDeps = { config, client, stores, redis };
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ["req.headers.authorization", 'req.headers["x-api-key"]'],
+    },
+    // JSON bodies are small; PDFs bypass this limit and are counted while streaming (upload.ts).
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(app);
+  // The PDF body stays a stream: it is counted, checked and written to storage chunk by chunk.
+  app.addContentTypeParser("application/pdf", (_request, payload, done) => done(null, payload));
+
+  app.addHook("onClose", async () => {
+    await client.close();
+    if (!options.stores) await stores.close();
+    if (!options.redis) redis.disconnect();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "esign-agent API",
+        version: "1.0.0",
+        description: "Sign PDFs as PAdES; only digests leave the premises.",
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer", description: "API key as a bearer token" },
+        },
+      },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: false } });
+  app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  // The docs UI and its assets are public, like the document they show.
+  app.addHook("onRoute", (route) => {
+    if (route.url.startsWith("/docs")) route.config = { ...(route.config as object), public: true };
+  });
+
+  await app.register(authPlugin, { apiKeys: config.apiKeys, tenants: config.tenants });
+  await app.register(fastifyRateLimit, {
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    redis,
+    nameSpace: "{esign}:api-rate:",
+    keyGenerator: (request) => request.caller?.keyName ?? request.ip,
+    allowList: (request) => Boolean(request.routeOptions.config.public),
+    hook: "preHandler",
+  });
+
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => signRoutes(scope, deps));
+  await app.register(async (scope) => jobRoutes(scope, deps));
+  await app.register(async (scope) => adminRoutes(scope, deps));
+  return app;
+}

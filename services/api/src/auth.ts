@@ -1,0 +1,67 @@
+import { timingSafeEqual } from "node:crypto";
+import { EsignError } from "@esign/errors";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { type ApiKeyEntry, hashApiKey, type Tenant } from "./config";
+
+export interface Caller {
+  tenantId: string;
+  tenant: Tenant;
+  admin: boolean;
+  keyName: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** Routes that answer without a key (health, metrics, the OpenAPI document). */
+    public?: boolean;
+    /** Routes for operators only. */
+    admin?: boolean;
+  }
+}
+
+export interface AuthOptions {
+  apiKeys: ApiKeyEntry[];
+  tenants: Record<string, Tenant>;
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith("Bearer ")) return header.slice("Bearer ".length).trim();
+  const apiKey = request.headers["x-api-key"];
+  return typeof apiKey === "string" ? apiKey : undefined;
+}
+
+/**
+ * API keys are stored as SHA-256 hashes and matched in constant time. Every route needs a key
+ * unless its config says `public`; admin routes need an admin key.
+ */
+export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
+  const keys = options.apiKeys.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, "hex") }));
+
+  app.addHook("onRequest", async (request) => {
+    const config = request.routeOptions.config;
+    if (config.public) return;
+    const key = presentedKey(request);
+    if (!key) throw new EsignError("E_UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
+    const digest = Buffer.from(hashApiKey(key), "hex");
+    const match = keys.find((candidate) => timingSafeEqual(candidate.digest, digest));
+    if (!match) throw new EsignError("E_UNAUTHORIZED", "unknown API key");
+    const { entry } = match;
+    if (config.admin && !entry.admin) throw new EsignError("E_FORBIDDEN", "this route needs an admin key");
+    request.caller = {
+      tenantId: entry.tenant,
+      tenant: options.tenants[entry.tenant]!,
+      admin: entry.admin,
+      keyName: entry.name ?? entry.sha256.slice(0, 8),
+    };
+  });
+});
+
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new EsignError("E_UNAUTHORIZED", "an API key is required");
+  return request.caller;
+}

@@ -1,0 +1,48 @@
+import { ERROR_CODES, type EsignError, isEsignError } from "@esign/errors";
+import type { FastifyError, FastifyInstance } from "fastify";
+
+export interface ErrorBody {
+  error: { code: string; message: string; permanent: boolean; issues?: unknown };
+}
+
+/** Every error leaves as `{ error: { code, message, permanent } }` with the code's HTTP status. */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | EsignError, request, reply) => {
+    if (isEsignError(error)) {
+      if (error.status >= 500) request.log.error({ err: error }, "request failed");
+      if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
+      return reply.status(error.status).send({
+        error: { code: error.code, message: error.message, permanent: error.permanent },
+      } satisfies ErrorBody);
+    }
+    // fastify's own errors (validation, body limits, rate limit) carry a statusCode.
+    const status = error.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, "request failed");
+    const code =
+      status === 429
+        ? "E_RATE_LIMITED"
+        : status === 413
+          ? "E_TOO_LARGE"
+          : status < 500
+            ? "E_INVALID_REQUEST"
+            : "E_INTERNAL";
+    return reply.status(status).send({
+      error: {
+        code,
+        message: status >= 500 ? "internal error" : error.message,
+        permanent: status < 500 && status !== 429,
+        issues: error.validation,
+      },
+    } satisfies ErrorBody);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${request.url}`, permanent: true },
+    } satisfies ErrorBody),
+  );
+}
+
+/** HTTP status for a failed job's error code (what `POST /v1/sign` answers when signing failed). */
+export function statusOfCode(code: string): number {
+  return code in ERROR_CODES ? ERROR_CODES[code as keyof typeof ERROR_CODES].status : 500;
+}

@@ -1,0 +1,12 @@
+import type { SigningClient } from "@esign/jobs";
+import type { StoreRegistry } from "@esign/storage";
+import type { Redis } from "ioredis";
+import type { ApiConfig } from "../config";
+
+/** What the routes need from the outside world; built once in app.ts. */
+export interface RouteDeps {
+  config: ApiConfig;
+  client: SigningClient;
+  stores: StoreRegistry;
+  redis: Redis;
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from "fastify";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { RouteDeps } from "./deps";
+
+/** Liveness, readiness (can we reach what a request needs?) and Prometheus metrics; no key needed. */
+export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "esign_api_" });
+
+  app.get("/healthz", { config: { public: true }, schema: { hide: true } }, async () => ({ status: "ok" }));
+
+  app.get("/readyz", { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      deps.redis.ping().then(
+        () => (checks.redis = "ok"),
+        (error: Error) => (checks.redis = error.message),
+      ),
+      ...deps.stores.names().map((name) =>
+        deps.stores
+          .get(name)
+          .exists(".readyz-probe")
+          .then(
+            () => (checks[`store:${name}`] = "ok"),
+            (error: Error) => (checks[`store:${name}`] = error.message),
+          ),
+      ),
+    ]);
+    const ready = Object.values(checks).every((value) => value === "ok");
+    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+  });
+
+  app.get("/metrics", { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+}

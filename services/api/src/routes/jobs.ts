@@ -1,0 +1,181 @@
+import { EsignError } from "@esign/errors";
+import type { JobStatus } from "@esign/jobs";
+import { assertAllowed } from "@esign/storage";
+import { getDeliveries } from "esign-notifier";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { callerOf } from "../auth";
+import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema } from "../schemas";
+import type { RouteDeps } from "./deps";
+import { sendStoredPdf } from "./documents";
+import { storeRequestPdf } from "./sign";
+
+const JobViewSchema = z.object({
+  id: z.string(),
+  queue: z.string(),
+  state: z.string(),
+  attempts: z.number(),
+  input: z.object({ store: z.string(), key: z.string() }),
+  output: z.object({ store: z.string(), key: z.string() }),
+  result: z.record(z.string(), z.unknown()).optional(),
+  error: z.object({ code: z.string(), message: z.string(), permanent: z.boolean() }).optional(),
+});
+
+function view(status: JobStatus) {
+  return {
+    id: status.id,
+    queue: status.queue,
+    state: status.state,
+    attempts: status.attempts,
+    input: status.job.input,
+    output: status.job.output,
+    result: status.result,
+    error: status.error,
+  };
+}
+
+/** A job of another tenant does not exist as far as this caller can tell (no id probing). */
+async function ownedJob(request: FastifyRequest, deps: RouteDeps, id: string): Promise<JobStatus> {
+  const caller = callerOf(request);
+  const status = await deps.client.get(id);
+  if (status.job.tenant !== caller.tenantId && !caller.admin) {
+    throw new EsignError("E_NOT_FOUND", `no job ${id}`);
+  }
+  return status;
+}
+
+export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.post(
+    "/v1/jobs",
+    {
+      schema: {
+        summary: "Submit a signing job",
+        description:
+          "JSON body: a job referencing objects in storage (the tenant's own stores and prefixes only). " +
+          "Or an application/pdf body with the job options in the query, like POST /v1/sign.",
+        tags: ["jobs"],
+        body: CreateJobBodySchema,
+        response: { 202: z.object({ id: z.string(), url: z.string() }), "4xx": ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const body = request.body;
+      assertAllowed(body.input, caller.tenant);
+      if (body.output) assertAllowed(body.output, caller.tenant);
+      const submitted = await deps.client.submit({
+        ...body,
+        signer: body.signer ?? caller.tenant.signer,
+        tenant: caller.tenantId,
+      });
+      return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
+    },
+  );
+
+  api.post(
+    "/v1/jobs/upload",
+    {
+      schema: {
+        summary: "Submit a signing job with the PDF in the body",
+        tags: ["jobs"],
+        querystring: z.object({
+          signer: z.string().optional(),
+          level: z.enum(["B-B", "B-T", "B-LT", "B-LTA"]).optional(),
+        }),
+        consumes: ["application/pdf"],
+        response: { 202: z.object({ id: z.string(), url: z.string() }), "4xx": ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const input = await storeRequestPdf(request, deps);
+      const submitted = await deps.client.submit({
+        input,
+        signer: request.query.signer ?? caller.tenant.signer,
+        level: request.query.level,
+        tenant: caller.tenantId,
+      });
+      return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
+    },
+  );
+
+  api.get(
+    "/v1/jobs/:id",
+    {
+      schema: {
+        summary: "A job's state, result or error",
+        tags: ["jobs"],
+        params: JobIdParamsSchema,
+        response: { 200: JobViewSchema, "4xx": ErrorSchema },
+      },
+    },
+    async (request) => view(await ownedJob(request, deps, request.params.id)),
+  );
+
+  api.get(
+    "/v1/jobs/:id/document",
+    {
+      schema: {
+        summary: "The signed PDF of a completed job (streamed)",
+        tags: ["jobs"],
+        params: JobIdParamsSchema,
+        produces: ["application/pdf"],
+        response: { "4xx": ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const status = await ownedJob(request, deps, request.params.id);
+      if (status.state !== "completed" || !status.result) {
+        throw new EsignError(
+          "E_NOT_FOUND",
+          `job ${status.id} has no signed document (state ${status.state})`,
+        );
+      }
+      return sendStoredPdf(reply, deps.stores, status.result.output, { "x-esign-job-id": status.id });
+    },
+  );
+
+  api.delete(
+    "/v1/jobs/:id",
+    {
+      schema: {
+        summary: "Cancel a job that has not started",
+        tags: ["jobs"],
+        params: JobIdParamsSchema,
+        response: { 200: z.object({ cancelled: z.boolean(), state: z.string() }), "4xx": ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      await ownedJob(request, deps, request.params.id);
+      const outcome = await deps.client.cancel(request.params.id);
+      return reply.status(outcome.cancelled ? 200 : 409).send(outcome);
+    },
+  );
+
+  api.get(
+    "/v1/jobs/:id/deliveries",
+    {
+      schema: {
+        summary: "Webhook delivery attempts for a job",
+        tags: ["jobs"],
+        params: JobIdParamsSchema,
+        response: {
+          200: z.object({ deliveries: z.array(z.record(z.string(), z.unknown())) }),
+          "4xx": ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      await ownedJob(request, deps, request.params.id);
+      return {
+        deliveries: (await getDeliveries(deps.redis, request.params.id)) as unknown as Record<
+          string,
+          unknown
+        >[],
+      };
+    },
+  );
+}
