@@ -47,10 +47,6 @@ export class IncrementalUpdate {
     this.objects.set(ref.num, { ref, value });
   }
 
-  has(ref: PdfRef): boolean {
-    return this.objects.has(ref.num);
-  }
-
   get(ref: PdfRef): PdfObject | undefined {
     return this.objects.get(ref.num)?.value;
   }

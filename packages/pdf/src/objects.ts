@@ -62,9 +62,6 @@ export class PdfDict {
   has(key: string): boolean {
     return this.entries.has(key);
   }
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
   /** A shallow copy: the writer changes copies, never the reader's cached objects. */
   clone(): PdfDict {
     return new PdfDict(new Map(this.entries));
@@ -97,10 +94,6 @@ export const name = PdfName.of;
 
 export function isName(value: PdfObject | undefined, expected?: string): value is PdfName {
   return value instanceof PdfName && (expected === undefined || value.name === expected);
-}
-
-export function asNumber(value: PdfObject | undefined): number | undefined {
-  return typeof value === "number" ? value : undefined;
 }
 
 export function asInteger(value: PdfObject | undefined): number | undefined {

@@ -40,7 +40,8 @@ function formatDict(dict: PdfDict): string {
 /** Decimal notation only: PDF has no exponent syntax. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return "0";
-  if (Number.isInteger(value)) return value.toFixed(0);
+  // toFixed switches to exponent notation from 1e21 on; BigInt never does.
+  if (Number.isInteger(value)) return BigInt(value).toString();
   const fixed = value.toFixed(10).replace(/0+$/, "").replace(/\.$/, "");
   return fixed === "-0" ? "0" : fixed;
 }

@@ -179,3 +179,28 @@ export async function signBytes(
 export function scratchDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/**
+ * Assembles a PDF from object bodies (object N is objects[N-1]) with a correct classic xref,
+ * so each test damages exactly one thing.
+ */
+export function buildPdf(objects: Array<string | Buffer>, trailerExtra = ""): Buffer {
+  const parts: Buffer[] = [Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "latin1")];
+  const offsets: number[] = [];
+  let length = parts[0]!.length;
+  objects.forEach((body, index) => {
+    offsets.push(length);
+    const chunk = Buffer.concat([
+      Buffer.from(`${index + 1} 0 obj\n`),
+      typeof body === "string" ? Buffer.from(body, "latin1") : body,
+      Buffer.from("\nendobj\n"),
+    ]);
+    parts.push(chunk);
+    length += chunk.length;
+  });
+  const rows = offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n\r\n`).join("");
+  const xref = `xref\n0 ${objects.length + 1}\n0000000000 65535 f\r\n${rows}`;
+  const trailer = `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${trailerExtra}>>\nstartxref\n${length}\n%%EOF\n`;
+  parts.push(Buffer.from(xref + trailer, "latin1"));
+  return Buffer.concat(parts);
+}

@@ -3,38 +3,22 @@ import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BufferSource, openPdf, type PdfLimits, prepareSignature } from "../src";
-import { FIXTURES, failuresUnderRoots, makePki, run, scratchDir, signBytes, type TestPki } from "./helpers";
+import {
+  buildPdf,
+  FIXTURES,
+  failuresUnderRoots,
+  makePki,
+  run,
+  scratchDir,
+  signBytes,
+  type TestPki,
+} from "./helpers";
 
 let pki: TestPki;
 const out = scratchDir("esign-pdf-hostile-");
 beforeAll(async () => {
   pki = await makePki();
 });
-
-/**
- * Assembles a PDF from object bodies (object N is objects[N-1]) with a correct classic xref,
- * so each test damages exactly one thing.
- */
-function buildPdf(objects: Array<string | Buffer>, trailerExtra = ""): Buffer {
-  const parts: Buffer[] = [Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "latin1")];
-  const offsets: number[] = [];
-  let length = parts[0]!.length;
-  objects.forEach((body, index) => {
-    offsets.push(length);
-    const chunk = Buffer.concat([
-      Buffer.from(`${index + 1} 0 obj\n`),
-      typeof body === "string" ? Buffer.from(body, "latin1") : body,
-      Buffer.from("\nendobj\n"),
-    ]);
-    parts.push(chunk);
-    length += chunk.length;
-  });
-  const rows = offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n\r\n`).join("");
-  const xref = `xref\n0 ${objects.length + 1}\n0000000000 65535 f\r\n${rows}`;
-  const trailer = `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R ${trailerExtra}>>\nstartxref\n${length}\n%%EOF\n`;
-  parts.push(Buffer.from(xref + trailer, "latin1"));
-  return Buffer.concat(parts);
-}
 
 const PAGE_OBJECTS = [
   "<< /Type /Catalog /Pages 2 0 R >>",

@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  BufferSource,
+  ConcatSource,
+  decodeTextString,
+  encodeTextString,
+  hashByteRange,
+  openPdf,
+  PdfDict,
+  PdfName,
+  PdfRef,
+  type PdfString,
+  parsePdfDate,
+} from "../src";
+import { Parser } from "../src/parser";
+import { formatNumber, toSyntax } from "../src/serialize";
+import { buildPdf, FIXTURES, SAMPLES } from "./helpers";
+
+function parse(text: string) {
+  return new Parser(Buffer.from(text, "latin1"), 64, true).parseObject();
+}
+
+describe("PDF syntax", () => {
+  it("parses and re-serializes names with # escapes, strings, numbers and references", () => {
+    const value = parse(
+      "<< /A#20B (x\\(y\\)\\\\\\n\\101) /Hex <48 49 5> /N [1 -2.5 .5 3 0 R true null] /Ref 12 0 R >>",
+    );
+    expect(value).toBeInstanceOf(PdfDict);
+    const dict = value as PdfDict;
+    expect(Buffer.from((dict.get("A B") as PdfString).bytes).toString("latin1")).toBe("x(y)\\\nA");
+    expect(Buffer.from((dict.get("Hex") as PdfString).bytes)).toEqual(Buffer.from([0x48, 0x49, 0x50]));
+    expect(dict.get("N")).toEqual([1, -2.5, 0.5, new PdfRef(3, 0), true, null]);
+    expect(dict.get("Ref")).toEqual(new PdfRef(12, 0));
+    const written = toSyntax(dict);
+    expect(written).toContain("/A#20B");
+    expect(toSyntax(parse(written))).toBe(written);
+  });
+
+  it("writes numbers without exponents and names with delimiters escaped", () => {
+    expect(formatNumber(1e-7)).toBe("0.0000001");
+    expect(formatNumber(1e21)).toBe("1000000000000000000000");
+    expect(formatNumber(-0.25)).toBe("-0.25");
+    expect(toSyntax(PdfName.of("a/b#c(d)"))).toBe("/a#2Fb#23c#28d#29");
+  });
+
+  it("encodes text strings as PDFDocEncoding or UTF-16BE with BOM", () => {
+    const latin = encodeTextString("Zürich €");
+    expect(latin.bytes[0]).not.toBe(0xfe);
+    expect(decodeTextString(latin)).toBe("Zürich €");
+    const cjk = encodeTextString("署名 №1");
+    expect([...cjk.bytes.subarray(0, 2)]).toEqual([0xfe, 0xff]);
+    expect(decodeTextString(cjk)).toBe("署名 №1");
+    expect(parsePdfDate("D:20260102030405+01'30'")?.toISOString()).toBe("2026-01-02T01:34:05.000Z");
+  });
+});
+
+describe("reader", () => {
+  it("reads the hybrid file's Info dictionary through /XRefStm", async () => {
+    const doc = await openPdf(new BufferSource(readFileSync(join(SAMPLES, "hybrid-xref.pdf"))));
+    expect(doc.trailer.get("XRefStm")).toBeTypeOf("number");
+    const info = await doc.resolveDict(doc.trailer.get("Info"));
+    expect(info?.entries.size).toBeGreaterThan(0);
+  });
+
+  it("reads the catalog and pages from an object stream", async () => {
+    const doc = await openPdf(new BufferSource(readFileSync(join(FIXTURES, "pdftex-objstm.pdf"))));
+    expect(doc.xrefKind).toBe("stream");
+    expect(doc.trailer.get("Root")).toBeInstanceOf(PdfRef);
+    const pages = await doc.pages();
+    expect(pages).toHaveLength(2);
+    expect(pages[0]?.mediaBox).toEqual([0, 0, 595.276, 841.89]);
+  });
+
+  it("applies inherited page attributes from the page tree", async () => {
+    const pdf = buildPdf([
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 612 792] /Rotate 90 /Resources << >> >>",
+      "<< /Type /Page /Parent 2 0 R >>",
+      "<< /Type /Pages /Parent 2 0 R /Kids [5 0 R] /Count 1 /MediaBox [0 0 100 200] >>",
+      "<< /Type /Page /Parent 4 0 R /Rotate 0 >>",
+    ]);
+    const pages = await (await openPdf(new BufferSource(pdf))).pages();
+    expect(pages.map((page) => [page.ref.num, page.mediaBox, page.rotate])).toEqual([
+      [3, [0, 0, 612, 792], 90],
+      [5, [0, 0, 100, 200], 0],
+    ]);
+    expect(pages[1]?.resources).toBeInstanceOf(PdfDict);
+  });
+
+  it("reads the poppler signature's dictionary", async () => {
+    const { signatureFields } = await import("../src");
+    const doc = await openPdf(new BufferSource(readFileSync(join(SAMPLES, "already-signed-poppler.pdf"))));
+    const [field] = await signatureFields(doc);
+    expect(field?.signature?.subFilter).toBe("adbe.pkcs7.detached");
+    expect(field?.signature?.contents.length).toBeGreaterThan(1000);
+    expect(field?.signature?.byteRange[0]).toBe(0);
+  });
+
+  it("ConcatSource reads across the boundary and hashByteRange streams ranges", async () => {
+    const source = new ConcatSource(new BufferSource(Buffer.from("hello ")), Buffer.from("world"));
+    expect(Buffer.from(await source.read(3, 6)).toString()).toBe("lo wor");
+    expect(Buffer.from(await source.read(8, 100)).toString()).toBe("rld");
+    const target = new Uint8Array(4);
+    expect(await source.readInto(target, 4)).toBe(4);
+    expect(Buffer.from(target).toString()).toBe("o wo");
+    const digest = await hashByteRange(source, [0, 5, 6, 5], "sha256");
+    const { createHash } = await import("node:crypto");
+    expect(digest).toEqual(createHash("sha256").update("helloworld").digest());
+  });
+});
