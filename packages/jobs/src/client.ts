@@ -120,6 +120,8 @@ export class SigningClient {
     const data = parseSignJob(job);
     const queueName = options.queue ?? QUEUES.sign;
     const id = jobIdOf(data);
+    const [elsewhere] = await this.alreadyInOtherQueue([data], queueName);
+    if (elsewhere) return elsewhere;
     await queueCall(`enqueueing job ${id}`, () =>
       this.queue(queueName).add(SIGN_JOB_NAME, data, this.optionsFor(id, options)),
     );
@@ -144,12 +146,14 @@ export class SigningClient {
     const queue = this.queue(queueName);
     const submitted: Submitted[] = [];
     for (let start = 0; start < parsed.length; start += BULK_CHUNK) {
-      const chunk = parsed.slice(start, start + BULK_CHUNK).map((data) => {
+      const chunk = parsed.slice(start, start + BULK_CHUNK);
+      const elsewhere = await this.alreadyInOtherQueue(chunk, queueName);
+      const toAdd = chunk.flatMap((data, index) => {
         const id = jobIdOf(data);
-        submitted.push({ id, queue: queueName });
-        return { name: SIGN_JOB_NAME, data, opts: this.optionsFor(id, options) };
+        submitted.push(elsewhere[index] ?? { id, queue: queueName });
+        return elsewhere[index] ? [] : [{ name: SIGN_JOB_NAME, data, opts: this.optionsFor(id, options) }];
       });
-      await queueCall(`enqueueing jobs ${start}-${start + chunk.length - 1}`, () => queue.addBulk(chunk));
+      await queueCall(`enqueueing jobs ${start}-${start + chunk.length - 1}`, () => queue.addBulk(toAdd));
     }
     return submitted;
   }
@@ -267,6 +271,28 @@ export class SigningClient {
     ]);
     this.queues.clear();
     this.queueEvents.clear();
+  }
+
+  /**
+   * BullMQ collapses duplicate ids within one queue only. A document resubmitted to the other
+   * signing queue with the same idempotency key would be signed twice, so look there first. The
+   * lookups are sent back to back on one connection; a race between two producers submitting the
+   * same key to the two queues at the same moment remains possible.
+   */
+  private async alreadyInOtherQueue(
+    jobs: readonly SignJob[],
+    queueName: SigningQueueName,
+  ): Promise<(Submitted | undefined)[]> {
+    const other = queueName === QUEUES.sign ? QUEUES.batch : QUEUES.sign;
+    const queue = this.queue(other);
+    return queueCall("checking idempotency keys", async () => {
+      const redis = await queue.client;
+      return Promise.all(
+        jobs.map(async ({ idempotencyKey: id }) =>
+          id && (await redis.hexists(queue.toKey(id), "data")) === 1 ? { id, queue: other } : undefined,
+        ),
+      );
+    });
   }
 
   private optionsFor(id: string, options: SubmitOptions): JobsOptions {

@@ -102,6 +102,23 @@ describe("SigningClient", () => {
     await queue.close();
   });
 
+  it("collapses a resubmission to the other signing queue into the existing job", async () => {
+    const first = await client.submit(signJob({ idempotencyKey: "cross-queue-1" }), { delay: 3_600_000 });
+    expect(
+      await client.submit(signJob({ idempotencyKey: "cross-queue-1" }), { queue: QUEUES.batch }),
+    ).toEqual(first);
+    const bulk = await client.submitBulk([
+      signJob({ idempotencyKey: "cross-queue-1" }),
+      signJob({ idempotencyKey: "cross-queue-2" }),
+    ]);
+    expect(bulk).toEqual([first, { id: "cross-queue-2", queue: QUEUES.batch }]);
+    const batch = new Queue(QUEUES.batch, { connection, prefix });
+    expect(await batch.getJob("cross-queue-1")).toBeUndefined();
+    expect(await batch.getJob("cross-queue-2")).toBeDefined();
+    await batch.close();
+    await client.cancel("cross-queue-2");
+  });
+
   it("enqueues a few thousand jobs in bulk on the batch queue", async () => {
     const jobs = Array.from({ length: 3000 }, (_, index) =>
       signJob({
