@@ -87,16 +87,23 @@ function esignDeployments(objects: K8sObject[]): K8sObject[] {
   );
 }
 
-/** Names of the Secrets that env (secretKeyRef), envFrom (secretRef) and volumes (secret) use. */
-function secretsReferenced(node: unknown, found = new Set<string>()): Set<string> {
+/**
+ * Secrets and ConfigMaps the pods use (env, envFrom, volumes), as "Secret NAME" / "ConfigMap
+ * NAME", walking the whole object tree.
+ */
+function configReferenced(node: unknown, found = new Set<string>()): Set<string> {
   if (Array.isArray(node)) {
-    for (const item of node) secretsReferenced(item, found);
+    for (const item of node) configReferenced(item, found);
   } else if (node && typeof node === "object") {
     for (const [key, value] of Object.entries(node)) {
-      if ((key === "secretKeyRef" || key === "secretRef") && typeof value?.name === "string")
-        found.add(value.name);
-      if (key === "secret" && typeof value?.secretName === "string") found.add(value.secretName);
-      secretsReferenced(value, found);
+      if ((key === "secretKeyRef" || key === "secretRef") && typeof value?.name === "string") {
+        found.add(`Secret ${value.name}`);
+      }
+      if (key === "secret" && typeof value?.secretName === "string") found.add(`Secret ${value.secretName}`);
+      if (["configMapKeyRef", "configMapRef", "configMap"].includes(key) && typeof value?.name === "string") {
+        found.add(`ConfigMap ${value.name}`);
+      }
+      configReferenced(value, found);
     }
   }
   return found;
@@ -214,28 +221,31 @@ describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overla
     },
   );
 
-  it("production commits no Secret and references only the documented ones", () => {
+  it("production commits no Secret and documents every Secret and site ConfigMap it needs", () => {
     expect(production.filter((object) => object.kind === "Secret")).toEqual([]);
-    const referenced = secretsReferenced(production);
-    expect([...referenced].sort()).toEqual([
-      "esign-api-keys",
-      "esign-redis",
-      "esign-s3",
-      "esign-signers",
-      "esign-webhook-secrets",
+    const shipped = new Set(production.map((object) => `${object.kind} ${object.metadata.name}`));
+    const toCreate = [...configReferenced(production)].filter((reference) => !shipped.has(reference)).sort();
+    expect(toCreate).toEqual([
+      "ConfigMap esign-signers",
+      "ConfigMap esign-tenants",
+      "Secret esign-api-keys",
+      "Secret esign-redis",
+      "Secret esign-s3",
+      "Secret esign-signer-credentials",
+      "Secret esign-webhook-secrets",
     ]);
     const docs = read("docs/operations.md");
-    for (const secret of referenced)
-      expect(docs, `docs/operations.md names Secret ${secret}`).toContain(`\`${secret}\``);
+    for (const reference of toCreate) {
+      const name = reference.split(" ")[1];
+      expect(docs, `docs/operations.md tells how to create ${reference}`).toContain(`\`${name}\``);
+    }
     // Credentials reach the pods through Secrets only, never as literal env values.
     for (const deployment of esignDeployments(production)) {
       for (const container of deployment.spec.template.spec.containers) {
         for (const env of container.env) {
           // *_FILE variables hold a path to a mounted Secret, not the secret.
-          if (
-            /PASSWORD|SECRET|TOKEN|SIGNERS|REDIS_URL|ACCESS_KEY/.test(env.name) &&
-            !env.name.endsWith("_FILE")
-          ) {
+          // (Signer profiles only name their secrets, so ESIGN_SIGNERS may come from a ConfigMap.)
+          if (/PASSWORD|SECRET|TOKEN|REDIS_URL|ACCESS_KEY/.test(env.name) && !env.name.endsWith("_FILE")) {
             expect(env.valueFrom?.secretKeyRef, `${deployment.metadata.name} ${env.name}`).toBeDefined();
           }
         }
