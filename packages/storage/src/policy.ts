@@ -1,8 +1,16 @@
 import { EsignError } from "@esign/errors";
+import { z } from "zod";
 import { assertValidKey } from "./keys";
-import { formatRef, type ObjectRef } from "./ref";
+import { formatRef, type ObjectRef, StoreNameSchema } from "./ref";
 
-/** Which stores, and which key prefixes inside them, one tenant may read from and write to. */
+/**
+ * Which stores, and which key prefixes inside them, one tenant may read from and write to.
+ * End prefixes with "/": "acme" would also admit "acme-rival/...".
+ */
+export const TenantStoragePolicySchema = z.strictObject({
+  stores: z.record(StoreNameSchema, z.array(z.string())),
+});
+
 export interface TenantStoragePolicy {
   stores: Record<string, readonly string[]>;
 }

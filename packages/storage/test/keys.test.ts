@@ -12,6 +12,7 @@ import {
   LocalStore,
   ObjectRefSchema,
   S3Store,
+  TenantStoragePolicySchema,
 } from "../src";
 
 function codeOf(run: () => unknown): string | undefined {
@@ -82,6 +83,11 @@ describe("tenant allow-list", () => {
       "E_FORBIDDEN",
     );
     expect(codeOf(() => assertAllowed({ store: "toString", key: "a.pdf" }, policy))).toBe("E_FORBIDDEN");
+  });
+
+  it("parses policies from configuration", () => {
+    expect(TenantStoragePolicySchema.parse(policy)).toEqual(policy);
+    expect(TenantStoragePolicySchema.safeParse({ stores: { "bad name": ["x/"] } }).success).toBe(false);
   });
 });
 
