@@ -32,6 +32,7 @@ export interface PageInfo {
 }
 
 const INHERITABLE = ["MediaBox", "CropBox", "Rotate", "Resources"] as const;
+type Inherited = Partial<Record<(typeof INHERITABLE)[number], PdfObject>>;
 
 /**
  * A lazily read PDF: only the xref sections are read up front; objects are parsed when asked
@@ -41,7 +42,7 @@ export class PdfDocument {
   private readonly cache = new Map<number, PdfObject>();
   private readonly objectStreams = new Map<number, ObjectStream>();
   private readonly resolving = new Set<number>();
-  private pageList: PageInfo[] | undefined;
+  private countedPages: number | undefined;
 
   private constructor(
     readonly source: ByteSource,
@@ -222,14 +223,16 @@ export class PdfDocument {
     return this.trailer.get("Root") as PdfRef;
   }
 
-  /** All pages in order, walking the page tree once (cycles and depth are bounded). */
-  async pages(): Promise<PageInfo[]> {
-    if (this.pageList) return this.pageList;
-    const catalog = await this.catalog();
-    const rootRef = catalog.get("Pages");
-    const pages: PageInfo[] = [];
+  /**
+   * Visits every page in order with its inherited attributes. `visit` returns true to stop.
+   * Cycles, depth and node count are bounded; nothing is retained, so page count of a huge
+   * document costs no memory.
+   */
+  private async walkPages(visit: (page: PageInfo, index: number) => boolean): Promise<void> {
+    const rootRef = (await this.catalog()).get("Pages");
     const visited = new Set<number>();
-    const visit = async (ref: PdfObject, inherited: Record<string, PdfObject | undefined>, depth: number) => {
+    let index = 0;
+    const walk = async (ref: PdfObject, inherited: Inherited, depth: number): Promise<boolean> => {
       if (!(ref instanceof PdfRef)) throw corrupt("page tree node is not an indirect object");
       if (depth > this.limits.maxTreeDepth) throw limitExceeded("page tree too deep");
       if (visited.has(ref.num)) throw corrupt("page tree contains a cycle");
@@ -237,29 +240,59 @@ export class PdfDocument {
       if (visited.size > this.limits.maxTreeNodes) throw limitExceeded("page tree has too many nodes");
       const node = await this.resolveDict(ref);
       if (!node) throw corrupt(`page tree node ${ref.num} is not a dictionary`);
-      const own: Record<string, PdfObject | undefined> = { ...inherited };
+      const own: Inherited = { ...inherited };
       for (const key of INHERITABLE) if (node.has(key)) own[key] = node.get(key);
       const kids = isName(node.get("Type"), "Page") ? undefined : await this.resolveArray(node.get("Kids"));
-      if (kids === undefined) {
-        pages.push({
-          ref,
-          dict: node,
-          mediaBox: await this.resolve(own.MediaBox),
-          cropBox: own.CropBox === undefined ? undefined : await this.resolve(own.CropBox),
-          rotate: asInteger(await this.resolve(own.Rotate)) ?? 0,
-          resources: own.Resources,
-        });
-        return;
-      }
-      for (const kid of kids) await visit(kid, own, depth + 1);
+      if (kids === undefined) return visit(await this.pageInfo(ref, node, own), index++);
+      for (const kid of kids) if (await walk(kid, own, depth + 1)) return true;
+      return false;
     };
-    await visit(rootRef ?? null, {}, 0);
-    this.pageList = pages;
+    await walk(rootRef ?? null, {}, 0);
+  }
+
+  private async pageInfo(ref: PdfRef, dict: PdfDict, inherited: Inherited): Promise<PageInfo> {
+    return {
+      ref,
+      dict,
+      mediaBox: await this.resolve(inherited.MediaBox),
+      cropBox: inherited.CropBox === undefined ? undefined : await this.resolve(inherited.CropBox),
+      rotate: asInteger(await this.resolve(inherited.Rotate)) ?? 0,
+      resources: inherited.Resources,
+    };
+  }
+
+  /** All pages in order. Holds every page dictionary: prefer `page(n)` and `pageCount()`. */
+  async pages(): Promise<PageInfo[]> {
+    const pages: PageInfo[] = [];
+    await this.walkPages((page) => {
+      pages.push(page);
+      return false;
+    });
     return pages;
   }
 
+  /** The page with 1-based `number`, or undefined when there is no such page. */
+  async page(number: number): Promise<PageInfo | undefined> {
+    let found: PageInfo | undefined;
+    if (Number.isInteger(number) && number >= 1) {
+      await this.walkPages((page, index) => {
+        if (index + 1 === number) found = page;
+        return found !== undefined;
+      });
+    }
+    return found;
+  }
+
   async pageCount(): Promise<number> {
-    return (await this.pages()).length;
+    if (this.countedPages === undefined) {
+      let count = 0;
+      await this.walkPages(() => {
+        count++;
+        return false;
+      });
+      this.countedPages = count;
+    }
+    return this.countedPages;
   }
 
   /** The interactive form, and its reference when it is an indirect object. */

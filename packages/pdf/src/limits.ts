@@ -24,15 +24,19 @@ export interface PdfLimits {
   maxRecoveredObjects: number;
 }
 
+/**
+ * Defaults sized for the memory budget of a worker (a signing job stays well under 120 MB):
+ * the xref table costs 13 bytes per object number, so 2M objects is at most 26 MB.
+ */
 export const DEFAULT_LIMITS: PdfLimits = {
   maxNestingDepth: 256,
-  maxObjects: 8_000_000,
-  maxObjectBytes: 16 * 1024 * 1024,
-  maxDecodedStreamBytes: 128 * 1024 * 1024,
+  maxObjects: 2_000_000,
+  maxObjectBytes: 8 * 1024 * 1024,
+  maxDecodedStreamBytes: 32 * 1024 * 1024,
   maxXrefSections: 4096,
   maxTreeDepth: 256,
-  maxTreeNodes: 2_000_000,
-  maxRecoveredObjects: 8_000_000,
+  maxTreeNodes: 1_000_000,
+  maxRecoveredObjects: 2_000_000,
 };
 
 export function resolveLimits(limits: Partial<PdfLimits> | undefined): PdfLimits {

@@ -209,11 +209,13 @@ async function placeField(
     return fieldName;
   }
 
-  const pages = await doc.pages();
   const pageNumber = options.page ?? 1;
-  const page = pages[pageNumber - 1];
-  if (!Number.isInteger(pageNumber) || !page) {
-    throw new EsignError("E_FIELD", `page ${pageNumber} does not exist (the document has ${pages.length})`);
+  const page = await doc.page(pageNumber);
+  if (!page) {
+    throw new EsignError(
+      "E_FIELD",
+      `page ${pageNumber} does not exist (the document has ${await doc.pageCount()})`,
+    );
   }
   const widgetRef = update.add(
     PdfDict.of({

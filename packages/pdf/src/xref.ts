@@ -317,6 +317,11 @@ export async function readStreamData(
   if (stream.data) return stream.data;
   const location = stream.location!;
   const length = await verifiedStreamLength(source, location.offset, location.length, limits);
+  if (length > limits.maxDecodedStreamBytes) {
+    throw limitExceeded(
+      `a stream the reader needs is ${length} bytes (limit ${limits.maxDecodedStreamBytes})`,
+    );
+  }
   return source.read(location.offset, length);
 }
 
