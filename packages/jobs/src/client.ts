@@ -160,8 +160,13 @@ export class SigningClient {
 
   /** Current state of a job; E_NOT_FOUND if it never existed or is no longer retained. */
   async get(id: string, options: { queue?: SigningQueueName } = {}): Promise<JobStatus> {
-    const { job, queue } = await this.find(id, options.queue);
-    return statusOf(job, queue, await queueCall(`reading job ${id}`, () => job.getState()));
+    const { queue } = await this.find(id, options.queue);
+    // State first, then the job: BullMQ records the state and the return value in one script, so a
+    // job read after its state says "completed" has its result; read the other way round, the job
+    // could be fetched while still active and the state a moment later, after it completed.
+    const state = await queueCall(`reading job ${id}`, () => this.queue(queue).getJobState(id));
+    const { job } = await this.find(id, queue);
+    return statusOf(job, queue, state);
   }
 
   /**
