@@ -10,6 +10,8 @@ export { type DeliveryAttempt, type DeliveryOutcome, getDeliveries } from "./del
 export { type DisabledEndpoint, enableEndpoint, getDisabledEndpoint } from "./endpoints";
 export {
   DEFAULT_QUEUE_PREFIX,
+  DEFAULT_SECRETS_KEY,
+  deliveryForJobEvent,
   WEBHOOK_QUEUE,
   type WebhookDeliveryJob,
   WebhookDeliveryJobSchema,

@@ -1,5 +1,6 @@
+import { JobEventSchema } from "@esign/jobs";
 import { afterEach, describe, expect, it } from "vitest";
-import { enableEndpoint, getDisabledEndpoint } from "../src/index";
+import { deliveryForJobEvent, enableEndpoint, getDisabledEndpoint } from "../src/index";
 import { newSecret, type Receiver, startHarness, startReceiver, waitFor } from "./harness";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -132,20 +133,12 @@ describe("delivery and retries", () => {
       [400, "failed"],
     ]);
     expect(log[1]!.error?.message).toMatch(/client error on attempt 2 of 2/);
-    expect(await harness.queue.getJobState(`webhook-${job.deliveryId}`)).toBe("failed");
-  });
-
-  it("stops retrying 5xx once the retry window is spent", async () => {
-    const { receiver, harness } = await setUp(() => ({ status: 502 }), {
-      retryWindowSeconds: 1,
-      retryBaseDelayMs: 200,
+    // The log is written before BullMQ moves the job: wait for the move, which must be to "failed".
+    const settledState = await waitFor(async () => {
+      const state = await harness.queue.getJobState(`webhook-${job.deliveryId}`);
+      return state === "active" ? undefined : state;
     });
-    const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
-
-    const log = await harness.finished(job.jobId!);
-
-    const last = log.at(-1)!;
-    expect(last.outcome).toBe("failed");
+    expect(settledState).toBe("failed");
     expect(last.error?.message).toMatch(/retry window of 1 s exhausted/);
     expect(log.slice(0, -1).every((entry) => entry.outcome === "retrying")).toBe(true);
     expect(receiver.requests).toHaveLength(log.length);
@@ -162,6 +155,43 @@ describe("enqueueing", () => {
 
     expect(log).toMatchObject([{ deliveryId: delivery.deliveryId, outcome: "delivered" }]);
     expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("turns a signing job's event and callback into a delivery signed with the secretId's secrets", async () => {
+    const secret = newSecret();
+    const { receiver, harness } = await setUp(() => ({ status: 200 }), {
+      tenants: { "erp-hooks": { secrets: [secret] }, default: { secrets: [newSecret()] } },
+    });
+    const event = JobEventSchema.parse({
+      type: "job.completed",
+      schemaVersion: 1,
+      timestamp: "2026-11-27T23:00:00.000Z",
+      data: {
+        jobId: "invoice-4711",
+        queue: "esign-sign",
+        tenant: "acme",
+        result: {
+          schemaVersion: 1,
+          output: { store: "out", key: "signed/invoice-4711.pdf" },
+          size: 12345,
+          sha256: "ab".repeat(32),
+          fieldName: "Signature1",
+          signingTime: "2026-11-27T22:59:59.000Z",
+          level: "B-T",
+          signerSubject: "CN=ACME Signing",
+          signatureId: "tx-1",
+          attempts: 1,
+        },
+      },
+    });
+    const delivery = deliveryForJobEvent(event, { url: receiver.url, secretId: "erp-hooks" });
+    await harness.enqueue(delivery);
+
+    expect(await harness.finished("invoice-4711")).toMatchObject([{ outcome: "delivered" }]);
+    const { schemaVersion: _, ...webhookPayload } = event;
+    expect(receiver.verify(0, secret)).toEqual(webhookPayload);
+    expect(receiver.requests[0]!.headers["webhook-id"]).toBe(delivery.deliveryId);
+    expect(deliveryForJobEvent(event, { url: receiver.url }).tenant).toBe("acme");
   });
 
   it("refuses an invalid delivery job before it reaches the queue", async () => {
