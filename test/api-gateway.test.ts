@@ -1,0 +1,251 @@
+/**
+ * The HTTP gateway, started the way a user starts it (`pnpm start`, the all-in-one default), over
+ * real HTTP: sign, auth, tenant isolation, upload limits, OpenAPI, and Standard Webhooks callbacks.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
+const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
+const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+const MAX_UPLOAD = 5 * 1024 * 1024;
+const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+let agent: ChildProcess;
+let base: string;
+let simUrl: string;
+let work: string;
+let output = "";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "esign-api-"));
+  const [port, simPort] = [await freePort(), await freePort()];
+  base = `http://127.0.0.1:${port}`;
+  simUrl = `http://127.0.0.1:${simPort}`;
+  agent = spawn("pnpm", ["start"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      ESIGN_SIM_PORT: String(simPort),
+      ESIGN_DATA_DIR: join(work, "data"),
+      ESIGN_DEV_API_KEY: DEV_KEY,
+      ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+      WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
+      WEBHOOK_RETRY_BASE_MS: "200",
+      // A second tenant that may only use its own prefix of the default store.
+      ESIGN_TENANTS: JSON.stringify({
+        other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
+      }),
+      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(OTHER_KEY), tenant: "other", name: "other" }]),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  agent.stdout!.on("data", (chunk) => (output += chunk));
+  agent.stderr!.on("data", (chunk) => (output += chunk));
+  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
+    if (agent.exitCode !== null) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  expect(output, output).toContain("Sign a PDF:");
+});
+
+afterAll(async () => {
+  if (agent?.pid) process.kill(-agent.pid, "SIGTERM");
+});
+
+/** Response bodies are checked by the assertions that read them; the cast only names what we expect. */
+// biome-ignore lint/suspicious/noExplicitAny: each body is asserted field by field where it is read
+const json = async <T = Record<string, any>>(response: Response) => (await response.json()) as T;
+
+const auth = (key = DEV_KEY) => ({ authorization: `Bearer ${key}` });
+
+async function postPdf(
+  path: string,
+  body: Uint8Array | ReadableStream,
+  key?: string,
+  extra: Record<string, string> = {},
+) {
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/pdf", ...(key === undefined ? {} : auth(key)), ...extra },
+    body,
+    duplex: "half",
+  } as RequestInit);
+}
+
+describe("the gateway started with pnpm start", () => {
+  it("prints the API URL, the dev key and a curl line", () => {
+    expect(output).toContain(base);
+    expect(output).toContain(DEV_KEY);
+    expect(output).toMatch(/curl --data-binary @in\.pdf .*\/v1\/sign/);
+  });
+
+  it("POST /v1/sign returns a signed PDF that validate.sh accepts with the simulator's root", async () => {
+    const input = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+    const response = await postPdf("/v1/sign", input, DEV_KEY);
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/pdf");
+    const signed = Buffer.from(await response.arrayBuffer());
+    expect(signed.subarray(0, input.length).equals(input)).toBe(true);
+    const out = join(work, "signed.pdf");
+    await writeFile(out, signed);
+    const root = join(work, "sim-root.pem");
+    await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
+    const verdict = await validate(out, root);
+    expect(verdict.failures, verdict.output).toEqual([]);
+  });
+
+  it("answers 401 without a key and 403 for another tenant's objects", async () => {
+    const input = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+    expect((await postPdf("/v1/sign", input)).status).toBe(401);
+    expect((await postPdf("/v1/sign", input, "wrong-key")).status).toBe(401);
+    const foreign = await fetch(`${base}/v1/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...auth(OTHER_KEY) },
+      body: JSON.stringify({ input: { store: "default", key: "dev/contract.pdf" } }),
+    });
+    expect(foreign.status).toBe(403);
+    expect((await json(foreign)).error.code).toBe("E_FORBIDDEN");
+  });
+
+  it("refuses a body that is not a PDF with 415 E_NOT_PDF", async () => {
+    const response = await postPdf("/v1/sign", Buffer.alloc(4096, "not a pdf "), DEV_KEY);
+    expect(response.status).toBe(415);
+    expect((await json(response)).error.code).toBe("E_NOT_PDF");
+  });
+
+  it("answers 413 to an over-limit upload without buffering it (memory stays flat)", async () => {
+    const rss = async () => {
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      return Number(/^esign_api_process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1]);
+    };
+    const before = await rss();
+    // 200 MiB that a buffering server would have to hold; chunked, so no content-length shortcut.
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    chunk.write("%PDF-1.7\n");
+    let sent = 0;
+    const body = Readable.from(
+      (async function* () {
+        while (sent < 200 * 1024 * 1024) {
+          sent += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
+    const response = await postPdf("/v1/sign", Readable.toWeb(body) as ReadableStream, DEV_KEY).catch(
+      (error: Error) => ({ status: -1, error }),
+    );
+    // The server may answer 413 and close before the client finishes sending: both show the refusal.
+    if ("error" in response)
+      expect(String(response.error.cause ?? response.error)).toMatch(/reset|closed|EPIPE|socket/i);
+    else expect(response.status).toBe(413);
+    expect(sent).toBeLessThan(200 * 1024 * 1024);
+    const after = await rss();
+    expect(after - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("publishes a valid OpenAPI 3.1 document listing every route", async () => {
+    const document = await json(await fetch(`${base}/openapi.json`));
+    const validator = new Validator();
+    const result = await validator.validate(document);
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(document.openapi).toBe("3.1.0");
+    for (const route of [
+      "/v1/sign",
+      "/v1/jobs",
+      "/v1/jobs/{id}",
+      "/v1/jobs/{id}/document",
+      "/v1/jobs/{id}/deliveries",
+    ]) {
+      expect(Object.keys(document.paths)).toContain(route);
+    }
+  });
+});
+
+describe("webhooks from the gateway", () => {
+  let receiver: Server;
+  let receiverUrl: string;
+  const deliveries: { headers: IncomingMessage["headers"]; body: string; status: number }[] = [];
+  let failuresLeft = 2;
+
+  beforeAll(async () => {
+    receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        const status = failuresLeft-- > 0 ? 500 : 200;
+        deliveries.push({ headers: request.headers, body, status });
+        response.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  });
+
+  afterAll(() => new Promise((done) => receiver.close(done)));
+
+  async function jobWithCallback(callbackUrl: string): Promise<string> {
+    const input = await readFile(join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf"));
+    const response = await postPdf(`/v1/sign?callbackUrl=${encodeURIComponent(callbackUrl)}`, input, DEV_KEY);
+    expect(response.status).toBe(200);
+    return response.headers.get("x-esign-job-id")!;
+  }
+
+  it("retries a failing receiver with the same webhook-id, every delivery verifiable, and logs each attempt", async () => {
+    const jobId = await jobWithCallback(receiverUrl);
+    for (let i = 0; i < 300 && deliveries.length < 3; i++) await new Promise((done) => setTimeout(done, 100));
+    expect(deliveries.map((d) => d.status)).toEqual([500, 500, 200]);
+    const ids = new Set(deliveries.map((d) => d.headers["webhook-id"]));
+    expect(ids.size).toBe(1);
+    const webhook = new Webhook(WEBHOOK_SECRET);
+    for (const delivery of deliveries) {
+      const payload = webhook.verify(delivery.body, delivery.headers as Record<string, string>) as {
+        type: string;
+        data: { jobId: string };
+      };
+      expect(payload.type).toBe("job.completed");
+      expect(payload.data.jobId).toBe(jobId);
+    }
+    const log = await json(await fetch(`${base}/v1/jobs/${jobId}/deliveries`, { headers: auth() }));
+    expect(log.deliveries).toHaveLength(3);
+    expect(log.deliveries.map((d: { deliveryId: string }) => d.deliveryId)).toEqual(
+      Array(3).fill([...ids][0]),
+    );
+    expect(log.deliveries.map((d: { statusCode: number }) => d.statusCode)).toEqual([500, 500, 200]);
+  });
+
+  it("refuses a callback to the cloud metadata address", async () => {
+    const before = deliveries.length;
+    const jobId = await jobWithCallback("http://169.254.169.254/latest/meta-data/");
+    let log: { deliveries: { outcome: string; error?: { code: string } }[] } = { deliveries: [] };
+    for (let i = 0; i < 100 && log.deliveries.length === 0; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      log = await json(await fetch(`${base}/v1/jobs/${jobId}/deliveries`, { headers: auth() }));
+    }
+    expect(log.deliveries.length).toBeGreaterThan(0);
+    expect(log.deliveries[0]).toMatchObject({ outcome: "failed", error: { code: "E_FORBIDDEN" } });
+    expect(deliveries.length).toBe(before);
+  });
+});
