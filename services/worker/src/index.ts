@@ -1,1 +1,9 @@
-export {};
+export type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
+export { loadWorkerConfig, type SignerProfile, SignerProfilesSchema, type WorkerConfig } from "./config";
+export { STAGES, type Stage, type WorkerMetrics } from "./metrics";
+export {
+  createSigningWorker,
+  createWorkerLogger,
+  type SigningWorker,
+  type SigningWorkerOptions,
+} from "./worker";

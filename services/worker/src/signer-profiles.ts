@@ -1,0 +1,106 @@
+import { readFile } from "node:fs/promises";
+import { EsignError } from "@esign/errors";
+import type { Signer, SignerDescription } from "@esign/signers";
+import * as signers from "@esign/signers";
+import type { SecretRef, SignerProfile } from "./config";
+
+/** A configured signer with what the worker needs to know about it besides signing. */
+export interface SignerEntry {
+  profile: string;
+  /** Backend type, the `backend` label of the signing-API metrics. */
+  backend: SignerProfile["type"];
+  /** Remote backends count against the signing service's quota; local keys do not. */
+  remote: boolean;
+  signer: Signer;
+  /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
+  describe(): Promise<SignerDescription>;
+}
+
+export interface SignerRegistry {
+  /** The profile a job names; E_INVALID_JOB when it is not configured (the job cannot get better). */
+  get(profile: string): SignerEntry;
+  close(): Promise<void>;
+}
+
+export async function resolveSecret(ref: SecretRef): Promise<string> {
+  if ("env" in ref) {
+    const value = process.env[ref.env];
+    if (!value) throw new EsignError("E_CONFIG", `secret variable ${ref.env} is not set`);
+    return value;
+  }
+  try {
+    return (await readFile(ref.file, "utf8")).trim();
+  } catch (cause) {
+    throw new EsignError("E_CONFIG", `cannot read secret file ${ref.file}`, { cause });
+  }
+}
+
+/**
+ * Remote backends live in @esign/signers under these factory names, taking the profile with its
+ * secret resolved. Looked up by name so the worker runs with whichever backends the build has.
+ */
+const REMOTE_FACTORIES = { csc: "createCscSigner", "esign-api": "createEsignApiSigner" } as const;
+
+type SignerFactory = (options: Record<string, unknown>) => Promise<Signer> | Signer;
+
+async function createSigner(name: string, profile: SignerProfile): Promise<Signer> {
+  if (profile.type === "p12") {
+    const password = await resolveSecret(profile.password);
+    return signers.createP12Signer({ credentials: { p12Path: profile.p12Path, password } });
+  }
+  const factoryName = REMOTE_FACTORIES[profile.type];
+  const factory = (signers as unknown as Record<string, SignerFactory | undefined>)[factoryName];
+  if (typeof factory !== "function") {
+    throw new EsignError(
+      "E_CONFIG",
+      `signer profile ${name}: backend ${profile.type} is not available (@esign/signers has no ${factoryName})`,
+    );
+  }
+  const secret =
+    profile.type === "csc"
+      ? { clientSecret: await resolveSecret(profile.clientSecret) }
+      : { apiKey: await resolveSecret(profile.apiKey) };
+  return factory({ ...profile, ...secret });
+}
+
+/** Caches the first successful answer; a failed call (service down at start-up) is tried again next time. */
+function memoizeSuccess<T>(load: () => Promise<T>): () => Promise<T> {
+  let cached: Promise<T> | undefined;
+  return () => {
+    cached ??= load().catch((error: unknown) => {
+      cached = undefined;
+      throw error;
+    });
+    return cached;
+  };
+}
+
+/** Builds every configured profile at start-up, so a bad profile stops the worker, not a job. */
+export async function createSignerRegistry(profiles: Record<string, SignerProfile>): Promise<SignerRegistry> {
+  const entries = new Map<string, SignerEntry>();
+  try {
+    for (const [name, profile] of Object.entries(profiles)) {
+      const signer = await createSigner(name, profile);
+      entries.set(name, {
+        profile: name,
+        backend: profile.type,
+        remote: profile.type !== "p12",
+        signer,
+        describe: memoizeSuccess(() => signer.describe()),
+      });
+    }
+  } catch (error) {
+    await Promise.allSettled([...entries.values()].map((entry) => entry.signer.close?.()));
+    throw error;
+  }
+  return {
+    get(profile) {
+      const entry = entries.get(profile);
+      if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);
+      return entry;
+    },
+    async close() {
+      await Promise.allSettled([...entries.values()].map((entry) => entry.signer.close?.()));
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import {
+  type JobEvent,
+  parseFailureReason,
+  parseSignJob,
+  QUEUES,
+  type SigningQueueName,
+  type SignJob,
+} from "@esign/jobs";
+import { createStores } from "@esign/storage";
+import { type Job, Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import pino, { type Logger } from "pino";
+import { CheckpointStore } from "./checkpoints";
+import type { WorkerConfig } from "./config";
+import { ExactlyOnceSigner } from "./exactly-once-signer";
+import { asEsignError, rateLimitPauseMs, toQueueError } from "./failures";
+import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
+import { type MetricsServer, startMetricsServer } from "./metrics-server";
+import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./publish";
+import { SigningRateLimiter } from "./rate-limiter";
+import { type SignDocumentDeps, signDocument } from "./sign-document";
+import { createSignerRegistry } from "./signer-profiles";
+
+export interface SigningWorker {
+  /** One BullMQ worker per consumed queue. */
+  workers: Worker[];
+  metrics: WorkerMetrics;
+  /** Base URL of /metrics and /healthz when a metrics port is configured. */
+  metricsUrl: string | undefined;
+  /** Stops taking jobs, waits for running ones to finish, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface SigningWorkerOptions {
+  logger?: Logger;
+}
+
+/**
+ * BullMQ's own limiter is never what limits signing here (see README: it counts job starts, not
+ * sign calls); it is switched on with a ceiling no queue reaches only because BullMQ honours a
+ * queue-wide pause (`Queue.rateLimit`, used on a 429) for workers that have one.
+ */
+const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1000 };
+
+/** Logs never carry signer secrets, even if an error drags a profile into them. */
+export function createWorkerLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: "esign-worker" },
+    redact: ["*.password", "*.apiKey", "*.clientSecret", "*.secret", "*.authorization", "*.token"],
+  });
+}
+
+/** Job fields for events of a job whose data may not even parse. */
+function finishedJobOf(job: Job, queue: SigningQueueName, parsed: SignJob | undefined): FinishedJob {
+  return { jobId: job.id!, queue, job: parsed ?? {} };
+}
+
+export async function createSigningWorker(
+  config: WorkerConfig,
+  options: SigningWorkerOptions = {},
+): Promise<SigningWorker> {
+  const logger = options.logger ?? createWorkerLogger(config.logLevel);
+  // BullMQ's blocking connections need maxRetriesPerRequest: null; our own commands share it.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const stores = createStores(config.stores);
+  const signers = await createSignerRegistry(config.signers).catch(async (error: unknown) => {
+    await Promise.all([stores.close(), redis.quit()]);
+    throw error;
+  });
+  const queues = new Map<SigningQueueName, Queue>(
+    config.queues.map((name) => [name, new Queue(name, { connection: redis, prefix: config.prefix })]),
+  );
+  const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix: config.prefix });
+  const metrics = createWorkerMetrics(() => [...queues.values()]);
+  const checkpoints = new CheckpointStore(redis, config.prefix);
+  const limiter =
+    config.signingRateLimit === undefined
+      ? undefined
+      : new SigningRateLimiter(redis, {
+          key: `${config.prefix}:worker:signing-rate`,
+          perSecond: config.signingRateLimit,
+          marginMs: config.signingRateMarginMs,
+        });
+  const deps: SignDocumentDeps = {
+    stores,
+    signers,
+    checkpoints,
+    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics),
+    metrics,
+  };
+  const publisher = new JobPublisher(redis, webhooks, config.prefix);
+
+  const publish = (finished: FinishedJob, event: JobEvent) =>
+    metrics.time("publish", () => publisher.publish(finished, event));
+
+  const process = (queueName: SigningQueueName) => async (job: Job) => {
+    let parsed: SignJob | undefined;
+    try {
+      parsed = parseSignJob(job.data);
+      const identity = { queue: queueName, jobId: job.id!, attempt: job.attemptsMade + 1 };
+      const result = await signDocument(parsed, identity, deps);
+      await publish(
+        finishedJobOf(job, queueName, parsed),
+        completedEvent(finishedJobOf(job, queueName, parsed), result),
+      );
+      return result;
+    } catch (thrown) {
+      const error = asEsignError(thrown);
+      const pauseMs = rateLimitPauseMs(error);
+      if (pauseMs !== undefined) {
+        // The quota is the service's, shared by every worker: pause the whole queue, and put
+        // the job back without counting an attempt (it did nothing wrong).
+        logger.warn(
+          { jobId: job.id, queue: queueName, pauseMs },
+          "signing service rate limit: pausing the queue",
+        );
+        await queues.get(queueName)!.rateLimit(pauseMs);
+        throw Worker.RateLimitError();
+      }
+      const final = error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      logger[final ? "error" : "warn"](
+        {
+          jobId: job.id,
+          queue: queueName,
+          code: error.code,
+          attempt: job.attemptsMade + 1,
+          final,
+          err: error,
+        },
+        final ? "job failed" : "job attempt failed; will retry",
+      );
+      if (final) {
+        const failure = parseFailureReason(toQueueError(error).message);
+        await publish(
+          finishedJobOf(job, queueName, parsed),
+          failedEvent(finishedJobOf(job, queueName, parsed), failure, job.attemptsMade + 1),
+        ).catch((publishError: unknown) =>
+          logger.error({ err: publishError, jobId: job.id }, "cannot publish job.failed"),
+        );
+      }
+      throw toQueueError(error);
+    }
+  };
+
+  const workers = config.queues.map((queueName) => {
+    const worker = new Worker(queueName, process(queueName), {
+      connection: redis,
+      prefix: config.prefix,
+      concurrency: config.concurrency,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      maxStalledCount: config.maxStalledCount,
+      limiter: PAUSE_ONLY_LIMITER,
+    });
+    worker.on("completed", (job) => {
+      metrics.jobs.inc({ queue: queueName, state: "completed" });
+      // Only now is the outcome recorded: until here a crash could have retried the job.
+      checkpoints
+        .clear(queueName, job.id!)
+        .catch((error: unknown) =>
+          logger.warn({ err: error, jobId: job.id }, "cannot clear checkpoint; it expires on its own"),
+        );
+    });
+    worker.on("failed", (job) => {
+      if (job?.finishedOn) metrics.jobs.inc({ queue: queueName, state: "failed" });
+      else if (job) metrics.retries.inc();
+    });
+    worker.on("stalled", (jobId) => logger.warn({ jobId, queue: queueName }, "recovered a stalled job"));
+    worker.on("error", (error) => logger.error({ err: error, queue: queueName }, "worker error"));
+    return worker;
+  });
+
+  const metricsServer: MetricsServer | undefined =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(
+          metrics.registry,
+          () => workers.every((worker) => worker.isRunning()),
+          config.metricsPort,
+          config.metricsHost,
+        );
+  logger.info(
+    {
+      queues: config.queues,
+      concurrency: config.concurrency,
+      rateLimit: config.signingRateLimit,
+      metrics: metricsServer?.url,
+    },
+    "signing worker started",
+  );
+
+  return {
+    workers,
+    metrics,
+    metricsUrl: metricsServer?.url,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await metricsServer?.close();
+      await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
+      await Promise.all([signers.close(), stores.close()]);
+      await redis.quit();
+    },
+  };
+}

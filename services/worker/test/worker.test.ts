@@ -1,0 +1,152 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isEsignError } from "@esign/errors";
+import { eventsStreamKey, parseJobEventEntry } from "@esign/jobs";
+import { validate } from "@esign/testkit";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createHarness, type Harness } from "./harness";
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await createHarness();
+});
+
+// Each test counts its own worker's metrics: no other worker may take its jobs.
+afterEach(async () => {
+  await harness.stopWorkers();
+});
+
+afterAll(async () => {
+  await harness?.close();
+});
+
+async function failureOf(id: string) {
+  try {
+    await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+  } catch (error) {
+    if (isEsignError(error) && error.code !== "E_TIMEOUT") return error;
+    throw error;
+  }
+  throw new Error(`job ${id} completed, expected it to fail`);
+}
+
+describe("signing worker (in process, local store, p12 key)", () => {
+  it("signs jobs into valid PDFs, returns a SignResult and announces it on the events stream", async () => {
+    const worker = await harness.startWorker();
+    await harness.put("in/a.pdf");
+    await harness.put("in/b.pdf");
+    const submitted = await harness.client.submitBulk([
+      { input: { store: "default", key: "in/a.pdf" }, signer: "seal", metadata: { invoice: "A" } },
+      {
+        input: { store: "default", key: "in/b.pdf" },
+        signer: "seal",
+        level: "B-B",
+        field: { name: "Approval" },
+      },
+    ]);
+    const results = await Promise.all(
+      submitted.map(({ id }) => harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 })),
+    );
+    expect(results.map((result) => result.output.key)).toEqual(["signed/in/a.pdf", "signed/in/b.pdf"]);
+    expect(results[1]!.fieldName).toBe("Approval");
+    expect(results[0]!.signerSubject).toContain("CN=Test Signer");
+    for (const result of results) {
+      const report = await validate(join(harness.root, "documents", result.output.key), harness.pki.rootPem);
+      expect(report.failures).toEqual([]);
+      expect(report.ok).toBe(true);
+    }
+
+    const entries = await harness.redis.xrange(eventsStreamKey(harness.prefix), "-", "+");
+    const events = entries.map(([, fields]) => parseJobEventEntry(fields));
+    const completed = events.filter((event) => event.type === "job.completed");
+    expect(completed.map((event) => event.data.jobId).sort()).toEqual(submitted.map(({ id }) => id).sort());
+    const first = completed.find((event) => event.data.jobId === submitted[0]!.id)!;
+    expect(first.data.metadata).toEqual({ invoice: "A" });
+    expect(
+      await harness.metric(worker, "esign_jobs_total", { queue: "esign-batch", state: "completed" }),
+    ).toBe(2);
+    expect(
+      await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
+    ).toBe(2);
+    expect(await harness.metric(worker, "esign_bytes_hashed_total")).toBeGreaterThan(0);
+  });
+
+  it("fails bad input after one attempt with its code, and publishes job.failed once", async () => {
+    await harness.startWorker();
+    await writeFile(join(harness.root, "documents", "not-a-pdf.pdf"), "hello, I am plain text\n");
+    const notPdf = await harness.client.submit({
+      input: { store: "default", key: "not-a-pdf.pdf" },
+      signer: "seal",
+    });
+    const unknownSigner = await harness.client.submit({
+      input: { store: "default", key: "in/a.pdf" },
+      signer: "nope",
+    });
+    const missing = await harness.client.submit({
+      input: { store: "default", key: "missing.pdf" },
+      signer: "seal",
+    });
+
+    expect((await failureOf(notPdf.id)).code).toBe("E_NOT_PDF");
+    expect((await failureOf(unknownSigner.id)).code).toBe("E_INVALID_JOB");
+    expect((await failureOf(missing.id)).code).toBe("E_NOT_FOUND");
+    for (const { id } of [notPdf, unknownSigner, missing]) {
+      expect((await harness.client.get(id)).attempts).toBe(1);
+    }
+    const entries = await harness.redis.xrange(eventsStreamKey(harness.prefix), "-", "+");
+    const failed = entries
+      .map(([, fields]) => parseJobEventEntry(fields))
+      .filter((event) => event.type === "job.failed" && event.data.jobId === notPdf.id);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.type === "job.failed" && failed[0]!.data.error.code).toBe("E_NOT_PDF");
+  });
+
+  it("reuses the checkpointed signature when an attempt fails after signing", async () => {
+    const worker = await harness.startWorker();
+    await harness.put("retry/in.pdf");
+    // A directory where the output file must go: the upload fails (transient E_STORAGE) after signing.
+    const blocker = join(harness.root, "documents", "retry/out.pdf");
+    await mkdir(join(blocker, "occupied"), { recursive: true });
+    const unblockAfterFirstFailure = new Promise<void>((resolve) => {
+      worker.workers[0]!.once("failed", () => {
+        rm(blocker, { recursive: true, force: true }).then(resolve, resolve);
+      });
+    });
+    const { id } = await harness.client.submit({
+      input: { store: "default", key: "retry/in.pdf" },
+      output: { store: "default", key: "retry/out.pdf" },
+      signer: "seal",
+    });
+    await unblockAfterFirstFailure;
+    const result = await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+    expect(result.attempts).toBe(2);
+    expect(
+      await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
+    ).toBe(1);
+    expect(await harness.metric(worker, "esign_retries_total")).toBe(1);
+    const report = await validate(join(harness.root, "documents", "retry/out.pdf"), harness.pki.rootPem);
+    expect(report.failures).toEqual([]);
+    // The checkpoint is gone once the job is recorded as completed.
+    await expect
+      .poll(() => harness.redis.exists(`${harness.prefix}:worker:checkpoint:esign-sign:${id}`))
+      .toBe(0);
+  });
+
+  it("collapses duplicate submissions with one idempotency key into one signature", async () => {
+    const worker = await harness.startWorker();
+    await harness.put("dup/in.pdf");
+    const job = { input: { store: "default", key: "dup/in.pdf" }, signer: "seal", idempotencyKey: "dup-1" };
+    const [first, second] = await Promise.all([harness.client.submit(job), harness.client.submit(job)]);
+    expect(second.id).toBe(first.id);
+    await harness.client.waitFor(first.id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+    const third = await harness.client.submit(job);
+    expect(third.id).toBe(first.id);
+    expect(
+      await harness.metric(worker, "esign_jobs_total", { queue: "esign-sign", state: "completed" }),
+    ).toBe(1);
+    expect(
+      await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
+    ).toBe(1);
+  });
+});
