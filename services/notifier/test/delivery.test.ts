@@ -139,6 +139,19 @@ describe("delivery and retries", () => {
       return state === "active" ? undefined : state;
     });
     expect(settledState).toBe("failed");
+  });
+
+  it("stops retrying 5xx once the retry window is spent", async () => {
+    const { receiver, harness } = await setUp(() => ({ status: 502 }), {
+      retryWindowSeconds: 1,
+      retryBaseDelayMs: 200,
+    });
+    const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
+
+    const log = await harness.finished(job.jobId!);
+
+    const last = log.at(-1)!;
+    expect(last.outcome).toBe("failed");
     expect(last.error?.message).toMatch(/retry window of 1 s exhausted/);
     expect(log.slice(0, -1).every((entry) => entry.outcome === "retrying")).toBe(true);
     expect(receiver.requests).toHaveLength(log.length);
