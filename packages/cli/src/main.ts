@@ -3,13 +3,17 @@ import { EsignError, isEsignError } from "@esign/errors";
 import { FileSource } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import { parseSignArgs } from "./args";
+import { status, submit } from "./queue-commands";
 import { signerFromArgs } from "./signer-from-args";
 
 const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
              [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
              [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...]
-  esign verify FILE.pdf [--trust ROOT.pem ...] [--json]`;
+  esign verify FILE.pdf [--trust ROOT.pem ...] [--json]
+  esign submit (FILE.pdf | STORE:KEY) [-o OUT.pdf] [--signer PROFILE] [--level L] [--no-wait]
+  esign status JOB_ID
+  (submit/status use REDIS_URL and ESIGN_STORES like the services; default: local Redis, .data/objects)`;
 
 async function sign(argv: string[]): Promise<number> {
   const args = parseSignArgs(argv);
@@ -37,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "sign":
       return sign(rest);
+    case "submit":
+      return submit(rest);
+    case "status":
+      return status(rest);
     case "help":
     case "--help":
     case undefined:
