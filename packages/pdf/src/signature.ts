@@ -47,6 +47,9 @@ export interface PreparedSignature {
   writeTo(revision: Uint8Array, destination: Writable | string): Promise<void>;
 }
 
+/** A CMS with a long chain, time-stamp and revocation data is ~50 KB; 1 MiB is generous. */
+const MAX_CONTENTS_SIZE = 1024 * 1024;
+
 /** Fixed width for the ByteRange numbers, patched in place once offsets are known. */
 const BYTE_RANGE_DIGITS = 10;
 const BYTE_RANGE_PLACEHOLDER = `[0 ${Array(3).fill("0".repeat(BYTE_RANGE_DIGITS)).join(" ")}]`;
@@ -61,8 +64,8 @@ export async function prepareSignature(
 ): Promise<PreparedSignature> {
   const kind = options.kind ?? "signature";
   const contentsSize = options.contentsSize;
-  if (!Number.isSafeInteger(contentsSize) || contentsSize <= 0) {
-    throw new EsignError("E_CONFIG", "contentsSize must be a positive integer");
+  if (!Number.isSafeInteger(contentsSize) || contentsSize <= 0 || contentsSize > MAX_CONTENTS_SIZE) {
+    throw new EsignError("E_CONFIG", `contentsSize must be an integer between 1 and ${MAX_CONTENTS_SIZE}`);
   }
   if (options.certify !== undefined && kind === "timestamp") {
     throw new EsignError("E_CONFIG", "a document time-stamp cannot certify a document");
@@ -197,10 +200,17 @@ async function placeField(
   formDict.set("SigFlags", 3);
 
   const existing = fields.find((field) => field.name === fieldName);
+  if (!existing && fieldName.includes(".")) {
+    // A period separates the parts of a qualified name; a new field's own name cannot hold one.
+    throw new EsignError(
+      "E_FIELD",
+      `no field '${fieldName}' exists, and a new field name cannot contain '.'`,
+    );
+  }
   if (existing) {
     if (existing.type !== "Sig")
       throw new EsignError("E_FIELD", `field '${fieldName}' is not a signature field`);
-    if (existing.dict.get("V") !== undefined && existing.dict.get("V") !== null) {
+    if (await doc.resolveDict(existing.dict.get("V"))) {
       throw new EsignError("E_FIELD", `signature field '${fieldName}' is already signed`);
     }
     if (!existing.ref)

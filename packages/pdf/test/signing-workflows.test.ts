@@ -159,6 +159,10 @@ describe("incremental signing workflows", () => {
       await errorCode(prepareSignature(formDoc, { contentsSize: 8192, fieldName: "customer.name" })),
     ).toBe("E_FIELD");
     expect(await errorCode(prepareSignature(formDoc, { contentsSize: 8192, page: 9 }))).toBe("E_FIELD");
+    expect(await errorCode(prepareSignature(formDoc, { contentsSize: 8192, fieldName: "new.child" }))).toBe(
+      "E_FIELD",
+    );
+    expect(await errorCode(prepareSignature(formDoc, { contentsSize: 0 }))).toBe("E_CONFIG");
   });
 
   it("throws E_CONTENTS_TOO_SMALL when the CMS does not fit", async () => {
