@@ -15,6 +15,7 @@ import {
   FIXTURES,
   failuresUnderRoots,
   makePki,
+  run,
   SAMPLES,
   scratchDir,
   signBytes,
@@ -22,6 +23,7 @@ import {
   validate,
 } from "./helpers";
 
+const TAMPER = "/work/shared/validate/tamper.sh";
 let pki: TestPki;
 const out = scratchDir("esign-pdf-workflows-");
 beforeAll(async () => {
@@ -58,6 +60,16 @@ describe("incremental signing workflows", () => {
     expect(
       fields.every((field) => field.signed && field.signature?.subFilter === "ETSI.CAdES.detached"),
     ).toBe(true);
+  });
+
+  it("produces output whose validation fails once a signed byte is flipped", async () => {
+    const { signed } = await signBytes(fixture("gs-pdfwrite.pdf"), pki);
+    await expectValid(signed, "before-tamper");
+    const tampered = join(out, "tampered.pdf");
+    await run(TAMPER, [join(out, "before-tamper.pdf"), tampered]);
+    const result = await validate(tampered, pki.rootCert);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/sig#1\s+openssl-cms\s+FAIL/);
   });
 
   it("re-opens a signed output through ConcatSource without copying the original", async () => {
