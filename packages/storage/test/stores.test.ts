@@ -218,6 +218,16 @@ describe.each(backends)("object store contract: $name", (backend) => {
     expect((await collect(store.list("atomic/"))).map((entry) => entry.key)).toEqual(["atomic/existing.bin"]);
   });
 
+  it("passes the source's own EsignError through unchanged", async () => {
+    // E.g. an upload checker refusing an oversized body: the caller must see E_TOO_LARGE, not E_STORAGE.
+    async function* tooLarge(): AsyncIterable<Uint8Array> {
+      yield randomBytes(1024);
+      throw new EsignError("E_TOO_LARGE", "over the upload limit");
+    }
+    await expectCode(store.write("atomic/too-large.pdf", tooLarge()), "E_TOO_LARGE");
+    expect(await store.exists("atomic/too-large.pdf")).toBe(false);
+  });
+
   it("writes a signed output as the input bytes followed by the revision", async () => {
     const input = randomBytes(2_500_000);
     const revision = Buffer.from("\n1 0 obj\n<< /Type /Sig >>\nendobj\n%%EOF\n");
