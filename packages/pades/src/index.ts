@@ -6,6 +6,7 @@ export {
   hash,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
+  signatureAlgorithmIdentifier,
   signatureAlgorithmsForKey,
   signData,
   verifyData,
@@ -20,13 +21,24 @@ export {
 } from "./cms";
 export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
 export { addUnsignedAttribute, signatureValueOf } from "./cms-unsigned";
+export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
 export {
   type LoadCredentialsOptions,
   type LocalCredentials,
   type LocalCredentialsSource,
   loadLocalCredentials,
 } from "./keys";
+export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv";
 export { OID } from "./oids";
+export {
+  fetchCrl,
+  fetchOcsp,
+  hasOcspNoCheck,
+  type OcspResult,
+  type RevocationOptions,
+  revocationUrls,
+} from "./revocation-client";
+export { TsaClient, type TsaClientOptions } from "./tsa";
 export {
   type CmsVerification,
   type ContentDigester,

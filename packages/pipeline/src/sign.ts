@@ -1,5 +1,5 @@
 import { EsignError } from "@esign/errors";
-import { digestAlgorithmOf, OID, parseCms } from "@esign/pades";
+import { digestAlgorithmOf, OID, parseCms, type RevocationOptions } from "@esign/pades";
 import {
   type ByteSource,
   ConcatSource,
@@ -9,6 +9,7 @@ import {
   type SignatureOptions,
 } from "@esign/pdf";
 import type { PadesLevel, Signer } from "@esign/signers";
+import { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper } from "./ltv";
 
 export type FieldOptions = Omit<SignatureOptions, "contentsSize" | "kind" | "signingTime">;
 
@@ -20,6 +21,10 @@ export interface SignPdfOptions {
   /** Bytes reserved for the CMS; default: the signer's own estimate for the level. */
   contentsSize?: number;
   limits?: Partial<PdfLimits>;
+  /** The time-stamp authority for the /DocTimeStamp of B-LTA (e.g. a TsaClient). */
+  documentTimestamper?: DocumentTimestamper;
+  /** Timeouts for fetching OCSP responses and CRLs (B-LT when the signer sends no LTV data). */
+  revocation?: RevocationOptions;
 }
 
 export interface SignedPdf {
@@ -43,6 +48,10 @@ export async function signPdf(
   signer: Signer,
   options: SignPdfOptions,
 ): Promise<SignedPdf> {
+  // Refuse before the remote call: a signature we cannot extend to the asked level is a waste.
+  if (options.level === "B-LTA" && !options.documentTimestamper) {
+    throw new EsignError("E_CONFIG", "PAdES B-LTA needs a time-stamp authority for the document time-stamp");
+  }
   const doc = await openPdf(source, options.limits);
   const { signatureAlgorithm } = await signer.describe();
   const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
@@ -51,13 +60,29 @@ export async function signPdf(
   const prepared = await prepareSignature(doc, { ...options.field, signingTime, contentsSize });
   const documentDigest = await prepared.digest(digestAlgorithm);
 
-  const { cms } = await signer.sign({ documentDigest, digestAlgorithm, level: options.level });
+  const { cms, ltv } = await signer.sign({ documentDigest, digestAlgorithm, level: options.level });
   assertCoversDigest(cms, documentDigest);
-  const revision = prepared.embed(cms);
+  const revisions = [prepared.embed(cms)];
+  let output: ByteSource = new ConcatSource(source, revisions[0]!);
+
+  if (options.level === "B-LT" || options.level === "B-LTA") {
+    const dss = await appendValidationData(
+      output,
+      { cms, capacity: prepared.contentsCapacity },
+      { ltv, revocation: options.revocation, limits: options.limits },
+    );
+    revisions.push(dss.revision);
+    output = dss.output;
+  }
+  if (options.level === "B-LTA") {
+    const timestamp = await appendDocumentTimestamp(output, options.documentTimestamper!, options.limits);
+    revisions.push(timestamp.revision);
+    output = timestamp.output;
+  }
 
   return {
-    revisions: [revision],
-    output: new ConcatSource(source, revision),
+    revisions,
+    output,
     fieldName: prepared.fieldName,
     level: options.level,
     signingTime,

@@ -1,4 +1,6 @@
 export { CmsBuildingSigner, type CmsBuildingSignerOptions } from "./cms-building-signer";
+export { CscProvider, type CscSignerOptions, createCscSigner } from "./csc";
+export { CscClient, type CscClientOptions } from "./csc-client";
 export { createP12Signer, LocalKeyProvider, type P12SignerOptions } from "./p12";
 export type {
   LtvMaterial,
