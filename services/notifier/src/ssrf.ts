@@ -84,7 +84,11 @@ export class DestinationGuard {
 
   async check(rawUrl: string, deadline?: Deadline): Promise<Destination> {
     const url = parseHttpUrl(rawUrl);
-    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+    // Brackets off IPv6 literals, and the root label's dot off FQDNs ("metadata.google.internal.").
+    const hostname = url.hostname
+      .replace(/^\[(.*)\]$/, "$1")
+      .replace(/\.$/, "")
+      .toLowerCase();
     const hostAllowed = this.#allowHosts.some((pattern) => hostMatches(hostname, pattern));
     if (CLOUD_METADATA_HOSTS.has(hostname) && !this.#allowHosts.includes(hostname)) {
       throw forbidden(`${hostname} is a cloud metadata host`);
@@ -92,20 +96,27 @@ export class DestinationGuard {
     const literalFamily = isIP(hostname);
     const addresses =
       literalFamily === 0
-        ? await (deadline === undefined
-            ? this.resolve(hostname)
-            : beforeDeadline(this.resolve(hostname), deadline, `resolving ${hostname}`))
+        ? await this.#resolve(hostname, deadline)
         : [{ address: hostname, family: literalFamily as 4 | 6 }];
-    if (addresses.length === 0) {
-      throw new EsignError("E_WEBHOOK", `${hostname} resolved to no address`);
-    }
     // Every answer must pass: a resolver that mixes a public and a private address must not win.
     for (const { address, family } of addresses) {
       const reason = this.#refusal(address, family === 4 ? "ipv4" : "ipv6", hostAllowed);
-      if (reason !== undefined) throw forbidden(`${hostname} resolves to ${address}, a ${reason}`);
+      if (reason === undefined) continue;
+      throw forbidden(
+        literalFamily === 0 ? `${hostname} resolves to ${address}, a ${reason}` : `${address} is a ${reason}`,
+      );
     }
     const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
     return { url, hostname, port, addresses };
+  }
+
+  async #resolve(hostname: string, deadline: Deadline | undefined): Promise<ResolvedAddress[]> {
+    const resolving = this.resolve(hostname);
+    const addresses = await (deadline === undefined
+      ? resolving
+      : beforeDeadline(resolving, deadline, `resolving ${hostname}`));
+    if (addresses.length === 0) throw new EsignError("E_WEBHOOK", `${hostname} resolved to no address`);
+    return addresses;
   }
 
   #refusal(address: string, family: IpFamily, hostAllowed: boolean): string | undefined {
