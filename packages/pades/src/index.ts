@@ -30,6 +30,7 @@ export {
 } from "./keys";
 export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv";
 export { OID } from "./oids";
+export type { LaterChanges } from "./revisions";
 export {
   fetchCrl,
   fetchOcsp,
@@ -38,6 +39,7 @@ export {
   type RevocationOptions,
   revocationUrls,
 } from "./revocation-client";
+export type { RevocationStatus } from "./revocation-status";
 export { TsaClient, type TsaClientOptions } from "./tsa";
 export {
   type CmsVerification,
@@ -48,3 +50,11 @@ export {
   verifyCms,
   verifyTimestampToken,
 } from "./verify-cms";
+export {
+  type DssSummary,
+  type PadesLevelFound,
+  type PdfSignatureReport,
+  type PdfVerificationReport,
+  type VerifyPdfOptions,
+  verifyPdfSignatures,
+} from "./verify-pdf";

@@ -1,0 +1,260 @@
+import {
+  type ByteSource,
+  hashByteRange,
+  openPdf,
+  type PdfDocument,
+  type PdfObject,
+  PdfStream,
+  type SignatureInfo,
+  signatureFields,
+} from "@esign/pdf";
+import type { DigestAlgorithm } from "./algorithms";
+import { type LaterChanges, laterChanges, openRevision } from "./revisions";
+import { type RevocationStatus, revocationStatus } from "./revocation-status";
+import {
+  type CmsVerification,
+  type TimestampVerification,
+  verifyCms,
+  verifyTimestampToken,
+} from "./verify-cms";
+
+export type PadesLevelFound = "B-B" | "B-T" | "B-LT" | "B-LTA";
+
+export interface PdfSignatureReport {
+  fieldName: string;
+  type: "Sig" | "DocTimeStamp";
+  subFilter: string | undefined;
+  byteRange: number[];
+  /** The byte range is well formed: starts at 0, its gap is exactly the /Contents hex string. */
+  byteRangeValid: boolean;
+  /** The signature covers the file to its last byte. */
+  coversWholeFile: boolean;
+  /** Length of the revision the signature covers. */
+  signedLength: number;
+  /** /M as written and as ISO time. */
+  claimedSigningTime: string | undefined;
+  reason: string | undefined;
+  location: string | undefined;
+  /** Subject of the signer (or TSA) certificate. */
+  signer: string | undefined;
+  /** CMS checks of a /Sig, including its signature time-stamp. */
+  cms: CmsVerification | undefined;
+  /** Token checks of a /DocTimeStamp. */
+  documentTimestamp: TimestampVerification | undefined;
+  /** Revocation status of the signer certificate according to the /DSS. */
+  revocation: RevocationStatus | undefined;
+  /** Highest PAdES baseline level this signature reaches in the file as it is. */
+  level: PadesLevelFound | undefined;
+  laterChanges: LaterChanges | undefined;
+  /** Integrity and byte range hold (the signature is intact), whatever the trust. */
+  valid: boolean;
+  /** Valid, and the certificate chains to a trust root. */
+  trusted: boolean;
+  problems: string[];
+}
+
+export interface DssSummary {
+  certs: number;
+  ocsps: number;
+  crls: number;
+  vri: number;
+}
+
+export interface PdfVerificationReport {
+  size: number;
+  signatures: PdfSignatureReport[];
+  dss: DssSummary | undefined;
+  /** Every signature is valid and trusted, and after each only signatures and LTV data were added. */
+  valid: boolean;
+}
+
+export interface VerifyPdfOptions {
+  trustRoots: Uint8Array[];
+  /** When certificates must be valid if no valid signature time-stamp says otherwise. Default: now. */
+  validationTime?: Date;
+}
+
+interface DssContents {
+  summary: DssSummary;
+  ocsps: Uint8Array[];
+  crls: Uint8Array[];
+}
+
+async function streamList(doc: PdfDocument, value: PdfObject | undefined): Promise<Uint8Array[]> {
+  const items = (await doc.resolveArray(value)) ?? [];
+  const streams: Uint8Array[] = [];
+  for (const item of items) {
+    const stream = await doc.resolve(item);
+    if (stream instanceof PdfStream) streams.push(await doc.streamBytes(stream));
+  }
+  return streams;
+}
+
+async function readDss(doc: PdfDocument): Promise<DssContents | undefined> {
+  const dss = await doc.resolveDict((await doc.catalog()).get("DSS"));
+  if (!dss) return undefined;
+  const certs = await streamList(doc, dss.get("Certs"));
+  const ocsps = await streamList(doc, dss.get("OCSPs"));
+  const crls = await streamList(doc, dss.get("CRLs"));
+  const vri = await doc.resolveDict(dss.get("VRI"));
+  return {
+    summary: { certs: certs.length, ocsps: ocsps.length, crls: crls.length, vri: vri?.entries.size ?? 0 },
+    ocsps,
+    crls,
+  };
+}
+
+function checkByteRange(info: SignatureInfo, size: number): string[] {
+  const [start, gapStart, gapEnd, tailLength] = info.byteRange;
+  if (
+    info.byteRange.length !== 4 ||
+    start === undefined ||
+    gapStart === undefined ||
+    gapEnd === undefined ||
+    tailLength === undefined
+  ) {
+    return ["/ByteRange does not have four numbers"];
+  }
+  const problems: string[] = [];
+  if (start !== 0) problems.push("/ByteRange does not start at 0");
+  if (gapEnd - gapStart !== info.contents.length * 2 + 2)
+    problems.push("the /ByteRange gap is not exactly the /Contents string");
+  if (gapEnd + tailLength > size) problems.push("/ByteRange runs past the end of the file");
+  return problems;
+}
+
+async function verifyOne(
+  source: ByteSource,
+  field: { name: string; signature: SignatureInfo },
+  options: VerifyPdfOptions,
+): Promise<PdfSignatureReport> {
+  const info = field.signature;
+  const problems = checkByteRange(info, source.size);
+  const signedLength = (info.byteRange[2] ?? 0) + (info.byteRange[3] ?? 0);
+  const report: PdfSignatureReport = {
+    fieldName: field.name,
+    type: info.type,
+    subFilter: info.subFilter,
+    byteRange: info.byteRange,
+    byteRangeValid: problems.length === 0,
+    coversWholeFile: signedLength === source.size,
+    signedLength,
+    claimedSigningTime: info.signingTime?.toISOString() ?? info.signingTimeText,
+    reason: info.reason,
+    location: info.location,
+    signer: undefined,
+    cms: undefined,
+    documentTimestamp: undefined,
+    revocation: undefined,
+    level: undefined,
+    laterChanges: undefined,
+    valid: false,
+    trusted: false,
+    problems,
+  };
+  if (!report.byteRangeValid) return report;
+
+  const digestContent = async (algorithm: DigestAlgorithm) =>
+    new Uint8Array(await hashByteRange(source, info.byteRange, algorithm));
+  try {
+    let checked: CmsVerification | TimestampVerification;
+    if (info.type === "DocTimeStamp") {
+      checked = await verifyTimestampToken(info.contents, digestContent, options.trustRoots);
+      report.documentTimestamp = checked;
+    } else {
+      checked = await verifyCms(info.contents, {
+        digestContent,
+        trustRoots: options.trustRoots,
+        validationTime: options.validationTime,
+      });
+      report.cms = checked;
+    }
+    report.signer = checked.signer?.subject;
+    report.valid = checked.valid;
+    report.trusted = checked.valid && checked.trusted;
+    problems.push(...checked.problems, ...checked.chain.problems);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  }
+  if (info.type === "Sig" && info.signingTime === undefined) problems.push("no /M (claimed signing time)");
+  return report;
+}
+
+/** PAdES baseline level of a /Sig, given what the rest of the file adds. */
+function levelOf(
+  report: PdfSignatureReport,
+  laterDocumentTimestamps: PdfSignatureReport[],
+  dssRevision: number | undefined,
+): PadesLevelFound | undefined {
+  const cms = report.cms;
+  if (!cms?.valid || !cms.padesBaselineAttributes || report.subFilter !== "ETSI.CAdES.detached")
+    return undefined;
+  const timestamped = cms.signatureTimestamp?.valid === true || laterDocumentTimestamps.length > 0;
+  if (!timestamped) return "B-B";
+  if (report.revocation === undefined || report.revocation.status !== "good" || dssRevision === undefined)
+    return "B-T";
+  // B-LTA: a document time-stamp over the revision that holds the validation data.
+  const archived = laterDocumentTimestamps.some((stamp) => stamp.signedLength >= dssRevision);
+  return archived ? "B-LTA" : "B-LT";
+}
+
+/** Length of the first revision (as covered by a signature) that has a /DSS, if any signature covers one. */
+async function firstRevisionWithDss(source: ByteSource, lengths: number[]): Promise<number | undefined> {
+  for (const length of [...lengths].sort((a, b) => a - b)) {
+    const revision = length === source.size ? await openPdf(source) : await openRevision(source, length);
+    if ((await revision.catalog()).has("DSS")) return length;
+  }
+  return undefined;
+}
+
+/**
+ * Verifies every signature and document time-stamp of a PDF: byte range, CMS integrity, signer
+ * certificate binding, chain to `trustRoots`, time-stamps, revocation data in /DSS, the PAdES
+ * level reached, and what later revisions changed. The data behind `esign verify --json`.
+ */
+export async function verifyPdfSignatures(
+  source: ByteSource,
+  options: VerifyPdfOptions,
+): Promise<PdfVerificationReport> {
+  const doc = await openPdf(source);
+  const fields = (await signatureFields(doc))
+    .filter((field): field is typeof field & { signature: SignatureInfo } => field.signature !== undefined)
+    .sort((a, b) => (a.signature.byteRange[2] ?? 0) - (b.signature.byteRange[2] ?? 0));
+  const dss = await readDss(doc);
+  const signatures: PdfSignatureReport[] = [];
+  for (const field of fields) {
+    const report = await verifyOne(source, field, options);
+    const certificate = report.cms?.signerCertificate;
+    if (dss && certificate) report.revocation = revocationStatus(certificate, dss.ocsps, dss.crls);
+    if (report.byteRangeValid && !report.coversWholeFile) {
+      report.laterChanges = await laterChanges(doc, report.signedLength).catch((error: unknown) => {
+        report.problems.push(
+          `cannot compare with later revisions: ${error instanceof Error ? error.message : error}`,
+        );
+        return undefined;
+      });
+    }
+    signatures.push(report);
+  }
+  // Revisions past the whole file length do not exist; the whole file counts as a revision for /DSS.
+  const dssRevision = dss
+    ? await firstRevisionWithDss(source, [...signatures.map((s) => s.signedLength), source.size])
+    : undefined;
+  for (const report of signatures) {
+    if (report.type !== "Sig") continue;
+    const laterStamps = signatures.filter(
+      (other) => other.type === "DocTimeStamp" && other.valid && other.signedLength > report.signedLength,
+    );
+    report.level = levelOf(report, laterStamps, dssRevision);
+  }
+  return {
+    size: source.size,
+    signatures,
+    dss: dss?.summary,
+    valid:
+      signatures.length > 0 &&
+      signatures.every(
+        (s) => s.trusted && (s.coversWholeFile || s.laterChanges?.onlySignatureAndLtvUpdates === true),
+      ),
+  };
+}
