@@ -39,6 +39,12 @@ export interface SigningClientOptions {
   prefix?: string;
   /** Overrides of DEFAULT_JOB_OPTIONS for every job this client submits. */
   jobOptions?: Pick<JobsOptions, "attempts" | "backoff" | "removeOnComplete" | "removeOnFail">;
+  /**
+   * Background connection errors (reconnects, a failed blocking read). Calls that fail because of
+   * them reject with E_QUEUE anyway; without a listener these would be unhandled 'error' events,
+   * which crash a Node process.
+   */
+  onError?: (error: Error) => void;
 }
 
 export interface SubmitOptions {
@@ -103,6 +109,7 @@ export class SigningClient {
   private readonly connection: ConnectionOptions;
   private readonly prefix: string;
   private readonly jobOptions: JobsOptions;
+  private readonly onError: (error: Error) => void;
   private readonly queues = new Map<SigningQueueName, Queue>();
   private readonly queueEvents = new Map<SigningQueueName, Promise<QueueEvents>>();
 
@@ -110,6 +117,7 @@ export class SigningClient {
     this.connection = options.connection;
     this.prefix = options.prefix ?? QUEUE_PREFIX;
     this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...options.jobOptions };
+    this.onError = options.onError ?? (() => undefined);
   }
 
   /**
@@ -314,6 +322,7 @@ export class SigningClient {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on("error", this.onError);
       this.queues.set(name, queue);
     }
     return queue;
@@ -324,6 +333,7 @@ export class SigningClient {
     let events = this.queueEvents.get(name);
     if (!events) {
       const created = new QueueEvents(name, { connection: this.connection, prefix: this.prefix });
+      created.on("error", this.onError);
       events = queueCall(`subscribing to ${name} events`, () => created.waitUntilReady()).then(() => created);
       this.queueEvents.set(name, events);
     }

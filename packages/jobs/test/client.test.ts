@@ -237,6 +237,22 @@ describe("SigningClient", () => {
   });
 });
 
+describe("SigningClient without Redis", () => {
+  it("fails calls with a transient E_QUEUE and reports background errors", async () => {
+    const errors: Error[] = [];
+    const offline = new SigningClient({
+      // Nothing listens on port 1; fail fast instead of queueing commands until Redis returns.
+      connection: { host: "127.0.0.1", port: 1, enableOfflineQueue: false, retryStrategy: () => null },
+      prefix,
+      onError: (error) => errors.push(error),
+    });
+    const error = await expectCode(offline.submit(signJob()), "E_QUEUE");
+    expect(error.permanent).toBe(false);
+    expect(errors.length).toBeGreaterThan(0);
+    await offline.close().catch(() => undefined);
+  });
+});
+
 describe("events stream", () => {
   it("publishes job events that XREAD consumers can decode", async () => {
     const redis = new Redis(connection);
