@@ -29,14 +29,16 @@ const CscProfileSchema = z.looseObject({
   ...RemoteProfileFields,
   clientId: z.string().min(1),
   clientSecret: SecretRefSchema,
-  credential: z.string().min(1),
+  credentialId: z.string().min(1),
+  /** PIN of an explicitly authorised credential. */
+  pin: SecretRefSchema.optional(),
 });
 
 const EsignApiProfileSchema = z.looseObject({
   type: z.literal("esign-api"),
   ...RemoteProfileFields,
   apiKey: SecretRefSchema,
-  credential: z.string().min(1),
+  credentialId: z.string().min(1),
 });
 
 export const SignerProfileSchema = z.discriminatedUnion("type", [

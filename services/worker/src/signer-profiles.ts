@@ -58,7 +58,10 @@ async function createSigner(name: string, profile: SignerProfile): Promise<Signe
   }
   const secret =
     profile.type === "csc"
-      ? { clientSecret: await resolveSecret(profile.clientSecret) }
+      ? {
+          clientSecret: await resolveSecret(profile.clientSecret),
+          ...(profile.pin && { pin: await resolveSecret(profile.pin) }),
+        }
       : { apiKey: await resolveSecret(profile.apiKey) };
   return factory({ ...profile, ...secret });
 }
