@@ -44,11 +44,17 @@ export class XrefTable {
     this.second = second;
   }
 
-  /** Records an entry unless a newer section already did (sections are read newest first). */
+  /**
+   * Records an entry unless a newer section already defined the object (sections are read
+   * newest first). A free entry does not block: hybrid files mark their compressed objects
+   * free in the table and define them in the /XRefStm that is read after it, and resolving a
+   * deleted object to its older definition is harmless because nothing refers to it.
+   */
   setIfUnknown(num: number, kind: number, first: number, second: number): void {
     this.grow(num + 1);
     this.size = Math.max(this.size, num + 1);
-    if (this.kinds[num] !== ENTRY_UNKNOWN) return;
+    const current = this.kinds[num];
+    if (current !== ENTRY_UNKNOWN && current !== ENTRY_FREE) return;
     this.kinds[num] = kind;
     this.first[num] = first;
     this.second[num] = second;

@@ -64,6 +64,17 @@ describe("reader", () => {
     expect(info?.entries.size).toBeGreaterThan(0);
   });
 
+  it("prefers the /XRefStm definition over a free entry in a hybrid file's table", async () => {
+    const original = readFileSync(join(SAMPLES, "hybrid-xref.pdf")).toString("latin1");
+    const trailerAt = original.lastIndexOf("trailer");
+    // A subsection listing the Info object (defined only in the stream) as free, as hybrid writers may.
+    const damaged = `${original.slice(0, trailerAt)}280 1\n0000000000 00001 f \n${original.slice(trailerAt)}`;
+    const doc = await openPdf(new BufferSource(Buffer.from(damaged, "latin1")));
+    expect(doc.recovered).toBe(false);
+    const info = await doc.resolveDict(doc.trailer.get("Info"));
+    expect(info?.entries.size).toBeGreaterThan(0);
+  });
+
   it("reads the catalog and pages from an object stream", async () => {
     const doc = await openPdf(new BufferSource(readFileSync(join(FIXTURES, "pdftex-objstm.pdf"))));
     expect(doc.xrefKind).toBe("stream");
