@@ -101,7 +101,7 @@ describe("postToDestination", () => {
     const receiver = await startReceiver(() => ({ status: 202 }));
     try {
       // "rebound.invalid" cannot resolve: the request only arrives if the pinned address is used.
-      const url = new URL(`http://rebound.invalid:${receiver.port}/hook?x=1`);
+      const url = new URL(`http://hook%40user:p%3Ass@rebound.invalid:${receiver.port}/hook?x=1`);
       const destination = {
         url,
         hostname: "rebound.invalid",
@@ -117,6 +117,8 @@ describe("postToDestination", () => {
       expect(answer.status).toBe(202);
       expect(receiver.requests[0]!.headers.host).toBe(`rebound.invalid:${receiver.port}`);
       expect(receiver.requests[0]!.body).toBe("{}");
+      const basic = Buffer.from("hook@user:p:ss").toString("base64");
+      expect(receiver.requests[0]!.headers.authorization).toBe(`Basic ${basic}`);
     } finally {
       await receiver.close();
     }
