@@ -21,9 +21,10 @@ export async function parseAt<T>(
   maxBytes: number,
   maxDepth: number,
   parse: (parser: Parser, windowStart: number) => T,
+  firstWindow = FIRST_WINDOW,
 ): Promise<T> {
   if (offset < 0 || offset >= source.size) throw corrupt(`offset ${offset} is outside the file`);
-  let window = FIRST_WINDOW;
+  let window = Math.min(firstWindow, maxBytes);
   for (;;) {
     const buf = await source.read(offset, window);
     const complete = offset + buf.length >= source.size;

@@ -159,6 +159,9 @@ async function readSection(
   return { trailer, kind: "stream" };
 }
 
+/** Classic tables are read in windows of this size (a million entries is 20 MB). */
+const TABLE_WINDOW = 256 * 1024;
+
 /** Where a classic table's reading stands between two read windows. */
 interface ClassicCursor {
   needKeyword: boolean;
@@ -179,8 +182,13 @@ async function readClassicSection(
   const pending: PendingEntry[] = [];
   let position = offset;
   for (;;) {
-    const { consumed, done } = await parseAt(source, position, 1024 * 1024, 4, (parser) =>
-      readClassicWindow(parser, cursor, pending, limits.maxObjects),
+    const { consumed, done } = await parseAt(
+      source,
+      position,
+      TABLE_WINDOW * 4,
+      4,
+      (parser) => readClassicWindow(parser, cursor, pending, limits.maxObjects),
+      TABLE_WINDOW,
     );
     position += consumed;
     for (const [num, kind, first, second] of pending) table.setIfUnknown(num, kind, first, second);

@@ -84,6 +84,22 @@ describe("reader", () => {
     expect(pages[0]?.mediaBox).toEqual([0, 0, 595.276, 841.89]);
   });
 
+  it("reads a classic xref table that spans many read windows", async () => {
+    const filler = Array.from({ length: 30_000 }, (_, i) => `<< /Index ${i} >>`);
+    const pdf = buildPdf([
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+      ...filler,
+    ]);
+    const doc = await openPdf(new BufferSource(pdf));
+    expect(doc.recovered).toBe(false);
+    expect(doc.nextObjectNumber).toBe(30_004);
+    for (const num of [4, 17_000, 30_003]) {
+      expect((await doc.resolveDict(new PdfRef(num, 0)))?.get("Index")).toBe(num - 4);
+    }
+  });
+
   it("applies inherited page attributes from the page tree", async () => {
     const pdf = buildPdf([
       "<< /Type /Catalog /Pages 2 0 R >>",
