@@ -51,7 +51,7 @@ beforeAll(async () => {
       ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
       WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
-      WEBHOOK_RETRY_BASE_MS: "200",
+      WEBHOOK_RETRY_BASE_DELAY_MS: "200",
       // A second tenant that may only use its own prefix of the default store.
       ESIGN_TENANTS: JSON.stringify({
         other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },

@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { EsignError, isEsignError } from "@esign/errors";
 import { defaultStoresConfig } from "@esign/storage";
-import { parseNotifierConfig, startNotifier } from "esign-notifier";
+import { loadNotifierConfigFromEnv, startNotifier } from "esign-notifier";
 import { startSimulator } from "esign-sim";
 import { createSigningWorker, loadWorkerConfig } from "esign-worker";
 import { Redis } from "ioredis";
@@ -141,17 +141,15 @@ async function main(): Promise<void> {
     }),
   );
   const webhookSecret = process.env.ESIGN_WEBHOOK_SECRET ?? `whsec_${randomBytes(24).toString("base64")}`;
-  const list = (value: string | undefined) => (value ? value.split(",").map((item) => item.trim()) : []);
+  // Every notifier setting (WEBHOOK_ALLOW_CIDRS, WEBHOOK_RETRY_BASE_DELAY_MS, ...) works here too;
+  // the dev tenant gets the printed secret unless WEBHOOK_SECRETS(_FILE) says otherwise.
   const notifier = startNotifier(
-    parseNotifierConfig({
-      redisUrl: redis.url,
-      tenants: { dev: { secrets: [webhookSecret] } },
-      // Callbacks into your own network are refused unless allowed here (see docs/security.md).
-      allowHosts: list(process.env.WEBHOOK_ALLOW_HOSTS),
-      allowCidrs: list(process.env.WEBHOOK_ALLOW_CIDRS),
-      ...(process.env.WEBHOOK_RETRY_BASE_MS
-        ? { retryBaseDelayMs: Number(process.env.WEBHOOK_RETRY_BASE_MS) }
-        : {}),
+    loadNotifierConfigFromEnv({
+      WEBHOOK_SECRETS: process.env.WEBHOOK_SECRETS_FILE
+        ? undefined
+        : JSON.stringify({ tenants: { dev: { secrets: [webhookSecret] } } }),
+      ...process.env,
+      REDIS_URL: redis.url,
     }),
   );
   const api = await buildApi({
