@@ -21,8 +21,8 @@ export function rawBytes(block: Block): Uint8Array {
   return new Uint8Array(block.valueBeforeDecodeView);
 }
 
-export function children(block: Block): Block[] {
-  const value = (block.valueBlock as { value?: unknown }).value;
+export function children(block: Block | undefined): Block[] {
+  const value = (block?.valueBlock as { value?: unknown } | undefined)?.value;
   return Array.isArray(value) ? (value as Block[]) : [];
 }
 

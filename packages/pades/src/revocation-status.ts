@@ -25,7 +25,7 @@ function tryParse(der: Uint8Array): Block | undefined {
 
 /** Status of `certificate` in one OCSPResponse (matched by CertID issuer-name hash and serial), if it covers it. */
 function ocspStatus(response: Uint8Array, certificate: Uint8Array): RevocationStatus | undefined {
-  const [, responseBytes] = children(tryParse(response) ?? ({} as Block));
+  const [, responseBytes] = children(tryParse(response));
   const [type, basic] = responseBytes ? children(children(responseBytes)[0] ?? responseBytes) : [];
   if (oidOf(type) !== OCSP_BASIC || !basic) return undefined;
   const tbs = children(children(parseBer(octetsOf(basic), "BasicOCSPResponse", "E_VERIFY"))[0]!);
@@ -34,7 +34,7 @@ function ocspStatus(response: Uint8Array, certificate: Uint8Array): RevocationSt
   for (const single of responses ? children(responses) : []) {
     const [certId, certStatus] = children(single);
     const [hashAlgorithm, issuerNameHash, , serial] = certId ? children(certId) : [];
-    const algorithm = HASHES[oidOf(children(hashAlgorithm ?? ({} as Block))[0]) ?? ""];
+    const algorithm = HASHES[oidOf(children(hashAlgorithm)[0]) ?? ""];
     if (!algorithm || !issuerNameHash || !serial || !certStatus) continue;
     const nameHash = createHash(algorithm).update(issuer).digest();
     if (!bytesEqual(rawBytes(serial), serialNumber) || !bytesEqual(octetsOf(issuerNameHash), nameHash))
@@ -48,7 +48,7 @@ function ocspStatus(response: Uint8Array, certificate: Uint8Array): RevocationSt
 /** Status of `certificate` in a CRL from its issuer (by issuer name), if the CRL is that issuer's. */
 function crlStatus(crl: Uint8Array, certificate: Uint8Array): RevocationStatus | undefined {
   const parsed = tryParse(crl);
-  const tbs = parsed ? children(children(parsed)[0] ?? parsed) : [];
+  const tbs = children(children(parsed)[0]);
   // TBSCertList: version INTEGER is optional (v1 CRLs), then signature, issuer, thisUpdate, [nextUpdate], [revoked].
   const offset = tbs[0]?.idBlock.tagNumber === 2 && !tbs[0].idBlock.isConstructed ? 1 : 0;
   const crlIssuer = tbs[offset + 1];
@@ -57,7 +57,7 @@ function crlStatus(crl: Uint8Array, certificate: Uint8Array): RevocationStatus |
   const revokedList = tbs
     .slice(offset + 3)
     .find((field) => field.idBlock.tagClass === 1 && field.idBlock.tagNumber === 16);
-  const revoked = children(revokedList ?? ({} as Block)).some((entry) => {
+  const revoked = children(revokedList).some((entry) => {
     const serial = children(entry)[0];
     return serial !== undefined && bytesEqual(rawBytes(serial), serialNumber);
   });

@@ -204,3 +204,19 @@ export async function writeTestPki(pki: TestPki, directory: string, password: st
   await run("openssl", [...exportArgs(files.legacyP12), "-legacy"]);
   return files;
 }
+
+/** A CRL from `issuer` revoking the given certificates (DER), valid for a week. */
+export async function issueCrl(issuer: TestIdentity, revoked: Uint8Array[] = []): Promise<Uint8Array> {
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: issuer.subject,
+    thisUpdate: new Date(Date.now() - 60_000),
+    nextUpdate: new Date(Date.now() + 7 * DAY),
+    signingAlgorithm: SIGNING[issuer.keyType].webcrypto,
+    signingKey: issuer.keys.privateKey,
+    entries: revoked.map((der) => ({
+      serialNumber: new x509.X509Certificate(der).serialNumber,
+      revocationDate: new Date(Date.now() - 60_000),
+    })),
+  });
+  return new Uint8Array(crl.rawData);
+}

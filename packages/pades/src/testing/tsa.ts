@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type DigestAlgorithm, hash } from "../algorithms";
 import { issueCertificate, type TestIdentity, toPem } from "./pki";
 
 const run = promisify(execFile);
@@ -54,17 +54,23 @@ export async function createOpensslTimestamper(tsa: TestIdentity, directory: str
     ].join("\n"),
   );
   let requests = 0;
+  /** A token over a digest the caller computed (a /DocTimeStamp's byte range). */
+  const timestampDigest = async (digest: Uint8Array, algorithm: DigestAlgorithm): Promise<Uint8Array> => {
+    const base = join(directory, `request-${++requests}`);
+    await run("openssl", [
+      ...["ts", "-query", "-digest", Buffer.from(digest).toString("hex"), `-${algorithm}`, "-cert"],
+      ...["-out", `${base}.tsq`],
+    ]);
+    await run("openssl", [
+      ...["ts", "-reply", "-config", files.config, "-queryfile", `${base}.tsq`],
+      ...["-token_out", "-out", `${base}.tst`],
+    ]);
+    return new Uint8Array(await readFile(`${base}.tst`));
+  };
   return {
-    async timestamp(data: Uint8Array): Promise<Uint8Array> {
-      const base = join(directory, `request-${++requests}`);
-      const digest = createHash("sha256").update(data).digest("hex");
-      await run("openssl", ["ts", "-query", "-digest", digest, "-sha256", "-cert", "-out", `${base}.tsq`]);
-      await run("openssl", [
-        ...["ts", "-reply", "-config", files.config, "-queryfile", `${base}.tsq`],
-        ...["-token_out", "-out", `${base}.tst`],
-      ]);
-      return new Uint8Array(await readFile(`${base}.tst`));
-    },
+    timestampDigest,
+    /** A token over `data` (a signature value, for B-T). */
+    timestamp: (data: Uint8Array) => timestampDigest(hash("sha256", data), "sha256"),
     async estimateTokenSize(): Promise<number> {
       return 1500 + tsa.certificate.length + tsa.chain.reduce((sum, der) => sum + der.length, 0);
     },
