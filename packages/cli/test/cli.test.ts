@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createTestPki, type TestPkiFiles, writeTestPki } from "@esign/pades/testing";
-import { failuresUnderRoots, REPO_ROOT, run, SAMPLES_DIR, validate } from "@esign/testkit";
+import { failuresUnderRoots, REPO_ROOT, run, SAMPLES_DIR, tamper, validate } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
@@ -188,5 +188,41 @@ describe("esign sign on bad input", () => {
     const again = await signWithP12(once, join(work, "field-twice.pdf"), ["--field", "Boss"]);
     expect(again.code).toBe(2);
     expect(again.stderr.trim()).toMatch(/^error: E_FIELD: /);
+  });
+});
+
+describe("esign verify", () => {
+  let signed: string;
+  beforeAll(async () => {
+    signed = join(work, "to-verify.pdf");
+    expect(
+      (await signWithP12(join(SAMPLES_DIR, "hybrid-xref.pdf"), signed, ["--reason", "Checked"])).code,
+    ).toBe(0);
+  });
+
+  it("exits 0 and reports the signature, its level and full coverage", async () => {
+    const result = await esign(["verify", signed, "--trust", pki.rootPem, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.signatures).toHaveLength(1);
+    expect(report.signatures[0]).toMatchObject({
+      level: "B-B",
+      coversWholeFile: true,
+      valid: true,
+      trusted: true,
+    });
+  });
+
+  it("exits non-zero for a tampered file and for an untrusted root", async () => {
+    const tampered = join(work, "tampered.pdf");
+    await tamper(signed, tampered);
+    const broken = await esign(["verify", tampered, "--trust", pki.rootPem]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/INVALID/);
+    const otherRoot = join(SAMPLES_DIR, "already-signed-poppler.root.pem");
+    const untrusted = await esign(["verify", signed, "--trust", otherRoot]);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stdout).toMatch(/NOT TRUSTED/);
   });
 });
