@@ -1,6 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
-import { type PdfSignatureReport, type PdfVerificationReport, verifyPdfSignatures } from "@esign/pades";
+import {
+  certificatesFromPem,
+  type PdfSignatureReport,
+  type PdfVerificationReport,
+  verifyPdfSignatures,
+} from "@esign/pades";
 import { FileSource } from "@esign/pdf";
 import { parseVerifyArgs } from "./args";
 
@@ -9,9 +14,9 @@ export async function readPemCertificates(path: string): Promise<Uint8Array[]> {
   const text = await readFile(path, "utf8").catch((cause: unknown) => {
     throw new EsignError("E_CONFIG", `cannot read trust root ${path}`, { cause });
   });
-  const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g)];
-  if (blocks.length === 0) throw new EsignError("E_CERT", `${path} holds no PEM certificate`);
-  return blocks.map((block) => Buffer.from(block[1]!.replace(/\s+/g, ""), "base64"));
+  const certificates = certificatesFromPem(text);
+  if (certificates.length === 0) throw new EsignError("E_CERT", `${path} holds no PEM certificate`);
+  return certificates;
 }
 
 function describe(signature: PdfSignatureReport, chainChecked: boolean): string {

@@ -23,6 +23,7 @@ export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
 export { addUnsignedAttribute, signatureValueOf } from "./cms-unsigned";
 export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
 export {
+  certificatesFromPem,
   type LoadCredentialsOptions,
   type LocalCredentials,
   type LocalCredentialsSource,

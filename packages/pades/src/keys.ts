@@ -72,7 +72,8 @@ function readPkcs12(p12: Uint8Array, password: string): KeyAndCertificates {
   };
 }
 
-function certificatesFromPem(pem: string): Uint8Array[] {
+/** Every certificate in a PEM text (bundles hold several), as DER. */
+export function certificatesFromPem(pem: string): Uint8Array[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   return blocks.map((block) => {
     try {
