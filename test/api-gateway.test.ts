@@ -114,6 +114,12 @@ describe("the gateway started with pnpm start", () => {
     await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
     const verdict = await validate(out, root);
     expect(verdict.failures, verdict.output).toEqual([]);
+
+    // The same file through POST /v1/verify: valid and trusted against the simulator's root.
+    const report = await json(await postPdf("/v1/verify", signed, DEV_KEY));
+    expect(report.valid).toBe(true);
+    expect(report.signatures).toHaveLength(1);
+    expect(report.signatures[0]).toMatchObject({ level: "B-B", trusted: true, coversWholeFile: true });
   });
 
   it("answers 401 without a key and 403 for another tenant's objects", async () => {

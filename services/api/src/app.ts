@@ -19,6 +19,7 @@ import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
+import { verifyRoutes } from "./routes/verify";
 
 export interface BuildApiOptions {
   config: ApiConfig;
@@ -94,6 +95,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => signRoutes(scope, deps));
   await app.register(async (scope) => jobRoutes(scope, deps));
+  await app.register(async (scope) => verifyRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }

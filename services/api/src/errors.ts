@@ -11,6 +11,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (isEsignError(error)) {
       if (error.status >= 500) request.log.error({ err: error }, "request failed");
       if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
+      // The rest of an oversized body is not worth reading: close the connection after answering.
+      if (error.code === "E_TOO_LARGE") reply.header("connection", "close");
       return reply.status(error.status).send({
         error: { code: error.code, message: error.message, permanent: error.permanent },
       } satisfies ErrorBody);

@@ -1,0 +1,64 @@
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { certificatesFromPem, verifyPdfSignatures } from "@esign/pades";
+import { FileSource } from "@esign/pdf";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { ErrorSchema } from "../schemas";
+import { checkedPdfBody } from "../upload";
+import type { RouteDeps } from "./deps";
+
+/**
+ * `POST /v1/verify`: the validation report of an uploaded PDF (the same report as
+ * `esign verify --json`), against the trust roots the operator configured.
+ */
+export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const trustRoots = (
+    await Promise.all(
+      deps.config.trustRoots.map(async (path) => certificatesFromPem(await readFile(path, "utf8"))),
+    )
+  ).flat();
+
+  app.withTypeProvider<ZodTypeProvider>().post(
+    "/v1/verify",
+    {
+      schema: {
+        summary: "Validate every signature of a PDF",
+        description:
+          "Body: the PDF (application/pdf). Answers, per signature: field, signer, claimed and time-stamp time, PAdES level, digest/CMS validity, chain status, revocation data, coverage and later changes.",
+        tags: ["verification"],
+        consumes: ["application/pdf"],
+        response: { 200: z.object({ valid: z.boolean() }).passthrough(), "4xx": ErrorSchema },
+      },
+    },
+    async (request) => {
+      // Verification reads the file at random; it goes to a private temporary file, not to storage.
+      const path = join(tmpdir(), `esign-verify-${randomUUID()}.pdf`);
+      try {
+        await pipeline(
+          checkedPdfBody(request.body as Readable, { maxBytes: deps.config.maxUploadBytes }),
+          createWriteStream(path, { flags: "wx", mode: 0o600 }),
+        );
+        const source = await FileSource.open(path);
+        try {
+          const report = await verifyPdfSignatures(source, { trustRoots });
+          return JSON.parse(
+            JSON.stringify(report, (_key, value) =>
+              value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value,
+            ),
+          );
+        } finally {
+          await source.close();
+        }
+      } finally {
+        await rm(path, { force: true });
+      }
+    },
+  );
+}
