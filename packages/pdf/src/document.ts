@@ -215,7 +215,9 @@ export class PdfDocument {
   async catalog(): Promise<PdfDict> {
     const root = this.trailer.get("Root");
     const catalog = await this.resolveDict(root);
-    if (!(root instanceof PdfRef) || !catalog) throw corrupt("the trailer has no document catalog");
+    // A /Root that leads to a dictionary without /Pages is a damaged reference (recovery fixes it).
+    if (!(root instanceof PdfRef) || !catalog?.has("Pages"))
+      throw corrupt("the trailer has no document catalog");
     return catalog;
   }
 

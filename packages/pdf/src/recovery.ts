@@ -56,7 +56,7 @@ export async function recoverXref(
   });
 
   await addObjectStreamMembers(source, table, candidates.ObjStm, limits);
-  const trailer = await chooseTrailer(source, trailers, candidates, limits);
+  const trailer = await chooseTrailer(source, table, trailers, candidates, limits);
   return { table, trailer };
 }
 
@@ -84,12 +84,44 @@ async function addObjectStreamMembers(
   }
 }
 
+/**
+ * The newest trailer (or xref stream dictionary) with a /Root. A /Root that does not lead to
+ * an object the scan saw as a catalog (damaged reference) is replaced by the last catalog found.
+ */
 async function chooseTrailer(
   source: ByteSource,
+  table: XrefTable,
   trailers: number[],
   candidates: { XRef: number[]; Catalog: number[] },
   limits: PdfLimits,
 ): Promise<PdfDict> {
+  const lastCatalogOffset = candidates.Catalog.at(-1);
+  const lastCatalog =
+    lastCatalogOffset === undefined
+      ? undefined
+      : await parseAt(source, lastCatalogOffset, 64, 2, (parser) => {
+          const num = parser.tryUnsigned();
+          return num === undefined ? undefined : new PdfRef(num, parser.tryUnsigned() ?? 0);
+        });
+  const trailer = await newestTrailerWithRoot(source, trailers, candidates.XRef, limits);
+  if (!trailer) {
+    if (lastCatalog) return PdfDict.of({ Root: lastCatalog });
+    throw corrupt("the cross-reference is damaged and no document catalog could be found");
+  }
+  const entry = table.get((trailer.get("Root") as PdfRef).num);
+  const rootLooksRight =
+    entry?.kind === ENTRY_COMPRESSED ||
+    (entry?.kind === ENTRY_IN_FILE && candidates.Catalog.includes(entry.offset));
+  if (!rootLooksRight && lastCatalog) trailer.set("Root", lastCatalog);
+  return trailer;
+}
+
+async function newestTrailerWithRoot(
+  source: ByteSource,
+  trailers: number[],
+  xrefStreams: number[],
+  limits: PdfLimits,
+): Promise<PdfDict | undefined> {
   for (const offset of trailers.toReversed()) {
     const dict = await parseAt(source, offset, limits.maxObjectBytes, limits.maxNestingDepth, (parser) => {
       parser.expectKeyword("trailer");
@@ -97,17 +129,9 @@ async function chooseTrailer(
     }).catch(() => undefined);
     if (dict instanceof PdfDict && dict.get("Root") instanceof PdfRef) return dict;
   }
-  for (const offset of candidates.XRef.toReversed()) {
+  for (const offset of xrefStreams.toReversed()) {
     const stream = await readStreamObjectAt(source, offset, limits).catch(() => undefined);
-    if (stream?.dict.get("Root") instanceof PdfRef) return stream.dict;
+    if (stream?.dict.get("Root") instanceof PdfRef) return stream.dict.clone();
   }
-  const catalog = candidates.Catalog.at(-1);
-  if (catalog !== undefined) {
-    const header = await parseAt(source, catalog, 64, 2, (parser) => [
-      parser.tryUnsigned(),
-      parser.tryUnsigned(),
-    ]);
-    if (header[0] !== undefined) return PdfDict.of({ Root: new PdfRef(header[0], header[1] ?? 0) });
-  }
-  throw corrupt("the cross-reference is damaged and no document catalog could be found");
+  return undefined;
 }

@@ -115,6 +115,14 @@ describe("hostile and broken input", () => {
     await expectCodeOrValidSignature(damaged, [], "no-startxref");
   });
 
+  it("recovers when the trailer's /Root points at the wrong object", async () => {
+    const pdf = buildPdf(PAGE_OBJECTS).toString("latin1").replace("/Root 1 0 R", "/Root 3 0 R");
+    const doc = await openPdf(new BufferSource(Buffer.from(pdf, "latin1")));
+    expect(doc.recovered).toBe(true);
+    expect(doc.catalogRef.num).toBe(1);
+    await expectCodeOrValidSignature(Buffer.from(pdf, "latin1"), [], "wrong-root");
+  });
+
   it("handles a file cut in half", async () => {
     for (const file of ["pdftex-classic.pdf", "pdflib-objstm.pdf", "gs-ps2pdf.pdf"]) {
       const original = readFileSync(join(FIXTURES, file));
