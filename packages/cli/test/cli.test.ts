@@ -146,11 +146,18 @@ describe("esign sign on bad input", () => {
       const before = await sha256(input);
       const output = join(work, `out-${name}`);
       const result = await signWithP12(input, output);
+      expect(await sha256(input), name).toBe(before);
+      // A file cut in half whose remaining objects still make a whole document is recovered by
+      // scanning; then the only right answer is a signature that validates.
+      if (name === "truncated.pdf" && result.code === 0) {
+        const verdict = await validate(output, pki.rootPem);
+        expect(verdict.failures, verdict.output).toEqual([]);
+        continue;
+      }
       expect(result.code, name).toBe(2);
       expect(result.stderr.trim().split("\n"), name).toHaveLength(1);
       expect(result.stderr.trim(), name).toMatch(expected[name]!);
       await expect(readFile(output), name).rejects.toThrow(/ENOENT/);
-      expect(await sha256(input), name).toBe(before);
     }
   });
 
