@@ -27,7 +27,7 @@ export interface SignerVerification {
   /** Which ESS signing-certificate attribute binds the certificate, or why none does. */
   signingCertificate: "v2" | "v1" | "mismatch" | "absent";
   signer: CertificateSummary | undefined;
-  /** DER of the signer certificate, when the CMS carries it. */
+  /** DER of the signer certificate, when the CMS carries it (JSON output: encode it, e.g. base64). */
   signerCertificate: Uint8Array | undefined;
   chain: ChainReport;
   signedAttributeTypes: string[];

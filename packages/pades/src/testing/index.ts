@@ -1,3 +1,4 @@
+export * from "./ocsp";
 export * from "./openssl";
 export * from "./pki";
 export * from "./tsa";
