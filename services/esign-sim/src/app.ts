@@ -18,8 +18,6 @@ export function buildApp(context: SimulatorContext, server: Server): FastifyInst
       server.on("request", handler);
       return server;
     },
-    // Hanging calls (fault injection) must not keep close() waiting.
-    forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
   });
   installPlumbing(app, context);

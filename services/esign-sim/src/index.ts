@@ -164,6 +164,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       close: async () => {
         context.faults.releaseHangingCalls();
         await app.close();
+        // Fastify leaves a server it did not listen on open; keep-alive and hanging calls must not
+        // keep close() waiting.
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
       },
     };
   } catch (error) {
