@@ -4,16 +4,16 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { SigningClient } from "@esign/jobs";
+import { SIGNING_QUEUES, SigningClient } from "@esign/jobs";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
+import { Queue } from "bullmq";
 import { type Simulator, startSimulator } from "esign-sim";
 import { Redis } from "ioredis";
 import { type RunningS3, startS3 } from "../packages/storage/test/s3-server";
 
 export const REDIS_URL = "redis://127.0.0.1:6379";
 export const SMALL_PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
-const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
 const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
 const SIM_CLIENT_SECRET = "demo-secret";
 
@@ -43,6 +43,8 @@ export interface Cluster {
   startWorker(env?: Record<string, string>): Promise<WorkerProcess>;
   /** Uploads `file` to the S3 store `default` under `key`. */
   upload(key: string, file?: string): Promise<void>;
+  /** Jobs in `state` across both signing queues. */
+  count(state: "completed" | "failed" | "active"): Promise<number>;
   /** Downloads an object to a scratch file and returns its path. */
   download(key: string): Promise<string>;
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const rootPemPath = join(scratch, "sim-root.pem");
   await writeFile(rootPemPath, sim.rootPem);
   const processes: WorkerProcess[] = [];
+  const queues = SIGNING_QUEUES.map((name) => new Queue(name, { connection: redis, prefix }));
 
   const baseEnv = {
     ...process.env,
@@ -103,7 +106,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     rootPemPath,
     scratch,
     async startWorker(env = {}) {
-      const child = spawn(TSX, [WORKER_MAIN], {
+      // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a child process of
+      // its own, so a SIGKILL would hit the wrapper and leave the real worker running.
+      const child = spawn(process.execPath, ["--import", "tsx", WORKER_MAIN], {
         cwd: REPO_ROOT,
         env: { ...baseEnv, ...env },
         stdio: ["ignore", "pipe", "pipe"],
@@ -122,6 +127,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           } catch {
             return;
           }
+          if (process.env.DEBUG_WORKER_LOGS) process.stderr.write(`${line}\n`);
           if (entry.msg) messages.set(entry.msg, (messages.get(entry.msg) ?? 0) + 1);
           if (entry.msg === "signing worker started" && entry.metrics) resolve(entry.metrics);
         });
@@ -139,6 +145,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async upload(key, file = SMALL_PDF) {
       await stores.get("default").write(key, [await readFile(file)]);
     },
+    async count(state) {
+      const counts = await Promise.all(queues.map((queue) => queue.getJobCounts(state)));
+      return counts.reduce((sum, each) => sum + (each[state] ?? 0), 0);
+    },
     async download(key) {
       const path = join(scratch, key.replaceAll("/", "_"));
       await writeFile(path, await stores.get("default").read(key, { maxBytes: 64 * 1024 * 1024 }));
@@ -148,6 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       for (const worker of processes) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
       await Promise.all(processes.map((worker) => worker.exited));
       await client.close();
+      await Promise.all(queues.map((queue) => queue.close()));
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();

@@ -65,11 +65,6 @@ export interface WorkerConfig {
   concurrency: number;
   /** Remote sign calls per second across every worker; undefined means unlimited. */
   signingRateLimit: number | undefined;
-  /**
-   * Added to the one-second window of the limiter: calls leave the worker spaced by the limit but
-   * reach the service with varying network delay, which can pull two into the same second there.
-   */
-  signingRateMarginMs: number;
   /** Port of /metrics and /healthz; undefined serves none (embedded use), 0 picks a free port. */
   metricsPort: number | undefined;
   metricsHost: string;
@@ -105,7 +100,6 @@ const EnvSchema = z.object({
   ESIGN_SIGNERS: json("ESIGN_SIGNERS").pipe(SignerProfilesSchema),
   WORKER_CONCURRENCY: positiveInt.default(8),
   SIGNING_RATE_LIMIT: positiveInt.optional(),
-  SIGNING_RATE_MARGIN_MS: z.coerce.number().int().min(0).default(50),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default("0.0.0.0"),
   WORKER_LOCK_DURATION_MS: positiveInt.default(30_000),
@@ -132,7 +126,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     signers: values.ESIGN_SIGNERS,
     concurrency: values.WORKER_CONCURRENCY,
     signingRateLimit: values.SIGNING_RATE_LIMIT,
-    signingRateMarginMs: values.SIGNING_RATE_MARGIN_MS,
     metricsPort: values.METRICS_PORT,
     metricsHost: values.METRICS_HOST,
     lockDurationMs: values.WORKER_LOCK_DURATION_MS,

@@ -41,28 +41,29 @@ export class ExactlyOnceSigner {
     const saved = await this.checkpoints.loadSignature(queue, jobId, prepared.digestHex);
     if (saved) return saved;
 
-    if (entry.remote && this.limiter) {
-      const waitedMs = await this.limiter.acquire();
-      this.metrics.rateLimitWait.inc(waitedMs / 1000);
-    }
+    const slot = entry.remote && this.limiter ? await this.limiter.acquire() : undefined;
+    if (slot) this.metrics.rateLimitWait.inc(slot.waitedMs / 1000);
     const documentDigest = Buffer.from(prepared.digestHex, "hex");
-    const result = await this.metrics.time("sign", async () => {
-      try {
-        const answer = await entry.signer.sign({
-          documentDigest,
-          digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
-          level: target.level,
-        });
-        this.metrics.apiCalls.inc({ backend: entry.backend, outcome: "ok" });
-        return answer;
-      } catch (error) {
-        this.metrics.apiCalls.inc({ backend: entry.backend, outcome: outcomeOf(error) });
-        if (isEsignError(error)) throw error;
-        throw new EsignError("E_SIGNER_UNAVAILABLE", `signing failed: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-    });
+    const result = await this.metrics
+      .time("sign", async () => {
+        try {
+          const answer = await entry.signer.sign({
+            documentDigest,
+            digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
+            level: target.level,
+          });
+          this.metrics.apiCalls.inc({ backend: entry.backend, outcome: "ok" });
+          return answer;
+        } catch (error) {
+          this.metrics.apiCalls.inc({ backend: entry.backend, outcome: outcomeOf(error) });
+          if (isEsignError(error)) throw error;
+          throw new EsignError("E_SIGNER_UNAVAILABLE", `signing failed: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      })
+      // A failed release only keeps the slot until its lease runs out; it must not fail the job.
+      .finally(() => slot?.release().catch(() => undefined));
     checkCms(result.cms, documentDigest, await entry.describe());
     return this.checkpoints.saveSignature(queue, jobId, prepared.digestHex, {
       cmsBase64: base64(result.cms),

@@ -3,37 +3,59 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 
 /**
- * Sliding-window log in one Lua call: admits a call if fewer than `limit` were admitted within the
- * last `window` ms, else answers how long until the oldest leaves the window. Time is Redis's own
- * (TIME), so every worker measures the window on one clock, whatever their hosts' clocks say.
+ * A call holds its slot from the moment it is admitted until `window` ms after it ended. The
+ * sorted set scores each call with the time its slot frees: while in flight, admission time +
+ * `lease` (a crashed worker's call cannot hold a slot for ever); once ended, end time + window.
+ * Time is Redis's own (TIME), one clock for every worker.
  */
 const ACQUIRE = `
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local lease = tonumber(ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
+  redis.call('ZADD', key, now + lease, ARGV[3])
+  redis.call('PEXPIRE', key, lease + window)
   return 0
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(first[2]) - now)
 `;
+
+const RELEASE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+`;
+
+/** How long an unreleased call (its worker died) holds its slot: longer than any sign call runs. */
+const LEASE_MS = 120_000;
+const WINDOW_MS = 1000;
+/** Longest sleep between tries while slots are held by calls still in flight. */
+const MAX_POLL_MS = 50;
 
 export interface RateLimiterOptions {
   key: string;
-  /** Calls admitted per second across every process sharing `key`. */
+  /** Calls per second across every process sharing `key`. */
   perSecond: number;
-  /** Widens the one-second window: see WorkerConfig.signingRateMarginMs. */
-  marginMs: number;
+}
+
+export interface RateLimitSlot {
+  /** Milliseconds waited for the slot. */
+  waitedMs: number;
+  /** The call has ended (however): its slot frees one window from now. */
+  release(): Promise<void>;
 }
 
 /**
- * One limit for every worker, around the sign call itself. A window of 1 s + margin admitting
- * `perSecond` calls means no wall-clock second at the service can see more than `perSecond`.
+ * One limit for every worker, around the sign call itself. The service counts a call in the
+ * second it accepts it, somewhere between our sending and its answer, and network or CPU delays
+ * can move that by any amount. So a call counts from its start to its end: admitting a call only
+ * while fewer than `perSecond` calls started, or ended less than a second ago, keeps every
+ * one-second interval at the service at `perSecond` calls or fewer, whatever the delays.
  */
 export class SigningRateLimiter {
   constructor(
@@ -41,17 +63,31 @@ export class SigningRateLimiter {
     private readonly options: RateLimiterOptions,
   ) {}
 
-  /** Waits for a slot; resolves with the milliseconds waited. */
-  async acquire(): Promise<number> {
+  async acquire(): Promise<RateLimitSlot> {
     const started = Date.now();
-    const window = 1000 + this.options.marginMs;
+    const member = randomUUID();
     for (;;) {
       const waitMs = Number(
-        await this.redis.eval(ACQUIRE, 1, this.options.key, this.options.perSecond, window, randomUUID()),
+        await this.redis.eval(
+          ACQUIRE,
+          1,
+          this.options.key,
+          this.options.perSecond,
+          WINDOW_MS,
+          member,
+          LEASE_MS,
+        ),
       );
-      if (waitMs === 0) return Date.now() - started;
-      // A little jitter so waiting workers do not all come back in the same millisecond.
-      await sleep(waitMs + Math.floor(Math.random() * 10));
+      if (waitMs === 0) {
+        return {
+          waitedMs: Date.now() - started,
+          release: async () => {
+            await this.redis.eval(RELEASE, 1, this.options.key, member, WINDOW_MS);
+          },
+        };
+      }
+      // Jitter, so waiting workers do not all come back in the same millisecond.
+      await sleep(Math.min(waitMs, MAX_POLL_MS) + Math.floor(Math.random() * 10));
     }
   }
 }

@@ -80,7 +80,6 @@ export async function createSigningWorker(
       : new SigningRateLimiter(redis, {
           key: `${config.prefix}:worker:signing-rate`,
           perSecond: config.signingRateLimit,
-          marginMs: config.signingRateMarginMs,
         });
   const deps: SignDocumentDeps = {
     stores,

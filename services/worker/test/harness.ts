@@ -72,7 +72,6 @@ export async function createHarness(): Promise<Harness> {
           },
           concurrency: 4,
           signingRateLimit: undefined,
-          signingRateMarginMs: 50,
           metricsPort: undefined,
           metricsHost: "127.0.0.1",
           lockDurationMs: 30_000,
