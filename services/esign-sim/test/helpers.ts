@@ -30,6 +30,7 @@ export interface HttpAnswer {
   status: number;
   headers: Headers;
   body: Buffer;
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert the answers field by field.
   json: () => any;
 }
 
