@@ -2,8 +2,25 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { appendDss, BufferSource, openPdf, type PdfDocument, PdfStream, signatureFields } from "../src";
-import { FIXTURES, failuresUnderRoots, makePki, run, scratchDir, signBytes, type TestPki } from "./helpers";
+import {
+  appendDss,
+  BufferSource,
+  openPdf,
+  type PdfDocument,
+  PdfStream,
+  prepareSignature,
+  signatureFields,
+} from "../src";
+import {
+  FIXTURES,
+  failuresUnderRoots,
+  makePki,
+  opensslTimestampToken,
+  run,
+  scratchDir,
+  signBytes,
+  type TestPki,
+} from "./helpers";
 
 let pki: TestPki;
 let certs: Uint8Array[];
@@ -142,6 +159,28 @@ describe("appendDss", () => {
     const twiceFile = join(out, "dss-twice.pdf");
     writeFileSync(twiceFile, Buffer.concat([withDss, second.revision]));
     expect((await failuresUnderRoots(twiceFile, [pki.rootCert])).failures).toEqual([]);
+  });
+
+  it("adds a document time-stamp after the DSS (B-LTA shape) that openssl ts verifies", async () => {
+    const { signed } = await signBytes(readFileSync(join(FIXTURES, "qpdf-objstm.pdf")), pki);
+    const dss = await appendDss(await openPdf(new BufferSource(signed)), {
+      certs,
+      ocsps: [ocsp],
+      crls: [crl],
+    });
+    const withDss = Buffer.concat([signed, dss.revision]);
+    const doc = await openPdf(new BufferSource(withDss));
+    const prepared = await prepareSignature(doc, { contentsSize: 8192, kind: "timestamp" });
+    expect(prepared.fieldName).toBe("Signature2");
+    const token = await opensslTimestampToken(prepared, pki);
+    const file = join(out, "lta.pdf");
+    await prepared.writeTo(prepared.embed(token), file);
+    const result = await failuresUnderRoots(file, [pki.rootCert]);
+    expect(result.failures, result.output).toEqual([]);
+    expect(result.output).toMatch(/docts#\d+\s+openssl-ts-doc\s+PASS/);
+    const fields = await signatureFields(await openPdf(new BufferSource(readFileSync(file))));
+    expect(fields.map((field) => field.signature?.type)).toEqual(["Sig", "DocTimeStamp"]);
+    expect(fields[1]?.signature?.subFilter).toBe("ETSI.RFC3161");
   });
 
   it("rejects VRI keys that are not SHA-1 hex and indexes that were not given", async () => {

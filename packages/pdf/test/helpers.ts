@@ -23,65 +23,52 @@ export interface TestPki {
   rootCert: string;
   leafCert: string;
   leafKey: string;
+  /** A time-stamping authority certificate (EKU timeStamping, critical) under the same root. */
+  tsaCert: string;
+  tsaKey: string;
 }
 
-/** A throwaway RSA root and leaf made with the openssl CLI. */
+const openssl = (args: string) => run("openssl", args.split(" "));
+
+/** A throwaway RSA root, signer and TSA made with the openssl CLI. */
 export async function makePki(): Promise<TestPki> {
   const dir = mkdtempSync(join(tmpdir(), "esign-pdf-pki-"));
   const path = (file: string) => join(dir, file);
-  writeFileSync(
-    path("leaf.ext"),
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-  );
   await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "30",
-    "-subj",
+    ..."req -x509 -newkey rsa:2048 -nodes -days 30 -subj".split(" "),
     "/CN=esign-pdf test root",
-    "-keyout",
-    path("root.key"),
-    "-out",
-    path("root.pem"),
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
+    ...`-keyout ${path("root.key")} -out ${path("root.pem")}`.split(" "),
+    ..."-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign".split(" "),
   ]);
-  await run("openssl", [
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=esign-pdf test signer",
-    "-keyout",
-    path("leaf.key"),
-    "-out",
-    path("leaf.csr"),
-  ]);
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    path("leaf.csr"),
-    "-CA",
-    path("root.pem"),
-    "-CAkey",
-    path("root.key"),
-    "-CAcreateserial",
-    "-days",
-    "30",
-    "-extfile",
-    path("leaf.ext"),
-    "-out",
-    path("leaf.pem"),
-  ]);
-  return { dir, rootCert: path("root.pem"), leafCert: path("leaf.pem"), leafKey: path("leaf.key") };
+  const issue = async (name: string, commonName: string, extensions: string) => {
+    writeFileSync(
+      path(`${name}.ext`),
+      `basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n${extensions}\n`,
+    );
+    await run("openssl", [
+      ..."req -newkey rsa:2048 -nodes -subj".split(" "),
+      `/CN=${commonName}`,
+      ...`-keyout ${path(`${name}.key`)} -out ${path(`${name}.csr`)}`.split(" "),
+    ]);
+    await openssl(
+      `x509 -req -in ${path(`${name}.csr`)} -CA ${path("root.pem")} -CAkey ${path("root.key")} -CAcreateserial ` +
+        `-days 30 -extfile ${path(`${name}.ext`)} -out ${path(`${name}.pem`)}`,
+    );
+  };
+  await issue("leaf", "esign-pdf test signer", "keyUsage=critical,digitalSignature,nonRepudiation");
+  await issue(
+    "tsa",
+    "esign-pdf test TSA",
+    "keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping",
+  );
+  return {
+    dir,
+    rootCert: path("root.pem"),
+    leafCert: path("leaf.pem"),
+    leafKey: path("leaf.key"),
+    tsaCert: path("tsa.pem"),
+    tsaKey: path("tsa.key"),
+  };
 }
 
 /** Writes the bytes a ByteRange covers (streamed from the source) into a file. */
@@ -96,31 +83,41 @@ async function writeCovered(source: ByteSource, byteRange: readonly number[], fi
 
 /** A real detached CMS over the covered bytes, made by `openssl cms -sign`. */
 export async function opensslCms(prepared: PreparedSignature, pki: TestPki): Promise<Uint8Array> {
+  const { work, covered } = await coveredFile(prepared, pki);
+  const der = join(work, "sig.der");
+  await openssl(
+    `cms -sign -binary -outform DER -md sha256 -nosmimecap -signer ${pki.leafCert} -inkey ${pki.leafKey} ` +
+      `-certfile ${pki.rootCert} -in ${covered} -out ${der}`,
+  );
+  return readFileSync(der);
+}
+
+/** A real RFC 3161 token over the covered bytes, made by `openssl ts -reply` (for /DocTimeStamp). */
+export async function opensslTimestampToken(prepared: PreparedSignature, pki: TestPki): Promise<Uint8Array> {
+  const { work, covered } = await coveredFile(prepared, pki);
+  const path = (file: string) => join(work, file);
+  writeFileSync(
+    path("ts.cnf"),
+    `[tsa]\ndefault_tsa=test\n[test]\nserial=${path("serial")}\nsigner_digest=sha256\ndefault_policy=1.2.3.4.1\n` +
+      "digests=sha256\ness_cert_id_alg=sha256\naccuracy=secs:1\nordering=no\ntsa_name=no\ness_cert_id_chain=no\n",
+  );
+  writeFileSync(path("serial"), "01\n");
+  await openssl(`ts -query -data ${covered} -sha256 -cert -out ${path("req.tsq")}`);
+  await openssl(
+    `ts -reply -config ${path("ts.cnf")} -queryfile ${path("req.tsq")} -signer ${pki.tsaCert} ` +
+      `-inkey ${pki.tsaKey} -chain ${pki.rootCert} -token_out -out ${path("token.der")}`,
+  );
+  return readFileSync(path("token.der"));
+}
+
+async function coveredFile(
+  prepared: PreparedSignature,
+  pki: TestPki,
+): Promise<{ work: string; covered: string }> {
   const work = mkdtempSync(join(pki.dir, "sign-"));
   const covered = join(work, "covered.bin");
   await writeCovered(prepared.output(prepared.revision), prepared.byteRange, covered);
-  const der = join(work, "sig.der");
-  await run("openssl", [
-    "cms",
-    "-sign",
-    "-binary",
-    "-outform",
-    "DER",
-    "-md",
-    "sha256",
-    "-nosmimecap",
-    "-signer",
-    pki.leafCert,
-    "-inkey",
-    pki.leafKey,
-    "-certfile",
-    pki.rootCert,
-    "-in",
-    covered,
-    "-out",
-    der,
-  ]);
-  return readFileSync(der);
+  return { work, covered };
 }
 
 /** Runs validate.sh; never throws, so a test can assert on failures too. */
