@@ -28,6 +28,8 @@ const signOptions = {
   credential: { type: "string" },
   pin: { type: "string" },
   otp: { type: "string" },
+  /** CSC: have the service send a one-time password, then read it from stdin. */
+  "send-otp": { type: "boolean" },
   module: { type: "string" },
   slot: { type: "string" },
   "key-label": { type: "string" },

@@ -4,12 +4,18 @@ import { FileSource } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import { parseSignArgs } from "./args";
 import { status, submit } from "./queue-commands";
-import { signerFromArgs } from "./signer-from-args";
+import { signerFromArgs, timestamperFromArgs } from "./signer-from-args";
 
 const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
              [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
              [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...]
+  esign sign IN.pdf -o OUT.pdf --signer csc --url CSC_BASE_URL --client-id ID --client-secret S
+             --credential CRED [--pin PIN] [--otp OTP | --send-otp] [--level L] [--tsa URL ...]
+  esign sign IN.pdf -o OUT.pdf --signer esign-api --url SERVICE_URL --api-key K --credential CRED
+             [--cert CERT.pem] [--level L] [--tsa URL ...  (for B-LTA)]
+  esign sign IN.pdf -o OUT.pdf --signer pkcs11 --module LIB --slot N --pin PIN --key-label L
+             --cert CERT.pem [--chain CHAIN.pem] [--level L] [--tsa URL ...]
   esign verify FILE.pdf [--trust ROOT.pem ...] [--json]
   esign submit (FILE.pdf | STORE:KEY) [-o OUT.pdf] [--signer PROFILE] [--level L] [--no-wait]
   esign status JOB_ID
@@ -24,6 +30,7 @@ async function sign(argv: string[]): Promise<number> {
   try {
     const signed = await signPdf(source, signer, {
       level: args.level,
+      documentTimestamper: timestamperFromArgs(args),
       field: args.field,
       contentsSize: args.contentsSize,
     });

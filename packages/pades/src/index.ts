@@ -34,6 +34,7 @@ export { OID } from "./oids";
 export type { LaterChanges } from "./revisions";
 export {
   fetchCrl,
+  fetchIssuer,
   fetchOcsp,
   hasOcspNoCheck,
   type OcspResult,

@@ -5,6 +5,7 @@ import { attributeValues, parseCms } from "./cms-parse";
 import { OID } from "./oids";
 import {
   fetchCrl,
+  fetchIssuer,
   fetchOcsp,
   hasOcspNoCheck,
   type RevocationOptions,
@@ -59,10 +60,16 @@ export async function gatherLtv(
     const der = pool[index]!;
     const certificate = new X509Certificate(der);
     if (isSelfIssued(certificate) || hasOcspNoCheck(der)) continue;
-    const issuer = pool.find((candidate) => {
+    let issuer = pool.find((candidate) => {
       const issuerCert = new X509Certificate(candidate);
       return certificate.checkIssued(issuerCert) && certificate.verify(issuerCert.publicKey);
     });
+    // Chains often stop below the root: the verifier needs the rest, and its status too.
+    issuer ??= await fetchIssuer(der, options);
+    if (issuer && !pool.some((known) => bytesEqual(known, issuer!))) {
+      pool.push(issuer);
+      data.certs.push(issuer);
+    }
     if (!issuer) {
       throw new EsignError(
         "E_REVOCATION",

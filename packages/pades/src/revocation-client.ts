@@ -44,8 +44,15 @@ function sha1(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha1").update(data).digest());
 }
 
-/** The OCSP responder URLs (AIA id-ad-ocsp) and CRL distribution point URLs of a certificate. */
-export function revocationUrls(certificate: Uint8Array): { ocsp: string[]; crl: string[] } {
+/**
+ * The OCSP responder URLs (AIA id-ad-ocsp), CRL distribution point URLs and issuer certificate
+ * URLs (AIA id-ad-caIssuers) of a certificate.
+ */
+export function revocationUrls(certificate: Uint8Array): {
+  ocsp: string[];
+  crl: string[];
+  caIssuers: string[];
+} {
   const cert = new x509.X509Certificate(certificate);
   const aia = cert.getExtension(x509.AuthorityInfoAccessExtension);
   const cdp = cert.getExtension(x509.CRLDistributionPointsExtension);
@@ -53,6 +60,7 @@ export function revocationUrls(certificate: Uint8Array): { ocsp: string[]; crl: 
     values.filter((url): url is string => !!url && /^https?:\/\//i.test(url));
   return {
     ocsp: httpUrls(aia?.ocsp.filter((name) => name.type === "url").map((name) => name.value) ?? []),
+    caIssuers: httpUrls(aia?.caIssuers.filter((name) => name.type === "url").map((name) => name.value) ?? []),
     crl: httpUrls(
       cdp?.distributionPoints.flatMap(
         (point) => point.distributionPoint?.fullName?.map((name) => name.uniformResourceIdentifier) ?? [],
@@ -208,6 +216,33 @@ export async function fetchCrl(
   );
   if (revoked) throw revocationError(`${subjectOf(certificate)} is revoked (CRL ${url})`, true);
   return answer.body;
+}
+
+/**
+ * Downloads the issuer of `certificate` from its AIA caIssuers URLs (DER or PEM) and returns it
+ * only if it really issued the certificate; undefined when no URL gives one.
+ */
+export async function fetchIssuer(
+  certificate: Uint8Array,
+  options: RevocationOptions = {},
+): Promise<Uint8Array | undefined> {
+  const subject = new X509Certificate(certificate);
+  for (const url of revocationUrls(certificate).caIssuers) {
+    const answer = await httpCall(url, {
+      method: "GET",
+      timeoutMs: options.timeoutMs ?? 10_000,
+      unavailableCode: "E_REVOCATION",
+      service: "CA issuers",
+    }).catch(() => undefined);
+    if (answer?.status !== 200) continue;
+    try {
+      const issuer = new X509Certificate(answer.body);
+      if (subject.checkIssued(issuer) && subject.verify(issuer.publicKey)) return new Uint8Array(issuer.raw);
+    } catch {
+      // Not a certificate: try the next URL.
+    }
+  }
+  return undefined;
 }
 
 function subjectOf(certificate: Uint8Array): string {

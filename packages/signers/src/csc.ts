@@ -11,6 +11,7 @@ import { z } from "zod";
 import { CmsBuildingSigner } from "./cms-building-signer";
 import { CscClient, type CscClientOptions } from "./csc-client";
 import { ecdsaSignatureToDer } from "./ecdsa";
+import { type HashBatchingOptions, withHashBatching } from "./hash-batcher";
 import { base64Bytes } from "./remote-http";
 import type { RawSignatureProvider, SignerDescription, Timestamper } from "./types";
 
@@ -279,9 +280,13 @@ export class CscProvider implements RawSignatureProvider {
   }
 }
 
-/** The `csc` backend: a CSC API v2 credential behind the CMS-building signer. */
+/**
+ * The `csc` backend: a CSC API v2 credential behind the CMS-building signer; with `hashBatching`,
+ * concurrent documents share signHash calls (see hash-batcher.ts).
+ */
 export function createCscSigner(
-  options: CscSignerOptions & { timestamper?: Timestamper },
+  options: CscSignerOptions & { timestamper?: Timestamper; hashBatching?: HashBatchingOptions },
 ): CmsBuildingSigner {
-  return new CmsBuildingSigner({ provider: new CscProvider(options), timestamper: options.timestamper });
+  const provider = withHashBatching(new CscProvider(options), options.hashBatching);
+  return new CmsBuildingSigner({ provider, timestamper: options.timestamper });
 }

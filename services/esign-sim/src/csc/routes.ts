@@ -83,7 +83,7 @@ function clientId(request: FastifyRequest): string {
 /** CSC API v2 under /csc/v2: service info, OAuth 2.0 client credentials, credentials, signHash. */
 export function registerCscRoutes(app: FastifyInstance, context: SimulatorContext): void {
   const baseUrl = context.pki.baseUrl;
-  const authenticated = { ...CSC, preHandler: requireAccessToken(context) };
+  const authenticated = { config: CSC, preHandler: requireAccessToken(context) };
 
   const info = async () => ({
     specs: "2.0.0.2",

@@ -1,0 +1,458 @@
+import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type ErrorCode, isEsignError } from "@esign/errors";
+import { TsaClient } from "@esign/pades";
+import { BufferSource } from "@esign/pdf";
+import { signPdf, writeSignedPdf } from "@esign/pipeline";
+import {
+  createCscSigner,
+  createPkcs11Signer,
+  EsignApiSigner,
+  type PadesLevel,
+  type Signer,
+} from "@esign/signers";
+import { REPO_ROOT, validate } from "@esign/testkit";
+import { type Simulator, startSimulator } from "esign-sim";
+import { PDFDocument, PDFName, PDFString } from "pdf-lib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const LEVELS: PadesLevel[] = ["B-B", "B-T", "B-LT", "B-LTA"];
+const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+/** Embedded in the test PDF: it must never show up in anything the signing service received. */
+const MARKER = `esign-remote-marker-${process.pid}-${Date.now()}`;
+
+let sim: Simulator;
+let dir: string;
+let rootPath: string;
+let input: Uint8Array;
+let inputPath: string;
+let tsa: TsaClient;
+
+async function markedPdf(): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  doc.addPage([300, 200]).drawText("remote signing test", { x: 20, y: 100, size: 12 });
+  doc.catalog.set(PDFName.of("EsignTestMarker"), PDFString.of(MARKER));
+  return doc.save({ useObjectStreams: false });
+}
+
+function pem(der: Uint8Array): string {
+  return new X509Certificate(der).toString();
+}
+
+function cscSigner(credentialId: string, extra: Partial<Parameters<typeof createCscSigner>[0]> = {}) {
+  return createCscSigner({
+    url: `${sim.url}/csc/v2`,
+    clientId: "demo",
+    clientSecret: "demo-secret",
+    credentialId,
+    timestamper: tsa,
+    ...extra,
+  });
+}
+
+async function signTo(signer: Signer, level: PadesLevel, name: string): Promise<string> {
+  const signed = await signPdf(new BufferSource(input), signer, { level, documentTimestamper: tsa });
+  expect(signed.revisions).toHaveLength({ "B-B": 1, "B-T": 1, "B-LT": 2, "B-LTA": 3 }[level]);
+  const path = join(dir, `${name}-${level}.pdf`);
+  await writeSignedPdf(signed.output, path);
+  return path;
+}
+
+/** validate.sh passes every check and finds the level's markers (time-stamp, /DSS, /DocTimeStamp). */
+async function expectValidAt(path: string, level: PadesLevel): Promise<void> {
+  const result = await validate(path, rootPath);
+  expect(result.failures, result.output).toEqual([]);
+  expect(result.ok, result.output).toBe(true);
+  expect(result.output).toMatch(new RegExp(`pades-level\\s+INFO markers suggest PAdES ${level} `));
+  if (level !== "B-B") expect(result.output).toMatch(/openssl-ts\s+PASS/);
+  if (level === "B-LT" || level === "B-LTA") expect(result.output).toMatch(/\/DSS present: .*VRI entries 1/);
+  if (level === "B-LTA") expect(result.output).toMatch(/openssl-ts-doc\s+PASS/);
+}
+
+async function expectEsignError(promise: Promise<unknown>, code: ErrorCode) {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(isEsignError(error) ? error.code : error).toBe(code);
+  return error as { retryAfter?: number; permanent: boolean };
+}
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return run("pnpm", ["-s", "esign", "sign", ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+  }).then(
+    (result) => ({ code: 0, ...result }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? 1,
+      stdout: error.stdout ?? "",
+      stderr: error.stderr ?? "",
+    }),
+  );
+}
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  dir = await mkdtemp(join(tmpdir(), "esign-remote-"));
+  rootPath = join(dir, "root.pem");
+  await writeFile(rootPath, await (await fetch(`${sim.url}/pki/root.pem`)).text());
+  input = await markedPdf();
+  expect(Buffer.from(input).includes(MARKER)).toBe(true);
+  inputPath = join(dir, "input.pdf");
+  await writeFile(inputPath, input);
+  tsa = new TsaClient({ urls: [`${sim.url}/tsa`] });
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe("csc backend", () => {
+  it.each(LEVELS)("signs at %s with an RSA seal", async (level) => {
+    await expectValidAt(await signTo(cscSigner("seal-rsa"), level, "csc-rsa"), level);
+  });
+
+  it("signs at B-LTA with an ECDSA seal", async () => {
+    await expectValidAt(await signTo(cscSigner("seal-ec"), "B-LTA", "csc-ec"), "B-LTA");
+  });
+
+  it("authorizes an explicit credential with PIN and a sent OTP, several hashes in one signHash call", async () => {
+    const signer = cscSigner("alice-rsa", {
+      pin: "1234",
+      requestOtp: async () => sim.currentOtp("alice-rsa") ?? "",
+    });
+    const before = sim.requests().length;
+    const digests = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+    const results = await signer.signBatch(
+      digests.map((documentDigest) => ({ documentDigest, digestAlgorithm: "sha256", level: "B-B" })),
+    );
+    expect(results).toHaveLength(3);
+    const calls = sim.requests().slice(before);
+    const signHash = calls.filter((call) => call.path.endsWith("/signatures/signHash"));
+    expect(signHash).toHaveLength(1);
+    expect(signHash[0]!.fields?.hashes).toHaveLength(3);
+    expect(calls.map((call) => call.path)).toContain("/csc/v2/credentials/sendOTP");
+
+    const path = await signTo(signer, "B-T", "csc-alice");
+    await expectValidAt(path, "B-T");
+  });
+
+  it("refuses an explicit credential without its PIN before any signature is asked", async () => {
+    await expectEsignError(
+      signPdf(new BufferSource(input), cscSigner("alice-rsa", { otp: "000000" }), { level: "B-B" }),
+      "E_CONFIG",
+    );
+  });
+
+  it("maps the service's failures to error codes", async () => {
+    await expectEsignError(cscSigner("seal-rsa", { clientSecret: "wrong" }).describe(), "E_SIGNER_AUTH");
+    await expectEsignError(cscSigner("no-such-credential").describe(), "E_SIGNER_REJECTED");
+
+    sim.setFaults({ routes: ["csc"], rateLimitBurst: { count: 1, retryAfterSeconds: 7 } });
+    const limited = await expectEsignError(cscSigner("seal-rsa").describe(), "E_SIGNER_RATE_LIMITED");
+    expect(limited.retryAfter).toBe(7);
+
+    sim.setFaults({ routes: ["csc"], errorRate: 1, errorStatus: 503 });
+    const unavailable = await expectEsignError(cscSigner("seal-rsa").describe(), "E_SIGNER_UNAVAILABLE");
+    expect(unavailable.permanent).toBe(false);
+
+    sim.setFaults({ routes: ["csc"], malformedRate: 1 });
+    await expectEsignError(cscSigner("seal-rsa").describe(), "E_SIGNER_BAD_RESPONSE");
+
+    sim.setFaults({ routes: ["csc"], hangRate: 1 });
+    await expectEsignError(cscSigner("seal-rsa", { timeoutMs: 300 }).describe(), "E_SIGNER_UNAVAILABLE");
+    sim.clearFaults();
+  });
+
+  it("catches a wrong signature and writes nothing", async () => {
+    const signer = cscSigner("seal-rsa");
+    await signer.describe();
+    sim.setFaults({ routes: ["sign"], wrongSignatureRate: 1 });
+    try {
+      await expectEsignError(
+        signPdf(new BufferSource(input), signer, { level: "B-T" }),
+        "E_SIGNATURE_MISMATCH",
+      );
+      const output = join(dir, "csc-wrong.pdf");
+      const result = await cli([
+        inputPath,
+        "-o",
+        output,
+        "--signer",
+        "csc",
+        "--url",
+        `${sim.url}/csc/v2`,
+        "--client-id",
+        "demo",
+        "--client-secret",
+        "demo-secret",
+        "--credential",
+        "seal-rsa",
+      ]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("E_SIGNATURE_MISMATCH");
+      expect(existsSync(output)).toBe(false);
+    } finally {
+      sim.clearFaults();
+    }
+  });
+
+  it("works from the CLI at B-LTA", async () => {
+    const output = join(dir, "cli-csc.pdf");
+    const result = await cli([
+      inputPath,
+      "-o",
+      output,
+      "--signer",
+      "csc",
+      "--url",
+      `${sim.url}/csc/v2`,
+      "--client-id",
+      "demo",
+      "--client-secret",
+      "demo-secret",
+      "--credential",
+      "seal-ec",
+      "--level",
+      "B-LTA",
+      "--tsa",
+      `${sim.url}/tsa`,
+    ]);
+    expect(result.stderr).toContain("signed");
+    expect(result.code).toBe(0);
+    await expectValidAt(output, "B-LTA");
+  });
+});
+
+describe("esign-api backend", () => {
+  const esignApi = () => new EsignApiSigner({ url: sim.url, apiKey: "demo-key", credentialId: "seal-rsa" });
+
+  it.each(LEVELS)("signs at %s", async (level) => {
+    await expectValidAt(await signTo(esignApi(), level, "esign-api"), level);
+  });
+
+  it("catches a wrong signature and refuses a certificate other than the pinned one", async () => {
+    sim.setFaults({ routes: ["cms"], wrongSignatureRate: 1 });
+    try {
+      await expectEsignError(
+        signPdf(new BufferSource(input), esignApi(), { level: "B-B" }),
+        "E_SIGNATURE_MISMATCH",
+      );
+    } finally {
+      sim.clearFaults();
+    }
+    const otherCertificate = new EsignApiSigner({
+      url: sim.url,
+      apiKey: "demo-key",
+      credentialId: "seal-rsa",
+      certificate: sim.pki.credentials.get("seal-ec")!.der,
+    });
+    await expectEsignError(
+      otherCertificate.sign({ documentDigest: new Uint8Array(32), digestAlgorithm: "sha256", level: "B-B" }),
+      "E_SIGNER_BAD_RESPONSE",
+    );
+    await expectEsignError(
+      new EsignApiSigner({ url: sim.url, apiKey: "wrong", credentialId: "seal-rsa" }).describe(),
+      "E_SIGNER_AUTH",
+    );
+  });
+
+  it("works from the CLI at B-LT", async () => {
+    const output = join(dir, "cli-esign-api.pdf");
+    const result = await cli([
+      inputPath,
+      "-o",
+      output,
+      "--signer",
+      "esign-api",
+      "--url",
+      sim.url,
+      "--api-key",
+      "demo-key",
+      "--credential",
+      "seal-ec",
+      "--level",
+      "B-LT",
+    ]);
+    expect(result.stderr).toContain("signed");
+    expect(result.code).toBe(0);
+    await expectValidAt(output, "B-LT");
+  });
+});
+
+describe("pkcs11 backend (SoftHSM2)", () => {
+  let hsmEnv: Record<string, string>;
+  let slot: number;
+  const keyLabels = { "seal-rsa": "seal-rsa-key", "seal-ec": "seal-ec-key" } as const;
+
+  beforeAll(async () => {
+    const hsmDir = join(dir, "softhsm");
+    const config = join(dir, "softhsm2.conf");
+    await run("mkdir", ["-p", join(hsmDir, "tokens")]);
+    await writeFile(config, `directories.tokendir = ${join(hsmDir, "tokens")}\nobjectstore.backend = file\n`);
+    hsmEnv = { SOFTHSM2_CONF: config };
+    process.env.SOFTHSM2_CONF = config;
+    const init = await run(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", "esign", "--pin", "1234", "--so-pin", "5678"],
+      {
+        env: { ...process.env, ...hsmEnv },
+      },
+    );
+    slot = Number(/slot (\d+)/.exec(init.stdout)![1]);
+    for (const [credential, label] of Object.entries(keyLabels)) {
+      const keyPath = join(dir, `${label}.der`);
+      const key = sim.pki.credentials.get(credential)!.key.privateKey;
+      await writeFile(keyPath, key.export({ type: "pkcs8", format: "der" }));
+      await run(
+        "pkcs11-tool",
+        [
+          "--module",
+          SOFTHSM_MODULE,
+          "--login",
+          "--pin",
+          "1234",
+          "--write-object",
+          keyPath,
+          "--type",
+          "privkey",
+          "--label",
+          label,
+          "--id",
+          credential === "seal-rsa" ? "01" : "02",
+        ],
+        { env: { ...process.env, ...hsmEnv } },
+      );
+      await writeFile(
+        join(dir, `${credential}.pem`),
+        pem(sim.pki.credentials.get(credential)!.der) + pem(sim.pki.issuing.der),
+      );
+    }
+  });
+
+  function hsmSigner(credential: keyof typeof keyLabels) {
+    return createPkcs11Signer({
+      module: SOFTHSM_MODULE,
+      slot,
+      pin: "1234",
+      keyLabel: keyLabels[credential],
+      certificate: sim.pki.credentials.get(credential)!.der,
+      chain: [sim.pki.issuing.der],
+      timestamper: tsa,
+    });
+  }
+
+  it.each(LEVELS)("signs at %s with an ECDSA key on the token", async (level) => {
+    const signer = hsmSigner("seal-ec");
+    try {
+      await expectValidAt(await signTo(signer, level, "pkcs11-ec"), level);
+    } finally {
+      await signer.close();
+    }
+  });
+
+  it("signs with an RSA key on the token and refuses a wrong PIN", async () => {
+    const signer = hsmSigner("seal-rsa");
+    try {
+      await expectValidAt(await signTo(signer, "B-T", "pkcs11-rsa"), "B-T");
+    } finally {
+      await signer.close();
+    }
+    const wrongPin = createPkcs11Signer({
+      module: SOFTHSM_MODULE,
+      slot,
+      pin: "9999",
+      keyLabel: keyLabels["seal-rsa"],
+      certificate: sim.pki.credentials.get("seal-rsa")!.der,
+    });
+    await expectEsignError(signPdf(new BufferSource(input), wrongPin, { level: "B-B" }), "E_SIGNER_AUTH");
+  });
+
+  it("works from the CLI at B-LT", async () => {
+    const output = join(dir, "cli-pkcs11.pdf");
+    const result = await cli(
+      [
+        inputPath,
+        "-o",
+        output,
+        "--signer",
+        "pkcs11",
+        "--module",
+        SOFTHSM_MODULE,
+        "--slot",
+        String(slot),
+        "--pin",
+        "1234",
+        "--key-label",
+        keyLabels["seal-rsa"],
+        "--cert",
+        join(dir, "seal-rsa.pem"),
+        "--level",
+        "B-LT",
+        "--tsa",
+        `${sim.url}/tsa`,
+      ],
+      hsmEnv,
+    );
+    expect(result.stderr).toContain("signed");
+    expect(result.code).toBe(0);
+    await expectValidAt(output, "B-LT");
+  });
+});
+
+describe("p12 backend with a TSA", () => {
+  it("signs at B-LTA from the CLI, fetching revocation data from the certificates' URLs", async () => {
+    const credential = sim.pki.credentials.get("seal-rsa")!;
+    const keyPath = join(dir, "p12-key.pem");
+    const certPath = join(dir, "p12-cert.pem");
+    const chainPath = join(dir, "p12-chain.pem");
+    await writeFile(keyPath, credential.key.privateKey.export({ type: "pkcs8", format: "pem" }));
+    await writeFile(certPath, pem(credential.der));
+    await writeFile(chainPath, pem(sim.pki.issuing.der));
+    const requestsBefore = sim.requests().length;
+    const output = join(dir, "cli-p12.pdf");
+    const result = await cli([
+      inputPath,
+      "-o",
+      output,
+      "--key",
+      keyPath,
+      "--cert",
+      certPath,
+      "--chain",
+      chainPath,
+      "--level",
+      "B-LTA",
+      "--tsa",
+      `${sim.url}/tsa`,
+    ]);
+    expect(result.stderr).toContain("signed");
+    expect(result.code).toBe(0);
+    await expectValidAt(output, "B-LTA");
+    const fetched = sim
+      .requests()
+      .slice(requestsBefore)
+      .map((entry) => `${entry.method} ${entry.path}`);
+    expect(fetched).toContain("POST /ocsp");
+  });
+});
+
+describe("what the signing service saw", () => {
+  it("only digests and ids: no large body, no document bytes", async () => {
+    const response = await fetch(`${sim.url}/admin/requests`);
+    const log = (await response.json()) as { path: string; bodyBytes: number }[];
+    const signingCalls = log.filter((entry) => /signHash|esign\/v1\/sign/.test(entry.path));
+    expect(signingCalls.length).toBeGreaterThan(10);
+    for (const entry of log) expect(entry.bodyBytes, entry.path).toBeLessThan(4096);
+    expect(JSON.stringify(log)).not.toContain(MARKER);
+    // The marker is in the PDF; a document upload would carry it (the log keeps short strings verbatim).
+    expect((await readFile(inputPath)).includes(MARKER)).toBe(true);
+  });
+});
