@@ -1,8 +1,11 @@
-import { createHash } from "node:crypto";
+import { createHash, type KeyObject, X509Certificate } from "node:crypto";
+import { parseSignatureAlgorithm } from "./algorithm-identifiers";
+import { verifyData } from "./algorithms";
 import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "./asn1";
 import { bytesEqual, certificateIdentity } from "./certificate";
 
 const OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1";
+const OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
 const HASHES: Record<string, string> = {
   "1.3.14.3.2.26": "sha1",
   "2.16.840.1.101.3.4.2.1": "sha256",
@@ -23,37 +26,80 @@ function tryParse(der: Uint8Array): Block | undefined {
   }
 }
 
-/** Status of `certificate` in one OCSPResponse (matched by CertID issuer-name hash and serial), if it covers it. */
-function ocspStatus(response: Uint8Array, certificate: Uint8Array): RevocationStatus | undefined {
+/** Checks the signature of an X.509-style signed structure: SEQUENCE { tbs, algorithm, BIT STRING, ... }. */
+function signedBy(structure: Block, publicKey: KeyObject): boolean {
+  const [tbs, algorithm, signature] = children(structure);
+  const [algorithmOid, parameters] = children(algorithm);
+  const parsed = parseSignatureAlgorithm(
+    oidOf(algorithmOid) ?? "",
+    parameters && rawBytes(parameters),
+    undefined,
+  );
+  if (!tbs || !signature || typeof parsed === "string") return false;
+  return verifyData(publicKey, parsed, rawBytes(tbs), octetsOf(signature));
+}
+
+function issuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
+  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
+}
+
+/** The OCSP signer must be the CA itself or a certificate it issued for OCSP signing (RFC 6960 4.2.2.2). */
+function signedByResponder(basic: Block, issuer: X509Certificate): boolean {
+  if (signedBy(basic, issuer.publicKey)) return true;
+  const certificates = children(children(children(basic).find((field) => isContextTag(field, 0)))[0]);
+  return certificates.some((block) => {
+    const responder = new X509Certificate(rawBytes(block));
+    return (
+      issuedBy(responder, issuer) &&
+      (responder.keyUsage ?? []).includes(OCSP_SIGNING) &&
+      signedBy(basic, responder.publicKey)
+    );
+  });
+}
+
+/** Status of `certificate` in one OCSPResponse, if the response names it and its issuer's responder signed it. */
+function ocspStatus(
+  response: Uint8Array,
+  certificate: Uint8Array,
+  issuer: X509Certificate,
+): RevocationStatus | undefined {
   const [, responseBytes] = children(tryParse(response));
-  const [type, basic] = responseBytes ? children(children(responseBytes)[0] ?? responseBytes) : [];
-  if (oidOf(type) !== OCSP_BASIC || !basic) return undefined;
-  const tbs = children(children(parseBer(octetsOf(basic), "BasicOCSPResponse", "E_VERIFY"))[0]!);
-  const responses = tbs[isContextTag(tbs[0]!, 0) ? 3 : 2];
-  const { issuer, serialNumber } = certificateIdentity(certificate);
-  for (const single of responses ? children(responses) : []) {
+  const [type, basicOctets] = children(children(responseBytes)[0]);
+  if (oidOf(type) !== OCSP_BASIC || !basicOctets) return undefined;
+  const basic = tryParse(octetsOf(basicOctets));
+  const tbs = children(children(basic)[0]);
+  // ResponseData: [0] version (optional), responderID, producedAt, responses.
+  const responses = tbs[tbs[0] && isContextTag(tbs[0], 0) ? 3 : 2];
+  const { issuer: issuerName, serialNumber } = certificateIdentity(certificate);
+  for (const single of children(responses)) {
     const [certId, certStatus] = children(single);
-    const [hashAlgorithm, issuerNameHash, , serial] = certId ? children(certId) : [];
+    const [hashAlgorithm, issuerNameHash, , serial] = children(certId);
     const algorithm = HASHES[oidOf(children(hashAlgorithm)[0]) ?? ""];
     if (!algorithm || !issuerNameHash || !serial || !certStatus) continue;
-    const nameHash = createHash(algorithm).update(issuer).digest();
+    const nameHash = createHash(algorithm).update(issuerName).digest();
     if (!bytesEqual(rawBytes(serial), serialNumber) || !bytesEqual(octetsOf(issuerNameHash), nameHash))
       continue;
+    if (!basic || !signedByResponder(basic, issuer)) return undefined;
     const status = (["good", "revoked", "unknown"] as const)[certStatus.idBlock.tagNumber] ?? "unknown";
     return { source: "ocsp", status };
   }
   return undefined;
 }
 
-/** Status of `certificate` in a CRL from its issuer (by issuer name), if the CRL is that issuer's. */
-function crlStatus(crl: Uint8Array, certificate: Uint8Array): RevocationStatus | undefined {
+/** Status of `certificate` in a CRL, if the CRL is its issuer's (by name) and the issuer signed it. */
+function crlStatus(
+  crl: Uint8Array,
+  certificate: Uint8Array,
+  issuer: X509Certificate,
+): RevocationStatus | undefined {
   const parsed = tryParse(crl);
   const tbs = children(children(parsed)[0]);
   // TBSCertList: version INTEGER is optional (v1 CRLs), then signature, issuer, thisUpdate, [nextUpdate], [revoked].
   const offset = tbs[0]?.idBlock.tagNumber === 2 && !tbs[0].idBlock.isConstructed ? 1 : 0;
   const crlIssuer = tbs[offset + 1];
-  const { issuer, serialNumber } = certificateIdentity(certificate);
-  if (!crlIssuer || !bytesEqual(rawBytes(crlIssuer), issuer)) return undefined;
+  const { issuer: issuerName, serialNumber } = certificateIdentity(certificate);
+  if (!parsed || !crlIssuer || !bytesEqual(rawBytes(crlIssuer), issuerName)) return undefined;
+  if (!signedBy(parsed, issuer.publicKey)) return undefined;
   const revokedList = tbs
     .slice(offset + 3)
     .find((field) => field.idBlock.tagClass === 1 && field.idBlock.tagNumber === 16);
@@ -66,19 +112,26 @@ function crlStatus(crl: Uint8Array, certificate: Uint8Array): RevocationStatus |
 
 /**
  * What the collected OCSP responses and CRLs say about `certificate`: the first OCSP response
- * that names it, else the first CRL of its issuer. Signatures on the responses are not checked.
+ * that names it, else the first CRL of its issuer. Only answers signed by the certificate's
+ * issuer (found in `pool`) or its delegated OCSP responder count; freshness is not judged here.
  */
 export function revocationStatus(
   certificate: Uint8Array,
+  pool: Uint8Array[],
   ocsps: Uint8Array[],
   crls: Uint8Array[],
 ): RevocationStatus | undefined {
+  const subject = new X509Certificate(certificate);
+  const issuer = pool
+    .map((der) => new X509Certificate(der))
+    .find((candidate) => issuedBy(subject, candidate));
+  if (!issuer) return undefined;
   for (const response of ocsps) {
-    const status = ocspStatus(response, certificate);
+    const status = ocspStatus(response, certificate, issuer);
     if (status) return status;
   }
   for (const crl of crls) {
-    const status = crlStatus(crl, certificate);
+    const status = crlStatus(crl, certificate, issuer);
     if (status) return status;
   }
   return undefined;

@@ -9,6 +9,7 @@ import {
   signatureFields,
 } from "@esign/pdf";
 import type { DigestAlgorithm } from "./algorithms";
+import { parseCms } from "./cms-parse";
 import { type LaterChanges, laterChanges, openRevision } from "./revisions";
 import { type RevocationStatus, revocationStatus } from "./revocation-status";
 import {
@@ -76,6 +77,7 @@ export interface VerifyPdfOptions {
 
 interface DssContents {
   summary: DssSummary;
+  certs: Uint8Array[];
   ocsps: Uint8Array[];
   crls: Uint8Array[];
 }
@@ -99,6 +101,7 @@ async function readDss(doc: PdfDocument): Promise<DssContents | undefined> {
   const vri = await doc.resolveDict(dss.get("VRI"));
   return {
     summary: { certs: certs.length, ocsps: ocsps.length, crls: crls.length, vri: vri?.entries.size ?? 0 },
+    certs,
     ocsps,
     crls,
   };
@@ -225,7 +228,10 @@ export async function verifyPdfSignatures(
   for (const field of fields) {
     const report = await verifyOne(source, field, options);
     const certificate = report.cms?.signerCertificate;
-    if (dss && certificate) report.revocation = revocationStatus(certificate, dss.ocsps, dss.crls);
+    if (dss && certificate) {
+      const pool = [...parseCms(field.signature.contents).certificates, ...dss.certs, ...options.trustRoots];
+      report.revocation = revocationStatus(certificate, pool, dss.ocsps, dss.crls);
+    }
     if (report.byteRangeValid && !report.coversWholeFile) {
       report.laterChanges = await laterChanges(doc, report.signedLength).catch((error: unknown) => {
         report.problems.push(

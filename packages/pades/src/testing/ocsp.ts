@@ -14,13 +14,15 @@ function caTime(date: Date): string {
 }
 
 /**
- * An OCSPResponse (DER) about `certificate`, signed by its issuer, made offline by
- * `openssl ocsp` in responder mode: an independent producer for revocation checks in tests.
+ * An OCSPResponse (DER) about `certificate`, signed by `responder` (default: the issuer; a
+ * delegated responder's certificate travels in the response), made offline by `openssl ocsp` in
+ * responder mode: an independent producer for revocation checks in tests.
  */
 export async function opensslOcspResponse(
   issuer: TestIdentity,
   certificate: Uint8Array,
   status: "good" | "revoked",
+  responder: TestIdentity = issuer,
 ): Promise<Uint8Array> {
   const directory = await mkdtemp(join(tmpdir(), "esign-ocsp-"));
   try {
@@ -38,10 +40,19 @@ export async function opensslOcspResponse(
     ];
     await writeFile(path("index.txt"), `${row.join("\t")}\n`);
     await writeFile(path("issuer.pem"), toPem(issuer.certificate));
-    await writeFile(path("issuer.key"), issuer.privateKey.export({ type: "pkcs8", format: "pem" }));
+    await writeFile(path("responder.pem"), toPem(responder.certificate));
+    await writeFile(path("responder.key"), responder.privateKey.export({ type: "pkcs8", format: "pem" }));
     await writeFile(path("cert.pem"), toPem(certificate));
     await run("openssl", [
-      ...["ocsp", "-index", path("index.txt"), "-rsigner", path("issuer.pem"), "-rkey", path("issuer.key")],
+      ...[
+        "ocsp",
+        "-index",
+        path("index.txt"),
+        "-rsigner",
+        path("responder.pem"),
+        "-rkey",
+        path("responder.key"),
+      ],
       ...["-CA", path("issuer.pem"), "-issuer", path("issuer.pem"), "-cert", path("cert.pem")],
       ...["-respout", path("response.der"), "-ndays", "1"],
     ]);
