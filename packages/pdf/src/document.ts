@@ -52,8 +52,8 @@ export class PdfDocument {
     readonly trailer: PdfDict,
     /** Offset of the newest xref section (the next revision's /Prev); undefined after recovery. */
     readonly startxref: number | undefined,
-    /** Kind of the newest xref section; a new revision repeats it. */
-    readonly xrefKind: XrefKind,
+    /** Kind of the newest xref section. */
+    private readonly newestXrefKind: XrefKind,
     /** True when the xref was rebuilt by scanning: the next revision lists every object. */
     private isRecovered: boolean,
     /** Whether the last byte is an EOL; if not, a new revision starts with one. */
@@ -87,14 +87,13 @@ export class PdfDocument {
       if (!isRecoverable(error)) throw error;
       const recovered = await recoverXref(source, resolved);
       if (isEncrypted(recovered.trailer)) throw encryptedError();
-      const kind = hasCompressedObjects(recovered.table) ? "stream" : "table";
       document = new PdfDocument(
         source,
         resolved,
         recovered.table,
         recovered.trailer,
         undefined,
-        kind,
+        "table",
         true,
         endsWithNewline,
       );
@@ -104,6 +103,14 @@ export class PdfDocument {
 
   get recovered(): boolean {
     return this.isRecovered;
+  }
+
+  /**
+   * The kind of xref section a new revision writes: the same as the newest one, except that a
+   * recovered file whose objects live in object streams needs a stream (a table cannot list them).
+   */
+  get xrefKind(): XrefKind {
+    return this.isRecovered && hasCompressedObjects(this.table) ? "stream" : this.newestXrefKind;
   }
 
   /** Every object number below this is taken; new objects start here. */

@@ -9,6 +9,7 @@ import {
   failuresUnderRoots,
   makePki,
   run,
+  SAMPLES,
   scratchDir,
   signBytes,
   type TestPki,
@@ -98,6 +99,34 @@ describe("hostile and broken input", () => {
     expect(await doc.pageCount()).toBe(2);
     expect(doc.recovered).toBe(true);
     await expectCodeOrValidSignature(shifted, [], "shifted-offsets");
+  });
+
+  it("recovers a hybrid file with shifted offsets and lists its compressed objects in an xref stream", async () => {
+    const original = readFileSync(join(SAMPLES, "hybrid-xref.pdf"));
+    const headerEnd = original.indexOf("\n") + 1;
+    const shifted = Buffer.concat([
+      original.subarray(0, headerEnd),
+      Buffer.from("%shifted\n"),
+      original.subarray(headerEnd),
+    ]);
+    const doc = await openPdf(new BufferSource(shifted));
+    expect(doc.recovered).toBe(true);
+    expect(doc.xrefKind).toBe("stream");
+    expect((await doc.resolveDict(doc.trailer.get("Info")))?.entries.size).toBeGreaterThan(0);
+    await expectCodeOrValidSignature(shifted, [], "shifted-hybrid");
+  });
+
+  it("recovers lazily when one object's offset is wrong, switching the new section to a stream", async () => {
+    const original = readFileSync(join(SAMPLES, "hybrid-xref.pdf")).toString("latin1");
+    // The page (object 4, at 543) now points at object 5: found only when the page is read.
+    const damaged = Buffer.from(original.replace("0000000543 00000 n", "0000000728 00000 n"), "latin1");
+    const doc = await openPdf(new BufferSource(damaged));
+    expect(doc.recovered).toBe(false);
+    expect(doc.xrefKind).toBe("table");
+    expect(await doc.pageCount()).toBe(1);
+    expect(doc.recovered).toBe(true);
+    expect(doc.xrefKind).toBe("stream"); // the hybrid file's compressed objects need type-2 entries
+    await expectCodeOrValidSignature(damaged, [], "lazy-recovery");
   });
 
   it("recovers a file without startxref (xref stream and object streams)", async () => {
