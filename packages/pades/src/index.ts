@@ -42,6 +42,7 @@ export {
   revocationUrls,
 } from "./revocation-client";
 export type { RevocationStatus } from "./revocation-status";
+export { assertUsableSignerCertificate } from "./signer-certificate";
 export { TsaClient, type TsaClientOptions } from "./tsa";
 export {
   type CmsVerification,

@@ -3,6 +3,7 @@ import { EsignError } from "@esign/errors";
 import {
   addUnsignedAttribute,
   assembleCms,
+  assertUsableSignerCertificate,
   buildSignedAttributes,
   type DigestAlgorithm,
   digestAlgorithmOf,
@@ -67,6 +68,7 @@ export class CmsBuildingSigner implements Signer {
   async signBatch(requests: SignRequest[]): Promise<SignResult[]> {
     if (requests.length === 0) return [];
     const description = await this.describe();
+    assertUsableSignerCertificate(description.certificate);
     const digestAlgorithm = digestAlgorithmOf(description.signatureAlgorithm);
     for (const request of requests) this.checkRequest(request, digestAlgorithm);
 

@@ -3,7 +3,14 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { digestAlgorithmOf, hash, loadLocalCredentials, OID, parseCms, signatureValueOf } from "@esign/pades";
-import { createTestPki, opensslVerifyCms, type TestKeyType, writeTestPki } from "@esign/pades/testing";
+import {
+  createTestPki,
+  issueCertificate,
+  KeyUsageFlags,
+  opensslVerifyCms,
+  type TestKeyType,
+  writeTestPki,
+} from "@esign/pades/testing";
 import { describe, expect, it } from "vitest";
 import {
   CmsBuildingSigner,
@@ -137,5 +144,32 @@ describe("CmsBuildingSigner", async () => {
     expect(await stamping.estimateCmsSize("B-T")).toBeGreaterThan(
       (await stamping.estimateCmsSize("B-B")) + 6000,
     );
+  });
+
+  it("refuses an expired signer certificate or one whose key usage does not allow signing", async () => {
+    const DAY = 86_400_000;
+    const expired = await issueCertificate({
+      subject: "CN=expired signer",
+      issuer: pki.root,
+      notBefore: new Date(Date.now() - 400 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    });
+    const encipherOnly = await issueCertificate({
+      subject: "CN=encryption only",
+      issuer: pki.root,
+      keyUsage: KeyUsageFlags.keyEncipherment,
+    });
+    const serverOnly = await issueCertificate({
+      subject: "CN=TLS server",
+      issuer: pki.root,
+      extendedKeyUsage: { oids: ["1.3.6.1.5.5.7.3.1"], critical: false },
+    });
+    for (const identity of [expired, encipherOnly, serverOnly]) {
+      const unusable = new CmsBuildingSigner({ provider: new LocalKeyProvider(identity) });
+      const error = await rejection(
+        unusable.sign({ documentDigest, digestAlgorithm: "sha256", level: "B-B" }),
+      );
+      expect(error.code, identity.subject).toBe("E_CERT");
+    }
   });
 });

@@ -15,6 +15,8 @@ x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoPro
 type Algorithm = webcrypto.Algorithm;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
+export { KeyUsageFlags } from "@peculiar/x509";
+
 export type TestKeyType = "rsa" | "rsa-pss" | "p256" | "p384";
 
 const KEY_ALGORITHMS: Record<TestKeyType, webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams> = {
