@@ -5,6 +5,7 @@ import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import { parseSignArgs } from "./args";
 import { status, submit } from "./queue-commands";
 import { signerFromArgs, timestamperFromArgs } from "./signer-from-args";
+import { verify } from "./verify";
 
 const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
@@ -48,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "sign":
       return sign(rest);
+    case "verify":
+      return verify(rest);
     case "submit":
       return submit(rest);
     case "status":
