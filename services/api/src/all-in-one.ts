@@ -134,7 +134,7 @@ async function main(): Promise<void> {
           url: `${simulator.url}/csc/v2`,
           clientId: "demo",
           clientSecret: { env: "ESIGN_SIM_CLIENT_SECRET" },
-          credential: "seal-rsa",
+          credentialId: "seal-rsa",
         },
       }),
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
