@@ -20,6 +20,7 @@ import {
 const OBJECT_CACHE_SIZE = 2048;
 const OBJECT_STREAM_CACHE_SIZE = 8;
 const MAX_REFERENCE_CHAIN = 32;
+const NO_CHAIN: ReadonlySet<number> = new Set();
 
 /** A page and the attributes it inherits from the page tree. */
 export interface PageInfo {
@@ -41,7 +42,8 @@ type Inherited = Partial<Record<(typeof INHERITABLE)[number], PdfObject>>;
 export class PdfDocument {
   private readonly cache = new Map<number, PdfObject>();
   private readonly objectStreams = new Map<number, ObjectStream>();
-  private readonly resolving = new Set<number>();
+  private readonly inflight = new Map<number, Promise<PdfObject>>();
+  private recovery: Promise<void> | undefined;
   private countedPages: number | undefined;
 
   private constructor(
@@ -124,11 +126,16 @@ export class PdfDocument {
   }
 
   /** Follows references until a direct object. A missing object is `null`, as the spec says. */
-  async resolve(value: PdfObject | undefined): Promise<PdfObject> {
+  resolve(value: PdfObject | undefined): Promise<PdfObject> {
+    return this.resolveWithin(value, NO_CHAIN);
+  }
+
+  /** `chain`: the objects whose loading led here, to catch a reference back into them. */
+  private async resolveWithin(value: PdfObject | undefined, chain: ReadonlySet<number>): Promise<PdfObject> {
     let current: PdfObject | undefined = value;
     for (let hops = 0; current instanceof PdfRef; hops++) {
       if (hops >= MAX_REFERENCE_CHAIN) throw corrupt("reference chain too long (a reference cycle?)");
-      current = await this.getObject(current.num);
+      current = await this.objectWithin(current.num, chain);
     }
     return current ?? null;
   }
@@ -142,19 +149,32 @@ export class PdfDocument {
     return Array.isArray(resolved) ? resolved : undefined;
   }
 
-  async getObject(num: number): Promise<PdfObject> {
+  getObject(num: number): Promise<PdfObject> {
+    return this.objectWithin(num, NO_CHAIN);
+  }
+
+  /**
+   * Top-level reads of the same object share one load, so concurrent callers are safe. Nested
+   * reads (a stream's /Length, an object's object stream) carry the chain that led to them and
+   * never wait on a shared load: a reference cycle fails as E_PDF_CORRUPT instead of hanging.
+   */
+  private async objectWithin(num: number, chain: ReadonlySet<number>): Promise<PdfObject> {
     const cached = this.cache.get(num);
     if (cached !== undefined) return cached;
-    if (this.resolving.has(num)) throw corrupt(`object ${num} refers to itself while being read`);
-    this.resolving.add(num);
-    try {
-      const value = await this.loadWithRecovery(num);
-      if (this.cache.size >= OBJECT_CACHE_SIZE) this.cache.clear();
-      this.cache.set(num, value);
-      return value;
-    } finally {
-      this.resolving.delete(num);
+    if (chain.has(num)) throw corrupt(`object ${num} refers to itself while being read`);
+    const innerChain = new Set(chain).add(num);
+    let pending = chain.size === 0 ? this.inflight.get(num) : undefined;
+    if (!pending) {
+      pending = this.loadWithRecovery(num, innerChain);
+      if (chain.size === 0) {
+        pending = pending.finally(() => this.inflight.delete(num));
+        this.inflight.set(num, pending);
+      }
     }
+    const value = await pending;
+    if (this.cache.size >= OBJECT_CACHE_SIZE) this.cache.clear();
+    this.cache.set(num, value);
+    return value;
   }
 
   /** Decoded data of a stream object (FlateDecode only; used for DSS and tests). */
@@ -167,44 +187,55 @@ export class PdfDocument {
     return readStreamData(this.source, withLength, this.limits);
   }
 
-  private async loadWithRecovery(num: number): Promise<PdfObject> {
+  private async loadWithRecovery(num: number, chain: ReadonlySet<number>): Promise<PdfObject> {
     try {
-      return await this.load(num);
+      return await this.load(num, chain);
     } catch (error) {
       if (this.isRecovered || !isRecoverable(error)) throw error;
-      const recovered = await recoverXref(this.source, this.limits);
-      this.table = recovered.table;
-      this.isRecovered = true;
-      this.cache.clear();
-      this.objectStreams.clear();
-      return this.load(num);
+      this.recovery ??= this.switchToRecoveredXref();
+      await this.recovery;
+      return this.load(num, chain);
     }
   }
 
-  private async load(num: number): Promise<PdfObject> {
+  private async switchToRecoveredXref(): Promise<void> {
+    const recovered = await recoverXref(this.source, this.limits);
+    this.table = recovered.table;
+    this.isRecovered = true;
+    this.cache.clear();
+    this.objectStreams.clear();
+  }
+
+  private async load(num: number, chain: ReadonlySet<number>): Promise<PdfObject> {
     const entry = this.table.get(num);
-    if (entry?.kind === ENTRY_IN_FILE) return this.loadInFile(num, entry.offset);
-    if (entry?.kind === ENTRY_COMPRESSED) return this.loadCompressed(num, entry.streamNum, entry.index);
+    if (entry?.kind === ENTRY_IN_FILE) return this.loadInFile(num, entry.offset, chain);
+    if (entry?.kind === ENTRY_COMPRESSED)
+      return this.loadCompressed(num, entry.streamNum, entry.index, chain);
     return null;
   }
 
-  private async loadInFile(num: number, offset: number): Promise<PdfObject> {
+  private async loadInFile(num: number, offset: number, chain: ReadonlySet<number>): Promise<PdfObject> {
     const parsed = await parseIndirectAt(this.source, offset, this.limits);
     if (parsed.num !== num)
       throw corrupt(`xref points object ${num} at offset ${offset}, found ${parsed.num}`);
     if (parsed.streamStart === undefined) return parsed.value;
     if (!(parsed.value instanceof PdfDict)) throw corrupt(`object ${num} has a stream without a dictionary`);
-    const length = asInteger(await this.resolve(parsed.value.get("Length")));
+    const length = asInteger(await this.resolveWithin(parsed.value.get("Length"), chain));
     return new PdfStream(parsed.value, { offset: parsed.streamStart, length: length ?? -1 });
   }
 
-  private async loadCompressed(num: number, streamNum: number, index: number): Promise<PdfObject> {
+  private async loadCompressed(
+    num: number,
+    streamNum: number,
+    index: number,
+    chain: ReadonlySet<number>,
+  ): Promise<PdfObject> {
     let objectStream = this.objectStreams.get(streamNum);
     if (!objectStream) {
       if (this.table.get(streamNum)?.kind !== ENTRY_IN_FILE) {
         throw corrupt(`object stream ${streamNum} of object ${num} is not a plain object`);
       }
-      const stream = await this.getObject(streamNum);
+      const stream = await this.objectWithin(streamNum, chain);
       if (!(stream instanceof PdfStream)) throw corrupt(`object ${streamNum} is not an object stream`);
       objectStream = await decodeObjectStream(this.source, stream, this.limits);
       if (this.objectStreams.size >= OBJECT_STREAM_CACHE_SIZE) this.objectStreams.clear();

@@ -217,6 +217,24 @@ describe("hostile and broken input", () => {
     expect(code).toBe("E_PDF_CORRUPT");
   });
 
+  it("reads objects concurrently, and a /Length cycle between two streams fails instead of hanging", async () => {
+    const pdf = buildPdf([
+      "<< /Type /Catalog /Pages 2 0 R /A 4 0 R /B 5 0 R >>",
+      ...PAGE_OBJECTS.slice(1),
+      "<< /Length 5 0 R >>\nstream\nabc\nendstream",
+      "<< /Length 4 0 R >>\nstream\nabc\nendstream",
+    ]);
+    const doc = await openPdf(new BufferSource(pdf));
+    const [first, second] = await Promise.all([doc.getObject(3), doc.getObject(3)]);
+    expect(first).toBe(second);
+    const outcomes = await Promise.allSettled([doc.getObject(4), doc.getObject(5), doc.getObject(4)]);
+    expect(outcomes.map((outcome) => outcome.status === "rejected" && outcome.reason.code)).toEqual([
+      "E_PDF_CORRUPT",
+      "E_PDF_CORRUPT",
+      "E_PDF_CORRUPT",
+    ]);
+  });
+
   it("caps decompression of xref streams (zip bomb) with E_PDF_LIMIT", async () => {
     const bomb = deflateSync(Buffer.alloc(64 * 1024 * 1024));
     const header = "%PDF-1.7\n";
