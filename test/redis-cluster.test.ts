@@ -176,8 +176,10 @@ describe.skipIf(!redisServer)("BullMQ on a 3-node Redis Cluster", () => {
   it("runs jobs and a parent/child flow with the {esign} prefix, all keys in one slot", async () => {
     const prefix = HASH_TAGGED_PREFIX;
     const signQueue = new Queue(SIGN_QUEUE, { connection, prefix });
-    const signEvents = new QueueEvents(SIGN_QUEUE, { connection, prefix });
-    const batchEvents = new QueueEvents(BATCH_QUEUE, { connection, prefix });
+    // Read the event streams from their start: the default ("$", only what arrives after the
+    // first XREAD) can miss a job that completes before QueueEvents has issued that XREAD.
+    const signEvents = new QueueEvents(SIGN_QUEUE, { connection, prefix, lastEventId: "0" });
+    const batchEvents = new QueueEvents(BATCH_QUEUE, { connection, prefix, lastEventId: "0" });
     const signWorker = new Worker(
       SIGN_QUEUE,
       async (job) => ({ signed: `${job.data.document}.signed.pdf` }),
