@@ -171,6 +171,44 @@ describe("the gateway started with pnpm start", () => {
     expect(after - before).toBeLessThan(64 * 1024 * 1024);
   });
 
+  it("answers 202 with the job URL past the wait, then serves the job and its signed document", async () => {
+    const input = await readFile(join(SAMPLES_DIR, "qpdf-linearized.pdf"));
+    const accepted = await postPdf("/v1/sign?wait=0", input, DEV_KEY);
+    expect(accepted.status).toBe(202);
+    const { id, url } = await json(accepted);
+    expect(url).toBe(`/v1/jobs/${id}`);
+    let job = await json(await fetch(`${base}${url}`, { headers: auth() }));
+    for (let i = 0; i < 200 && job.state !== "completed"; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      job = await json(await fetch(`${base}${url}`, { headers: auth() }));
+    }
+    expect(job).toMatchObject({ id, state: "completed", result: { level: "B-B" } });
+    const document = await fetch(`${base}${url}/document`, { headers: auth() });
+    expect(document.status).toBe(200);
+    const signed = Buffer.from(await document.arrayBuffer());
+    expect(signed.subarray(0, input.length).equals(input)).toBe(true);
+    expect(createHash("sha256").update(signed).digest("hex")).toBe(job.result.sha256);
+    // Another tenant cannot see it, not even whether it exists.
+    expect((await fetch(`${base}${url}`, { headers: auth(OTHER_KEY) })).status).toBe(404);
+  });
+
+  it("refuses to cancel a job that has already been signed (409 with its state)", async () => {
+    const input = await readFile(join(SAMPLES_DIR, "qpdf-linearized.pdf"));
+    const done = await postPdf("/v1/sign", input, DEV_KEY);
+    const finishedId = done.headers.get("x-esign-job-id")!;
+    const refused = await fetch(`${base}/v1/jobs/${finishedId}`, { method: "DELETE", headers: auth() });
+    expect(refused.status).toBe(409);
+    expect(await json(refused)).toMatchObject({ cancelled: false, state: "completed" });
+  });
+
+  it("keeps Bull Board behind the admin key", async () => {
+    expect((await fetch(`${base}/admin/queues`)).status).toBe(401);
+    expect((await fetch(`${base}/admin/queues`, { headers: auth(OTHER_KEY) })).status).toBe(403);
+    const board = await fetch(`${base}/admin/queues`, { headers: auth() });
+    expect(board.status).toBe(200);
+    expect(await board.text()).toMatch(/<html/i);
+  });
+
   it("publishes a valid OpenAPI 3.1 document listing every route", async () => {
     const document = await json(await fetch(`${base}/openapi.json`));
     const validator = new Validator();

@@ -15,6 +15,7 @@ import { authPlugin } from "./auth";
 import type { ApiConfig } from "./config";
 import { registerErrorHandler } from "./errors";
 import { adminRoutes } from "./routes/admin";
+import { batchRoutes } from "./routes/batches";
 import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
@@ -95,6 +96,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => signRoutes(scope, deps));
   await app.register(async (scope) => jobRoutes(scope, deps));
+  await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;

@@ -3,6 +3,7 @@ import { EsignError } from "@esign/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { type ApiKeyEntry, hashApiKey, type Tenant } from "./config";
+import { sendEsignError } from "./errors";
 
 export interface Caller {
   tenantId: string;
@@ -42,16 +43,18 @@ function presentedKey(request: FastifyRequest): string | undefined {
 export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
   const keys = options.apiKeys.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, "hex") }));
 
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     const config = request.routeOptions.config;
     if (config.public) return;
+    const refuse = (code: "E_UNAUTHORIZED" | "E_FORBIDDEN", message: string) =>
+      sendEsignError(request, reply, new EsignError(code, message));
     const key = presentedKey(request);
-    if (!key) throw new EsignError("E_UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
+    if (!key) return refuse("E_UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
     const digest = Buffer.from(hashApiKey(key), "hex");
     const match = keys.find((candidate) => timingSafeEqual(candidate.digest, digest));
-    if (!match) throw new EsignError("E_UNAUTHORIZED", "unknown API key");
+    if (!match) return refuse("E_UNAUTHORIZED", "unknown API key");
     const { entry } = match;
-    if (config.admin && !entry.admin) throw new EsignError("E_FORBIDDEN", "this route needs an admin key");
+    if (config.admin && !entry.admin) return refuse("E_FORBIDDEN", "this route needs an admin key");
     request.caller = {
       tenantId: entry.tenant,
       tenant: options.tenants[entry.tenant]!,

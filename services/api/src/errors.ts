@@ -1,22 +1,32 @@
 import { ERROR_CODES, type EsignError, isEsignError } from "@esign/errors";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export interface ErrorBody {
   error: { code: string; message: string; permanent: boolean; issues?: unknown };
 }
 
+/**
+ * Answers with an EsignError. Hooks call it directly rather than throwing, so that plugins with an
+ * error handler of their own (Bull Board) cannot turn a 401 into a 500.
+ */
+export function sendEsignError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: EsignError,
+): FastifyReply {
+  if (error.status >= 500) request.log.error({ err: error }, "request failed");
+  if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
+  // The rest of an oversized body is not worth reading: close the connection after answering.
+  if (error.code === "E_TOO_LARGE") reply.header("connection", "close");
+  return reply.status(error.status).send({
+    error: { code: error.code, message: error.message, permanent: error.permanent },
+  } satisfies ErrorBody);
+}
+
 /** Every error leaves as `{ error: { code, message, permanent } }` with the code's HTTP status. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | EsignError, request, reply) => {
-    if (isEsignError(error)) {
-      if (error.status >= 500) request.log.error({ err: error }, "request failed");
-      if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
-      // The rest of an oversized body is not worth reading: close the connection after answering.
-      if (error.code === "E_TOO_LARGE") reply.header("connection", "close");
-      return reply.status(error.status).send({
-        error: { code: error.code, message: error.message, permanent: error.permanent },
-      } satisfies ErrorBody);
-    }
+    if (isEsignError(error)) return sendEsignError(request, reply, error);
     // fastify's own errors (validation, body limits, rate limit) carry a statusCode.
     const status = error.statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, "request failed");

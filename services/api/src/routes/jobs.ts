@@ -22,6 +22,9 @@ const JobViewSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), permanent: z.boolean() }).optional(),
 });
 
+/** 200 when the job was removed before it started; 409 with its state when it had already started. */
+const CancelOutcomeSchema = z.object({ cancelled: z.boolean(), state: z.string() });
+
 function view(status: JobStatus) {
   return {
     id: status.id,
@@ -145,7 +148,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
         summary: "Cancel a job that has not started",
         tags: ["jobs"],
         params: JobIdParamsSchema,
-        response: { 200: z.object({ cancelled: z.boolean(), state: z.string() }), "4xx": ErrorSchema },
+        response: { 200: CancelOutcomeSchema, 409: CancelOutcomeSchema, "4xx": ErrorSchema },
       },
     },
     async (request, reply) => {
