@@ -388,7 +388,7 @@ function invalidResult(id: string): EsignError {
 }
 
 /** Redis failures become E_QUEUE (transient); our own errors pass through. */
-async function queueCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+export async function queueCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

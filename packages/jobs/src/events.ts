@@ -13,6 +13,19 @@ export async function publishJobEvent(
   { stream = EVENTS_STREAM, maxLength = EVENTS_STREAM_MAX_LENGTH } = {},
 ): Promise<string> {
   const valid = JobEventSchema.parse(event);
+  return addEventEntry(
+    redis,
+    { type: valid.type, jobId: valid.data.jobId, event: valid },
+    { stream, maxLength },
+  );
+}
+
+/** Appends one entry in the stream's layout (`type`, `jobId`, `event` as JSON); for every event kind. */
+export async function addEventEntry(
+  redis: Redis | Cluster,
+  entry: { type: string; jobId: string; event: unknown },
+  { stream, maxLength }: { stream: string; maxLength: number },
+): Promise<string> {
   const id = await redis.xadd(
     stream,
     "MAXLEN",
@@ -20,11 +33,11 @@ export async function publishJobEvent(
     String(maxLength),
     "*",
     "type",
-    valid.type,
+    entry.type,
     "jobId",
-    valid.data.jobId,
+    entry.jobId,
     "event",
-    JSON.stringify(valid),
+    JSON.stringify(entry.event),
   );
   return id!;
 }

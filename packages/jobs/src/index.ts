@@ -1,3 +1,7 @@
+export * from "./batch-client";
+export * from "./batch-events";
+export * from "./batch-keys";
+export * from "./batch-schemas";
 export * from "./client";
 export * from "./constants";
 export * from "./events";

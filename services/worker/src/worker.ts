@@ -10,6 +10,7 @@ import { createStores } from "@esign/storage";
 import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
+import { startBatchCoordinator } from "./batch";
 import { CheckpointStore } from "./checkpoints";
 import type { WorkerConfig } from "./config";
 import { ExactlyOnceSigner } from "./exactly-once-signer";
@@ -89,6 +90,7 @@ export async function createSigningWorker(
     metrics,
   };
   const publisher = new JobPublisher(redis, webhooks, config.prefix);
+  const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
 
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
@@ -194,7 +196,7 @@ export async function createSigningWorker(
     metrics,
     metricsUrl: metricsServer?.url,
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
+      await Promise.all([...workers.map((worker) => worker.close()), batches.close()]);
       await metricsServer?.close();
       await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
       await Promise.all([signers.close(), stores.close()]);

@@ -1,0 +1,109 @@
+import { EsignError } from "@esign/errors";
+import { z } from "zod";
+import type { RawSignatureProvider, SignerDescription } from "./types";
+
+/**
+ * `hashBatching` of a signer profile: gather the hashes of concurrent jobs into one call of up to
+ * `maxHashes`, waiting at most `maxWaitMs` for company. Worth it when the credential signs several
+ * hashes per call (CSC `multisign` > 1, e.g. an organisation seal) and calls are what is billed or
+ * rate-limited.
+ */
+export const HashBatchingOptionsSchema = z.strictObject({
+  maxHashes: z.int().min(2).max(10_000),
+  maxWaitMs: z.int().min(1).max(5_000),
+});
+export type HashBatchingOptions = z.infer<typeof HashBatchingOptionsSchema>;
+
+interface Waiting {
+  hashes: Uint8Array[];
+  toBeSigned: Uint8Array[];
+  resolve(signatures: Uint8Array[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A RawSignatureProvider decorator that merges concurrent `signHashes` calls of one process into
+ * one call of the wrapped provider. A batch leaves when it holds `maxHashes` hashes or when its
+ * first caller has waited `maxWaitMs`, whichever comes first; each caller gets back exactly its
+ * own signatures, in order. If the merged call fails, every caller in it gets that error (and its
+ * job retries on its own terms). The CMS-building signer above checks each signature against the
+ * certificate, so a mix-up could not go unnoticed.
+ */
+export class HashBatchingProvider implements RawSignatureProvider {
+  private waiting: Waiting[] = [];
+  private waitingHashes = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly inner: RawSignatureProvider,
+    private readonly options: HashBatchingOptions,
+  ) {}
+
+  describe(): Promise<SignerDescription> {
+    return this.inner.describe();
+  }
+
+  signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
+    if (hashes.length === 0) return Promise.resolve([]);
+    // A caller that fills a batch by itself has nobody to wait for.
+    if (hashes.length >= this.options.maxHashes) return this.inner.signHashes(hashes, toBeSigned);
+    return new Promise<Uint8Array[]>((resolve, reject) => {
+      if (this.waitingHashes + hashes.length > this.options.maxHashes) this.flush();
+      this.waiting.push({ hashes, toBeSigned, resolve, reject });
+      this.waitingHashes += hashes.length;
+      if (this.waitingHashes >= this.options.maxHashes) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+    });
+  }
+
+  /** Sends what is waiting, then closes the wrapped provider. */
+  async close(): Promise<void> {
+    this.flush();
+    await this.inner.close?.();
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.waiting;
+    this.waiting = [];
+    this.waitingHashes = 0;
+    if (batch.length === 0) return;
+    this.inner
+      .signHashes(
+        batch.flatMap((caller) => caller.hashes),
+        batch.flatMap((caller) => caller.toBeSigned),
+      )
+      .then((signatures) => {
+        const expected = batch.reduce((sum, caller) => sum + caller.hashes.length, 0);
+        if (signatures.length !== expected) {
+          throw new EsignError(
+            "E_SIGNER_BAD_RESPONSE",
+            `asked for ${expected} signatures in one batch, the signing service returned ${signatures.length}`,
+          );
+        }
+        let offset = 0;
+        for (const caller of batch) {
+          caller.resolve(signatures.slice(offset, offset + caller.hashes.length));
+          offset += caller.hashes.length;
+        }
+      })
+      .catch((error: unknown) => {
+        for (const caller of batch) caller.reject(error);
+      });
+  }
+}
+
+/**
+ * `provider` with hash batching when `options` are given (validated: a bad profile is E_CONFIG at
+ * start-up, not a failed job), `provider` itself otherwise.
+ */
+export function withHashBatching(provider: RawSignatureProvider, options: unknown): RawSignatureProvider {
+  if (options === undefined) return provider;
+  const parsed = HashBatchingOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new EsignError("E_CONFIG", `invalid hashBatching: ${problems.join("; ")}`);
+  }
+  return new HashBatchingProvider(provider, parsed.data);
+}

@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadLocalCredentials, parseCms } from "@esign/pades";
+import { createTestPki, writeTestPki } from "@esign/pades/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CmsBuildingSigner,
+  HashBatchingProvider,
+  LocalKeyProvider,
+  type RawSignatureProvider,
+  withHashBatching,
+} from "../src";
+
+const PASSWORD = "p12 password";
+
+/** The real local key, with a record of the calls that reach it (the batches that left). */
+class RecordingProvider implements RawSignatureProvider {
+  readonly calls: number[] = [];
+  failNext: Error | undefined;
+  constructor(private readonly inner: RawSignatureProvider) {}
+  describe() {
+    return this.inner.describe();
+  }
+  async signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]) {
+    this.calls.push(hashes.length);
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+    return this.inner.signHashes(hashes, toBeSigned);
+  }
+}
+
+let key: LocalKeyProvider;
+
+beforeAll(async () => {
+  const pki = await createTestPki({ keyType: "rsa", intermediate: false });
+  const files = await writeTestPki(
+    pki,
+    join(tmpdir(), `esign-hash-batcher-${randomBytes(6).toString("hex")}`),
+    PASSWORD,
+  );
+  key = new LocalKeyProvider(loadLocalCredentials({ p12: await readFile(files.p12), password: PASSWORD }));
+});
+
+const digestOf = (index: number) => createHash("sha256").update(`document ${index}`).digest();
+
+describe("HashBatchingProvider", () => {
+  it("merges concurrent jobs into calls of at most maxHashes, each job getting its own verified signature", async () => {
+    const recording = new RecordingProvider(key);
+    const signer = new CmsBuildingSigner({
+      provider: new HashBatchingProvider(recording, { maxHashes: 10, maxWaitMs: 50 }),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, index) =>
+        signer.sign({ documentDigest: digestOf(index), digestAlgorithm: "sha256", level: "B-B" }),
+      ),
+    );
+    // 25 jobs at once: two full batches leave at once, the remaining 5 after maxWaitMs.
+    expect(recording.calls).toEqual([10, 10, 5]);
+    // CmsBuildingSigner verified every signature against its own signed attributes; each CMS is distinct.
+    expect(new Set(results.map(({ cms }) => Buffer.from(cms).toString("base64"))).size).toBe(25);
+    for (const { cms } of results) expect(parseCms(cms)).toBeDefined();
+  });
+
+  it("sends a caller that fills a batch by itself straight through", async () => {
+    const recording = new RecordingProvider(key);
+    const batching = new HashBatchingProvider(recording, { maxHashes: 2, maxWaitMs: 1_000 });
+    const messages = [0, 1, 2].map((index) => Buffer.from(`attributes ${index}`));
+    const hashes = messages.map((message) => createHash("sha256").update(message).digest());
+    const signatures = await batching.signHashes(hashes, messages);
+    expect(recording.calls).toEqual([3]);
+    expect(signatures).toHaveLength(3);
+  });
+
+  it("gives every caller of a failed batch the error", async () => {
+    const recording = new RecordingProvider(key);
+    recording.failNext = new Error("signing service down");
+    const batching = new HashBatchingProvider(recording, { maxHashes: 3, maxWaitMs: 1_000 });
+    const calls = [0, 1, 2].map((index) => {
+      const message = Buffer.from(`attributes ${index}`);
+      return batching.signHashes([createHash("sha256").update(message).digest()], [message]);
+    });
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(recording.calls).toEqual([3]);
+  });
+
+  it("is off without options and refuses bad ones with E_CONFIG", () => {
+    expect(withHashBatching(key, undefined)).toBe(key);
+    expect(() => withHashBatching(key, { maxHashes: 1, maxWaitMs: 10 })).toThrow(
+      expect.objectContaining({ code: "E_CONFIG" }),
+    );
+  });
+});

@@ -1,0 +1,1 @@
+export { type BatchCoordinator, type BatchCoordinatorOptions, startBatchCoordinator } from "./coordinator";
