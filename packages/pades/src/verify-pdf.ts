@@ -107,7 +107,7 @@ async function readDss(doc: PdfDocument): Promise<DssContents | undefined> {
   };
 }
 
-function checkByteRange(info: SignatureInfo, size: number): string[] {
+async function checkByteRange(info: SignatureInfo, source: ByteSource): Promise<string[]> {
   const [start, gapStart, gapEnd, tailLength] = info.byteRange;
   if (
     info.byteRange.length !== 4 ||
@@ -120,9 +120,13 @@ function checkByteRange(info: SignatureInfo, size: number): string[] {
   }
   const problems: string[] = [];
   if (start !== 0) problems.push("/ByteRange does not start at 0");
-  if (gapEnd - gapStart !== info.contents.length * 2 + 2)
+  if (gapEnd + tailLength > source.size) problems.push("/ByteRange runs past the end of the file");
+  // The gap must be exactly the `<hex>` /Contents token, delimiters included, and nothing else.
+  const opening = await source.read(gapStart, 1);
+  const closing = await source.read(gapEnd - 1, 1);
+  if (gapEnd - gapStart !== info.contents.length * 2 + 2 || opening[0] !== 0x3c || closing[0] !== 0x3e) {
     problems.push("the /ByteRange gap is not exactly the /Contents string");
-  if (gapEnd + tailLength > size) problems.push("/ByteRange runs past the end of the file");
+  }
   return problems;
 }
 
@@ -132,7 +136,7 @@ async function verifyOne(
   options: VerifyPdfOptions,
 ): Promise<PdfSignatureReport> {
   const info = field.signature;
-  const problems = checkByteRange(info, source.size);
+  const problems = await checkByteRange(info, source);
   const signedLength = (info.byteRange[2] ?? 0) + (info.byteRange[3] ?? 0);
   const report: PdfSignatureReport = {
     fieldName: field.name,

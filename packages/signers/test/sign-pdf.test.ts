@@ -73,3 +73,23 @@ describe.each(samples)("p12 signer on %s", (sample) => {
     expect(tampered.signatures.at(-1)!.cms?.messageDigestMatches).toBe(false);
   });
 });
+
+describe("verifyPdfSignatures on a shifted /ByteRange", () => {
+  it("reports a byte range whose gap is not the /Contents string", async () => {
+    const signed = Buffer.from(await signPdf(readFileSync(join(SAMPLES, "chromium-invoice.pdf"))));
+    const text = signed.toString("latin1");
+    const match = /\/ByteRange \[0 (\d+) (\d+) (\d+)\]/g;
+    const last = [...text.matchAll(match)].at(-1)!;
+    const [a, b, c] = [last[1], last[2], last[3]].map(Number) as [number, number, number];
+    // Same width, same file: the gap moves one byte to the right.
+    const shifted = `/ByteRange [0 ${a + 1} ${b + 1} ${c - 1}]`.padEnd(last[0].length, " ");
+    expect(shifted.length).toBe(last[0].length);
+    signed.write(shifted, last.index!, "latin1");
+
+    const report = await verifyPdfSignatures(new BufferSource(signed), { trustRoots });
+    const ours = report.signatures.at(-1)!;
+    expect(ours).toMatchObject({ byteRangeValid: false, valid: false });
+    expect(ours.problems).toContain("the /ByteRange gap is not exactly the /Contents string");
+    expect(report.valid).toBe(false);
+  });
+});
