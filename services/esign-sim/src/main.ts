@@ -3,10 +3,12 @@ import { optionsFromEnv } from "./env";
 import { startSimulator } from "./index";
 
 try {
-  const simulator = await startSimulator(optionsFromEnv(process.env));
+  const options = optionsFromEnv(process.env);
+  const simulator = await startSimulator(options);
   // stdout stays for pino's JSON lines; this one line tells a human where to point clients.
   process.stderr.write(
-    `esign-sim listening on ${simulator.url} (trust anchor: ${simulator.url}/pki/root.pem)\n`,
+    `esign-sim listening on http://${options.host}:${simulator.port} ` +
+      `(base URL ${simulator.url}, trust anchor ${simulator.url}/pki/root.pem)\n`,
   );
   const shutdown = () => {
     simulator.close().then(
