@@ -24,9 +24,10 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-export function medianMs(cell: Cell): number | undefined {
+/** Median over the successful runs of wall clock (`ms`) or CPU time (`cpuMs`). */
+export function medianOf(cell: Cell, measure: "ms" | "cpuMs"): number | undefined {
   const runs = succeeded(cell);
-  return runs.length ? median(runs.map((run) => run.ms)) : undefined;
+  return runs.length ? median(runs.map((run) => run[measure])) : undefined;
 }
 
 function formatMs(ms: number): string {
@@ -51,7 +52,8 @@ function validity(cell: Cell): string {
 function row(cell: Cell): string {
   const runs = succeeded(cell);
   const failures = cell.outcomes.filter((outcome): outcome is Unsuccessful => outcome.kind !== "ok");
-  const time = medianMs(cell);
+  const time = medianOf(cell, "ms");
+  const cpu = medianOf(cell, "cpuMs");
   const notes = [
     runs.length
       ? `runs: ${runs.map((run) => formatMs(run.ms)).join(", ")}; key load ${formatMs(median(runs.map((run) => run.keyMs)))}; ${formatMiB(Math.max(...runs.map((run) => run.loadedRssKiB)))} after loading modules`
@@ -62,6 +64,7 @@ function row(cell: Cell): string {
     cell.variant.label,
     cell.input.label,
     time === undefined ? "–" : formatMs(time),
+    cpu === undefined ? "–" : formatMs(cpu),
     runs.length ? formatMiB(Math.max(...runs.map((run) => run.peakRssKiB))) : "–",
     validity(cell),
     notes.join("; "),
@@ -71,22 +74,28 @@ function row(cell: Cell): string {
 /** The Markdown table: one row per variant and input; peak RSS is the highest over the runs. */
 export function markdownTable(cells: Cell[]): string {
   return [
-    "| tool | input | median time per document | peak RSS | output valid? | notes |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| tool | input | median time per document | its CPU time | peak RSS | output valid? | notes |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...cells.map((cell) => `| ${row(cell)} |`),
   ].join("\n");
 }
 
-/** How many times faster our median (as the project runs, under tsx) is than each @signpdf tool's. */
+function ratio(theirs: Cell, ours: Cell, measure: "ms" | "cpuMs"): string {
+  const oursValue = medianOf(ours, measure);
+  const theirsValue = medianOf(theirs, measure);
+  return oursValue && theirsValue ? `${(theirsValue / oursValue).toFixed(1)}x` : "n/a";
+}
+
+/** How many times faster our medians (as the project runs, under tsx) are than each @signpdf tool's. */
 export function speedups(cells: Cell[]): string[] {
   const lines: string[] = [];
   for (const ours of cells.filter((cell) => cell.variant.id === "esign")) {
-    const oursMs = medianMs(ours);
     for (const theirs of cells.filter((cell) => cell.input === ours.input && cell.variant.tool !== "esign")) {
-      const theirsMs = medianMs(theirs);
-      if (oursMs === undefined || theirsMs === undefined) continue;
+      if (medianOf(theirs, "ms") === undefined) continue;
+      const wall = ratio(theirs, ours, "ms");
+      const cpu = ratio(theirs, ours, "cpuMs");
       lines.push(
-        `${ours.input.label}: ${(theirsMs / oursMs).toFixed(1)}x faster than ${theirs.variant.label}`,
+        `${ours.input.label}: ${wall} faster (wall clock), ${cpu} less CPU than ${theirs.variant.label}`,
       );
     }
   }

@@ -20,10 +20,13 @@ try {
   const keyStarted = performance.now();
   const signFile = await loadTool({ p12Path, password });
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   await signFile(input, output);
   const ms = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpuStarted);
+  const cpuMs = (user + system) / 1000;
   const keyMs = started - keyStarted;
-  report = { ok: true, keyMs, ms, peakRssKiB: process.resourceUsage().maxRSS, loadedRssKiB };
+  report = { ok: true, keyMs, ms, cpuMs, peakRssKiB: process.resourceUsage().maxRSS, loadedRssKiB };
 } catch (error) {
   const { name, message } = error as Error;
   report = { ok: false, error: `${name}: ${message}` };

@@ -4,7 +4,7 @@ import type { ChildReport } from "./run-result";
 import type { ToolName } from "./tools/index";
 
 export type RunOutcome =
-  | { kind: "ok"; keyMs: number; ms: number; peakRssKiB: number; loadedRssKiB: number }
+  | { kind: "ok"; keyMs: number; ms: number; cpuMs: number; peakRssKiB: number; loadedRssKiB: number }
   | { kind: "failed"; message: string }
   | { kind: "timeout"; afterMs: number };
 
