@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ErrorCode, isEsignError } from "@esign/errors";
-import { TsaClient } from "@esign/pades";
-import { BufferSource } from "@esign/pdf";
+import { TsaClient, verifyPdfSignatures, vriKey } from "@esign/pades";
+import { BufferSource, openPdf, signatureFields } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import {
   createCscSigner,
@@ -56,6 +56,22 @@ function cscSigner(credentialId: string, extra: Partial<Parameters<typeof create
   });
 }
 
+/** The CLI flags a customer gives for the simulator's CSC API and one of its credentials. */
+function cscFlags(credential: string): string[] {
+  return [
+    "--signer",
+    "csc",
+    "--url",
+    `${sim.url}/csc/v2`,
+    "--client-id",
+    "demo",
+    "--client-secret",
+    "demo-secret",
+    "--credential",
+    credential,
+  ];
+}
+
 async function signTo(signer: Signer, level: PadesLevel, name: string): Promise<string> {
   const signed = await signPdf(new BufferSource(input), signer, { level, documentTimestamper: tsa });
   expect(signed.revisions).toHaveLength({ "B-B": 1, "B-T": 1, "B-LT": 2, "B-LTA": 3 }[level]);
@@ -73,6 +89,23 @@ async function expectValidAt(path: string, level: PadesLevel): Promise<void> {
   if (level !== "B-B") expect(result.output).toMatch(/openssl-ts\s+PASS/);
   if (level === "B-LT" || level === "B-LTA") expect(result.output).toMatch(/\/DSS present: .*VRI entries 1/);
   if (level === "B-LTA") expect(result.output).toMatch(/openssl-ts-doc\s+PASS/);
+
+  const report = await verifyPdfSignatures(new BufferSource(await readFile(path)), {
+    trustRoots: [new Uint8Array(new X509Certificate(await readFile(rootPath)).raw)],
+  });
+  const signature = report.signatures.find((entry) => entry.type === "Sig");
+  expect(signature?.valid, signature?.problems.join("; ")).toBe(true);
+  expect(signature?.level).toBe(level);
+  if (level === "B-LT" || level === "B-LTA") await expectVriOfFirstSignature(path);
+}
+
+/** The /VRI key is the SHA-1 of the first signature's /Contents as embedded, padding included. */
+async function expectVriOfFirstSignature(path: string): Promise<void> {
+  const doc = await openPdf(new BufferSource(await readFile(path)));
+  const [first] = (await signatureFields(doc)).filter((field) => field.signature?.type === "Sig");
+  const dss = await doc.resolveDict((await doc.catalog()).get("DSS"));
+  const vri = await doc.resolveDict(dss?.get("VRI"));
+  expect([...(vri?.entries.keys() ?? [])]).toEqual([vriKey(first!.signature!.contents)]);
 }
 
 async function expectEsignError(promise: Promise<unknown>, code: ErrorCode) {
@@ -181,21 +214,7 @@ describe("csc backend", () => {
         "E_SIGNATURE_MISMATCH",
       );
       const output = join(dir, "csc-wrong.pdf");
-      const result = await cli([
-        inputPath,
-        "-o",
-        output,
-        "--signer",
-        "csc",
-        "--url",
-        `${sim.url}/csc/v2`,
-        "--client-id",
-        "demo",
-        "--client-secret",
-        "demo-secret",
-        "--credential",
-        "seal-rsa",
-      ]);
+      const result = await cli([inputPath, "-o", output, ...cscFlags("seal-rsa")]);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("E_SIGNATURE_MISMATCH");
       expect(existsSync(output)).toBe(false);
@@ -210,16 +229,7 @@ describe("csc backend", () => {
       inputPath,
       "-o",
       output,
-      "--signer",
-      "csc",
-      "--url",
-      `${sim.url}/csc/v2`,
-      "--client-id",
-      "demo",
-      "--client-secret",
-      "demo-secret",
-      "--credential",
-      "seal-ec",
+      ...cscFlags("seal-ec"),
       "--level",
       "B-LTA",
       "--tsa",
@@ -441,6 +451,28 @@ describe("p12 backend with a TSA", () => {
       .slice(requestsBefore)
       .map((entry) => `${entry.method} ${entry.path}`);
     expect(fetched).toContain("POST /ocsp");
+  });
+});
+
+describe("time-stamp client", () => {
+  it("fails over to the next TSA and reports E_TSA when none answers", async () => {
+    const closed = await startSimulator({ pki: sim.pki });
+    const deadUrl = `${closed.url}/tsa`;
+    await closed.close();
+    const failover = new TsaClient({ urls: [deadUrl, `${sim.url}/tsa`], timeoutMs: 2000 });
+    const token = await failover.timestamp(new Uint8Array([1, 2, 3]));
+    expect(token.length).toBeGreaterThan(500);
+    await expectEsignError(new TsaClient({ urls: [deadUrl] }).timestamp(new Uint8Array(1)), "E_TSA");
+
+    sim.setFaults({ routes: ["tsa"], malformedRate: 1 });
+    try {
+      await expectEsignError(
+        new TsaClient({ urls: [`${sim.url}/tsa`] }).timestamp(new Uint8Array(1)),
+        "E_TSA",
+      );
+    } finally {
+      sim.clearFaults();
+    }
   });
 });
 

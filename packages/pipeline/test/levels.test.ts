@@ -1,0 +1,129 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ErrorCode, isEsignError } from "@esign/errors";
+import { vriKey } from "@esign/pades";
+import {
+  createOpensslTimestamper,
+  createTestPki,
+  issueCrl,
+  issueTsaCertificate,
+  toPem,
+} from "@esign/pades/testing";
+import {
+  asArray,
+  BufferSource,
+  type ByteSource,
+  openPdf,
+  type PdfStream,
+  readChunks,
+  signatureFields,
+} from "@esign/pdf";
+import { CmsBuildingSigner, LocalKeyProvider, type LtvMaterial, type Signer } from "@esign/signers";
+import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signPdf } from "../src";
+
+let dir: string;
+let rootPem: string;
+let input: Uint8Array;
+let signer: CmsBuildingSigner;
+let timestamper: Awaited<ReturnType<typeof createOpensslTimestamper>>;
+let ltv: LtvMaterial;
+let signCalls = 0;
+
+/** A signer that, like the E-sign API, hands over its own validation data with the CMS. */
+function withLtvBundle(inner: Signer, bundle: LtvMaterial): Signer {
+  return {
+    describe: () => inner.describe(),
+    estimateCmsSize: (level) => inner.estimateCmsSize(level),
+    sign: async (request) => {
+      signCalls++;
+      return { ...(await inner.sign(request)), ltv: bundle };
+    },
+  };
+}
+
+async function bytesOf(output: ByteSource): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of readChunks(output)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(isEsignError(error) ? error.code : error).toBe(code);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "esign-pipeline-levels-"));
+  const pki = await createTestPki({ keyType: "p256", intermediate: true });
+  rootPem = join(dir, "root.pem");
+  await writeFile(rootPem, toPem(pki.root.certificate));
+  const { signer: identity } = pki;
+  timestamper = await createOpensslTimestamper(await issueTsaCertificate(pki.root), join(dir, "tsa"));
+  signer = new CmsBuildingSigner({
+    provider: new LocalKeyProvider({
+      privateKey: identity.privateKey,
+      certificate: identity.certificate,
+      chain: identity.chain,
+      signatureAlgorithm: identity.signatureAlgorithm,
+    }),
+    timestamper,
+  });
+  ltv = {
+    certs: [identity.certificate, ...identity.chain],
+    ocsps: [],
+    crls: [await issueCrl(pki.intermediate!), await issueCrl(pki.root)],
+  };
+  input = new Uint8Array(await readFile(join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf")));
+});
+
+describe("signPdf levels", () => {
+  it("B-LTA: signature, /DSS from the signer's bundle with its /VRI, then a /DocTimeStamp", async () => {
+    const signed = await signPdf(new BufferSource(input), withLtvBundle(signer, ltv), {
+      level: "B-LTA",
+      documentTimestamper: timestamper,
+    });
+    expect(signed.revisions).toHaveLength(3);
+    const bytes = await bytesOf(signed.output);
+    expect(bytes.length).toBe(input.length + signed.revisions.reduce((sum, r) => sum + r.length, 0));
+    expect(Buffer.from(bytes.subarray(0, input.length)).equals(Buffer.from(input))).toBe(true);
+
+    const doc = await openPdf(new BufferSource(bytes));
+    const fields = (await signatureFields(doc)).filter((field) => field.signature);
+    expect(fields.map((field) => field.signature!.type)).toEqual(["Sig", "DocTimeStamp"]);
+    const dss = await doc.resolveDict((await doc.catalog()).get("DSS"));
+    const vri = await doc.resolveDict(dss?.get("VRI"));
+    expect([...(vri?.entries.keys() ?? [])]).toEqual([vriKey(fields[0]!.signature!.contents)]);
+    const crls = asArray(await doc.resolve(dss?.get("CRLs"))) ?? [];
+    const embeddedCrls = await Promise.all(
+      crls.map(async (ref) => doc.streamBytes((await doc.resolve(ref)) as PdfStream)),
+    );
+    expect(embeddedCrls.map((crl) => Buffer.from(crl).toString("hex"))).toEqual(
+      ltv.crls.map((crl) => Buffer.from(crl).toString("hex")),
+    );
+
+    const file = join(dir, "b-lta.pdf");
+    await writeFile(file, bytes);
+    const result = await validate(file, rootPem);
+    expect(result.failures, result.output).toEqual([]);
+    expect(result.output).toMatch(/markers suggest PAdES B-LTA /);
+  });
+
+  it("refuses B-LTA without a time-stamp authority before the signer is asked", async () => {
+    const before = signCalls;
+    await expectCode(
+      signPdf(new BufferSource(input), withLtvBundle(signer, ltv), { level: "B-LTA" }),
+      "E_CONFIG",
+    );
+    expect(signCalls).toBe(before);
+  });
+
+  it("fails B-LT with E_REVOCATION when the certificates name no OCSP responder or CRL", async () => {
+    await expectCode(signPdf(new BufferSource(input), signer, { level: "B-LT" }), "E_REVOCATION");
+  });
+});
