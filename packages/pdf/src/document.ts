@@ -282,7 +282,7 @@ export class PdfDocument {
       if (!node) throw corrupt(`page tree node ${ref.num} is not a dictionary`);
       const own: Inherited = { ...inherited };
       for (const key of INHERITABLE) if (node.has(key)) own[key] = node.get(key);
-      const kids = isName(node.get("Type"), "Page") ? undefined : await this.resolveArray(node.get("Kids"));
+      const kids = isPageNode(node) ? undefined : await this.resolveArray(node.get("Kids"));
       if (kids === undefined) return visit(await this.pageInfo(ref, node, own), index++);
       for (const kid of kids) if (await walk(kid, own, depth + 1)) return true;
       return false;
@@ -311,16 +311,49 @@ export class PdfDocument {
     return pages;
   }
 
-  /** The page with 1-based `number`, or undefined when there is no such page. */
+  /**
+   * The page with 1-based `number`, or undefined when there is no such page. Descends by the
+   * page-tree /Count values (a few objects per level); if they are missing or inconsistent,
+   * walks the tree in order instead.
+   */
   async page(number: number): Promise<PageInfo | undefined> {
+    if (!Number.isInteger(number) || number < 1) return undefined;
+    const byCounts = await this.pageByCounts(number - 1);
+    if (byCounts) return byCounts;
     let found: PageInfo | undefined;
-    if (Number.isInteger(number) && number >= 1) {
-      await this.walkPages((page, index) => {
-        if (index + 1 === number) found = page;
-        return found !== undefined;
-      });
-    }
+    await this.walkPages((page, index) => {
+      if (index + 1 === number) found = page;
+      return found !== undefined;
+    });
     return found;
+  }
+
+  private async pageByCounts(index: number): Promise<PageInfo | undefined> {
+    let ref = (await this.catalog()).get("Pages");
+    let inherited: Inherited = {};
+    let remaining = index;
+    for (let depth = 0; depth <= this.limits.maxTreeDepth; depth++) {
+      if (!(ref instanceof PdfRef)) return undefined;
+      const node = await this.resolveDict(ref);
+      if (!node) return undefined;
+      inherited = { ...inherited };
+      for (const key of INHERITABLE) if (node.has(key)) inherited[key] = node.get(key);
+      if (isPageNode(node)) return remaining === 0 ? this.pageInfo(ref, node, inherited) : undefined;
+      let next: PdfObject | undefined;
+      for (const kid of (await this.resolveArray(node.get("Kids"))) ?? []) {
+        const kidNode = await this.resolveDict(kid);
+        const size = kidNode && isPageNode(kidNode) ? 1 : asInteger(kidNode?.get("Count"));
+        if (size === undefined || size < 0) return undefined;
+        if (remaining < size) {
+          next = kid;
+          break;
+        }
+        remaining -= size;
+      }
+      if (next === undefined) return undefined;
+      ref = next;
+    }
+    return undefined;
   }
 
   async pageCount(): Promise<number> {
@@ -342,6 +375,11 @@ export class PdfDocument {
     if (!dict) return undefined;
     return { dict, ref: value instanceof PdfRef ? value : undefined };
   }
+}
+
+/** A leaf of the page tree: typed /Page, or (in sloppy files) a node without /Kids. */
+function isPageNode(node: PdfDict): boolean {
+  return isName(node.get("Type"), "Page") || (!node.has("Kids") && !isName(node.get("Type"), "Pages"));
 }
 
 function isRecoverable(error: unknown): boolean {

@@ -114,6 +114,31 @@ describe("reader", () => {
       [5, [0, 0, 100, 200], 0],
     ]);
     expect(pages[1]?.resources).toBeInstanceOf(PdfDict);
+    const doc = await openPdf(new BufferSource(pdf));
+    expect((await doc.page(2))?.ref.num).toBe(5);
+    expect((await doc.page(2))?.mediaBox).toEqual([0, 0, 100, 200]);
+    expect(await doc.page(3)).toBeUndefined();
+    expect(await doc.pageCount()).toBe(2);
+  });
+
+  it("finds a page by /Count in a deep tree and falls back to a walk when counts lie", async () => {
+    // Two-level tree of 3 x 3 pages: objects 3-5 are intermediate nodes, 6-14 pages.
+    const objects = [
+      "<< /Type /Catalog /Pages 2 0 R >>",
+      "<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 9 >>",
+    ];
+    for (let node = 0; node < 3; node++) {
+      const kids = [0, 1, 2].map((i) => `${6 + node * 3 + i} 0 R`).join(" ");
+      objects.push(`<< /Type /Pages /Parent 2 0 R /Kids [${kids}] /Count 3 >>`);
+    }
+    for (let page = 0; page < 9; page++) {
+      objects.push(`<< /Type /Page /Parent ${3 + Math.floor(page / 3)} 0 R /MediaBox [0 0 ${page + 1} 1] >>`);
+    }
+    const doc = await openPdf(new BufferSource(buildPdf(objects)));
+    for (const number of [1, 4, 9]) expect((await doc.page(number))?.mediaBox).toEqual([0, 0, number, 1]);
+    const lying = buildPdf(objects.map((body) => body.replace("/Count 3 >>", "/Count 0 >>")));
+    const fallback = await openPdf(new BufferSource(lying));
+    expect((await fallback.page(5))?.mediaBox).toEqual([0, 0, 5, 1]);
   });
 
   it("reads the poppler signature's dictionary", async () => {
