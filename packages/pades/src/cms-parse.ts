@@ -4,8 +4,6 @@ import type { CmsAttribute } from "./cms";
 import { retag, TAG } from "./der";
 import { OID } from "./oids";
 
-export interface ParsedAttribute extends CmsAttribute {}
-
 export interface ParsedSignerInfo {
   /** Original encodings of the SignerInfo fields, in order (to rebuild it with new unsigned attributes). */
   fields: Uint8Array[];
@@ -14,12 +12,12 @@ export interface ParsedSignerInfo {
   digestAlgorithmOid: string;
   /** The signed attributes re-tagged as the SET (0x31) that was hashed, or undefined when absent. */
   signedAttributesDer: Uint8Array | undefined;
-  signedAttributes: ParsedAttribute[];
+  signedAttributes: CmsAttribute[];
   /** signatureAlgorithm AlgorithmIdentifier: OID and the raw parameters, if any. */
   signatureAlgorithmOid: string;
   signatureAlgorithmParameters: Uint8Array | undefined;
   signature: Uint8Array;
-  unsignedAttributes: ParsedAttribute[];
+  unsignedAttributes: CmsAttribute[];
 }
 
 export interface ParsedCms {
@@ -36,7 +34,7 @@ function fail(message: string): never {
   throw new EsignError("E_VERIFY", `CMS: ${message}`);
 }
 
-function parseAttributes(block: Block): ParsedAttribute[] {
+function parseAttributes(block: Block): CmsAttribute[] {
   return children(block).map((attribute) => {
     const [type, values] = children(attribute);
     const typeOid = oidOf(type) ?? fail("attribute without a type");
@@ -94,6 +92,6 @@ export function parseCms(bytes: Uint8Array): ParsedCms {
   };
 }
 
-export function attributeValues(attributes: ParsedAttribute[], type: string): Uint8Array[] | undefined {
+export function attributeValues(attributes: CmsAttribute[], type: string): Uint8Array[] | undefined {
   return attributes.find((attribute) => attribute.type === type)?.values;
 }

@@ -94,10 +94,7 @@ function checkSigningCertificate(
   if (!algorithm || !certHash) return "mismatch";
   const issuerSerial = fields[hasAlgorithm ? 2 : 1];
   const serial = issuerSerial ? children(issuerSerial)[1] : undefined;
-  // ESSCertID (v1) hashes with SHA-1, which is not one of our signing digests.
-  const actualHash =
-    algorithm === "sha1" ? createHash("sha1").update(certificate).digest() : hash(algorithm, certificate);
-  const hashMatches = bytesEqual(octetsOf(certHash), actualHash);
+  const hashMatches = bytesEqual(octetsOf(certHash), createHash(algorithm).update(certificate).digest());
   const serialMatches =
     !serial || bytesEqual(rawBytes(serial), certificateIdentity(certificate).serialNumber);
   if (!hashMatches || !serialMatches) return "mismatch";
