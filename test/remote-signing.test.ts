@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
@@ -175,6 +175,78 @@ describe("csc backend", () => {
 
     const path = await signTo(signer, "B-T", "csc-alice");
     await expectValidAt(path, "B-T");
+  });
+
+  it("splits a batch larger than the credential's multisign into several authorized signHash calls", async () => {
+    let otpsAsked = 0;
+    const signer = cscSigner("alice-rsa", {
+      pin: "1234",
+      requestOtp: async () => {
+        otpsAsked++;
+        return sim.currentOtp("alice-rsa") ?? "";
+      },
+    });
+    const before = sim.requests().length;
+    const requests = Array.from({ length: 12 }, (_, n) => ({
+      documentDigest: new Uint8Array(32).fill(n + 1),
+      digestAlgorithm: "sha256" as const,
+      level: "B-B" as const,
+    }));
+    expect(await signer.signBatch(requests)).toHaveLength(12);
+    const sizes = sim
+      .requests()
+      .slice(before)
+      .filter((call) => call.path.endsWith("/signatures/signHash"))
+      .map((call) => (call.fields?.hashes as unknown[] | undefined)?.length);
+    expect(sizes).toEqual([10, 2]);
+    expect(otpsAsked).toBe(2);
+  });
+
+  it("reports a revoked credential as E_SIGNER_REVOKED", async () => {
+    const other = await startSimulator({ pki: sim.pki });
+    try {
+      await other.revokeCredential("seal-ec");
+      const signer = createCscSigner({
+        url: `${other.url}/csc/v2`,
+        clientId: "demo",
+        clientSecret: "demo-secret",
+        credentialId: "seal-ec",
+      });
+      await expectEsignError(signer.describe(), "E_SIGNER_REVOKED");
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("asks the service for an OTP and reads it from stdin with --send-otp", async () => {
+    const output = join(dir, "cli-csc-otp.pdf");
+    const child = spawn(
+      "pnpm",
+      [
+        "-s",
+        "esign",
+        "sign",
+        inputPath,
+        "-o",
+        output,
+        ...cscFlags("alice-rsa"),
+        "--pin",
+        "1234",
+        "--send-otp",
+      ],
+      { cwd: REPO_ROOT },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes("one-time password:") && child.stdin.writable) {
+        child.stdin.end(`${sim.currentOtp("alice-rsa")}\n`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toContain("signed");
+    expect(code).toBe(0);
+    await expectValidAt(output, "B-B");
   });
 
   it("refuses an explicit credential without its PIN before any signature is asked", async () => {

@@ -10,6 +10,11 @@ export interface HttpCallOptions {
   unavailableCode: ErrorCode;
   /** Names the service in messages, e.g. "time-stamp authority". */
   service: string;
+  /**
+   * Public PKI files (CRLs, CA certificates) are often moved behind redirects; answers from
+   * services we authenticate to are not followed anywhere. Default false.
+   */
+  followRedirects?: boolean;
 }
 
 export interface HttpAnswer {
@@ -29,7 +34,7 @@ export async function httpCall(url: string, options: HttpCallOptions): Promise<H
       headers: options.headers,
       body: options.body,
       signal: AbortSignal.timeout(options.timeoutMs),
-      redirect: "error",
+      redirect: options.followRedirects ? "follow" : "error",
     });
     return {
       status: response.status,

@@ -159,6 +159,7 @@ export async function fetchOcsp(
     headers: { "content-type": "application/ocsp-request" },
     timeoutMs: options.timeoutMs ?? 10_000,
     unavailableCode: "E_REVOCATION",
+    followRedirects: true,
     service: "OCSP responder",
   });
   const fail = (what: string) => revocationError(`OCSP responder ${url}: ${what}`);
@@ -195,6 +196,7 @@ export async function fetchCrl(
     method: "GET",
     timeoutMs: options.timeoutMs ?? 10_000,
     unavailableCode: "E_REVOCATION",
+    followRedirects: true,
     service: "CRL distribution point",
   });
   const fail = (what: string) => revocationError(`CRL ${url}: ${what}`);
@@ -232,6 +234,7 @@ export async function fetchIssuer(
       method: "GET",
       timeoutMs: options.timeoutMs ?? 10_000,
       unavailableCode: "E_REVOCATION",
+      followRedirects: true,
       service: "CA issuers",
     }).catch(() => undefined);
     if (answer?.status !== 200) continue;
