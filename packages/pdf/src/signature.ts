@@ -198,6 +198,9 @@ async function placeField(
     catalog.set("AcroForm", form ? formDict : update.add(formDict));
   }
   formDict.set("SigFlags", 3);
+  // With NeedAppearances a viewer regenerates field appearances on open, which makes Acrobat
+  // report the signed document as modified; iText clears it when signing for the same reason.
+  if ((await doc.resolve(formDict.get("NeedAppearances"))) === true) formDict.set("NeedAppearances", false);
 
   const existing = fields.find((field) => field.name === fieldName);
   if (!existing && fieldName.includes(".")) {

@@ -138,6 +138,17 @@ describe("incremental signing workflows", () => {
     }
   });
 
+  it("clears /NeedAppearances so viewers do not regenerate appearances of a signed form", async () => {
+    const input = readFileSync(join(SAMPLES, "libreoffice-acroform-fields.pdf"));
+    expect((await (await openPdf(new BufferSource(input))).acroForm())?.dict.get("NeedAppearances")).toBe(
+      true,
+    );
+    const { signed } = await signBytes(input, pki);
+    const form = await (await openPdf(new BufferSource(signed))).acroForm();
+    expect(form?.dict.get("NeedAppearances")).toBe(false);
+    expect(form?.dict.get("SigFlags")).toBe(3);
+  });
+
   it("certifies with P=2, then accepts an approval signature", async () => {
     const certified = (await signBytes(fixture("pdflib-objstm.pdf"), pki, { certify: 2 })).signed;
     expect(await certificationPermission(await openPdf(new BufferSource(certified)))).toBe(2);
