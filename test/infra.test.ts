@@ -9,6 +9,9 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
+import { loadApiConfig } from "esign-api";
+import { loadNotifierConfigFromEnv } from "esign-notifier";
+import { loadWorkerConfig } from "esign-worker";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 
@@ -129,6 +132,20 @@ function documentedMetrics(): Set<string> {
   );
 }
 
+/** The JSON of the code block labelled FILE in docs/operations.md ("```json FILE"). */
+function documentedExample(file: string): string {
+  const start = `\`\`\`json ${file}\n`;
+  const docs = read("docs/operations.md");
+  const from = docs.indexOf(start);
+  if (from < 0) throw new Error(`docs/operations.md has no \`\`\`json ${file} block`);
+  return docs.slice(from + start.length, docs.indexOf("```", from + start.length));
+}
+
+// Stores as a production site would configure them; the examples below refer to "default".
+const SITE_STORES = JSON.stringify({
+  default: { type: "s3", region: "eu-central-1", bucket: "esign-documents" },
+});
+
 /** esign_* names used in a PromQL text, with histogram suffixes folded into the base name. */
 function metricsUsed(promql: string): string[] {
   return [...promql.matchAll(/\besign_[a-z_]+/g)].map((match) =>
@@ -192,6 +209,14 @@ describe.runIf(requireTool("kubectl or kustomize", kustomize))("kustomize overla
       }
     },
   );
+
+  it.each(["production", "dev"])("%s: the ESIGN_STORES in esign-config loads in the worker", (overlay) => {
+    const configMap = (rendered[overlay] ?? []).find(
+      (object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("esign-config"),
+    ) as unknown as { data: Record<string, string> };
+    const config = loadWorkerConfig({ ESIGN_STORES: configMap.data.ESIGN_STORES, ESIGN_SIGNERS: "{}" });
+    expect(Object.keys(config.stores)).toEqual(["default"]);
+  });
 
   it("the API is live on /healthz and ready on /readyz", () => {
     const api = named(production, "Deployment", "esign-api").spec.template.spec.containers[0];
@@ -360,6 +385,33 @@ describe.runIf(requireTool("promtool", promtool))("Prometheus rules and Grafana 
   });
 });
 
+// The configuration files docs/operations.md shows, loaded by the services' own loaders.
+describe("configuration examples in docs/operations.md", () => {
+  it("api-keys.json and tenants.json load in the API, and the tenant's signer profile exists", () => {
+    const config = loadApiConfig({
+      ESIGN_API_KEYS: documentedExample("api-keys.json"),
+      ESIGN_TENANTS: documentedExample("tenants.json"),
+      ESIGN_STORES: SITE_STORES,
+    });
+    expect(config.apiKeys.map((key) => key.tenant)).toEqual(["acme"]);
+    const signers = JSON.parse(documentedExample("signers.json")) as Record<string, unknown>;
+    expect(Object.keys(signers)).toContain(config.tenants.acme?.signer);
+  });
+
+  it.each(["signers.json", "signers.dev.json"])("%s loads in the worker", (file) => {
+    const config = loadWorkerConfig({ ESIGN_SIGNERS: documentedExample(file), ESIGN_STORES: SITE_STORES });
+    expect(Object.values(config.signers).map((profile) => profile.type)).toEqual(["csc"]);
+  });
+
+  it("webhook-secrets.json loads in the notifier", () => {
+    const config = loadNotifierConfigFromEnv({
+      REDIS_URL: "redis://127.0.0.1:6379",
+      WEBHOOK_SECRETS: documentedExample("webhook-secrets.json"),
+    });
+    expect(Object.keys(config.tenants)).toEqual(["acme"]);
+  });
+});
+
 interface ComposeService {
   command?: string[];
   volumes?: string[];
@@ -382,6 +434,14 @@ describe("docker-compose.yml", () => {
     expect(args).toContain("--maxmemory-policy noeviction");
     const [volume] = (redis.volumes?.[0] ?? "").split(":");
     expect(Object.keys(compose.volumes)).toContain(volume);
+  });
+
+  it("the workers' ESIGN_STORES loads in the worker", () => {
+    const config = loadWorkerConfig({
+      ESIGN_STORES: compose.services.worker?.environment?.ESIGN_STORES,
+      ESIGN_SIGNERS: "{}",
+    });
+    expect(Object.keys(config.stores)).toEqual(["default"]);
   });
 
   it("starts each service only after what it needs is healthy, with two workers", () => {
