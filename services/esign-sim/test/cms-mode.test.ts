@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { parseCms } from "@esign/pades";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Simulator } from "../src/index";
-import { http, openssl, scratch, startWithTestPki } from "./helpers";
+import { http, openssl, opensslCmsVerify, scratch, startWithTestPki } from "./helpers";
 
 const SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14";
 const SIGNING_TIME = "1.2.840.113549.1.9.5";
@@ -33,26 +33,8 @@ describe("CMS mode (POST /esign/v1/sign)", () => {
     headers: Record<string, string> = { "x-api-key": "demo-key" },
   ) => http(`${simulator.url}/esign/v1/sign`, { json: body, headers });
 
-  async function verifyCms(cmsBase64: string, name: string) {
-    const cms = files.file(name, Buffer.from(cmsBase64, "base64"));
-    return openssl([
-      "cms",
-      "-verify",
-      "-binary",
-      "-inform",
-      "DER",
-      "-in",
-      cms,
-      "-content",
-      documentPath,
-      "-CAfile",
-      root,
-      "-purpose",
-      "any",
-      "-out",
-      "/dev/null",
-    ]);
-  }
+  const verifyCms = (cmsBase64: string, name: string) =>
+    opensslCmsVerify(files.file(name, Buffer.from(cmsBase64, "base64")), documentPath, root);
 
   it.each(["seal-rsa", "seal-ec"])(
     "returns a B-B CMS that openssl cms -verify accepts (%s)",
@@ -80,22 +62,11 @@ describe("CMS mode (POST /esign/v1/sign)", () => {
       )
     ).json();
     const other = files.file("other.bin", "not the document");
-    const cmsPath = files.file("mismatch.der", Buffer.from(cms, "base64"));
-    const verified = await openssl([
-      "cms",
-      "-verify",
-      "-binary",
-      "-inform",
-      "DER",
-      "-in",
-      cmsPath,
-      "-content",
+    const verified = await opensslCmsVerify(
+      files.file("mismatch.der", Buffer.from(cms, "base64")),
       other,
-      "-CAfile",
       root,
-      "-purpose",
-      "any",
-    ]);
+    );
     expect(verified.status).not.toBe(0);
     expect(verified.stderr).toContain("CMS Verification failure");
     expect(verified.stderr).toMatch(/CMS_SignerInfo_verify_content/);

@@ -1,7 +1,7 @@
 import { createHash, verify, X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Simulator } from "../src/index";
-import { cscClient, http, openssl, scratch, startWithTestPki } from "./helpers";
+import { cscClient, http, opensslCmsVerify, scratch, startWithTestPki } from "./helpers";
 
 const document = Buffer.from("fault injection document");
 const hash = createHash("sha256").update(document).digest("base64");
@@ -112,21 +112,11 @@ describe("fault injection", () => {
         json: { credentialId: "seal-rsa", digest: hash, digestAlgorithm: "sha256", level: "B-B" },
         headers: { "x-api-key": "demo-key" },
       });
-      const verified = await openssl([
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
+      const verified = await opensslCmsVerify(
         files.file("wrong.der", Buffer.from(cms.json().cms, "base64")),
-        "-content",
         files.file("document.bin", document),
-        "-CAfile",
         files.file("root.pem", simulator.rootPem),
-        "-purpose",
-        "any",
-      ]);
+      );
       expect(verified.status).not.toBe(0);
     });
 

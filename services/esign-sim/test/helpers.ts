@@ -108,3 +108,28 @@ export function scratch() {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** `openssl cms -verify` of a detached DER CMS against the content whose digest was signed. */
+export function opensslCmsVerify(
+  cmsPath: string,
+  contentPath: string,
+  caFile: string,
+): Promise<OpensslResult> {
+  return openssl([
+    "cms",
+    "-verify",
+    "-binary",
+    "-inform",
+    "DER",
+    "-in",
+    cmsPath,
+    "-content",
+    contentPath,
+    "-CAfile",
+    caFile,
+    "-purpose",
+    "any",
+    "-out",
+    "/dev/null",
+  ]);
+}
