@@ -8,6 +8,7 @@ import {
   FileSource,
   formFields,
   openPdf,
+  PdfRef,
   prepareSignature,
   signatureFields,
 } from "../src";
@@ -121,6 +122,25 @@ describe("incremental signing workflows", () => {
     expect(fields[0]?.signed).toBe(true);
     const secondPageAnnots = await doc.resolveArray((await doc.pages())[1]?.dict.get("Annots"));
     expect(secondPageAnnots).toHaveLength(1);
+  });
+
+  it("appends a new widget to an indirect /Annots array without rewriting the page", async () => {
+    const input = fixture("pdflib-empty-sig-field.pdf");
+    const before = await openPdf(new BufferSource(input));
+    const page = (await before.page(2))!;
+    const annotsRef = page.dict.get("Annots");
+    expect(annotsRef).toBeInstanceOf(PdfRef);
+    const { signed, prepared } = await signBytes(input, pki, { fieldName: "Witness", page: 2 });
+    const revisionText = Buffer.from(prepared.revision).toString("latin1");
+    expect(revisionText).toContain(`\n${(annotsRef as PdfRef).num} 0 obj\n[`);
+    expect(revisionText).not.toContain(`\n${page.ref.num} 0 obj`);
+    const after = await openPdf(new BufferSource(signed));
+    expect(await after.resolveArray((await after.page(2))?.dict.get("Annots"))).toHaveLength(2);
+    expect((await signatureFields(after)).map((field) => [field.name, field.signed])).toEqual([
+      ["ClientSignature", false],
+      ["Witness", true],
+    ]);
+    await expectValid(signed, "indirect-annots");
   });
 
   it("merges into an existing AcroForm (direct or indirect) and keeps its fields", async () => {
