@@ -21,6 +21,7 @@ export type { CredentialDefinition } from "./credentials";
 export { DEFAULT_CREDENTIALS } from "./credentials";
 export type { FaultConfig, FaultConfigInput, RouteGroup } from "./faults";
 export { faultConfigSchema, ROUTE_GROUPS } from "./faults";
+export { createLogger } from "./logger";
 export type { Pki, PkiEntity } from "./pki";
 export { caChainPem, generatePki, loadOrCreatePki } from "./pki";
 export type { RequestLogEntry } from "./request-log";

@@ -1,4 +1,4 @@
-import pino, { type Logger, type LoggerOptions } from "pino";
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 /** Secrets never reach the log: credentials in headers and the secrets some bodies carry. */
 export const REDACTED_PATHS = [
@@ -14,6 +14,8 @@ export const REDACTED_PATHS = [
   "*.access_token",
 ];
 
-export function createLogger(level: LoggerOptions["level"]): Logger {
-  return pino({ name: "esign-sim", level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } });
+/** The simulator's pino logger; `destination` defaults to stdout. */
+export function createLogger(level: LoggerOptions["level"], destination?: DestinationStream): Logger {
+  const options = { name: "esign-sim", level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  return destination ? pino(options, destination) : pino(options);
 }
