@@ -191,7 +191,8 @@ export class BatchClient {
     const finishedAt = meta[META.finishedAt];
     const elapsedS =
       ((finishedAt ? Date.parse(finishedAt) : Date.now()) - Date.parse(record.createdAt)) / 1000;
-    const finished = counts.completed + counts.failed;
+    // Items refused while reading the source took no worker time: they would inflate the rate.
+    const finished = counts.completed + counts.failed - Number(meta[META.rejected] ?? 0);
     const throughput = elapsedS > 0 ? finished / elapsedS : 0;
     return {
       id,

@@ -1,0 +1,161 @@
+/**
+ * /v1/batches on the agent started the way a user starts it (`pnpm start`): the source-prefix
+ * contract, progress, the result manifest, and tenant isolation.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { BatchManifestLineSchema } from "@esign/jobs";
+import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
+const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
+const GOOD = 6;
+const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+let agent: ChildProcess;
+let base: string;
+let work: string;
+let objects: string;
+let output = "";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Puts a file into the local `default` store the way an operator's sync job would: on disk. */
+async function putObject(key: string, body: Uint8Array | string): Promise<void> {
+  const path = join(objects, key);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, body);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "esign-batch-api-"));
+  objects = join(work, "data", "objects");
+  const [port, simPort] = [await freePort(), await freePort()];
+  base = `http://127.0.0.1:${port}`;
+  agent = spawn("pnpm", ["start"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      ESIGN_SIM_PORT: String(simPort),
+      ESIGN_DATA_DIR: join(work, "data"),
+      ESIGN_DEV_API_KEY: DEV_KEY,
+      ESIGN_TENANTS: JSON.stringify({ other: { stores: { default: ["other/"] } } }),
+      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(OTHER_KEY), tenant: "other", name: "other" }]),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  agent.stdout!.on("data", (chunk) => (output += chunk));
+  agent.stderr!.on("data", (chunk) => (output += chunk));
+  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
+    if (agent.exitCode !== null) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  expect(output, output).toContain("Sign a PDF:");
+
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  for (let index = 0; index < GOOD; index++) await putObject(`in/part-${index % 2}/doc-${index}.pdf`, pdf);
+  await putObject("in/broken.pdf", "this is not a PDF\n");
+}, 90_000);
+
+afterAll(async () => {
+  if (agent?.pid) process.kill(-agent.pid, "SIGTERM");
+  await rm(work, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: bodies are asserted field by field where they are read
+const json = async (response: Response): Promise<Record<string, any>> => response.json();
+
+function call(method: string, path: string, body?: unknown, key = DEV_KEY) {
+  return fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+describe("POST/GET/DELETE /v1/batches", () => {
+  it("signs every PDF under a source prefix into the target prefix and reports a manifest", async () => {
+    const created = await call("POST", "/v1/batches", {
+      source: { store: "default", prefix: "in/" },
+      target: { store: "default", prefix: "out/" },
+    });
+    expect(created.status, await created.clone().text()).toBe(202);
+    const { id } = await json(created);
+    expect(typeof id).toBe("string");
+
+    let status = await json(await call("GET", `/v1/batches/${id}`));
+    for (let i = 0; i < 600; i++) {
+      const response = await call("GET", `/v1/batches/${id}`);
+      expect(response.status).toBe(200);
+      status = await json(response);
+      if (status.state === "completed") break;
+      expect(["submitting", "running", "finishing"]).toContain(status.state);
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    expect(status.state).toBe("completed");
+    expect(status.counts).toEqual({ total: GOOD + 1, pending: 0, completed: GOOD, failed: 1, cancelled: 0 });
+    expect(status.etaSeconds).toBe(0);
+    expect(status.manifest.store).toBe("default");
+
+    const lines = (await readFile(join(objects, status.manifest.key), "utf8"))
+      .trimEnd()
+      .split("\n")
+      .map((line) => BatchManifestLineSchema.parse(JSON.parse(line)));
+    expect(lines).toHaveLength(GOOD + 1);
+    for (const line of lines) {
+      expect(line.output!.key).toBe(line.input!.key.replace(/^in\//, "out/"));
+      if (line.input!.key === "in/broken.pdf") {
+        expect(line).toMatchObject({
+          status: "failed",
+          errorCode: expect.stringMatching(/^E_(NOT_PDF|PDF_CORRUPT)$/),
+        });
+      } else {
+        expect(line.status).toBe("completed");
+        const signed = await readFile(join(objects, line.output!.key));
+        expect(signed.includes(Buffer.from("/ByteRange"))).toBe(true);
+      }
+    }
+
+    // Finished batches have nothing to cancel; other tenants cannot see the batch at all.
+    expect(await json(await call("DELETE", `/v1/batches/${id}`))).toEqual({
+      cancelled: 0,
+      state: "completed",
+    });
+    expect((await call("GET", `/v1/batches/${id}`, undefined, OTHER_KEY)).status).toBe(404);
+  });
+
+  it("refuses malformed batches (400) and prefixes outside the tenant's (403)", async () => {
+    const withoutTarget = await call("POST", "/v1/batches", { source: { store: "default", prefix: "in/" } });
+    expect(withoutTarget.status).toBe(400);
+    const overlapping = await call("POST", "/v1/batches", {
+      source: { store: "default", prefix: "in/" },
+      target: { store: "default", prefix: "in/signed/" },
+    });
+    expect(overlapping.status).toBe(400);
+    const foreign = await call(
+      "POST",
+      "/v1/batches",
+      { source: { store: "default", prefix: "in/" }, target: { store: "default", prefix: "other/out/" } },
+      OTHER_KEY,
+    );
+    expect(foreign.status).toBe(403);
+    expect((await json(foreign)).error.code).toBe("E_FORBIDDEN");
+  });
+});
