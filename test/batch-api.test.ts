@@ -77,7 +77,7 @@ afterAll(async () => {
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are asserted field by field where they are read
-const json = async (response: Response): Promise<Record<string, any>> => response.json();
+const json = async (response: Response) => (await response.json()) as Record<string, any>;
 
 function call(method: string, path: string, body?: unknown, key = DEV_KEY) {
   return fetch(`${base}${path}`, {
