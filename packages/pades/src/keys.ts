@@ -32,15 +32,40 @@ function forgeDer(asn1: forge.asn1.Asn1): Uint8Array {
 }
 
 /**
- * PKCS#12 through node-forge: node:crypto cannot read PKCS#12, and forge also reads the legacy
- * 3DES / RC2-40 files that many CAs still hand out. forge only models RSA keys and certificates,
- * so for anything else we take the raw ASN.1 it keeps and hand that to node:crypto.
+ * forge turns the RSA keys and certificates it understands into its own objects, and writing
+ * those back re-encodes them: a certificate could change bytes (and no longer verify), and an
+ * RSA-PSS key would come back as a plain RSA key. Making its two parsers decline, only for the
+ * duration of this synchronous call, leaves every bag as the ASN.1 that was in the file.
+ */
+function withBagsKeptAsAsn1<T>(run: () => T): T {
+  const { certificateFromAsn1, privateKeyFromAsn1 } = forge.pki;
+  const decline = (): never => {
+    throw new Error("kept as ASN.1");
+  };
+  forge.pki.certificateFromAsn1 = decline;
+  forge.pki.privateKeyFromAsn1 = decline;
+  try {
+    return run();
+  } finally {
+    forge.pki.certificateFromAsn1 = certificateFromAsn1;
+    forge.pki.privateKeyFromAsn1 = privateKeyFromAsn1;
+  }
+}
+
+function bagsOfType(container: forge.pkcs12.Pkcs12Pfx, bagType: string): forge.pkcs12.Bag[] {
+  return container.getBags({ bagType })[bagType] ?? [];
+}
+
+/**
+ * PKCS#12 through node-forge: node:crypto cannot read PKCS#12, and forge also decrypts the
+ * legacy 3DES / RC2-40 files that many CAs still hand out. Keys and certificates go to
+ * node:crypto as the DER found in the file.
  */
 function readPkcs12(p12: Uint8Array, password: string): KeyAndCertificates {
   let container: forge.pkcs12.Pkcs12Pfx;
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(p12).toString("binary")));
-    container = forge.pkcs12.pkcs12FromAsn1(asn1, false, password);
+    container = withBagsKeptAsAsn1(() => forge.pkcs12.pkcs12FromAsn1(asn1, false, password));
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new EsignError("E_KEY", `cannot open PKCS#12 (wrong password or damaged file): ${reason}`, {
@@ -48,28 +73,27 @@ function readPkcs12(p12: Uint8Array, password: string): KeyAndCertificates {
     });
   }
   const keyBags = [
-    ...(container.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag })[
-      forge.pki.oids.pkcs8ShroudedKeyBag
-    ] ?? []),
-    ...(container.getBags({ bagType: forge.pki.oids.keyBag })[forge.pki.oids.keyBag] ?? []),
+    ...bagsOfType(container, forge.pki.oids.pkcs8ShroudedKeyBag!),
+    ...bagsOfType(container, forge.pki.oids.keyBag!),
   ];
-  const certBags = container.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag] ?? [];
   const [keyBag, ...otherKeys] = keyBags;
-  if (!keyBag) throw new EsignError("E_KEY", "PKCS#12 contains no private key");
-  if (otherKeys.length > 0)
+  if (!keyBag?.asn1) throw new EsignError("E_KEY", "PKCS#12 contains no private key");
+  if (otherKeys.length > 0) {
     throw new EsignError("E_KEY", `PKCS#12 contains ${keyBags.length} private keys, expected one`);
-
-  const keyInfo = keyBag.key
-    ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keyBag.key))
-    : (keyBag.asn1 as forge.asn1.Asn1 | undefined);
-  if (!keyInfo) throw new EsignError("E_KEY", "PKCS#12 key bag could not be decoded");
-  const certificates = certBags.map((bag) =>
-    forgeDer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)),
-  );
-  return {
-    privateKey: createPrivateKey({ key: Buffer.from(forgeDer(keyInfo)), format: "der", type: "pkcs8" }),
-    certificates,
-  };
+  }
+  const certificates = bagsOfType(container, forge.pki.oids.certBag!)
+    .filter((bag) => bag.asn1 !== undefined)
+    .map((bag) => forgeDer(bag.asn1 as forge.asn1.Asn1));
+  try {
+    const privateKey = createPrivateKey({
+      key: Buffer.from(forgeDer(keyBag.asn1 as forge.asn1.Asn1)),
+      format: "der",
+      type: "pkcs8",
+    });
+    return { privateKey, certificates };
+  } catch (cause) {
+    throw new EsignError("E_KEY", "the PKCS#12 private key is not a key node:crypto can use", { cause });
+  }
 }
 
 /** Every certificate in a PEM text (bundles hold several), as DER. */

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -102,5 +103,52 @@ describe("key loading failures and PEM input", async () => {
       ),
     );
     expect(error.code).toBe("E_KEY");
+  });
+});
+
+describe("PKCS#12 with an RSA-PSS key (id-RSASSA-PSS public key)", () => {
+  it("keeps the key type and the certificate bytes, and signs with RSASSA-PSS", async () => {
+    const path = (file: string) => join(directory, "pss", file);
+    await run("mkdir", ["-p", path("")]);
+    await run("openssl", [
+      "genpkey",
+      "-algorithm",
+      "RSA-PSS",
+      "-pkeyopt",
+      "rsa_keygen_bits:2048",
+      "-out",
+      path("key.pem"),
+    ]);
+    await run("openssl", [
+      ...[
+        "req",
+        "-x509",
+        "-key",
+        path("key.pem"),
+        "-out",
+        path("cert.pem"),
+        "-subj",
+        "/CN=PSS signer",
+        "-days",
+        "2",
+      ],
+      ...["-addext", "keyUsage=critical,digitalSignature,nonRepudiation"],
+    ]);
+    for (const legacy of [false, true]) {
+      const p12 = path(legacy ? "legacy.p12" : "modern.p12");
+      await run("openssl", [
+        ...["pkcs12", "-export", "-inkey", path("key.pem"), "-in", path("cert.pem")],
+        ...["-passout", `pass:${PASSWORD}`, "-out", p12, ...(legacy ? ["-legacy"] : [])],
+      ]);
+      const credentials = loadLocalCredentials({ p12: readFileSync(p12), password: PASSWORD });
+      expect(credentials.privateKey.asymmetricKeyType).toBe("rsa-pss");
+      expect(credentials.signatureAlgorithm).toBe("rsa-pss-sha256");
+      const pem = await readFile(path("cert.pem"), "utf8");
+      expect(toPem(credentials.certificate)).toBe(pem);
+      const data = Buffer.from("signed attributes");
+      const signature = signData(credentials.privateKey, credentials.signatureAlgorithm, data);
+      const publicKey = new X509Certificate(credentials.certificate).publicKey;
+      expect(verifyData(publicKey, "rsa-pss-sha256", data, signature)).toBe(true);
+    }
   });
 });
