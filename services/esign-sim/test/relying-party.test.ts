@@ -122,6 +122,22 @@ describe("time-stamps, OCSP and CRLs", () => {
     expect(revoked.stdout).toContain("Reason: keyCompromise");
   });
 
+  it("answers unknown for a serial the issuing CA never issued", async () => {
+    const unknown = await openssl([
+      "ocsp",
+      "-issuer",
+      issuing,
+      "-serial",
+      "0x1234567890",
+      "-url",
+      `${simulator.url}/ocsp`,
+      "-CAfile",
+      chain,
+    ]);
+    expect(unknown.stderr).toContain("Response verify OK");
+    expect(unknown.stdout).toContain("0x1234567890: unknown");
+  });
+
   it("lists a revoked serial in the issuing CA's CRL", async () => {
     await simulator.revokeCredential("seal-ec", "superseded");
     const answer = await http(`${simulator.url}/crl/issuing.crl`);
@@ -182,7 +198,7 @@ describe("time-stamps, OCSP and CRLs", () => {
   it("counts TSA and OCSP calls in the usage report", async () => {
     const usage = (await http(`${simulator.url}/admin/usage`)).json();
     expect(usage.tsaCalls).toBe(5);
-    expect(usage.ocspCalls).toBe(3);
+    expect(usage.ocspCalls).toBe(4);
     expect(usage.clients.anonymous.tsaCalls).toBe(usage.tsaCalls);
   });
 });

@@ -5,7 +5,8 @@ export type Body = Record<string, unknown>;
 
 /** The JSON object body of a CSC-style call; anything else is an invalid request. */
 export function jsonBody(request: FastifyRequest): Body {
-  const body = request.body;
+  // A call without a body is read as `{}`: the parameter checks then name what is missing.
+  const body = request.body ?? {};
   if (body === null || typeof body !== "object" || Array.isArray(body) || Buffer.isBuffer(body)) {
     throw invalidRequest("The request body must be a JSON object");
   }
