@@ -93,17 +93,13 @@ export async function prepareSignature(
   const built = update.build();
   const revision = built.bytes;
   const base = doc.source.size;
-  const sigStart = built.offsets.get(sigRef.num)! - base;
-  const byteRangeAt = indexOf(revision, "/ByteRange ", sigStart) + "/ByteRange ".length;
-  const contentsAt = indexOf(revision, "/Contents <", sigStart) + "/Contents ".length;
-  const gapStart = base + contentsAt;
-  const gapEnd = gapStart + contentsSize * 2 + 2;
+  const { byteRange, contentsAt } = patchByteRange(
+    revision,
+    base,
+    built.offsets.get(sigRef.num)! - base,
+    contentsSize,
+  );
   const signedLength = base + revision.length;
-  const byteRange: [number, number, number, number] = [0, gapStart, gapEnd, signedLength - gapEnd];
-  if (signedLength >= 10 ** BYTE_RANGE_DIGITS)
-    throw new EsignError("E_TOO_LARGE", "the signed file would exceed 10 GB");
-  const patched = `[${byteRange.join(" ")}]`.padEnd(BYTE_RANGE_PLACEHOLDER.length, " ");
-  revision.set(Buffer.from(patched, "latin1"), byteRangeAt);
 
   const prepared: PreparedSignature = {
     byteRange,
@@ -127,6 +123,29 @@ export async function prepareSignature(
     writeTo: (signedRevision, destination) => writeWithRevision(doc.source, signedRevision, destination),
   };
   return prepared;
+}
+
+/**
+ * Finds the placeholders in the signature object (its first keys, so the first matches are
+ * ours), computes [0, a, b, c] and writes it over the fixed-width ByteRange placeholder.
+ */
+function patchByteRange(
+  revision: Uint8Array,
+  base: number,
+  sigStart: number,
+  contentsSize: number,
+): { byteRange: [number, number, number, number]; contentsAt: number } {
+  const byteRangeAt = indexOf(revision, "/ByteRange ", sigStart) + "/ByteRange ".length;
+  const contentsAt = indexOf(revision, "/Contents <", sigStart) + "/Contents ".length;
+  const gapStart = base + contentsAt;
+  const gapEnd = gapStart + contentsSize * 2 + 2;
+  const signedLength = base + revision.length;
+  if (signedLength >= 10 ** BYTE_RANGE_DIGITS)
+    throw new EsignError("E_TOO_LARGE", "the signed file would exceed 10 GB");
+  const byteRange: [number, number, number, number] = [0, gapStart, gapEnd, signedLength - gapEnd];
+  const patched = `[${byteRange.join(" ")}]`.padEnd(BYTE_RANGE_PLACEHOLDER.length, " ");
+  revision.set(Buffer.from(patched, "latin1"), byteRangeAt);
+  return { byteRange, contentsAt };
 }
 
 function signatureDictionary(
