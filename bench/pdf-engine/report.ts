@@ -1,27 +1,26 @@
 import type { ValidateResult } from "@esign/testkit";
 import type { BenchInput } from "./inputs";
+import type { Timing } from "./run-result";
 import type { RunOutcome } from "./runner";
+import { median } from "./stats";
 import type { Variant } from "./variants";
 
 export interface Cell {
   variant: Variant;
   input: BenchInput;
   outcomes: RunOutcome[];
-  /** validate.sh on the last output, when a run succeeded. */
+  /** validate.sh on the last output, when every run succeeded. */
   validation?: ValidateResult;
+  /** Medians of repeated signings in one process, or why that process failed. */
+  warm?: Timing | Unsuccessful;
 }
 
 type Succeeded = Extract<RunOutcome, { kind: "ok" }>;
 type Unsuccessful = Exclude<RunOutcome, Succeeded>;
+type Mode = "cold" | "warm";
 
 function succeeded(cell: Cell): Succeeded[] {
   return cell.outcomes.filter((outcome): outcome is Succeeded => outcome.kind === "ok");
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Median over the successful runs of wall clock (`ms`) or CPU time (`cpuMs`). */
@@ -80,22 +79,47 @@ export function markdownTable(cells: Cell[]): string {
   ].join("\n");
 }
 
-function ratio(theirs: Cell, ours: Cell, measure: "ms" | "cpuMs"): string {
-  const oursValue = medianOf(ours, measure);
-  const theirsValue = medianOf(theirs, measure);
+function warmTiming(cell: Cell): Timing | undefined {
+  return cell.warm && !("kind" in cell.warm) ? cell.warm : undefined;
+}
+
+function timingOf(cell: Cell, mode: Mode, measure: "ms" | "cpuMs"): number | undefined {
+  return mode === "cold" ? medianOf(cell, measure) : warmTiming(cell)?.[measure];
+}
+
+/** Repeated signings in one process: what a long-running worker pays per document. */
+export function warmTable(cells: Cell[]): string {
+  const rows = cells.flatMap((cell) => {
+    if (!cell.warm) return [];
+    const timing = warmTiming(cell);
+    const result = timing
+      ? [formatMs(timing.ms), formatMs(timing.cpuMs), ""]
+      : ["–", "–", failureNote(cell.warm as Unsuccessful)];
+    return [`| ${[cell.variant.label, cell.input.label, ...result].join(" | ")} |`];
+  });
+  return [
+    "| tool | input | median time per document, warm | its CPU time | notes |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}
+
+function ratio(theirs: Cell, ours: Cell, mode: Mode, measure: "ms" | "cpuMs"): string {
+  const oursValue = timingOf(ours, mode, measure);
+  const theirsValue = timingOf(theirs, mode, measure);
   return oursValue && theirsValue ? `${(theirsValue / oursValue).toFixed(1)}x` : "n/a";
 }
 
 /** How many times faster our medians (as the project runs, under tsx) are than each @signpdf tool's. */
-export function speedups(cells: Cell[]): string[] {
+export function speedups(cells: Cell[], mode: Mode): string[] {
   const lines: string[] = [];
   for (const ours of cells.filter((cell) => cell.variant.id === "esign")) {
     for (const theirs of cells.filter((cell) => cell.input === ours.input && cell.variant.tool !== "esign")) {
-      if (medianOf(theirs, "ms") === undefined) continue;
-      const wall = ratio(theirs, ours, "ms");
-      const cpu = ratio(theirs, ours, "cpuMs");
+      if (timingOf(theirs, mode, "ms") === undefined) continue;
+      const wall = ratio(theirs, ours, mode, "ms");
+      const cpu = ratio(theirs, ours, mode, "cpuMs");
       lines.push(
-        `${ours.input.label}: ${wall} faster (wall clock), ${cpu} less CPU than ${theirs.variant.label}`,
+        `${mode}, ${ours.input.label}: ${wall} faster (wall clock), ${cpu} less CPU than ${theirs.variant.label}`,
       );
     }
   }
