@@ -1,0 +1,291 @@
+/**
+ * Nightly batch: one source-prefix batch of N documents through `POST /v1/batches`, signed by
+ * worker processes over the E-sign API simulator's CSC API (organisation seal, multisign 100),
+ * while an interactive client keeps calling `POST /v1/sign`. Reports total time, documents/s,
+ * peak Redis memory (a private redis-server, so the peak is the run's own), the p95 latency of
+ * the interactive calls idle and during the batch, and signing API calls per document.
+ *
+ *   pnpm exec tsx bench/batch.ts [--documents 10000] [--hash-batching on|off] [--workers 2]
+ *                                [--concurrency 64] [--topology dedicated|mixed] [--write]
+ *
+ * `--write` replaces the "Batches" section of docs/benchmarks.md (other sections stay), adding a
+ * row per run to its table.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs, promisify } from "node:util";
+import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
+import { buildApi } from "../services/api/src/app";
+import { loadApiConfig } from "../services/api/src/config";
+import { startSimulator } from "../services/esign-sim/src";
+
+const { values } = parseArgs({
+  options: {
+    documents: { type: "string", default: "10000" },
+    "hash-batching": { type: "string", default: "on" },
+    workers: { type: "string", default: "2" },
+    concurrency: { type: "string", default: "64" },
+    topology: { type: "string", default: "dedicated" },
+    write: { type: "boolean", default: false },
+  },
+});
+const DOCUMENTS = Number(values.documents);
+const HASH_BATCHING = values["hash-batching"] === "on";
+const WORKERS = Number(values.workers);
+const CONCURRENCY = Number(values.concurrency);
+/**
+ * `mixed`: every worker process consumes both signing queues (the default deployment).
+ * `dedicated`: the batch workers consume only esign-batch and run at a lower CPU priority
+ * (nice 10), and one more worker at normal priority consumes only esign-sign, so the operating
+ * system's scheduler gives interactive work the CPU first.
+ */
+const TOPOLOGY = values.topology === "mixed" ? "mixed" : "dedicated";
+const IDLE_CALLS = 30;
+/** The interactive client: one call at a time, one call a second, like a person at a desk. */
+const INTERACTIVE_PAUSE_MS = 1_000;
+const DEV_KEY = `bench-${Math.random().toString(36).slice(2)}-key`;
+const PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
+const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
+const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** redis-cli, so the benchmark needs no Redis client library of its own. */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)("redis-cli", ["-p", String(port), ...args]);
+  return stdout;
+}
+
+async function startRedis(): Promise<{ url: string; port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  for (let i = 0; i < 100; i++) {
+    if ((await redisCli(port, "ping").catch(() => "")).trim() === "PONG") {
+      return { url: `redis://127.0.0.1:${port}`, port, child };
+    }
+    await sleep(100);
+  }
+  throw new Error("redis-server did not start");
+}
+
+async function usedMemory(port: number, field: "used_memory" | "used_memory_peak"): Promise<number> {
+  return Number(new RegExp(`${field}:(\\d+)`).exec(await redisCli(port, "info", "memory"))![1]);
+}
+
+function startWorker(env: NodeJS.ProcessEnv, niceness = 0): Promise<ChildProcess> {
+  const child = spawn("nice", ["-n", String(niceness), TSX, WORKER_MAIN], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (line.includes('"signing worker started"')) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before starting`)));
+  });
+}
+
+function p95(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]!;
+}
+
+async function main() {
+  const scratch = await mkdtemp(join(tmpdir(), "esign-bench-batch-"));
+  const redis = await startRedis();
+  const sim = await startSimulator();
+  const stores = { default: { type: "local" as const, root: join(scratch, "objects") } };
+  const workers: ChildProcess[] = [];
+  try {
+    await mkdir(join(scratch, "objects", "in"), { recursive: true });
+    for (let start = 0; start < DOCUMENTS; start += 200) {
+      await Promise.all(
+        Array.from({ length: Math.min(200, DOCUMENTS - start) }, (_, offset) =>
+          copyFile(PDF, join(scratch, "objects", "in", `doc-${String(start + offset).padStart(6, "0")}.pdf`)),
+        ),
+      );
+    }
+    const workerEnv = {
+      ...process.env,
+      REDIS_URL: redis.url,
+      ESIGN_STORES: JSON.stringify(stores),
+      ESIGN_SIGNERS: JSON.stringify({
+        default: {
+          type: "csc",
+          url: `${sim.url}/csc/v2`,
+          clientId: "demo",
+          clientSecret: { env: "SIM_CLIENT_SECRET" },
+          credentialId: "seal-rsa",
+          ...(HASH_BATCHING && { hashBatching: { maxHashes: 100, maxWaitMs: 25 } }),
+        },
+      }),
+      SIM_CLIENT_SECRET: "demo-secret",
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      LOG_LEVEL: "info",
+    };
+    if (TOPOLOGY === "mixed") {
+      workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => startWorker(workerEnv)))));
+    } else {
+      const batchEnv = { ...workerEnv, WORKER_QUEUES: "esign-batch" };
+      workers.push(
+        ...(await Promise.all([
+          ...Array.from({ length: WORKERS }, () => startWorker(batchEnv, 10)),
+          startWorker({ ...workerEnv, WORKER_QUEUES: "esign-sign", WORKER_CONCURRENCY: "8" }),
+        ])),
+      );
+    }
+    const api = await buildApi({
+      config: loadApiConfig({
+        REDIS_URL: redis.url,
+        ESIGN_STORES: JSON.stringify(stores),
+        ESIGN_DEV_API_KEY: DEV_KEY,
+        RATE_LIMIT_PER_MINUTE: "1000000",
+        LOG_LEVEL: "warn",
+      }),
+    });
+    const base = await api.listen({ port: 0, host: "127.0.0.1" });
+    const headers = { authorization: `Bearer ${DEV_KEY}` };
+    const pdf = await readFile(PDF);
+
+    const signOnce = async (): Promise<number> => {
+      const started = performance.now();
+      const response = await fetch(`${base}/v1/sign`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/pdf" },
+        body: pdf,
+      });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`POST /v1/sign answered ${response.status}`);
+      return performance.now() - started;
+    };
+
+    const idle: number[] = [];
+    for (let i = 0; i < IDLE_CALLS; i++) idle.push(await signOnce());
+    sim.resetUsage();
+    const baseline = await usedMemory(redis.port, "used_memory");
+
+    const started = performance.now();
+    const created = await fetch(`${base}/v1/batches`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify({
+        source: { store: "default", prefix: "in/" },
+        target: { store: "default", prefix: "out/" },
+      }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    let done = false;
+    const busy: number[] = [];
+    const interactive = (async () => {
+      while (!done) {
+        busy.push(await signOnce());
+        await sleep(INTERACTIVE_PAUSE_MS);
+      }
+    })();
+    // biome-ignore lint/suspicious/noExplicitAny: the status body is read field by field below
+    let status: any;
+    for (;;) {
+      status = await (await fetch(`${base}/v1/batches/${id}`, { headers })).json();
+      if (status.state === "completed") break;
+      process.stderr.write(`\r${JSON.stringify(status.counts)} ${status.throughput?.toFixed(1)} docs/s   `);
+      await sleep(2_000);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    done = true;
+    await interactive;
+    const usage = sim.usage();
+    const peak = await usedMemory(redis.port, "used_memory_peak");
+    const interactiveSignatures = busy.length;
+    const result = {
+      documents: DOCUMENTS,
+      completed: status.counts.completed,
+      failed: status.counts.failed,
+      hashBatching: HASH_BATCHING,
+      topology: TOPOLOGY,
+      workers: WORKERS,
+      concurrency: CONCURRENCY,
+      seconds: Number(seconds.toFixed(1)),
+      documentsPerSecond: Number((status.counts.completed / seconds).toFixed(1)),
+      redisPeakMiB: Number((peak / 2 ** 20).toFixed(1)),
+      redisBaselineMiB: Number((baseline / 2 ** 20).toFixed(1)),
+      idleP95Ms: Math.round(p95(idle)),
+      busyP95Ms: Math.round(p95(busy)),
+      interactiveCalls: busy.length,
+      // Interactive documents are signed by the same credential: their calls are taken out.
+      signCallsPerDocument: Number(
+        ((usage.signCalls - interactiveSignatures) / (usage.signatures - interactiveSignatures)).toFixed(4),
+      ),
+      signCalls: usage.signCalls,
+      signatures: usage.signatures,
+    };
+    process.stderr.write("\n");
+    console.log(JSON.stringify(result, null, 2));
+    if (values.write) await writeSection(result);
+    await api.close();
+  } finally {
+    for (const worker of workers) worker.kill("SIGTERM");
+    await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("exit", resolve))));
+    await sim.close();
+    redis.child.kill("SIGTERM");
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+type Result = Record<string, number | boolean | string>;
+
+const HEADER = "## Batches";
+const TABLE_HEAD =
+  "| documents | hash batching | topology | batch workers × concurrency | total s | docs/s | failed | Redis peak MiB | interactive p95 idle / during batch (ms) | sign calls per document |\n" +
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+
+async function writeSection(result: Result): Promise<void> {
+  const path = join(REPO_ROOT, "docs/benchmarks.md");
+  const text = existsSync(path) ? await readFile(path, "utf8") : "# Benchmarks\n";
+  const start = text.indexOf(`${HEADER}\n`);
+  const end = start < 0 ? -1 : text.indexOf("\n## ", start + HEADER.length);
+  const previous = start < 0 ? "" : text.slice(start, end < 0 ? undefined : end);
+  const rows = previous.split("\n").filter((line) => line.startsWith("| ") && /^\| \d/.test(line));
+  rows.push(
+    `| ${result.documents} | ${result.hashBatching ? "on (100 hashes / 25 ms)" : "off"} | ${result.topology} | ${result.workers} × ${result.concurrency} | ${result.seconds} | ${result.documentsPerSecond} | ${result.failed} | ${result.redisPeakMiB} | ${result.idleP95Ms} / ${result.busyP95Ms} (${result.interactiveCalls} calls) | ${result.signCallsPerDocument} |`,
+  );
+  const section = [
+    HEADER,
+    "",
+    "One source-prefix batch through `POST /v1/batches` (local-directory store, the E-sign API simulator's",
+    "CSC API with its `seal-rsa` organisation seal, multisign 100), worker processes on this machine",
+    `(${cpus().length} cores, shared with other work), while one interactive client calls \`POST /v1/sign\``,
+    "once a second. Redis is a private redis-server, so its `used_memory_peak` is the run's own.",
+    "Sign calls per document leave out the interactive documents' own calls.",
+    "",
+    "    pnpm exec tsx bench/batch.ts --documents 10000 --hash-batching on --write",
+    "    pnpm exec tsx bench/batch.ts --documents 10000 --hash-batching off --write",
+    "",
+    TABLE_HEAD,
+    ...rows,
+    "",
+  ].join("\n");
+  const updated =
+    start < 0
+      ? `${text.trimEnd()}\n\n${section}`
+      : `${text.slice(0, start)}${section}${end < 0 ? "" : text.slice(end)}`;
+  await writeFile(path, updated.endsWith("\n") ? updated : `${updated}\n`);
+}
+
+await main();
