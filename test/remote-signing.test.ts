@@ -320,6 +320,20 @@ describe("esign-api backend", () => {
     await expectValidAt(await signTo(esignApi(), level, "esign-api"), level);
   });
 
+  it("sizes /Contents with one probe per signer and learns the certificate from it", async () => {
+    const signer = esignApi();
+    const before = sim.requests().length;
+    await signPdf(new BufferSource(input), signer, { level: "B-T" });
+    await signPdf(new BufferSource(input), signer, { level: "B-LT" });
+    const levels = sim
+      .requests()
+      .slice(before)
+      .filter((call) => call.path === "/esign/v1/sign")
+      .map((call) => call.fields?.level);
+    // The probe, then one call per document: B-T and B-LT CMS share a size (the same time-stamp).
+    expect(levels).toEqual(["B-T", "B-T", "B-LT"]);
+  });
+
   it("catches a wrong signature and refuses a certificate other than the pinned one", async () => {
     sim.setFaults({ routes: ["cms"], wrongSignatureRate: 1 });
     try {

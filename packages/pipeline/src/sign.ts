@@ -53,9 +53,10 @@ export async function signPdf(
     throw new EsignError("E_CONFIG", "PAdES B-LTA needs a time-stamp authority for the document time-stamp");
   }
   const doc = await openPdf(source, options.limits);
+  // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
+  const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
   const { signatureAlgorithm } = await signer.describe();
   const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
-  const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
   const signingTime = options.signingTime ?? new Date();
   const prepared = await prepareSignature(doc, { ...options.field, signingTime, contentsSize });
   const documentDigest = await prepared.digest(digestAlgorithm);
