@@ -100,6 +100,10 @@ export class PdfDocument {
         endsWithNewline,
       );
     }
+    // New object numbers start here: an absurd /Size would push them past every reader's limits.
+    if (document.nextObjectNumber > resolved.maxObjects) {
+      throw limitExceeded(`trailer /Size ${document.nextObjectNumber} exceeds ${resolved.maxObjects}`);
+    }
     return document;
   }
 

@@ -257,5 +257,7 @@ describe("hostile and broken input", () => {
     const valid = buildPdf(PAGE_OBJECTS).toString("latin1");
     const huge = Buffer.from(valid.replace("xref\n0 4\n", "xref\n0 999999999\n"), "latin1");
     expect(await outcome(huge)).toBe("E_PDF_LIMIT");
+    const hugeSize = Buffer.from(valid.replace("/Size 4 ", "/Size 999999999999 "), "latin1");
+    expect(await outcome(hugeSize)).toBe("E_PDF_LIMIT");
   });
 });
