@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 import { SIGNING_QUEUES, SigningClient } from "@esign/jobs";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
@@ -16,6 +17,46 @@ export const REDIS_URL = "redis://127.0.0.1:6379";
 export const SMALL_PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
 const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
 const SIM_CLIENT_SECRET = "demo-secret";
+const LOCAL_P12_PASSWORD = "local seal";
+const run = promisify(execFile);
+
+/**
+ * A self-signed RSA seal in a PKCS#12 file, for the `local-seal` profile (a key held by the worker
+ * itself, no signing service): made with openssl, as an operator would.
+ */
+async function makeLocalP12(directory: string): Promise<string> {
+  const key = join(directory, "local-seal.key");
+  const certificate = join(directory, "local-seal.pem");
+  const p12 = join(directory, "local-seal.p12");
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=Local Seal/O=esign-agent tests",
+    "-keyout",
+    key,
+    "-out",
+    certificate,
+  ]);
+  await run("openssl", [
+    "pkcs12",
+    "-export",
+    "-inkey",
+    key,
+    "-in",
+    certificate,
+    "-passout",
+    `pass:${LOCAL_P12_PASSWORD}`,
+    "-out",
+    p12,
+  ]);
+  return p12;
+}
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -71,6 +112,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   });
   const rootPemPath = join(scratch, "sim-root.pem");
   await writeFile(rootPemPath, sim.rootPem);
+  const localP12 = await makeLocalP12(scratch);
   const processes: WorkerProcess[] = [];
   const queues = SIGNING_QUEUES.map((name) => new Queue(name, { connection: redis, prefix }));
 
@@ -87,8 +129,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
       },
+      "local-seal": { type: "p12", p12Path: localP12, password: { env: "LOCAL_P12_PASSWORD" } },
     }),
     SIM_CLIENT_SECRET,
+    LOCAL_P12_PASSWORD,
     METRICS_PORT: "0",
     METRICS_HOST: "127.0.0.1",
     WORKER_CONCURRENCY: "8",

@@ -1,6 +1,6 @@
 import { EsignError, isEsignError } from "@esign/errors";
 import type { DigestAlgorithm } from "@esign/pades";
-import type { PadesLevel } from "@esign/signers";
+import type { PadesLevel, SignResult } from "@esign/signers";
 import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
 import type { ApiOutcome, WorkerMetrics } from "./metrics";
 import type { SigningRateLimiter } from "./rate-limiter";
@@ -15,6 +15,14 @@ export interface SignTarget {
 }
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/** A 429 without Retry-After pauses the signing calls this long. */
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+/**
+ * 429s one attempt waits through before it gives up as a transient failure (E_SIGNER_RATE_LIMITED,
+ * retried with backoff): a service that keeps refusing for this long is not just pacing us.
+ */
+const MAX_RATE_LIMITED_CALLS = 30;
 
 function outcomeOf(error: unknown): ApiOutcome {
   if (!isEsignError(error)) return "error";
@@ -32,7 +40,7 @@ function outcomeOf(error: unknown): ApiOutcome {
 export class ExactlyOnceSigner {
   constructor(
     private readonly checkpoints: CheckpointStore,
-    private readonly limiter: SigningRateLimiter | undefined,
+    private readonly limiter: SigningRateLimiter,
     private readonly metrics: WorkerMetrics,
   ) {}
 
@@ -41,29 +49,13 @@ export class ExactlyOnceSigner {
     const saved = await this.checkpoints.loadSignature(queue, jobId, prepared.digestHex);
     if (saved) return saved;
 
-    const slot = entry.remote && this.limiter ? await this.limiter.acquire() : undefined;
-    if (slot) this.metrics.rateLimitWait.inc(slot.waitedMs / 1000);
     const documentDigest = Buffer.from(prepared.digestHex, "hex");
-    const result = await this.metrics
-      .time("sign", async () => {
-        try {
-          const answer = await entry.signer.sign({
-            documentDigest,
-            digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
-            level: target.level,
-          });
-          this.metrics.apiCalls.inc({ backend: entry.backend, outcome: "ok" });
-          return answer;
-        } catch (error) {
-          this.metrics.apiCalls.inc({ backend: entry.backend, outcome: outcomeOf(error) });
-          if (isEsignError(error)) throw error;
-          throw new EsignError("E_SIGNER_UNAVAILABLE", `signing failed: ${(error as Error).message}`, {
-            cause: error,
-          });
-        }
-      })
-      // A failed release only keeps the slot until its lease runs out; it must not fail the job.
-      .finally(() => slot?.release().catch(() => undefined));
+    const request = {
+      documentDigest,
+      digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
+      level: target.level,
+    };
+    const result = await this.callWithinQuota(entry, () => entry.signer.sign(request));
     checkCms(result.cms, documentDigest, await entry.describe());
     return this.checkpoints.saveSignature(queue, jobId, prepared.digestHex, {
       cmsBase64: base64(result.cms),
@@ -75,5 +67,41 @@ export class ExactlyOnceSigner {
         },
       }),
     });
+  }
+
+  /**
+   * One sign call, admitted by the global limiter (remote backends only). A 429 pauses every
+   * worker's calls for its Retry-After and this call is made again once the pause is over, in
+   * the same attempt: a rate limit is the quota talking, not the job failing.
+   */
+  private async callWithinQuota(entry: SignerEntry, call: () => Promise<SignResult>): Promise<SignResult> {
+    for (let rateLimited = 0; ; rateLimited++) {
+      const slot = entry.remote ? await this.limiter.acquire() : undefined;
+      if (slot) this.metrics.rateLimitWait.inc(slot.waitedMs / 1000);
+      try {
+        return await this.metrics.time("sign", call).then((answer) => {
+          this.metrics.apiCalls.inc({ backend: entry.backend, outcome: "ok" });
+          return answer;
+        });
+      } catch (thrown) {
+        this.metrics.apiCalls.inc({ backend: entry.backend, outcome: outcomeOf(thrown) });
+        const error = isEsignError(thrown)
+          ? thrown
+          : new EsignError("E_SIGNER_UNAVAILABLE", `signing failed: ${(thrown as Error).message}`, {
+              cause: thrown,
+            });
+        if (
+          error.code !== "E_SIGNER_RATE_LIMITED" ||
+          !entry.remote ||
+          rateLimited >= MAX_RATE_LIMITED_CALLS
+        ) {
+          throw error;
+        }
+        await this.limiter.pause((error.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS) * 1000);
+      } finally {
+        // A failed release only keeps the slot until its lease runs out; it must not fail the job.
+        await slot?.release().catch(() => undefined);
+      }
+    }
   }
 }

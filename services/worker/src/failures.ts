@@ -18,11 +18,3 @@ export function toQueueError(error: EsignError): Error {
   const reason = failureReason(error);
   return error.permanent ? new UnrecoverableError(reason) : new Error(reason);
 }
-
-/** Default pause after a 429 that names no Retry-After. */
-export const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
-
-export function rateLimitPauseMs(error: EsignError): number | undefined {
-  if (error.code !== "E_SIGNER_RATE_LIMITED") return undefined;
-  return error.retryAfter === undefined ? DEFAULT_RATE_LIMIT_PAUSE_MS : Math.max(1, error.retryAfter * 1000);
-}

@@ -14,7 +14,7 @@ import { startBatchCoordinator } from "./batch";
 import { CheckpointStore } from "./checkpoints";
 import type { WorkerConfig } from "./config";
 import { ExactlyOnceSigner } from "./exactly-once-signer";
-import { asEsignError, rateLimitPauseMs, toQueueError } from "./failures";
+import { asEsignError, toQueueError } from "./failures";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { type MetricsServer, startMetricsServer } from "./metrics-server";
 import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./publish";
@@ -35,13 +35,6 @@ export interface SigningWorker {
 export interface SigningWorkerOptions {
   logger?: Logger;
 }
-
-/**
- * BullMQ's own limiter is never what limits signing here (see README: it counts job starts, not
- * sign calls); it is switched on with a ceiling no queue reaches only because BullMQ honours a
- * queue-wide pause (`Queue.rateLimit`, used on a 429) for workers that have one.
- */
-const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 1000 };
 
 /** Logs never carry signer secrets, even if an error drags a profile into them. */
 export function createWorkerLogger(level: string): Logger {
@@ -75,13 +68,10 @@ export async function createSigningWorker(
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix: config.prefix });
   const metrics = createWorkerMetrics(() => [...queues.values()]);
   const checkpoints = new CheckpointStore(redis, config.prefix);
-  const limiter =
-    config.signingRateLimit === undefined
-      ? undefined
-      : new SigningRateLimiter(redis, {
-          key: `${config.prefix}:worker:signing-rate`,
-          perSecond: config.signingRateLimit,
-        });
+  const limiter = new SigningRateLimiter(redis, {
+    key: `${config.prefix}:worker:signing-rate`,
+    perSecond: config.signingRateLimit,
+  });
   const deps: SignDocumentDeps = {
     stores,
     signers,
@@ -108,17 +98,6 @@ export async function createSigningWorker(
       return result;
     } catch (thrown) {
       const error = asEsignError(thrown);
-      const pauseMs = rateLimitPauseMs(error);
-      if (pauseMs !== undefined) {
-        // The quota is the service's, shared by every worker: pause the whole queue, and put
-        // the job back without counting an attempt (it did nothing wrong).
-        logger.warn(
-          { jobId: job.id, queue: queueName, pauseMs },
-          "signing service rate limit: pausing the queue",
-        );
-        await queues.get(queueName)!.rateLimit(pauseMs);
-        throw Worker.RateLimitError();
-      }
       const final = error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       logger[final ? "error" : "warn"](
         {
@@ -152,7 +131,6 @@ export async function createSigningWorker(
       lockDuration: config.lockDurationMs,
       stalledInterval: config.stalledIntervalMs,
       maxStalledCount: config.maxStalledCount,
-      limiter: PAUSE_ONLY_LIMITER,
     });
     worker.on("completed", (job) => {
       metrics.jobs.inc({ queue: queueName, state: "completed" });

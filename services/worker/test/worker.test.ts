@@ -1,8 +1,10 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
-import { eventsStreamKey, parseJobEventEntry } from "@esign/jobs";
+import { eventsStreamKey, parseJobEventEntry, QUEUES } from "@esign/jobs";
 import { validate } from "@esign/testkit";
+import { Queue } from "bullmq";
+import { WebhookDeliveryJobSchema } from "esign-notifier";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "./harness";
 
@@ -148,5 +150,24 @@ describe("signing worker (in process, local store, p12 key)", () => {
     expect(
       await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
     ).toBe(1);
+  });
+
+  it("hands a webhook delivery to the notifier's queue when the job has a callback", async () => {
+    await harness.startWorker();
+    await harness.put("hook/in.pdf");
+    const { id } = await harness.client.submit({
+      input: { store: "default", key: "hook/in.pdf" },
+      signer: "seal",
+      tenant: "acme",
+      callback: { url: "https://erp.example.com/hooks/esign" },
+    });
+    const result = await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+    const webhooks = new Queue(QUEUES.webhooks, { connection: harness.redis, prefix: harness.prefix });
+    const delivery = await webhooks.getJob(`webhook-esign-sign.${id}.job.completed`);
+    await webhooks.close();
+    const data = WebhookDeliveryJobSchema.parse(delivery?.data);
+    expect(data).toMatchObject({ tenant: "acme", url: "https://erp.example.com/hooks/esign", jobId: id });
+    expect(data.event.type).toBe("job.completed");
+    expect(data.event.data).toMatchObject({ jobId: id, result });
   });
 });
