@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -22,6 +22,7 @@ export interface TsaClientOptions {
   headers?: Record<string, string>;
 }
 
+const TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
 /** Room for what differs between two tokens of one TSA: serial, nonce and genTime lengths. */
 const TOKEN_SIZE_MARGIN = 64;
 
@@ -165,5 +166,10 @@ async function checkToken(
   if (!verification.imprintMatches) throw bad("the token's message imprint is not the one we sent");
   if (!verification.signatureValid || !verification.messageDigestMatches) {
     throw bad("the TSA's signature over the token does not verify");
+  }
+  // RFC 3161 2.3: a TSA certificate is for time-stamping only; validators reject anything else.
+  const signer = verification.signerCertificate && new X509Certificate(verification.signerCertificate);
+  if (!signer?.keyUsage?.includes(TIME_STAMPING)) {
+    throw bad("the token is not signed with a time-stamping certificate (extended key usage)");
   }
 }
