@@ -6,7 +6,8 @@
  * the interactive calls idle and during the batch, and signing API calls per document.
  *
  *   pnpm exec tsx bench/batch.ts [--documents 10000] [--hash-batching on|off] [--workers 2]
- *                                [--concurrency 64] [--topology dedicated|mixed] [--write]
+ *                                [--concurrency 64] [--topology dedicated|mixed] [--batch-nice 0]
+ *                                [--write]
  *
  * `--write` replaces the "Batches" section of docs/benchmarks.md (other sections stay), adding a
  * row per run to its table.
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     workers: { type: "string", default: "2" },
     concurrency: { type: "string", default: "64" },
     topology: { type: "string", default: "dedicated" },
+    "batch-nice": { type: "string", default: "0" },
     write: { type: "boolean", default: false },
   },
 });
@@ -41,11 +43,12 @@ const WORKERS = Number(values.workers);
 const CONCURRENCY = Number(values.concurrency);
 /**
  * `mixed`: every worker process consumes both signing queues (the default deployment).
- * `dedicated`: the batch workers consume only esign-batch and run at a lower CPU priority
- * (nice 10), and one more worker at normal priority consumes only esign-sign, so the operating
- * system's scheduler gives interactive work the CPU first.
+ * `dedicated`: the batch workers consume only esign-batch (at `--batch-nice`), and one more
+ * worker consumes only esign-sign, so interactive jobs share the CPU with batch documents through
+ * the operating system's scheduler instead of one event loop.
  */
 const TOPOLOGY = values.topology === "mixed" ? "mixed" : "dedicated";
+const BATCH_NICE = Number(values["batch-nice"]);
 const IDLE_CALLS = 30;
 /** The interactive client: one call at a time, one call a second, like a person at a desk. */
 const INTERACTIVE_PAUSE_MS = 1_000;
@@ -146,7 +149,7 @@ async function main() {
       const batchEnv = { ...workerEnv, WORKER_QUEUES: "esign-batch" };
       workers.push(
         ...(await Promise.all([
-          ...Array.from({ length: WORKERS }, () => startWorker(batchEnv, 10)),
+          ...Array.from({ length: WORKERS }, () => startWorker(batchEnv, BATCH_NICE)),
           startWorker({ ...workerEnv, WORKER_QUEUES: "esign-sign", WORKER_CONCURRENCY: "8" }),
         ])),
       );
@@ -218,7 +221,7 @@ async function main() {
       completed: status.counts.completed,
       failed: status.counts.failed,
       hashBatching: HASH_BATCHING,
-      topology: TOPOLOGY,
+      topology: TOPOLOGY === "dedicated" && BATCH_NICE > 0 ? `dedicated, batch nice ${BATCH_NICE}` : TOPOLOGY,
       workers: WORKERS,
       concurrency: CONCURRENCY,
       seconds: Number(seconds.toFixed(1)),
