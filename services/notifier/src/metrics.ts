@@ -7,12 +7,12 @@ export interface DeliveryCounter {
 }
 
 /**
- * `esign_webhook_delivery_attempts_total{outcome}`: "delivered", "failed" and "skipped" count
+ * `esign_webhook_deliveries_total{outcome}`: "delivered", "failed" and "skipped" count
  * finished deliveries, "retrying" counts failed attempts that will be retried.
  */
 export function createDeliveryCounter(registers?: Registry[]): Counter<"outcome"> {
   return new Counter({
-    name: "esign_webhook_delivery_attempts_total",
+    name: "esign_webhook_deliveries_total",
     help: "Webhook delivery attempts by outcome",
     labelNames: ["outcome"],
     ...(registers === undefined ? {} : { registers }),

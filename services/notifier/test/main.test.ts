@@ -55,7 +55,7 @@ it("runs standalone from the environment, delivers, serves /metrics and stops cl
   expect(await harness.finished(job.jobId!)).toMatchObject([{ outcome: "delivered", statusCode: 200 }]);
   expect(receiver.verify(0, secret)).toMatchObject({ type: "job.completed" });
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  expect(metrics).toContain('esign_webhook_delivery_attempts_total{outcome="delivered"} 1');
+  expect(metrics).toContain('esign_webhook_deliveries_total{outcome="delivered"} 1');
   expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
 
   child.kill("SIGTERM");
