@@ -74,12 +74,11 @@ export async function findInTail(source: ByteSource, needle: string, tailBytes: 
 export async function forEachChunk(
   source: ByteSource,
   overlap: number,
-  visit: (chunk: Buffer, chunkStart: number, isLast: boolean) => void | Promise<void>,
+  visit: (chunk: Buffer, chunkStart: number) => void | Promise<void>,
 ): Promise<void> {
   for (let start = 0; start < source.size; start += SCAN_CHUNK) {
     const length = Math.min(SCAN_CHUNK + overlap, source.size - start);
-    const isLast = start + length >= source.size;
-    await visit(asBuffer(await source.read(start, length)), start, isLast);
-    if (isLast) return;
+    await visit(asBuffer(await source.read(start, length)), start);
+    if (start + length >= source.size) return;
   }
 }

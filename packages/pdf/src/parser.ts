@@ -11,11 +11,11 @@ export class NeedMoreData extends Error {
   }
 }
 
-export function isWhitespace(byte: number): boolean {
+function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09 || byte === 0x0c || byte === 0x00;
 }
 
-export function isDelimiter(byte: number): boolean {
+function isDelimiter(byte: number): boolean {
   return (
     byte === 0x28 || // (
     byte === 0x29 || // )

@@ -6,7 +6,7 @@ import { asArray, asInteger, isName, PdfDict, type PdfObject, PdfStream } from "
 import type { IndirectObject, Parser } from "./parser";
 import type { ByteSource } from "./source";
 
-export const ENTRY_UNKNOWN = 0;
+const ENTRY_UNKNOWN = 0;
 export const ENTRY_FREE = 1;
 export const ENTRY_IN_FILE = 2;
 export const ENTRY_COMPRESSED = 3;
