@@ -131,6 +131,19 @@ function cli(args: string[], env: Record<string, string> = {}) {
   );
 }
 
+/** Runs `esign sign INPUT -o OUTPUT ...flags` and checks the output is valid at `level`. */
+async function expectCliSigns(
+  output: string,
+  flags: string[],
+  level: PadesLevel,
+  env: Record<string, string> = {},
+) {
+  const result = await cli([inputPath, "-o", output, ...flags, "--level", level], env);
+  expect(result.stderr).toContain("signed");
+  expect(result.code).toBe(0);
+  await expectValidAt(output, level);
+}
+
 beforeAll(async () => {
   sim = await startSimulator();
   dir = await mkdtemp(join(tmpdir(), "esign-remote-"));
@@ -296,20 +309,11 @@ describe("csc backend", () => {
   });
 
   it("works from the CLI at B-LTA", async () => {
-    const output = join(dir, "cli-csc.pdf");
-    const result = await cli([
-      inputPath,
-      "-o",
-      output,
-      ...cscFlags("seal-ec"),
-      "--level",
+    await expectCliSigns(
+      join(dir, "cli-csc.pdf"),
+      [...cscFlags("seal-ec"), "--tsa", `${sim.url}/tsa`],
       "B-LTA",
-      "--tsa",
-      `${sim.url}/tsa`,
-    ]);
-    expect(result.stderr).toContain("signed");
-    expect(result.code).toBe(0);
-    await expectValidAt(output, "B-LTA");
+    );
   });
 });
 
@@ -361,11 +365,7 @@ describe("esign-api backend", () => {
   });
 
   it("works from the CLI at B-LT", async () => {
-    const output = join(dir, "cli-esign-api.pdf");
-    const result = await cli([
-      inputPath,
-      "-o",
-      output,
+    const flags = [
       "--signer",
       "esign-api",
       "--url",
@@ -374,12 +374,8 @@ describe("esign-api backend", () => {
       "demo-key",
       "--credential",
       "seal-ec",
-      "--level",
-      "B-LT",
-    ]);
-    expect(result.stderr).toContain("signed");
-    expect(result.code).toBe(0);
-    await expectValidAt(output, "B-LT");
+    ];
+    await expectCliSigns(join(dir, "cli-esign-api.pdf"), flags, "B-LT");
   });
 });
 
@@ -472,12 +468,9 @@ describe("pkcs11 backend (SoftHSM2)", () => {
   });
 
   it("works from the CLI at B-LT", async () => {
-    const output = join(dir, "cli-pkcs11.pdf");
-    const result = await cli(
+    await expectCliSigns(
+      join(dir, "cli-pkcs11.pdf"),
       [
-        inputPath,
-        "-o",
-        output,
         "--signer",
         "pkcs11",
         "--module",
@@ -490,16 +483,12 @@ describe("pkcs11 backend (SoftHSM2)", () => {
         keyLabels["seal-rsa"],
         "--cert",
         join(dir, "seal-rsa.pem"),
-        "--level",
-        "B-LT",
         "--tsa",
         `${sim.url}/tsa`,
       ],
+      "B-LT",
       hsmEnv,
     );
-    expect(result.stderr).toContain("signed");
-    expect(result.code).toBe(0);
-    await expectValidAt(output, "B-LT");
   });
 });
 
@@ -513,25 +502,8 @@ describe("p12 backend with a TSA", () => {
     await writeFile(certPath, pem(credential.der));
     await writeFile(chainPath, pem(sim.pki.issuing.der));
     const requestsBefore = sim.requests().length;
-    const output = join(dir, "cli-p12.pdf");
-    const result = await cli([
-      inputPath,
-      "-o",
-      output,
-      "--key",
-      keyPath,
-      "--cert",
-      certPath,
-      "--chain",
-      chainPath,
-      "--level",
-      "B-LTA",
-      "--tsa",
-      `${sim.url}/tsa`,
-    ]);
-    expect(result.stderr).toContain("signed");
-    expect(result.code).toBe(0);
-    await expectValidAt(output, "B-LTA");
+    const flags = ["--key", keyPath, "--cert", certPath, "--chain", chainPath, "--tsa", `${sim.url}/tsa`];
+    await expectCliSigns(join(dir, "cli-p12.pdf"), flags, "B-LTA");
     const fetched = sim
       .requests()
       .slice(requestsBefore)

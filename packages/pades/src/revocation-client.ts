@@ -40,6 +40,19 @@ function revocationError(message: string, permanent = false): EsignError {
   return new EsignError("E_REVOCATION", message, { permanent });
 }
 
+/** GET (or with an OCSP request, POST) of a public PKI resource named in a certificate. */
+function fetchPublicPki(url: string, service: string, options: RevocationOptions, ocspRequest?: Uint8Array) {
+  return httpCall(url, {
+    method: ocspRequest ? "POST" : "GET",
+    body: ocspRequest,
+    headers: ocspRequest ? { "content-type": "application/ocsp-request" } : undefined,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    unavailableCode: "E_REVOCATION",
+    followRedirects: true,
+    service,
+  });
+}
+
 function sha1(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha1").update(data).digest());
 }
@@ -154,14 +167,7 @@ export async function fetchOcsp(
   const expectedId = certId(certificate, issuer);
   // OCSPRequest { TBSRequest { requestList SEQUENCE OF Request { CertID } } }
   const request = sequence(sequence(sequence(sequence(expectedId))));
-  const answer = await httpCall(url, {
-    body: request,
-    headers: { "content-type": "application/ocsp-request" },
-    timeoutMs: options.timeoutMs ?? 10_000,
-    unavailableCode: "E_REVOCATION",
-    followRedirects: true,
-    service: "OCSP responder",
-  });
+  const answer = await fetchPublicPki(url, "OCSP responder", options, request);
   const fail = (what: string) => revocationError(`OCSP responder ${url}: ${what}`);
   if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);
   const { status, basic, basicDer } = parseOcspResponse(answer.body, fail);
@@ -192,13 +198,7 @@ export async function fetchCrl(
   issuer: Uint8Array,
   options: RevocationOptions = {},
 ): Promise<Uint8Array> {
-  const answer = await httpCall(url, {
-    method: "GET",
-    timeoutMs: options.timeoutMs ?? 10_000,
-    unavailableCode: "E_REVOCATION",
-    followRedirects: true,
-    service: "CRL distribution point",
-  });
+  const answer = await fetchPublicPki(url, "CRL distribution point", options);
   const fail = (what: string) => revocationError(`CRL ${url}: ${what}`);
   if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);
   let crl: pkijs.CertificateRevocationList;
@@ -230,13 +230,7 @@ export async function fetchIssuer(
 ): Promise<Uint8Array | undefined> {
   const subject = new X509Certificate(certificate);
   for (const url of revocationUrls(certificate).caIssuers) {
-    const answer = await httpCall(url, {
-      method: "GET",
-      timeoutMs: options.timeoutMs ?? 10_000,
-      unavailableCode: "E_REVOCATION",
-      followRedirects: true,
-      service: "CA issuers",
-    }).catch(() => undefined);
+    const answer = await fetchPublicPki(url, "CA issuers", options).catch(() => undefined);
     if (answer?.status !== 200) continue;
     try {
       const issuer = new X509Certificate(answer.body);
