@@ -22,7 +22,7 @@ export function normaliseSerial(serialHex: string): string {
   return serialHex.toLowerCase().replace(/^(00)+(?=.)/, "");
 }
 
-const REVOCATIONS_FILE = "revocations.json";
+export const REVOCATIONS_FILE = "revocations.json";
 
 /**
  * The revocation state both the OCSP responder and the CRLs answer from; persisted next to the

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EsignError } from "@esign/errors";
 import type { CredentialDefinition } from "../credentials";
+import { REVOCATIONS_FILE } from "../revocation";
 import { entityFromPem, issueCertificate, type PkiEntity } from "./certificates";
 import { generateKey, importKey, type KeySpec, privateKeyPem } from "./keys";
 
@@ -155,6 +156,8 @@ export async function loadOrCreatePki(params: {
   if (!stored || stored.baseUrl !== params.baseUrl) {
     const pki = await generatePki(params);
     await savePki(params.dir, pki);
+    // Revocations belong to the certificates of the old PKI; its successor starts with none.
+    await rm(join(params.dir, REVOCATIONS_FILE), { force: true });
     return { pki, outcome: stored ? "regenerated-for-new-base-url" : "generated" };
   }
   const [root, issuing, tsa, ocspResponder] = await Promise.all(
