@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { afterAll } from "vitest";
 import {
   BufferSource,
   type ByteSource,
@@ -18,6 +19,13 @@ export const SAMPLES = "/work/shared/samples";
 export const VALIDATE = "/work/shared/validate/validate.sh";
 export const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
+/** Scratch directories of the importing test file, removed after it (KEEP_TMP=1 keeps them). */
+const scratchDirs: string[] = [];
+afterAll(() => {
+  if (process.env.KEEP_TMP) return;
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export interface TestPki {
   dir: string;
   rootCert: string;
@@ -32,7 +40,7 @@ const openssl = (args: string) => run("openssl", args.split(" "));
 
 /** A throwaway RSA root, signer and TSA made with the openssl CLI. */
 export async function makePki(): Promise<TestPki> {
-  const dir = mkdtempSync(join(tmpdir(), "esign-pdf-pki-"));
+  const dir = scratchDir("esign-pdf-pki-");
   const path = (file: string) => join(dir, file);
   await run("openssl", [
     ..."req -x509 -newkey rsa:2048 -nodes -days 30 -subj".split(" "),
@@ -174,7 +182,9 @@ export async function signBytes(
 }
 
 export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
 }
 
 /**
