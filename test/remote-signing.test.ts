@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ErrorCode, isEsignError } from "@esign/errors";
-import { TsaClient, verifyPdfSignatures, vriKey } from "@esign/pades";
+import { checkOcspResponse, TsaClient, verifyPdfSignatures, vriKey } from "@esign/pades";
 import { BufferSource, openPdf, signatureFields } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import {
@@ -322,6 +322,22 @@ describe("esign-api backend", () => {
 
   it.each(LEVELS)("signs at %s", async (level) => {
     await expectValidAt(await signTo(esignApi(), level, "esign-api"), level);
+  });
+
+  it("returns validation data that proves the signer certificate good, and only that one", async () => {
+    const { ltv } = await esignApi().sign({
+      documentDigest: new Uint8Array(32).fill(7),
+      digestAlgorithm: "sha256",
+      level: "B-LT",
+    });
+    const signerCertificate = sim.pki.credentials.get("seal-rsa")!.der;
+    const issuer = sim.pki.issuing.der;
+    const [signerStatus] = ltv!.ocsps;
+    expect(checkOcspResponse(signerStatus!, signerCertificate, issuer).response).toBe(signerStatus);
+    expect(() => checkOcspResponse(signerStatus!, sim.pki.credentials.get("seal-ec")!.der, issuer)).toThrow(
+      /not about/,
+    );
+    expect(() => checkOcspResponse(signerStatus!, signerCertificate, sim.pki.root.der)).toThrow(/not signed/);
   });
 
   it("sizes /Contents with one probe per signer and learns the certificate from it", async () => {

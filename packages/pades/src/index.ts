@@ -33,6 +33,8 @@ export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv"
 export { OID } from "./oids";
 export type { LaterChanges } from "./revisions";
 export {
+  checkCrl,
+  checkOcspResponse,
   fetchCrl,
   fetchIssuer,
   fetchOcsp,

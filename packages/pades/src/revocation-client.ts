@@ -104,16 +104,42 @@ function verifySignedStructure(der: Uint8Array, publicKey: KeyObject): boolean {
   }
 }
 
-function certId(certificate: Uint8Array, issuer: Uint8Array): Uint8Array {
+const CERT_ID_HASHES: Record<string, string> = {
+  [SHA1]: "sha1",
+  "2.16.840.1.101.3.4.2.1": "sha256",
+  "2.16.840.1.101.3.4.2.2": "sha384",
+  "2.16.840.1.101.3.4.2.3": "sha512",
+};
+
+function issuerParts(issuer: Uint8Array) {
   const issuerCert = pkijs.Certificate.fromBER(issuer);
-  const issuerKey = new Uint8Array(issuerCert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
-  const issuerName = new Uint8Array(issuerCert.subject.toSchema().toBER());
-  // SHA-1 CertIDs are what every responder understands (RFC 5019).
+  return {
+    key: new Uint8Array(issuerCert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
+    name: new Uint8Array(issuerCert.subject.toSchema().toBER()),
+  };
+}
+
+/** A SHA-1 CertID: what every responder understands (RFC 5019). */
+function certId(certificate: Uint8Array, issuer: Uint8Array): Uint8Array {
+  const { key, name } = issuerParts(issuer);
   return sequence(
     sequence(oid(SHA1)),
-    octetString(sha1(issuerName)),
-    octetString(sha1(issuerKey)),
+    octetString(sha1(name)),
+    octetString(sha1(key)),
     certificateIdentity(certificate).serialNumber,
+  );
+}
+
+/** Whether a response's CertID names `certificate` (with whatever hash the responder used). */
+function namesCertificate(id: pkijs.CertID, certificate: Uint8Array, issuer: Uint8Array): boolean {
+  const hashName = CERT_ID_HASHES[id.hashAlgorithm.algorithmId];
+  if (!hashName) return false;
+  const { key, name } = issuerParts(issuer);
+  const digest = (data: Uint8Array) => new Uint8Array(createHash(hashName).update(data).digest());
+  return (
+    bytesEqual(new Uint8Array(id.issuerNameHash.valueBlock.valueHexView), digest(name)) &&
+    bytesEqual(new Uint8Array(id.issuerKeyHash.valueBlock.valueHexView), digest(key)) &&
+    bytesEqual(new Uint8Array(id.serialNumber.toBER()), certificateIdentity(certificate).serialNumber)
   );
 }
 
@@ -164,31 +190,45 @@ export async function fetchOcsp(
   issuer: Uint8Array,
   options: RevocationOptions = {},
 ): Promise<OcspResult> {
-  const expectedId = certId(certificate, issuer);
   // OCSPRequest { TBSRequest { requestList SEQUENCE OF Request { CertID } } }
-  const request = sequence(sequence(sequence(sequence(expectedId))));
+  const request = sequence(sequence(sequence(sequence(certId(certificate, issuer)))));
   const answer = await fetchPublicPki(url, "OCSP responder", options, request);
-  const fail = (what: string) => revocationError(`OCSP responder ${url}: ${what}`);
-  if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);
-  const { status, basic, basicDer } = parseOcspResponse(answer.body, fail);
+  if (answer.status !== 200) throw revocationError(`OCSP responder ${url}: HTTP ${answer.status}`);
+  return checkOcspResponse(answer.body, certificate, issuer, options, `OCSP responder ${url}`);
+}
+
+/**
+ * Checks an OCSPResponse (fetched, or handed over by a signing service): successful, signed by
+ * the certificate's issuer or its delegated responder, current, and "good" for `certificate`.
+ * Throws E_REVOCATION (permanent when the certificate is revoked).
+ */
+export function checkOcspResponse(
+  response: Uint8Array,
+  certificate: Uint8Array,
+  issuer: Uint8Array,
+  options: RevocationOptions = {},
+  source = "OCSP response",
+): OcspResult {
+  const fail = (what: string) => revocationError(`${source}: ${what}`);
+  const { status, basic, basicDer } = parseOcspResponse(response, fail);
   if (!basic || !basicDer) throw fail(`response status ${status}`);
   const included = (basic.certs ?? []).map((cert) => new Uint8Array(cert.toSchema().toBER()));
   if (!ocspSigner(basicDer, included, new X509Certificate(issuer))) {
     throw fail("the response is not signed by the CA or its delegated responder");
   }
   const single = basic.tbsResponseData.responses.find((entry) =>
-    bytesEqual(new Uint8Array(entry.certID.toSchema().toBER()), expectedId),
+    namesCertificate(entry.certID, certificate, issuer),
   );
-  if (!single) throw fail("the response is not about the certificate asked for");
+  if (!single) throw fail(`the response is not about ${subjectOf(certificate)}`);
   const now = options.now ?? new Date();
   if (single.thisUpdate.getTime() > now.getTime() + CLOCK_SKEW_MS)
     throw fail("the response is from the future");
   if (single.nextUpdate && single.nextUpdate.getTime() < now.getTime())
     throw fail("the response is outdated");
   const certStatus = single.certStatus.idBlock.tagNumber;
-  if (certStatus === 1) throw revocationError(`${subjectOf(certificate)} is revoked (OCSP ${url})`, true);
+  if (certStatus === 1) throw revocationError(`${subjectOf(certificate)} is revoked (${source})`, true);
   if (certStatus !== 0) throw fail(`status of ${subjectOf(certificate)} is unknown`);
-  return { response: answer.body, certificates: included };
+  return { response, certificates: included };
 }
 
 /** Fetches a CRL, checks it is signed by `issuer`, current, and does not list `certificate`. */
@@ -199,15 +239,26 @@ export async function fetchCrl(
   options: RevocationOptions = {},
 ): Promise<Uint8Array> {
   const answer = await fetchPublicPki(url, "CRL distribution point", options);
-  const fail = (what: string) => revocationError(`CRL ${url}: ${what}`);
-  if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);
+  if (answer.status !== 200) throw revocationError(`CRL ${url}: HTTP ${answer.status}`);
+  return checkCrl(answer.body, certificate, issuer, options, `CRL ${url}`);
+}
+
+/** Checks a CRL is signed by `issuer`, current, and does not list `certificate`; returns it. */
+export function checkCrl(
+  der: Uint8Array,
+  certificate: Uint8Array,
+  issuer: Uint8Array,
+  options: RevocationOptions = {},
+  source = "CRL",
+): Uint8Array {
+  const fail = (what: string) => revocationError(`${source}: ${what}`);
   let crl: pkijs.CertificateRevocationList;
   try {
-    crl = pkijs.CertificateRevocationList.fromBER(answer.body);
+    crl = pkijs.CertificateRevocationList.fromBER(der);
   } catch {
     throw fail("not a DER CRL");
   }
-  if (!verifySignedStructure(answer.body, new X509Certificate(issuer).publicKey)) {
+  if (!verifySignedStructure(der, new X509Certificate(issuer).publicKey)) {
     throw fail("not signed by the certificate's issuer");
   }
   const now = options.now ?? new Date();
@@ -216,8 +267,8 @@ export async function fetchCrl(
   const revoked = (crl.revokedCertificates ?? []).some((entry) =>
     bytesEqual(new Uint8Array(entry.userCertificate.toBER()), serial),
   );
-  if (revoked) throw revocationError(`${subjectOf(certificate)} is revoked (CRL ${url})`, true);
-  return answer.body;
+  if (revoked) throw revocationError(`${subjectOf(certificate)} is revoked (${source})`, true);
+  return der;
 }
 
 /**

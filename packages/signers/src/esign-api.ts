@@ -2,6 +2,8 @@ import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import {
   type CmsVerification,
+  checkCrl,
+  checkOcspResponse,
   digestAlgorithmOf,
   parseCms,
   type SignatureAlgorithm,
@@ -108,7 +110,9 @@ export class EsignApiSigner implements Signer {
       ocsps: answer.ltv.ocsps.map(base64Bytes),
       crls: answer.ltv.crls.map(base64Bytes),
     };
-    return ltv ? { cms, ltv } : { cms };
+    if (!ltv) return { cms };
+    this.checkValidationData(ltv, parseCms(cms).certificates);
+    return { cms, ltv };
   }
 
   /** One probe per service level (B-T and B-LT share the time-stamped size), cached. */
@@ -170,6 +174,41 @@ export class EsignApiSigner implements Signer {
       throw new EsignError(
         "E_SIGNER_BAD_RESPONSE",
         "the E-sign API's signature time-stamp is not over its signature",
+      );
+    }
+  }
+
+  /**
+   * The validation data must at least prove what it is for: the signer certificate is good, by
+   * one of its OCSP responses or CRLs, checked against the issuer's key. A revoked certificate is
+   * E_SIGNER_REVOKED; data that proves nothing is E_SIGNER_BAD_RESPONSE.
+   */
+  private checkValidationData(ltv: LtvMaterial, cmsCertificates: Uint8Array[]): void {
+    const signerCertificate = this.certificate!;
+    const signer = new X509Certificate(signerCertificate);
+    const issuer = [...ltv.certs, ...cmsCertificates].find((candidate) => {
+      const issuerCert = new X509Certificate(candidate);
+      return signer.checkIssued(issuerCert) && signer.verify(issuerCert.publicKey);
+    });
+    const proves = (check: () => unknown) => {
+      try {
+        check();
+        return true;
+      } catch (error) {
+        if (error instanceof EsignError && error.permanent) {
+          throw new EsignError("E_SIGNER_REVOKED", error.message, { cause: error });
+        }
+        return false;
+      }
+    };
+    const good =
+      issuer !== undefined &&
+      (ltv.ocsps.some((response) => proves(() => checkOcspResponse(response, signerCertificate, issuer))) ||
+        ltv.crls.some((crl) => proves(() => checkCrl(crl, signerCertificate, issuer))));
+    if (!good) {
+      throw new EsignError(
+        "E_SIGNER_BAD_RESPONSE",
+        "the E-sign API's validation data does not show the signer certificate is good",
       );
     }
   }
