@@ -53,7 +53,7 @@ export async function ensureInputs(directory: string): Promise<BenchInput[]> {
     { id: "1000-pages", label: "1,000 pages", path: thousandPages, runs: 3, warmRepeats: WARM_REPEATS },
     {
       id: "xref-stream",
-      label: "extra: 41 KB pdfTeX file with xref stream and object streams (shared sample)",
+      label: "extra: pdfTeX sample with xref stream (41 KB)",
       path: join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf"),
       runs: 5,
       warmRepeats: WARM_REPEATS,
