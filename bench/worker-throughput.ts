@@ -10,7 +10,7 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -64,6 +64,8 @@ async function measure(scenario: Scenario): Promise<number> {
   }
 }
 
+// Other processes on the machine slow every figure down; the table says how busy it was.
+const loadAtStart = loadavg()[0]!;
 const rows: string[] = [];
 for (const scenario of scenarios) {
   const rate = await measure(scenario);
@@ -88,7 +90,7 @@ const section = [
   `pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --write`,
   "```",
   "",
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; Redis, s3rver, the simulator and the workers share these cores.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; Redis, s3rver, the simulator and the workers share these cores; 1-minute load average ${loadAtStart.toFixed(1)} when the run started.`,
   "",
   "| signer | worker processes | concurrency each | jobs | documents/s |",
   "| --- | --- | --- | --- | --- |",

@@ -83,7 +83,7 @@ describe("signing workers under failure", () => {
     }
     cluster.sim.clearFaults();
     await stop([survivor]);
-  });
+  }, 300_000);
 
   it("completes every job through 20% 503s and 429 bursts without exceeding the global rate limit", async () => {
     const total = 120;
@@ -139,5 +139,5 @@ describe("signing workers under failure", () => {
     expect((await cluster.client.get(bad.id)).attempts).toBe(1);
     cluster.sim.clearFaults();
     await stop(workers);
-  });
+  }, 300_000);
 });

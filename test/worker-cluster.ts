@@ -113,6 +113,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const rootPemPath = join(scratch, "sim-root.pem");
   await writeFile(rootPemPath, sim.rootPem);
   const localP12 = await makeLocalP12(scratch);
+  const sealCertificate = join(scratch, "seal-rsa.der");
+  await writeFile(sealCertificate, sim.pki.credentials.get("seal-rsa")!.der);
   const processes: WorkerProcess[] = [];
   const queues = SIGNING_QUEUES.map((name) => new Queue(name, { connection: redis, prefix }));
 
@@ -129,9 +131,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
       },
+      // The simulator's CMS-returning API; certificate and /Contents size configured, so the
+      // signer never spends a billed probe signature to learn them.
+      "seal-esign-api": {
+        type: "esign-api",
+        url: sim.url,
+        apiKey: { env: "SIM_API_KEY" },
+        credentialId: "seal-rsa",
+        certificatePath: sealCertificate,
+        contentsSize: 16_384,
+      },
       "local-seal": { type: "p12", p12Path: localP12, password: { env: "LOCAL_P12_PASSWORD" } },
     }),
     SIM_CLIENT_SECRET,
+    SIM_API_KEY: "demo-key",
     LOCAL_P12_PASSWORD,
     METRICS_PORT: "0",
     METRICS_HOST: "127.0.0.1",

@@ -15,7 +15,7 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-describe("signing workers end to end (two processes, s3rver, E-sign API simulator over CSC)", () => {
+describe("signing workers end to end (two processes, s3rver, the simulator's CMS-returning E-sign API)", () => {
   it(`signs ${JOBS} jobs submitted through SigningClient with exactly ${JOBS} billed signatures`, async () => {
     const workers = await Promise.all([cluster.startWorker(), cluster.startWorker()]);
     await cluster.upload("inbox/invoice.pdf");
@@ -23,7 +23,7 @@ describe("signing workers end to end (two processes, s3rver, E-sign API simulato
       Array.from({ length: JOBS }, (_, index) => ({
         input: { store: "default", key: "inbox/invoice.pdf" },
         output: { store: "default", key: `signed/invoice-${index}.pdf` },
-        signer: "seal-rsa",
+        signer: "seal-esign-api",
         idempotencyKey: `invoice-${index}`,
       })),
     );
@@ -55,7 +55,7 @@ describe("signing workers end to end (two processes, s3rver, E-sign API simulato
       [0, 1, 2].map((index) => ({
         input: { store: "default", key: "inbox/invoice.pdf" },
         output: { store: "default", key: `signed/invoice-${index}.pdf` },
-        signer: "seal-rsa",
+        signer: "seal-esign-api",
         idempotencyKey: `invoice-${index}`,
       })),
     );
@@ -64,5 +64,5 @@ describe("signing workers end to end (two processes, s3rver, E-sign API simulato
     // SIGTERM drains and exits cleanly.
     for (const worker of workers) worker.child.kill("SIGTERM");
     expect(await Promise.all(workers.map((worker) => worker.exited))).toEqual([0, 0]);
-  });
+  }, 600_000);
 });

@@ -13,15 +13,23 @@ export const SecretRefSchema = z.union([
 ]);
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
+/**
+ * Bytes reserved for the CMS in /Contents. Without it the signer estimates, which for the E-sign
+ * API means one billed probe signature per worker process and level: set it for remote backends.
+ */
+const ContentsSizeSchema = z.int().min(1024).max(1_000_000).optional();
+
 const P12ProfileSchema = z.strictObject({
   type: z.literal("p12"),
   p12Path: z.string().min(1),
   password: SecretRefSchema,
+  contentsSize: ContentsSizeSchema,
 });
 
 /** Remote backends are configured by their own package; the worker only checks the common shape. */
 const RemoteProfileFields = {
   url: z.url({ protocol: /^https?$/ }),
+  contentsSize: ContentsSizeSchema,
 };
 
 const CscProfileSchema = z.looseObject({
@@ -39,6 +47,8 @@ const EsignApiProfileSchema = z.looseObject({
   ...RemoteProfileFields,
   apiKey: SecretRefSchema,
   credentialId: z.string().min(1),
+  /** The credential's certificate (PEM or DER file): without it the signer learns it from a billed probe. */
+  certificatePath: z.string().min(1).optional(),
 });
 
 export const SignerProfileSchema = z.discriminatedUnion("type", [

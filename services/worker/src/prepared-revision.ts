@@ -29,7 +29,7 @@ export async function prepareRevision(
 ): Promise<PreparedCheckpoint> {
   const { signatureAlgorithm } = await entry.describe();
   const digestAlgorithm: DigestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
-  const contentsSize = await entry.signer.estimateCmsSize(job.level);
+  const contentsSize = entry.contentsSize ?? (await entry.signer.estimateCmsSize(job.level));
   const signingTime = wholeSecondNow();
   const prepared = await metrics.time("prepare", async () =>
     prepareSignature(await openPdf(source), {

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import type { Signer, SignerDescription } from "@esign/signers";
@@ -12,6 +13,8 @@ export interface SignerEntry {
   /** Remote backends count against the signing service's quota; local keys do not. */
   remote: boolean;
   signer: Signer;
+  /** Bytes to reserve for the CMS; undefined: ask the signer's estimate. */
+  contentsSize: number | undefined;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
 }
@@ -32,6 +35,15 @@ export async function resolveSecret(ref: SecretRef): Promise<string> {
     return (await readFile(ref.file, "utf8")).trim();
   } catch (cause) {
     throw new EsignError("E_CONFIG", `cannot read secret file ${ref.file}`, { cause });
+  }
+}
+
+/** A certificate file, PEM or DER, as DER. */
+async function readCertificate(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(new X509Certificate(await readFile(path)).raw);
+  } catch (cause) {
+    throw new EsignError("E_CONFIG", `cannot read the certificate ${path}`, { cause });
   }
 }
 
@@ -62,7 +74,10 @@ async function createSigner(name: string, profile: SignerProfile): Promise<Signe
           clientSecret: await resolveSecret(profile.clientSecret),
           ...(profile.pin && { pin: await resolveSecret(profile.pin) }),
         }
-      : { apiKey: await resolveSecret(profile.apiKey) };
+      : {
+          apiKey: await resolveSecret(profile.apiKey),
+          ...(profile.certificatePath && { certificate: await readCertificate(profile.certificatePath) }),
+        };
   return factory({ ...profile, ...secret });
 }
 
@@ -89,6 +104,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         backend: profile.type,
         remote: profile.type !== "p12",
         signer,
+        contentsSize: profile.contentsSize,
         describe: memoizeSuccess(() => signer.describe()),
       });
     }
