@@ -30,7 +30,9 @@ const pki = await writeTestPki(await createTestPki(), join(outDirectory, "pki"),
 const inputs = selected(await ensureInputs(join(outDirectory, "inputs")), values.inputs, "input");
 // In the temporary directory: generated JavaScript is no business of the linter's.
 const bundleDirectory = await mkdtemp(join(tmpdir(), "esign-bench-"));
-const bundledEntry = await bundleRunOne(bundleDirectory);
+const bundledEntry = variants.some((variant) => variant.runtime === "bundled")
+  ? await bundleRunOne(bundleDirectory)
+  : "";
 const loadAtStart = loadavg()[0]!;
 
 const cells: Cell[] = [];

@@ -30,7 +30,7 @@ export interface RunRequest {
 
 const RUN_ONE = join(import.meta.dirname, "run-one.ts");
 
-/** Runs one signing in a fresh `node --import tsx` process and reads its report line. */
+/** Runs one tool on one file in a fresh node process and reads the child's report line. */
 export function runInChild(request: RunRequest): Promise<RunOutcome> {
   const entry = request.runtime.kind === "tsx" ? ["--import", "tsx", RUN_ONE] : [request.runtime.entry];
   const args = [
@@ -70,7 +70,9 @@ export function runInChild(request: RunRequest): Promise<RunOutcome> {
 }
 
 function fromReport(report: ChildReport): RunOutcome {
-  return report.ok ? { kind: "ok", ...report } : { kind: "failed", message: report.error };
+  if (!report.ok) return { kind: "failed", message: report.error };
+  const { ok: _ok, ...measured } = report;
+  return { kind: "ok", ...measured };
 }
 
 /** The line that says why a child died (V8's "FATAL ERROR: ... heap out of memory", a throw). */
