@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { run } from "@esign/testkit";
 import { afterAll } from "vitest";
 import {
   BufferSource,
@@ -14,9 +13,7 @@ import {
 } from "../src";
 import type { SignatureOptions } from "../src/signature";
 
-export const run = promisify(execFile);
-export const SAMPLES = "/work/shared/samples";
-export const VALIDATE = "/work/shared/validate/validate.sh";
+export { failuresUnderRoots, run, SAMPLES_DIR as SAMPLES, validate } from "@esign/testkit";
 export const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
 /** Scratch directories of the importing test file, removed after it (KEEP_TMP=1 keeps them). */
@@ -126,47 +123,6 @@ async function coveredFile(
   const covered = join(work, "covered.bin");
   await writeCovered(prepared.output(prepared.revision), prepared.byteRange, covered);
   return { work, covered };
-}
-
-/** Runs validate.sh; never throws, so a test can assert on failures too. */
-export async function validate(file: string, root?: string): Promise<{ ok: boolean; output: string }> {
-  try {
-    const { stdout } = await run(VALIDATE, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
-    return { ok: true, output: stdout };
-  } catch (error) {
-    const failed = error as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
-  }
-}
-
-/**
- * validate.sh trusts one root per run (pdfsig's NSS db takes one). For files whose signatures
- * chain to different roots, a check counts as failed only if it fails under every root.
- */
-export async function failuresUnderRoots(
-  file: string,
-  roots: string[],
-): Promise<{ failures: string[]; output: string }> {
-  const runs = await Promise.all(roots.map((root) => validate(file, root)));
-  const failing = runs.map(
-    (result) =>
-      new Set(
-        result.output
-          .split("\n")
-          .filter((line) => /\sFAIL\s/.test(line))
-          .map(checkId),
-      ),
-  );
-  const failures = [...failing[0]!].filter((id) => failing.every((set) => set.has(id)));
-  const sawSummary = runs.every((result) => /\d+ passed, \d+ failed/.test(result.output));
-  return {
-    failures: sawSummary ? failures : ["validate.sh did not run"],
-    output: runs.map((r) => r.output).join("\n"),
-  };
-}
-
-function checkId(line: string): string {
-  return line.split(/\s+/).slice(0, 2).join(" ");
 }
 
 /** Signs `input` once (prepare, openssl CMS, embed) and returns the whole signed file. */

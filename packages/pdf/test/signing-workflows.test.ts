@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TAMPER } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   BufferSource,
@@ -24,7 +25,6 @@ import {
   validate,
 } from "./helpers";
 
-const TAMPER = "/work/shared/validate/tamper.sh";
 let pki: TestPki;
 const out = scratchDir("esign-pdf-workflows-");
 beforeAll(async () => {

@@ -12,6 +12,7 @@ import {
   writeTestPki,
 } from "@esign/pades/testing";
 import { appendDss, BufferSource, IncrementalUpdate, openPdf, prepareSignature } from "@esign/pdf";
+import { SAMPLES_DIR } from "@esign/testkit";
 import { describe, expect, it } from "vitest";
 import { createP12Signer } from "../src";
 
@@ -22,7 +23,7 @@ const tsa = await issueTsaCertificate(pki.root);
 const timestamper = await createOpensslTimestamper(tsa, join(directory, "tsa"));
 const signer = await createP12Signer({ credentials: { p12Path: files.p12, password: "pw" }, timestamper });
 const trustRoots = [pki.root.certificate];
-const input = readFileSync("/work/shared/samples/pdftex-objstm-xrefstream.pdf");
+const input = readFileSync(join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf"));
 
 async function signAtBT(): Promise<Buffer> {
   const prepared = await prepareSignature(await openPdf(new BufferSource(input)), {

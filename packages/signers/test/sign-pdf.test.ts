@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { verifyPdfSignatures } from "@esign/pades";
 import { createTestPki, tamperPdf, validatePdf, writeTestPki } from "@esign/pades/testing";
 import { BufferSource, openPdf, prepareSignature } from "@esign/pdf";
+import { SAMPLES_DIR } from "@esign/testkit";
 import { describe, expect, it } from "vitest";
 import { createP12Signer } from "../src";
 
-const SAMPLES = "/work/shared/samples";
+const SAMPLES = SAMPLES_DIR;
 const samples = readdirSync(SAMPLES).filter((file) => file.endsWith(".pdf"));
 const directory = await mkdtemp(join(tmpdir(), "esign-sign-pdf-"));
 const pki = await createTestPki({ keyType: "rsa", intermediate: true });
