@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { realpath, rename, rm } from "node:fs/promises";
+import { open, realpath, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { EsignError } from "@esign/errors";
 import { type ByteSource, readChunks } from "@esign/pdf";
 
@@ -26,7 +24,17 @@ export async function writeSignedPdf(output: ByteSource, path: string, inputPath
   }
   const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    await pipeline(readChunks(output), createWriteStream(temporary, { flags: "wx" }));
+    // One reused buffer, each write awaited before it is refilled: memory stays flat however
+    // large the document (a fresh 1 MiB chunk per read would wait for the GC to be freed).
+    const file = await open(temporary, "wx");
+    try {
+      for await (const chunk of readChunks(output, 0, output.size, { reuseBuffer: true })) {
+        await file.write(chunk);
+      }
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(temporary, target);
   } catch (error) {
     await rm(temporary, { force: true });
