@@ -140,6 +140,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         credentialId: "seal-rsa",
         certificatePath: sealCertificate,
         contentsSize: 16_384,
+        documentTimestampUrls: [`${sim.url}/tsa`],
       },
       "local-seal": { type: "p12", p12Path: localP12, password: { env: "LOCAL_P12_PASSWORD" } },
     }),

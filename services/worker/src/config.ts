@@ -19,17 +19,25 @@ export type SecretRef = z.infer<typeof SecretRefSchema>;
  */
 const ContentsSizeSchema = z.int().min(1024).max(1_000_000).optional();
 
+/** RFC 3161 time-stamp authorities for B-LTA's document time-stamp, in order of preference. */
+const DocumentTimestampUrlsSchema = z
+  .array(z.url({ protocol: /^https?$/ }))
+  .min(1)
+  .optional();
+
 const P12ProfileSchema = z.strictObject({
   type: z.literal("p12"),
   p12Path: z.string().min(1),
   password: SecretRefSchema,
   contentsSize: ContentsSizeSchema,
+  documentTimestampUrls: DocumentTimestampUrlsSchema,
 });
 
 /** Remote backends are configured by their own package; the worker only checks the common shape. */
 const RemoteProfileFields = {
   url: z.url({ protocol: /^https?$/ }),
   contentsSize: ContentsSizeSchema,
+  documentTimestampUrls: DocumentTimestampUrlsSchema,
 };
 
 const CscProfileSchema = z.looseObject({

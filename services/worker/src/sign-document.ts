@@ -2,9 +2,10 @@ import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
 import type { DigestAlgorithm } from "@esign/pades";
-import { appendDss, ConcatSource, openPdf } from "@esign/pdf";
+import { ConcatSource } from "@esign/pdf";
+import { appendDocumentTimestamp, appendValidationData } from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
-import type { CheckpointStore, SignatureCheckpoint } from "./checkpoints";
+import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
 import type { ExactlyOnceSigner } from "./exactly-once-signer";
 import type { WorkerMetrics } from "./metrics";
 import { embedCms, prepareRevision } from "./prepared-revision";
@@ -34,36 +35,45 @@ function subjectOf(certificate: Uint8Array): string {
 const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
 
 /**
- * The revisions appended to the input: the signature revision and, for B-LT, a /DSS revision with
- * the validation data the signer returned.
+ * The revisions appended to the input: the signature revision; for B-LT and B-LTA a /DSS revision
+ * with the validation data (the signer's own, or fetched) and its /VRI; for B-LTA a document
+ * time-stamp over all of it.
  */
 async function signedRevisions(
   job: SignJob,
-  profile: string,
+  entry: SignerEntry,
   source: StoredObjectSource,
+  prepared: PreparedCheckpoint,
   signatureRevision: Uint8Array,
   signature: SignatureCheckpoint,
 ): Promise<Uint8Array> {
-  if (job.level !== "B-LT") return signatureRevision;
-  if (!signature.ltv) {
-    throw new EsignError(
-      "E_CONFIG",
-      `signer profile ${profile} returned no validation data, which B-LT needs`,
-    );
-  }
-  const signed = new ConcatSource(source, signatureRevision);
-  const dss = await appendDss(await openPdf(signed), {
-    certs: signature.ltv.certs.map(fromBase64),
-    ocsps: signature.ltv.ocsps.map(fromBase64),
-    crls: signature.ltv.crls.map(fromBase64),
-  });
-  return Buffer.concat([signatureRevision, dss.revision]);
+  if (job.level === "B-B" || job.level === "B-T") return signatureRevision;
+  const [, gapStart, gapEnd] = prepared.byteRange;
+  const withDss = await appendValidationData(
+    new ConcatSource(source, signatureRevision),
+    { cms: fromBase64(signature.cmsBase64), capacity: (gapEnd - gapStart - 2) / 2 },
+    {
+      ...(signature.ltv && {
+        ltv: {
+          certs: signature.ltv.certs.map(fromBase64),
+          ocsps: signature.ltv.ocsps.map(fromBase64),
+          crls: signature.ltv.crls.map(fromBase64),
+        },
+      }),
+    },
+  );
+  if (job.level === "B-LT") return Buffer.concat([signatureRevision, withDss.revision]);
+  const timestamp = await appendDocumentTimestamp(withDss.output, entry.documentTimestamper!);
+  return Buffer.concat([signatureRevision, withDss.revision, timestamp.revision]);
 }
 
-/** Refuses what this worker cannot do yet, before anything is fetched or billed. */
-function assertSupported(job: SignJob): void {
-  if (job.level === "B-LTA") {
-    throw new EsignError("E_CONFIG", "B-LTA (document time-stamp) is not supported by this worker yet");
+/** Refuses what this job cannot get, before anything is fetched or billed. */
+function assertSupported(job: SignJob, entry: SignerEntry): void {
+  if (job.level === "B-LTA" && !entry.documentTimestamper) {
+    throw new EsignError(
+      "E_CONFIG",
+      `signer profile ${entry.profile} has no documentTimestampUrls, which B-LTA's document time-stamp needs`,
+    );
   }
   if (job.appearance) {
     throw new EsignError("E_FIELD", "visible signature appearances are not supported by this worker yet");
@@ -80,8 +90,8 @@ export async function signDocument(
   deps: SignDocumentDeps,
 ): Promise<SignResult> {
   const { stores, signers, metrics } = deps;
-  assertSupported(job);
   const entry = signers.get(job.signer);
+  assertSupported(job, entry);
   const input = stores.resolve(job.input);
   const output = stores.resolve(job.output);
 
@@ -113,7 +123,7 @@ async function signFetched(
   const signature = await signing.sign({ queue, jobId, entry, level: job.level }, prepared);
   const revision = await metrics.time("embed", async () => {
     const signatureRevision = embedCms(prepared, fromBase64(signature.cmsBase64));
-    return signedRevisions(job, entry.profile, source, signatureRevision, signature);
+    return signedRevisions(job, entry, source, prepared, signatureRevision, signature);
   });
 
   const description = await entry.describe();

@@ -1,6 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
+import { TsaClient } from "@esign/pades";
+import type { DocumentTimestamper } from "@esign/pipeline";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
 import type { SecretRef, SignerProfile } from "./config";
@@ -15,6 +17,8 @@ export interface SignerEntry {
   signer: Signer;
   /** Bytes to reserve for the CMS; undefined: ask the signer's estimate. */
   contentsSize: number | undefined;
+  /** Time-stamp authority for B-LTA's document time-stamp; undefined: the profile cannot do B-LTA. */
+  documentTimestamper: DocumentTimestamper | undefined;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
 }
@@ -105,6 +109,8 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         remote: profile.type !== "p12",
         signer,
         contentsSize: profile.contentsSize,
+        documentTimestamper:
+          profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
       });
     }
