@@ -7,7 +7,19 @@ export interface CertificateIdentity {
   serialNumber: Uint8Array;
 }
 
+/** Every CMS of a signer repeats its identity: parse each certificate object once. */
+const identities = new WeakMap<Uint8Array, CertificateIdentity>();
+
 export function certificateIdentity(certificate: Uint8Array): CertificateIdentity {
+  let identity = identities.get(certificate);
+  if (!identity) {
+    identity = parseIdentity(certificate);
+    identities.set(certificate, identity);
+  }
+  return identity;
+}
+
+function parseIdentity(certificate: Uint8Array): CertificateIdentity {
   const tbsFields = children(children(parseBer(certificate, "certificate", "E_CERT"))[0]!);
   // TBSCertificate: version [0] EXPLICIT is optional (absent for v1 certificates).
   const first = tbsFields[0] && isContextTag(tbsFields[0], 0) ? 1 : 0;

@@ -15,20 +15,18 @@ const SIGNING_EKUS = new Set([
   "1.3.6.1.4.1.311.10.3.12", // Microsoft document signing
 ]);
 
-/**
- * Refuses (E_CERT) a certificate that cannot make a signature validators accept: outside its
- * validity period at `at`, a key usage without digitalSignature/nonRepudiation, or an extended
- * key usage with no signing purpose. Catching it before signing beats a PDF that fails later.
- */
-export function assertUsableSignerCertificate(certificate: Uint8Array, at: Date = new Date()): void {
+interface UsableCertificate {
+  subject: string;
+  validFrom: Date;
+  validTo: Date;
+}
+
+/** Key usages are checked once per certificate object; only the validity period depends on the time. */
+const checkedCertificates = new WeakMap<Uint8Array, UsableCertificate>();
+
+function checkUsages(certificate: Uint8Array): UsableCertificate {
   const node = new X509Certificate(certificate);
   const subject = node.subject.split("\n").join(", ");
-  if (at < new Date(node.validFrom) || at > new Date(node.validTo)) {
-    throw new EsignError(
-      "E_CERT",
-      `signer certificate ${subject} is not valid now (${node.validFrom} to ${node.validTo})`,
-    );
-  }
   const keyUsage = new x509.X509Certificate(certificate).getExtension(x509.KeyUsagesExtension);
   const signing = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
   if (keyUsage && (keyUsage.usages & signing) === 0) {
@@ -42,6 +40,26 @@ export function assertUsableSignerCertificate(certificate: Uint8Array, at: Date 
     throw new EsignError(
       "E_CERT",
       `signer certificate ${subject} has extended key usages (${extendedKeyUsage.join(", ")}) without a document-signing purpose`,
+    );
+  }
+  return { subject, validFrom: new Date(node.validFrom), validTo: new Date(node.validTo) };
+}
+
+/**
+ * Refuses (E_CERT) a certificate that cannot make a signature validators accept: outside its
+ * validity period at `at`, a key usage without digitalSignature/nonRepudiation, or an extended
+ * key usage with no signing purpose. Catching it before signing beats a PDF that fails later.
+ */
+export function assertUsableSignerCertificate(certificate: Uint8Array, at: Date = new Date()): void {
+  let usable = checkedCertificates.get(certificate);
+  if (!usable) {
+    usable = checkUsages(certificate);
+    checkedCertificates.set(certificate, usable);
+  }
+  if (at < usable.validFrom || at > usable.validTo) {
+    throw new EsignError(
+      "E_CERT",
+      `signer certificate ${usable.subject} is not valid now (${usable.validFrom.toISOString()} to ${usable.validTo.toISOString()})`,
     );
   }
 }

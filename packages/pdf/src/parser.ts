@@ -104,7 +104,7 @@ export class Parser {
     const start = this.pos;
     while (this.pos < this.buf.length && isRegular(this.buf[this.pos]!)) this.pos++;
     if (this.pos >= this.buf.length && !this.complete) throw new NeedMoreData();
-    return Buffer.from(this.buf.subarray(start, this.pos)).toString("latin1");
+    return latin1(this.buf, start, this.pos);
   }
 
   expectKeyword(keyword: string): void {
@@ -117,13 +117,18 @@ export class Parser {
     const saved = this.pos;
     this.skipWhitespace();
     const start = this.pos;
-    while (this.pos < this.buf.length && isDigit(this.buf[this.pos]!)) this.pos++;
+    // Accumulated in place: xref tables are thousands of these, and a string per number adds up.
+    let value = 0;
+    while (this.pos < this.buf.length && isDigit(this.buf[this.pos]!)) {
+      value = value * 10 + (this.buf[this.pos]! - 0x30);
+      this.pos++;
+    }
     if (this.pos >= this.buf.length && !this.complete) throw new NeedMoreData();
     if (this.pos === start || (this.pos < this.buf.length && isRegular(this.buf[this.pos]!))) {
       this.pos = saved;
       return undefined;
     }
-    return Number(Buffer.from(this.buf.subarray(start, this.pos)).toString("latin1"));
+    return value;
   }
 
   /** Parses `N G obj <value> (endobj | stream)`. */
@@ -333,4 +338,9 @@ export class Parser {
       dict.set(key, this.parseObject(depth + 1));
     }
   }
+}
+
+/** Decodes bytes as Latin-1 through a view of the same memory (no copy). */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("latin1");
 }
