@@ -10,10 +10,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
 const PASSWORD = "s3cret pass";
 
-/** Runs the CLI exactly as a user does: `pnpm -s esign ...` from the repository root. */
-async function esign(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI's entry point in a fresh Node process. `pnpm -s esign` (the documented form) only adds
+ * pnpm's own start-up around the same command; one test below runs it exactly that way.
+ */
+async function esign(args: string[], via: "node" | "pnpm" = "node") {
+  const [command, prefix] =
+    via === "pnpm"
+      ? ["pnpm", ["-s", "esign"]]
+      : [process.execPath, ["--import", "tsx", "packages/cli/src/main.ts"]];
   try {
-    const { stdout, stderr } = await run("pnpm", ["-s", "esign", ...args], { cwd: REPO_ROOT });
+    const { stdout, stderr } = await run(command, [...prefix, ...args], { cwd: REPO_ROOT });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -64,6 +71,19 @@ describe("esign sign", () => {
       : [pki.rootPem];
     const verdict = await failuresUnderRoots(output, roots);
     expect(verdict.failures, verdict.output).toEqual([]);
+  });
+
+  it("works as documented: pnpm -s esign sign, then pnpm -s esign verify", async () => {
+    const output = join(work, "via-pnpm.pdf");
+    const input = join(SAMPLES_DIR, "chromium-invoice.pdf");
+    const signed = await esign(
+      ["sign", input, "-o", output, "--p12", pki.p12, "--password", PASSWORD],
+      "pnpm",
+    );
+    expect(signed, signed.stderr).toMatchObject({ code: 0 });
+    const verified = await esign(["verify", output, "--trust", pki.rootPem], "pnpm");
+    expect(verified, verified.stderr).toMatchObject({ code: 0 });
+    expect(verified.stdout).toMatch(/^OK$/m);
   });
 
   it("keeps all three signatures valid when a file is signed three times", async () => {
