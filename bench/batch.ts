@@ -279,7 +279,11 @@ async function writeSection(result: Result): Promise<void> {
   const start = text.indexOf(`${HEADER}\n`);
   const end = start < 0 ? -1 : text.indexOf("\n## ", start + HEADER.length);
   const previous = start < 0 ? "" : text.slice(start, end < 0 ? undefined : end);
-  const rows = previous.split("\n").filter((line) => line.startsWith("| ") && /^\| \d/.test(line));
+  const lines = previous.split("\n");
+  const rows = lines.filter((line) => /^\| \d/.test(line));
+  // Hand-written findings below the table survive new runs.
+  const lastRow = lines.findLastIndex((line) => /^\| \d/.test(line));
+  const notes = lastRow < 0 ? [] : lines.slice(lastRow + 1);
   rows.push(
     `| ${result.documents} | ${result.hashBatching} | ${result.topology} | ${result.workers} × ${result.concurrency} | ${result.seconds} | ${result.documentsPerSecond} | ${result.failed} | ${result.redisPeakMiB} | ${result.idleP95Ms} / ${result.busyP95Ms} (${result.interactiveCalls} calls) | ${result.signCallsPerDocument} |`,
   );
@@ -300,7 +304,7 @@ async function writeSection(result: Result): Promise<void> {
     "",
     TABLE_HEAD,
     ...rows,
-    "",
+    ...(notes.some((line) => line.trim()) ? notes : [""]),
   ].join("\n");
   const updated =
     start < 0
