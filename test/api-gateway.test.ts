@@ -135,6 +135,24 @@ describe("the gateway started with pnpm start", () => {
     expect((await json(foreign)).error.code).toBe("E_FORBIDDEN");
   });
 
+  it("keeps idempotency keys and signer profiles per tenant", async () => {
+    const devInput = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+    const otherInput = await readFile(join(SAMPLES_DIR, "hybrid-xref.pdf"));
+    const key = `invoice-${randomBytes(4).toString("hex")}`;
+    const first = await postPdf(`/v1/sign?idempotencyKey=${key}`, devInput, DEV_KEY);
+    expect(first.status).toBe(200);
+    // The same key from another tenant is that tenant's own job: it gets its own document signed.
+    const second = await postPdf(`/v1/sign?idempotencyKey=${key}`, otherInput, OTHER_KEY);
+    expect(second.status).toBe(200);
+    const signed = Buffer.from(await second.arrayBuffer());
+    expect(signed.subarray(0, otherInput.length).equals(otherInput)).toBe(true);
+    expect(second.headers.get("x-esign-job-id")).not.toBe(first.headers.get("x-esign-job-id"));
+    // A profile that was not granted to the tenant cannot be named.
+    const foreignSigner = await postPdf("/v1/sign?signer=someone-elses-seal", otherInput, OTHER_KEY);
+    expect(foreignSigner.status).toBe(403);
+    expect((await json(foreignSigner)).error.code).toBe("E_FORBIDDEN");
+  });
+
   it("refuses a body that is not a PDF with 415 E_NOT_PDF", async () => {
     const response = await postPdf("/v1/sign", Buffer.alloc(4096, "not a pdf "), DEV_KEY);
     expect(response.status).toBe(415);

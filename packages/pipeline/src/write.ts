@@ -29,7 +29,10 @@ export async function writeSignedPdf(output: ByteSource, path: string, inputPath
     const file = await open(temporary, "wx");
     try {
       for await (const chunk of readChunks(output, 0, output.size, { reuseBuffer: true })) {
-        await file.write(chunk);
+        // write() may write less than asked (signals, quotas): loop until the chunk is out.
+        for (let written = 0; written < chunk.length; ) {
+          written += (await file.write(chunk, written, chunk.length - written)).bytesWritten;
+        }
       }
       await file.sync();
     } finally {

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   const devKey = env.ESIGN_DEV_API_KEY ?? `dev_${randomBytes(18).toString("base64url")}`;
   const redis = await resolveRedis(env.REDIS_URL, dataDir);
 
+  // A private redis-server must not outlive us, whatever fails from here on.
+  process.once("exit", () => redis.stop?.());
   const simulator = await startSimulator({ port: env.ESIGN_SIM_PORT, dataDir: join(dataDir, "esign-sim") });
   const trustRoot = join(dataDir, "esign-sim", "root.pem");
   await writeFile(trustRoot, simulator.rootPem);
@@ -166,12 +168,14 @@ async function main(): Promise<void> {
   const address = await api.listen({ port: env.PORT, host: "127.0.0.1" });
 
   const stop = async () => {
-    await api.close();
-    await worker.close();
-    await notifier.close();
-    await simulator.close();
-    redis.stop?.();
-    process.exit(0);
+    try {
+      await api.close();
+      await worker.close();
+      await notifier.close();
+      await simulator.close();
+    } finally {
+      process.exit(0); // the "exit" handler stops a private redis-server
+    }
   };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());

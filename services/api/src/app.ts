@@ -88,7 +88,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     timeWindow: 60_000,
     redis,
     nameSpace: "{esign}:api-rate:",
-    keyGenerator: (request) => request.caller?.keyName ?? request.ip,
+    keyGenerator: (request) => request.caller?.keyId ?? request.ip,
     allowList: (request) => Boolean(request.routeOptions.config.public),
     hook: "preHandler",
   });

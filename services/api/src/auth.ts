@@ -10,6 +10,8 @@ export interface Caller {
   tenant: Tenant;
   admin: boolean;
   keyName: string;
+  /** A stable, non-secret id of the presented key (its hash), for per-key rate limits. */
+  keyId: string;
 }
 
 declare module "fastify" {
@@ -60,6 +62,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
       tenant: options.tenants[entry.tenant]!,
       admin: entry.admin,
       keyName: entry.name ?? entry.sha256.slice(0, 8),
+      keyId: entry.sha256,
     };
   });
 });

@@ -24,6 +24,8 @@ export const TenantSchema = z.strictObject({
   stores: z.record(z.string(), z.array(z.string())),
   /** Signer profile used when a request names none. */
   signer: z.string().default("default"),
+  /** Profiles this tenant may name in requests; default: only `signer`. */
+  signers: z.array(z.string()).optional(),
   /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),

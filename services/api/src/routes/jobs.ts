@@ -1,12 +1,12 @@
 import { EsignError } from "@esign/errors";
 import type { JobStatus } from "@esign/jobs";
-import { assertAllowed } from "@esign/storage";
 import { getDeliveries } from "esign-notifier";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema } from "../schemas";
+import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
 import { storeRequestPdf } from "./sign";
@@ -67,13 +67,14 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request, reply) => {
       const caller = callerOf(request);
       const body = request.body;
-      assertAllowed(body.input, caller.tenant);
-      if (body.output) assertAllowed(body.output, caller.tenant);
+      assertJobObjectsAllowed(caller, body.input, body.output);
       const submitted = await deps.client.submit({
         ...body,
-        signer: body.signer ?? caller.tenant.signer,
+        signer: signerFor(caller, body.signer),
+        idempotencyKey: tenantIdempotencyKey(caller, body.idempotencyKey),
         tenant: caller.tenantId,
       });
+      await assertOwnSubmission(deps.client, caller, submitted.id);
       return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
     },
   );
@@ -94,10 +95,11 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     },
     async (request, reply) => {
       const caller = callerOf(request);
+      const signer = signerFor(caller, request.query.signer);
       const input = await storeRequestPdf(request, deps);
       const submitted = await deps.client.submit({
         input,
-        signer: request.query.signer ?? caller.tenant.signer,
+        signer,
         level: request.query.level,
         tenant: caller.tenantId,
       });

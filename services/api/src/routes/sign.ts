@@ -2,15 +2,16 @@ import { isEsignError } from "@esign/errors";
 import type { SignJobInput, SignResult } from "@esign/jobs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { callerOf } from "../auth";
+import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
+import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf, uploadRef } from "./documents";
 
-function jobFromQuery(query: SignQuery, tenantSigner: string): Omit<SignJobInput, "input" | "tenant"> {
+function jobFromQuery(query: SignQuery, caller: Caller): Omit<SignJobInput, "input" | "tenant"> {
   return {
-    signer: query.signer ?? tenantSigner,
+    signer: signerFor(caller, query.signer),
     level: query.level,
     field: {
       name: query.field,
@@ -21,7 +22,7 @@ function jobFromQuery(query: SignQuery, tenantSigner: string): Omit<SignJobInput
       certify: query.certify as 1 | 2 | 3 | undefined,
     },
     callback: query.callbackUrl ? { url: query.callbackUrl } : undefined,
-    idempotencyKey: query.idempotencyKey,
+    idempotencyKey: tenantIdempotencyKey(caller, query.idempotencyKey),
   };
 }
 
@@ -70,12 +71,10 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
     },
     async (request, reply) => {
       const caller = callerOf(request);
+      const job = jobFromQuery(request.query, caller);
       const input = await storeRequestPdf(request, deps);
-      const submitted = await deps.client.submit({
-        ...jobFromQuery(request.query, caller.tenant.signer),
-        input,
-        tenant: caller.tenantId,
-      });
+      const submitted = await deps.client.submit({ ...job, input, tenant: caller.tenantId });
+      await assertOwnSubmission(deps.client, caller, submitted.id);
       const timeoutMs = Math.min(request.query.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
       try {
