@@ -24,7 +24,11 @@ export const ERROR_CODES = {
   E_SIGNER_BAD_RESPONSE: { permanent: false, status: 502 },
   E_SIGNER_UNAVAILABLE: { permanent: false, status: 503 },
   E_SIGNER_RATE_LIMITED: { permanent: false, status: 503 },
-  E_SIGNATURE_MISMATCH: { permanent: false, status: 502 },
+  /**
+   * The service answered (and billed) a signature that does not verify over our data. Permanent:
+   * retrying would pay again for what is most likely the same wrong answer.
+   */
+  E_SIGNATURE_MISMATCH: { permanent: true, status: 502 },
   E_TSA: { permanent: false, status: 502 },
   E_REVOCATION: { permanent: false, status: 502 },
   // Storage and jobs
