@@ -65,8 +65,8 @@ export type BatchSubmission = Partial<Omit<BatchSettings, "options">> & {
 export interface CreateBatchOptions {
   /** Batch id; default a new random one (see newBatchId). */
   id?: string;
-  /** Stores and prefixes every item must stay within (the submitting tenant's policy). */
-  policy?: TenantStoragePolicy;
+  /** Stores and prefixes every item must stay within, and the signer profiles it may name (the submitting tenant's policy). */
+  policy?: TenantStoragePolicy & { signers?: readonly string[] };
 }
 
 export interface BatchClientOptions {
@@ -153,7 +153,12 @@ export class BatchClient {
       items: source,
       options: settings.options,
       tenant: settings.tenant,
-      ...(options.policy && { policy: { stores: copyPolicyStores(options.policy) } }),
+      ...(options.policy && {
+        policy: {
+          stores: copyPolicyStores(options.policy),
+          ...(options.policy.signers && { signers: [...options.policy.signers] }),
+        },
+      }),
     };
     await queueCall(`starting batch ${id}`, () =>
       this.flows.add({

@@ -96,9 +96,10 @@ export const BatchItemSourceSchema = z.discriminatedUnion("kind", [
 ]);
 export type BatchItemSource = z.infer<typeof BatchItemSourceSchema>;
 
-/** The stores and key prefixes a batch's items may use (the submitting tenant's policy). */
+/** The stores and key prefixes, and the signer profiles, a batch's items may use (the submitting tenant's policy). */
 export const BatchPolicySchema = z.strictObject({
   stores: z.record(StoreNameSchema, z.array(z.string())),
+  signers: z.array(z.string()).optional(),
 });
 
 /** Data of the batch's parent job: everything the finisher needs, nothing per item. */

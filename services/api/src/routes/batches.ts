@@ -16,6 +16,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { ErrorSchema, JobIdParamsSchema } from "../schemas";
+import { signerFor } from "../tenancy";
 import type { RouteDeps } from "./deps";
 
 /** The batch request minus what the gateway decides (tenant); inline items are capped. */
@@ -96,10 +97,14 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
       const { items, ...settings } = request.body;
       const problems = batchFormProblems({ ...settings, tenant: caller.tenantId }, items !== undefined);
       if (problems.length > 0) throw new EsignError("E_INVALID_JOB", `invalid batch: ${problems.join("; ")}`);
-      const policy = caller.tenant;
+      const policy = {
+        stores: caller.tenant.stores,
+        signers: caller.tenant.signers ?? [caller.tenant.signer],
+      };
       for (const item of items ?? []) {
         assertAllowed(item.input, policy);
         if (item.output) assertAllowed(item.output, policy);
+        if (item.signer) signerFor(caller, item.signer);
       }
       if (settings.itemsManifest) assertAllowed(settings.itemsManifest, policy);
       if (settings.source) assertPrefixAllowed(settings.source, policy);
@@ -120,7 +125,7 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
           ...settings,
           ...(items && { items }),
           manifest,
-          options: { ...settings.options, signer: settings.options.signer ?? caller.tenant.signer },
+          options: { ...settings.options, signer: signerFor(caller, settings.options.signer) },
           tenant: caller.tenantId,
         },
         { id, policy },

@@ -122,6 +122,12 @@ function outcomeOf(item: SourcedItem, data: BatchExpandData): Outcome {
     if (data.policy) {
       assertAllowed(job.input, data.policy);
       assertAllowed(job.output, data.policy);
+      if (data.policy.signers && !data.policy.signers.includes(job.signer)) {
+        throw new EsignError(
+          "E_FORBIDDEN",
+          `signer profile ${JSON.stringify(job.signer)} is not granted to this tenant`,
+        );
+      }
     }
     return { job };
   } catch (error) {
