@@ -2,7 +2,6 @@
  * The HTTP gateway, started the way a user starts it (`pnpm start`, the all-in-one default), over
  * real HTTP: sign, auth, tenant isolation, upload limits, OpenAPI, and Standard Webhooks callbacks.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -10,69 +9,34 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
+import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 
-const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
-const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const MAX_UPLOAD = 5 * 1024 * 1024;
-const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
 
-let agent: ChildProcess;
+let agent: RunningAgent;
 let base: string;
 let simUrl: string;
 let work: string;
-let output = "";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
+let DEV_KEY: string;
+let OTHER_KEY: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "esign-api-"));
-  const [port, simPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${port}`;
-  simUrl = `http://127.0.0.1:${simPort}`;
-  agent = spawn("pnpm", ["start"], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      ESIGN_SIM_PORT: String(simPort),
-      ESIGN_DATA_DIR: join(work, "data"),
-      ESIGN_DEV_API_KEY: DEV_KEY,
-      ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
-      WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
-      WEBHOOK_RETRY_BASE_DELAY_MS: "200",
-      // A second tenant that may only use its own prefix of the default store.
-      ESIGN_TENANTS: JSON.stringify({
-        other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
-      }),
-      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(OTHER_KEY), tenant: "other", name: "other" }]),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
+  agent = await startAllInOne({
+    ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+    WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
+    WEBHOOK_RETRY_BASE_DELAY_MS: "200",
   });
-  agent.stdout!.on("data", (chunk) => (output += chunk));
-  agent.stderr!.on("data", (chunk) => (output += chunk));
-  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
-    if (agent.exitCode !== null) break;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  expect(output, output).toContain("Sign a PDF:");
+  ({ base, simUrl, devKey: DEV_KEY, otherKey: OTHER_KEY } = agent);
 });
 
-afterAll(async () => {
-  if (agent?.pid) process.kill(-agent.pid, "SIGTERM");
-});
+afterAll(() => agent?.stop());
 
 /** Response bodies are checked by the assertions that read them; the cast only names what we expect. */
 // biome-ignore lint/suspicious/noExplicitAny: each body is asserted field by field where it is read
@@ -96,9 +60,9 @@ async function postPdf(
 
 describe("the gateway started with pnpm start", () => {
   it("prints the API URL, the dev key and a curl line", () => {
-    expect(output).toContain(base);
-    expect(output).toContain(DEV_KEY);
-    expect(output).toMatch(/curl --data-binary @in\.pdf .*\/v1\/sign/);
+    expect(agent.output()).toContain(base);
+    expect(agent.output()).toContain(DEV_KEY);
+    expect(agent.output()).toMatch(/curl --data-binary @in\.pdf .*\/v1\/sign/);
   });
 
   it("POST /v1/sign returns a signed PDF that validate.sh accepts with the simulator's root", async () => {

@@ -2,35 +2,20 @@
  * /v1/batches on the agent started the way a user starts it (`pnpm start`): the source-prefix
  * contract, progress, the result manifest, and tenant isolation.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { BatchManifestLineSchema } from "@esign/jobs";
-import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
+import { SAMPLES_DIR } from "@esign/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 
-const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
-const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
 const GOOD = 6;
-const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
 
-let agent: ChildProcess;
+let agent: RunningAgent;
 let base: string;
-let work: string;
 let objects: string;
-let output = "";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
+let DEV_KEY: string;
+let OTHER_KEY: string;
 
 /** Puts a file into the local `default` store the way an operator's sync job would: on disk. */
 async function putObject(key: string, body: Uint8Array | string): Promise<void> {
@@ -40,41 +25,15 @@ async function putObject(key: string, body: Uint8Array | string): Promise<void> 
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "esign-batch-api-"));
-  objects = join(work, "data", "objects");
-  const [port, simPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${port}`;
-  agent = spawn("pnpm", ["start"], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      ESIGN_SIM_PORT: String(simPort),
-      ESIGN_DATA_DIR: join(work, "data"),
-      ESIGN_DEV_API_KEY: DEV_KEY,
-      ESIGN_TENANTS: JSON.stringify({ other: { stores: { default: ["other/"] } } }),
-      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(OTHER_KEY), tenant: "other", name: "other" }]),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  agent.stdout!.on("data", (chunk) => (output += chunk));
-  agent.stderr!.on("data", (chunk) => (output += chunk));
-  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
-    if (agent.exitCode !== null) break;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  expect(output, output).toContain("Sign a PDF:");
-
+  agent = await startAllInOne();
+  ({ base, devKey: DEV_KEY, otherKey: OTHER_KEY } = agent);
+  objects = join(agent.dataDir, "objects");
   const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
   for (let index = 0; index < GOOD; index++) await putObject(`in/part-${index % 2}/doc-${index}.pdf`, pdf);
   await putObject("in/broken.pdf", "this is not a PDF\n");
 }, 90_000);
 
-afterAll(async () => {
-  if (agent?.pid) process.kill(-agent.pid, "SIGTERM");
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => agent?.stop());
 
 // biome-ignore lint/suspicious/noExplicitAny: bodies are asserted field by field where they are read
 const json = async (response: Response) => (await response.json()) as Record<string, any>;

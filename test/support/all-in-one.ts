@@ -1,0 +1,84 @@
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "@esign/testkit";
+
+export const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+export interface RunningAgent {
+  /** The API's base URL. */
+  base: string;
+  /** The built-in simulator's base URL. */
+  simUrl: string;
+  /** ESIGN_DATA_DIR of this agent (its local store is `objects/` inside). */
+  dataDir: string;
+  devKey: string;
+  /** A second tenant's key: tenant `other`, allowed only `default:other/`. */
+  otherKey: string;
+  /** Everything the agent printed so far. */
+  output(): string;
+  stop(): void;
+}
+
+/**
+ * Starts the agent the way a user does (`pnpm start`, the all-in-one default) on free ports, with a
+ * dev key and a second tenant, and waits for its banner. `env` adds or overrides settings.
+ */
+export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningAgent> {
+  const dataDir = join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
+  const [port, simPort] = [await freePort(), await freePort()];
+  const devKey = `devkey-${randomBytes(12).toString("hex")}`;
+  const otherKey = `other-${randomBytes(12).toString("hex")}`;
+  const child = spawn("pnpm", ["start"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      ESIGN_SIM_PORT: String(simPort),
+      ESIGN_DATA_DIR: dataDir,
+      ESIGN_DEV_API_KEY: devKey,
+      ESIGN_TENANTS: JSON.stringify({
+        other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
+      }),
+      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(otherKey), tenant: "other", name: "other" }]),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so stop() reaches pnpm, tsx and the agent alike.
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
+    if (child.exitCode !== null) break;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  if (!output.includes("Sign a PDF:")) {
+    if (child.pid) process.kill(-child.pid, "SIGTERM");
+    throw new Error(`the agent did not start:\n${output}`);
+  }
+  return {
+    base: `http://127.0.0.1:${port}`,
+    simUrl: `http://127.0.0.1:${simPort}`,
+    dataDir,
+    devKey,
+    otherKey,
+    output: () => output,
+    stop: () => {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+    },
+  };
+}
