@@ -106,6 +106,23 @@ export class CheckpointStore {
   }
 
   /** Called once the job is recorded as finished, so nothing can retry it any more. */
+  /**
+   * Claims the one paid call for this job and digest for `leaseMs`. False while another process
+   * holds it: after a lost lock (a long stall, a Redis failover) two workers can run the same job.
+   */
+  async claimSignCall(queue: string, jobId: string, digestHex: string, leaseMs: number): Promise<boolean> {
+    const claimed = await this.redis.set(this.callKey(queue, jobId, digestHex), "1", "PX", leaseMs, "NX");
+    return claimed === "OK";
+  }
+
+  async releaseSignCall(queue: string, jobId: string, digestHex: string): Promise<void> {
+    await this.redis.del(this.callKey(queue, jobId, digestHex));
+  }
+
+  private callKey(queue: string, jobId: string, digestHex: string): string {
+    return `${this.key(queue, jobId)}:calling:${digestHex}`;
+  }
+
   async clear(queue: string, jobId: string): Promise<void> {
     await this.redis.del(this.key(queue, jobId));
   }

@@ -1,3 +1,4 @@
+import { setTimeout } from "node:timers/promises";
 import { EsignError, isEsignError } from "@esign/errors";
 import type { DigestAlgorithm } from "@esign/pades";
 import type { PadesLevel, SignResult } from "@esign/signers";
@@ -32,6 +33,13 @@ function outcomeOf(error: unknown): ApiOutcome {
 }
 
 /**
+ * How long one process holds the right to pay for a job's signature: longer than a sign call with
+ * its limiter wait and retries on 429, so a live holder never loses it to a second caller.
+ */
+const SIGN_CALL_LEASE_MS = 5 * 60_000;
+const SIGN_CALL_POLL_MS = 500;
+
+/**
  * The only place a signing service is called. Per job and digest it pays for one signature:
  * a checkpointed signature is returned without a call, and a new one is checkpointed the moment
  * it has been checked, before embedding, verifying or uploading can fail. Remote calls wait for
@@ -45,9 +53,24 @@ export class ExactlyOnceSigner {
   ) {}
 
   async sign(target: SignTarget, prepared: PreparedCheckpoint): Promise<SignatureCheckpoint> {
+    const { queue, jobId } = target;
+    const { digestHex } = prepared;
+    for (;;) {
+      const saved = await this.checkpoints.loadSignature(queue, jobId, digestHex);
+      if (saved) return saved;
+      if (await this.checkpoints.claimSignCall(queue, jobId, digestHex, SIGN_CALL_LEASE_MS)) break;
+      // Another process is paying for this very signature: wait for its checkpoint (or its lease to end).
+      await setTimeout(SIGN_CALL_POLL_MS);
+    }
+    try {
+      return await this.signOnce(target, prepared);
+    } finally {
+      await this.checkpoints.releaseSignCall(queue, jobId, digestHex).catch(() => undefined);
+    }
+  }
+
+  private async signOnce(target: SignTarget, prepared: PreparedCheckpoint): Promise<SignatureCheckpoint> {
     const { queue, jobId, entry } = target;
-    const saved = await this.checkpoints.loadSignature(queue, jobId, prepared.digestHex);
-    if (saved) return saved;
 
     const documentDigest = Buffer.from(prepared.digestHex, "hex");
     const request = {
