@@ -3,7 +3,6 @@ import { EsignError, isEsignError } from "@esign/errors";
 import { FileSource } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import { parseSignArgs } from "./args";
-import { status, submit } from "./queue-commands";
 import { signerFromArgs, timestamperFromArgs } from "./signer-from-args";
 import { verify } from "./verify";
 
@@ -51,10 +50,11 @@ async function main(argv: string[]): Promise<number> {
       return sign(rest);
     case "verify":
       return verify(rest);
+    // Loaded only when used: the queue client and the S3 SDK weigh more than signing itself.
     case "submit":
-      return submit(rest);
+      return (await import("./queue-commands")).submit(rest);
     case "status":
-      return status(rest);
+      return (await import("./queue-commands")).status(rest);
     case "help":
     case "--help":
     case undefined:
