@@ -86,6 +86,20 @@ describe("the gateway started with pnpm start", () => {
     expect(report.signatures[0]).toMatchObject({ level: "B-B", trusted: true, coversWholeFile: true });
   });
 
+  it("accepts the PDF as multipart/form-data with the options as fields", async () => {
+    const input = await readFile(join(SAMPLES_DIR, "hybrid-xref.pdf"));
+    const form = new FormData();
+    form.set("reason", "Approved by multipart");
+    form.set("field", "Multipart");
+    form.set("document", new Blob([input], { type: "application/pdf" }), "contract.pdf");
+    const response = await fetch(`${base}/v1/sign`, { method: "POST", headers: auth(), body: form });
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(response.headers.get("x-esign-signature-field")).toBe("Multipart");
+    const signed = Buffer.from(await response.arrayBuffer());
+    expect(signed.subarray(0, input.length).equals(input)).toBe(true);
+    expect(signed.subarray(input.length).toString("latin1")).toContain("(Approved by multipart)");
+  });
+
   it("answers 401 without a key and 403 for another tenant's objects", async () => {
     const input = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
     expect((await postPdf("/v1/sign", input)).status).toBe(401);

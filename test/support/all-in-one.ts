@@ -49,6 +49,8 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
       ESIGN_SIM_PORT: String(simPort),
       ESIGN_DATA_DIR: dataDir,
       ESIGN_DEV_API_KEY: devKey,
+      // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
+      ESIGN_QUEUE_PREFIX: `{esign-test-${randomBytes(4).toString("hex")}}`,
       ESIGN_TENANTS: JSON.stringify({
         other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
       }),

@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   const worker = await createSigningWorker(
     loadWorkerConfig({
       REDIS_URL: redis.url,
+      ...(process.env.ESIGN_QUEUE_PREFIX && { ESIGN_QUEUE_PREFIX: process.env.ESIGN_QUEUE_PREFIX }),
       ESIGN_STORES: stores,
       ESIGN_SIGNERS: JSON.stringify({
         default: {

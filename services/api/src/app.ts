@@ -1,5 +1,6 @@
 import { SigningClient } from "@esign/jobs";
 import { createStores, type StoreRegistry } from "@esign/storage";
+import fastifyMultipart from "@fastify/multipart";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -34,7 +35,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   const { config } = options;
   const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
-  const client = new SigningClient({ connection: redis });
+  const client = new SigningClient({ connection: redis, prefix: config.queuePrefix });
   const deps: RouteDeps = { config, client, stores, redis };
 
   const app = Fastify({
@@ -50,6 +51,11 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   registerErrorHandler(app);
   // The PDF body stays a stream: it is counted, checked and written to storage chunk by chunk.
   app.addContentTypeParser("application/pdf", (_request, payload, done) => done(null, payload));
+  // Multipart uploads are streamed the same way (request.file()); one file, options as fields.
+  await app.register(fastifyMultipart, {
+    limits: { files: 1, fields: 20, fieldSize: 4096, fileSize: config.maxUploadBytes + 1 },
+    throwFileSizeLimit: false,
+  });
 
   app.addHook("onClose", async () => {
     await client.close();
@@ -87,7 +93,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
     redis,
-    nameSpace: "{esign}:api-rate:",
+    nameSpace: `${config.queuePrefix}:api-rate:`,
     keyGenerator: (request) => request.caller?.keyId ?? request.ip,
     allowList: (request) => Boolean(request.routeOptions.config.public),
     hook: "preHandler",

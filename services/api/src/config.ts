@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { EsignError } from "@esign/errors";
+import { QUEUE_PREFIX } from "@esign/jobs";
 import { DEFAULT_STORE, type StoresConfig, StoresConfigSchema } from "@esign/storage";
 import { z } from "zod";
 
@@ -48,6 +49,8 @@ export const ApiConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().default("127.0.0.1"),
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** BullMQ prefix shared with the worker and notifier; keep it a `{hash tag}` on Redis Cluster. */
+  ESIGN_QUEUE_PREFIX: z.string().min(1).default(QUEUE_PREFIX),
   ESIGN_DATA_DIR: z.string().default(".data"),
   ESIGN_STORES: jsonSetting(StoresConfigSchema).optional(),
   ESIGN_TENANTS: jsonSetting(z.record(z.string(), TenantSchema)).optional(),
@@ -73,6 +76,7 @@ export interface ApiConfig {
   port: number;
   host: string;
   redisUrl: string;
+  queuePrefix: string;
   stores: StoresConfig;
   tenants: Record<string, Tenant>;
   apiKeys: ApiKeyEntry[];
@@ -115,6 +119,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    queuePrefix: e.ESIGN_QUEUE_PREFIX,
     stores,
     tenants,
     apiKeys,

@@ -1,7 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
-import { QUEUE_PREFIX, QUEUES } from "@esign/jobs";
+import { QUEUES } from "@esign/jobs";
 import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import type { RouteDeps } from "./deps";
@@ -11,7 +11,7 @@ const BASE_PATH = "/admin/queues";
 /** Bull Board behind the admin key; read-only unless the operator turns writes on. */
 export async function adminRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const queues = Object.values(QUEUES).map(
-    (name) => new Queue(name, { connection: deps.redis, prefix: QUEUE_PREFIX }),
+    (name) => new Queue(name, { connection: deps.redis, prefix: deps.config.queuePrefix }),
   );
   app.addHook("onClose", async () => {
     await Promise.all(queues.map((queue) => queue.close()));

@@ -73,6 +73,7 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
   const api = app.withTypeProvider<ZodTypeProvider>();
   const client = new BatchClient({
     connection: deps.redis,
+    prefix: deps.config.queuePrefix,
     onError: (error) => app.log.error({ err: error }, "batch queue connection error"),
   });
   app.addHook("onClose", () => client.close());

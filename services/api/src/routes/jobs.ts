@@ -9,7 +9,7 @@ import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema } from "../schemas"
 import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
-import { storeRequestPdf } from "./sign";
+import { requestPdf, storeRequestPdf } from "./sign";
 
 const JobViewSchema = z.object({
   id: z.string(),
@@ -96,7 +96,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request, reply) => {
       const caller = callerOf(request);
       const signer = signerFor(caller, request.query.signer);
-      const input = await storeRequestPdf(request, deps);
+      const input = await storeRequestPdf(request, deps, await requestPdf(request));
       const submitted = await deps.client.submit({
         input,
         signer,
@@ -176,10 +176,9 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request) => {
       await ownedJob(request, deps, request.params.id);
       return {
-        deliveries: (await getDeliveries(deps.redis, request.params.id)) as unknown as Record<
-          string,
-          unknown
-        >[],
+        deliveries: (await getDeliveries(deps.redis, request.params.id, {
+          prefix: deps.config.queuePrefix,
+        })) as unknown as Record<string, unknown>[],
       };
     },
   );

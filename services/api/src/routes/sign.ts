@@ -1,5 +1,7 @@
-import { isEsignError } from "@esign/errors";
+import type { Readable } from "node:stream";
+import { EsignError, isEsignError } from "@esign/errors";
 import type { SignJobInput, SignResult } from "@esign/jobs";
+import type { ObjectRef } from "@esign/storage";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
@@ -35,19 +37,57 @@ function resultHeaders(id: string, result: SignResult): Record<string, string> {
   };
 }
 
-/** Uploads the request's PDF body for the caller; shared by `POST /v1/sign` and `POST /v1/jobs`. */
-export async function storeRequestPdf(request: FastifyRequest, deps: RouteDeps) {
-  const caller = callerOf(request);
-  const ref = uploadRef(caller);
-  const declared = request.headers["content-length"];
-  await storeUpload(
-    deps.stores.get(ref.store),
-    ref.key,
-    request.body as import("node:stream").Readable,
-    declared === undefined ? undefined : Number(declared),
-    { maxBytes: deps.config.maxUploadBytes },
-  );
+/** The PDF of a request: the raw `application/pdf` body, or the file part of a `multipart/form-data` body. */
+export interface RequestPdf {
+  body: Readable;
+  declaredLength: number | undefined;
+  /** Form fields sent before the file part (options, like the query of a raw upload). */
+  fields: Record<string, string>;
+}
+
+export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
+  if (!request.isMultipart()) {
+    const declared = request.headers["content-length"];
+    return {
+      body: request.body as Readable,
+      declaredLength: declared === undefined ? undefined : Number(declared),
+      fields: {},
+    };
+  }
+  const part = await request.file();
+  if (!part) throw new EsignError("E_NOT_PDF", "the multipart body has no file part");
+  const fields: Record<string, string> = {};
+  for (const [name, field] of Object.entries(part.fields)) {
+    const value = Array.isArray(field) ? field[0] : field;
+    if (value && value.type === "field") fields[name] = String(value.value);
+  }
+  return { body: part.file, declaredLength: undefined, fields };
+}
+
+/** Streams the request's PDF into the caller's upload area; shared by `POST /v1/sign` and `POST /v1/jobs/upload`. */
+export async function storeRequestPdf(
+  request: FastifyRequest,
+  deps: RouteDeps,
+  pdf: RequestPdf,
+): Promise<ObjectRef> {
+  const ref = uploadRef(callerOf(request));
+  await storeUpload(deps.stores.get(ref.store), ref.key, pdf.body, pdf.declaredLength, {
+    maxBytes: deps.config.maxUploadBytes,
+  });
   return ref;
+}
+
+/** Options from the query, overridden by multipart form fields; checked against the same schema. */
+function signOptions(query: SignQuery, fields: Record<string, string>): SignQuery {
+  if (Object.keys(fields).length === 0) return query;
+  const parsed = SignQuerySchema.safeParse({ ...query, ...fields });
+  if (!parsed.success) {
+    throw new EsignError(
+      "E_INVALID_JOB",
+      `invalid form fields: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
 }
 
 /**
@@ -61,21 +101,23 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       schema: {
         summary: "Sign one PDF and get it back",
         description:
-          "Body: the PDF (application/pdf). Answers the signed PDF, or 202 with the job URL when signing takes longer than the wait.",
+          "Body: the PDF (application/pdf), or multipart/form-data with the options as fields before one file part. Answers the signed PDF, or 202 with the job URL when signing takes longer than the wait.",
         tags: ["signing"],
         querystring: SignQuerySchema,
-        consumes: ["application/pdf"],
+        consumes: ["application/pdf", "multipart/form-data"],
         produces: ["application/pdf", "application/json"],
         response: { 202: AcceptedSchema, "4xx": ErrorSchema, "5xx": ErrorSchema },
       },
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      const job = jobFromQuery(request.query, caller);
-      const input = await storeRequestPdf(request, deps);
+      const pdf = await requestPdf(request);
+      const options = signOptions(request.query, pdf.fields);
+      const job = jobFromQuery(options, caller);
+      const input = await storeRequestPdf(request, deps, pdf);
       const submitted = await deps.client.submit({ ...job, input, tenant: caller.tenantId });
       await assertOwnSubmission(deps.client, caller, submitted.id);
-      const timeoutMs = Math.min(request.query.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
+      const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
       try {
         result = await deps.client.waitFor(submitted.id, { timeoutMs });
