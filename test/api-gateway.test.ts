@@ -197,6 +197,13 @@ describe("the gateway started with pnpm start", () => {
     expect(await json(refused)).toMatchObject({ cancelled: false, state: "completed" });
   });
 
+  it("is ready when Redis, storage and the signing service answer", async () => {
+    const ready = await json(await fetch(`${base}/readyz`));
+    expect(ready.status).toBe("ready");
+    expect(Object.keys(ready.checks)).toEqual(expect.arrayContaining(["redis", "store:default"]));
+    expect(Object.keys(ready.checks).some((name) => name.startsWith("signer:"))).toBe(true);
+  });
+
   it("keeps Bull Board behind the admin key", async () => {
     expect((await fetch(`${base}/admin/queues`)).status).toBe(401);
     expect((await fetch(`${base}/admin/queues`, { headers: auth(OTHER_KEY) })).status).toBe(403);

@@ -163,6 +163,7 @@ async function main(): Promise<void> {
       ESIGN_STORES: stores,
       ESIGN_DEV_API_KEY: devKey,
       ESIGN_TRUST_ROOTS: trustRoot,
+      ESIGN_READY_URLS: `${simulator.url}/healthz`,
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     }),
   });

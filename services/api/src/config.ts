@@ -57,6 +57,8 @@ export const ApiConfigSchema = z.object({
   ESIGN_API_KEYS: jsonSetting(z.array(ApiKeySchema)).optional(),
   /** A development key accepted for the tenant "dev", which may use the whole default store. */
   ESIGN_DEV_API_KEY: z.string().min(16, "ESIGN_DEV_API_KEY must be at least 16 characters").optional(),
+  /** URLs /readyz must reach (the signing service's base or health URL), separated by commas. */
+  ESIGN_READY_URLS: z.string().optional(),
   /** Trust anchors for `POST /v1/verify`, PEM files separated by commas. */
   ESIGN_TRUST_ROOTS: z.string().optional(),
   MAX_UPLOAD_BYTES: z.coerce
@@ -81,6 +83,7 @@ export interface ApiConfig {
   tenants: Record<string, Tenant>;
   apiKeys: ApiKeyEntry[];
   trustRoots: string[];
+  readyUrls: string[];
   maxUploadBytes: number;
   syncTimeoutMs: number;
   rateLimitPerMinute: number;
@@ -124,6 +127,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     tenants,
     apiKeys,
     trustRoots: e.ESIGN_TRUST_ROOTS ? e.ESIGN_TRUST_ROOTS.split(",").filter(Boolean) : [],
+    readyUrls: e.ESIGN_READY_URLS ? e.ESIGN_READY_URLS.split(",").filter(Boolean) : [],
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     syncTimeoutMs: e.SYNC_TIMEOUT_MS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,

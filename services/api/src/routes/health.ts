@@ -25,6 +25,13 @@ export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promi
             (error: Error) => (checks[`store:${name}`] = error.message),
           ),
       ),
+      // The signing service answers at all (any HTTP status): jobs could not finish without it.
+      ...deps.config.readyUrls.map((url) =>
+        fetch(url, { signal: AbortSignal.timeout(3000) }).then(
+          () => (checks[`signer:${new URL(url).host}`] = "ok"),
+          (error: Error) => (checks[`signer:${new URL(url).host}`] = error.message),
+        ),
+      ),
     ]);
     const ready = Object.values(checks).every((value) => value === "ok");
     return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
