@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 
@@ -27,6 +28,14 @@ export const SignatureCheckpointSchema = z.object({
     .optional(),
 });
 export type SignatureCheckpoint = z.infer<typeof SignatureCheckpointSchema>;
+
+/** A claim on a paid call, renewed while held. */
+export interface SignCallLease {
+  release(): Promise<void>;
+}
+
+const RENEW_IF_OWNED = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`;
+const DELETE_IF_OWNED = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
 
 /** Longer than any retry of a job can happen, including a manual retry of a failed job. */
 const CHECKPOINT_TTL_SECONDS = 15 * 24 * 3600;
@@ -107,16 +116,29 @@ export class CheckpointStore {
 
   /** Called once the job is recorded as finished, so nothing can retry it any more. */
   /**
-   * Claims the one paid call for this job and digest for `leaseMs`. False while another process
-   * holds it: after a lost lock (a long stall, a Redis failover) two workers can run the same job.
+   * Claims the one paid call for this job and digest. Undefined while another process holds it:
+   * after a lost lock (a long stall, a Redis failover) two workers can run the same job. The claim
+   * is short-lived and kept alive by its holder, so a holder killed mid-call blocks nobody for long.
    */
-  async claimSignCall(queue: string, jobId: string, digestHex: string, leaseMs: number): Promise<boolean> {
-    const claimed = await this.redis.set(this.callKey(queue, jobId, digestHex), "1", "PX", leaseMs, "NX");
-    return claimed === "OK";
-  }
-
-  async releaseSignCall(queue: string, jobId: string, digestHex: string): Promise<void> {
-    await this.redis.del(this.callKey(queue, jobId, digestHex));
+  async claimSignCall(
+    queue: string,
+    jobId: string,
+    digestHex: string,
+    leaseMs: number,
+  ): Promise<SignCallLease | undefined> {
+    const key = this.callKey(queue, jobId, digestHex);
+    const token = randomUUID();
+    if ((await this.redis.set(key, token, "PX", leaseMs, "NX")) !== "OK") return undefined;
+    const renewal = setInterval(() => {
+      this.redis.eval(RENEW_IF_OWNED, 1, key, token, leaseMs).catch(() => undefined);
+    }, leaseMs / 3);
+    renewal.unref();
+    return {
+      release: async () => {
+        clearInterval(renewal);
+        await this.redis.eval(DELETE_IF_OWNED, 1, key, token);
+      },
+    };
   }
 
   private callKey(queue: string, jobId: string, digestHex: string): string {

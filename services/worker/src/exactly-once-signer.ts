@@ -2,7 +2,7 @@ import { setTimeout } from "node:timers/promises";
 import { EsignError, isEsignError } from "@esign/errors";
 import type { DigestAlgorithm } from "@esign/pades";
 import type { PadesLevel, SignResult } from "@esign/signers";
-import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
+import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint, SignCallLease } from "./checkpoints";
 import type { ApiOutcome, WorkerMetrics } from "./metrics";
 import type { SigningRateLimiter } from "./rate-limiter";
 import type { SignerEntry } from "./signer-profiles";
@@ -33,10 +33,10 @@ function outcomeOf(error: unknown): ApiOutcome {
 }
 
 /**
- * How long one process holds the right to pay for a job's signature: longer than a sign call with
- * its limiter wait and retries on 429, so a live holder never loses it to a second caller.
+ * How long a claim on a paid call outlives its holder: it is renewed every third of this while the
+ * call runs, so a live holder keeps it however long the call takes and a killed one frees it soon.
  */
-const SIGN_CALL_LEASE_MS = 5 * 60_000;
+const SIGN_CALL_LEASE_MS = 15_000;
 const SIGN_CALL_POLL_MS = 500;
 
 /**
@@ -55,17 +55,19 @@ export class ExactlyOnceSigner {
   async sign(target: SignTarget, prepared: PreparedCheckpoint): Promise<SignatureCheckpoint> {
     const { queue, jobId } = target;
     const { digestHex } = prepared;
+    let lease: SignCallLease | undefined;
     for (;;) {
       const saved = await this.checkpoints.loadSignature(queue, jobId, digestHex);
       if (saved) return saved;
-      if (await this.checkpoints.claimSignCall(queue, jobId, digestHex, SIGN_CALL_LEASE_MS)) break;
+      lease = await this.checkpoints.claimSignCall(queue, jobId, digestHex, SIGN_CALL_LEASE_MS);
+      if (lease) break;
       // Another process is paying for this very signature: wait for its checkpoint (or its lease to end).
       await setTimeout(SIGN_CALL_POLL_MS);
     }
     try {
       return await this.signOnce(target, prepared);
     } finally {
-      await this.checkpoints.releaseSignCall(queue, jobId, digestHex).catch(() => undefined);
+      await lease.release().catch(() => undefined);
     }
   }
 
