@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { readChunks } from "@esign/pdf";
-import type { ObjectRef } from "@esign/storage";
+import type { ObjectRef, StoreRegistry } from "@esign/storage";
 import type { FastifyReply } from "fastify";
 import type { Caller } from "../auth";
 
@@ -15,7 +15,7 @@ export function uploadRef(caller: Caller): ObjectRef {
 /** Streams a stored PDF as the response body, closing the source when the client has it all (or left). */
 export async function sendStoredPdf(
   reply: FastifyReply,
-  stores: import("@esign/storage").StoreRegistry,
+  stores: StoreRegistry,
   ref: ObjectRef,
   headers: Record<string, string> = {},
 ): Promise<FastifyReply> {
