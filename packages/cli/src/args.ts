@@ -54,7 +54,7 @@ export type SignArgs = ReturnType<typeof parseSignArgs>;
 export type VerifyArgs = ReturnType<typeof parseVerifyArgs>;
 
 /** node:util's parse errors are usage errors: report them with our code and exit status. */
-function asUsageError<T>(parse: () => T): T {
+export function asUsageError<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {

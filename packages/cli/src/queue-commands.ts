@@ -13,7 +13,7 @@ import {
   StoresConfigSchema,
 } from "@esign/storage";
 import { Redis } from "ioredis";
-import { LEVELS, type Level, userPath } from "./args";
+import { asUsageError, LEVELS, type Level, userPath } from "./args";
 
 /** Same settings as the services: REDIS_URL, ESIGN_STORES (JSON), else the all-in-one defaults. */
 function environment() {
@@ -54,20 +54,22 @@ async function withClient<T>(
  * wait for the worker, and write the signed PDF to -o. What a producer does, from a shell.
  */
 export async function submit(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      output: { type: "string", short: "o" },
-      "output-ref": { type: "string" },
-      signer: { type: "string", default: "default" },
-      level: { type: "string", default: "B-B" },
-      field: { type: "string" },
-      reason: { type: "string" },
-      timeout: { type: "string", default: "120" },
-      "no-wait": { type: "boolean" },
-    },
-  });
+  const { values, positionals } = asUsageError(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        output: { type: "string", short: "o" },
+        "output-ref": { type: "string" },
+        signer: { type: "string", default: "default" },
+        level: { type: "string", default: "B-B" },
+        field: { type: "string" },
+        reason: { type: "string" },
+        timeout: { type: "string", default: "120" },
+        "no-wait": { type: "boolean" },
+      },
+    }),
+  );
   if (positionals.length !== 1) {
     throw new EsignError(
       "E_CONFIG",
@@ -117,7 +119,7 @@ export async function submit(argv: string[]): Promise<number> {
 
 /** `esign status ID`: the job's state, result or error as JSON. */
 export async function status(argv: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const { positionals } = asUsageError(() => parseArgs({ args: argv, allowPositionals: true, options: {} }));
   if (positionals.length !== 1) throw new EsignError("E_CONFIG", "usage: esign status JOB_ID");
   return withClient(async (client) => {
     const { job, ...rest } = await client.get(positionals[0]!);
