@@ -25,6 +25,8 @@ export interface RunningAgent {
   /** ESIGN_DATA_DIR of this agent (its local store is `objects/` inside). */
   dataDir: string;
   devKey: string;
+  /** Its BullMQ prefix (unique per agent). */
+  queuePrefix: string;
   /** A second tenant's key: tenant `other`, allowed only `default:other/`. */
   otherKey: string;
   /** Everything the agent printed so far. */
@@ -41,6 +43,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
   const [port, simPort] = [await freePort(), await freePort()];
   const devKey = `devkey-${randomBytes(12).toString("hex")}`;
   const otherKey = `other-${randomBytes(12).toString("hex")}`;
+  const queuePrefix = `{esign-test-${randomBytes(4).toString("hex")}}`;
   const child = spawn("pnpm", ["start"], {
     cwd: REPO_ROOT,
     env: {
@@ -50,7 +53,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
       ESIGN_DATA_DIR: dataDir,
       ESIGN_DEV_API_KEY: devKey,
       // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
-      ESIGN_QUEUE_PREFIX: `{esign-test-${randomBytes(4).toString("hex")}}`,
+      ESIGN_QUEUE_PREFIX: queuePrefix,
       ESIGN_TENANTS: JSON.stringify({
         other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
       }),
@@ -77,6 +80,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     simUrl: `http://127.0.0.1:${simPort}`,
     dataDir,
     devKey,
+    queuePrefix,
     otherKey,
     output: () => output,
     stop: () => {

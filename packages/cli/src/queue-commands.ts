@@ -15,13 +15,14 @@ import {
 import { Redis } from "ioredis";
 import { asUsageError, LEVELS, type Level, userPath } from "./args";
 
-/** Same settings as the services: REDIS_URL, ESIGN_STORES (JSON), else the all-in-one defaults. */
+/** Same settings as the services: REDIS_URL, ESIGN_QUEUE_PREFIX, ESIGN_STORES (JSON), else the all-in-one defaults. */
 function environment() {
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const prefix = process.env.ESIGN_QUEUE_PREFIX;
   const stores = process.env.ESIGN_STORES
     ? StoresConfigSchema.parse(JSON.parse(process.env.ESIGN_STORES))
     : defaultStoresConfig(userPath(process.env.ESIGN_DATA_DIR ?? ".data"));
-  return { redisUrl, stores };
+  return { redisUrl, prefix, stores };
 }
 
 function parseRef(text: string): ObjectRef {
@@ -33,12 +34,12 @@ function parseRef(text: string): ObjectRef {
 async function withClient<T>(
   run: (client: SigningClient, stores: ReturnType<typeof createStores>) => Promise<T>,
 ) {
-  const { redisUrl, stores: storesConfig } = environment();
+  const { redisUrl, prefix, stores: storesConfig } = environment();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   await redis.connect().catch((cause: unknown) => {
     throw new EsignError("E_QUEUE", `cannot reach Redis at ${redisUrl}`, { cause });
   });
-  const client = new SigningClient({ connection: redis });
+  const client = new SigningClient({ connection: redis, prefix });
   const stores = createStores(storesConfig);
   try {
     return await run(client, stores);
