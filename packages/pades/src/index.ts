@@ -31,6 +31,7 @@ export {
 } from "./keys";
 export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv";
 export { OID } from "./oids";
+export { checkReturnedCms, type ReturnedCmsExpectation } from "./returned-cms";
 export type { LaterChanges } from "./revisions";
 export {
   checkCrl,
