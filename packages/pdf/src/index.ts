@@ -13,7 +13,12 @@ export {
 export { type BuiltRevision, IncrementalUpdate } from "./incremental";
 export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
 export * from "./objects";
-export { type PreparedSignature, prepareSignature, type SignatureOptions } from "./signature";
+export {
+  embedSignatureContents,
+  type PreparedSignature,
+  prepareSignature,
+  type SignatureOptions,
+} from "./signature";
 export * from "./source";
 export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";
 export type { XrefKind } from "./xref";
