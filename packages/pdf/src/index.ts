@@ -1,6 +1,6 @@
-export { hashByteRange } from "./digest";
-export { openPdf, type PageInfo, PdfDocument } from "./document";
-export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./dss";
+export { hashByteRange } from "./io/digest";
+export * from "./io/source";
+export { openPdf, type PageInfo, PdfDocument } from "./reader/document";
 export {
   certificationPermission,
   type DocMdpPermission,
@@ -9,16 +9,16 @@ export {
   type SignatureField,
   type SignatureInfo,
   signatureFields,
-} from "./fields";
-export { type BuiltRevision, IncrementalUpdate } from "./incremental";
-export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
-export * from "./objects";
+} from "./reader/fields";
+export { DEFAULT_LIMITS, type PdfLimits } from "./reader/limits";
+export type { XrefKind } from "./reader/xref";
+export * from "./syntax/objects";
+export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./syntax/text";
+export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./writer/dss";
+export { type BuiltRevision, IncrementalUpdate } from "./writer/incremental";
 export {
   embedSignatureContents,
   type PreparedSignature,
   prepareSignature,
   type SignatureOptions,
-} from "./signature";
-export * from "./source";
-export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";
-export type { XrefKind } from "./xref";
+} from "./writer/signature";

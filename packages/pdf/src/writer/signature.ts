@@ -1,12 +1,17 @@
 import type { Writable } from "node:stream";
 import { EsignError } from "@esign/errors";
-import { hashByteRange } from "./digest";
-import type { PdfDocument } from "./document";
-import { certificationPermission, type DocMdpPermission, formFields, signatureFields } from "./fields";
+import { hashByteRange } from "../io/digest";
+import { type ByteSource, ConcatSource, writeWithRevision } from "../io/source";
+import type { PdfDocument } from "../reader/document";
+import {
+  certificationPermission,
+  type DocMdpPermission,
+  formFields,
+  signatureFields,
+} from "../reader/fields";
+import { name, PdfDict, PdfRaw, type PdfRef } from "../syntax/objects";
+import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
-import { name, PdfDict, PdfRaw, type PdfRef } from "./objects";
-import { type ByteSource, ConcatSource, writeWithRevision } from "./source";
-import { encodeTextString, formatPdfDate } from "./text";
 
 export interface SignatureOptions {
   /** Field to create, or an existing empty signature field to fill. Default: SignatureN. */
