@@ -1,3 +1,16 @@
+export { OID } from "./asn1/oids";
+export {
+  type AssembleCmsInput,
+  assembleCms,
+  buildSignedAttributes,
+  type CmsAttribute,
+  type SignedAttributesInput,
+} from "./cms/build";
+export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms/parse";
+export { checkReturnedCms, type ReturnedCmsExpectation } from "./cms/returned-cms";
+export { addUnsignedAttribute, signatureValueOf } from "./cms/unsigned";
+export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
+export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv/gather";
 export {
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
@@ -10,29 +23,16 @@ export {
   signatureAlgorithmsForKey,
   signData,
   verifyData,
-} from "./algorithms";
-export { buildChain, type CertificateSummary, type ChainReport } from "./chain";
-export {
-  type AssembleCmsInput,
-  assembleCms,
-  buildSignedAttributes,
-  type CmsAttribute,
-  type SignedAttributesInput,
-} from "./cms";
-export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
-export { addUnsignedAttribute, signatureValueOf } from "./cms-unsigned";
-export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
+} from "./pki/algorithms";
+export { buildChain, type CertificateSummary, type ChainReport } from "./pki/chain";
 export {
   certificatesFromPem,
   type LoadCredentialsOptions,
   type LocalCredentials,
   type LocalCredentialsSource,
   loadLocalCredentials,
-} from "./keys";
-export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv";
-export { OID } from "./oids";
-export { checkReturnedCms, type ReturnedCmsExpectation } from "./returned-cms";
-export type { LaterChanges } from "./revisions";
+} from "./pki/keys";
+export { assertUsableSignerCertificate } from "./pki/signer-certificate";
 export {
   checkCrl,
   checkOcspResponse,
@@ -43,10 +43,10 @@ export {
   type OcspResult,
   type RevocationOptions,
   revocationUrls,
-} from "./revocation-client";
-export type { RevocationStatus } from "./revocation-status";
-export { assertUsableSignerCertificate } from "./signer-certificate";
-export { TsaClient, type TsaClientOptions } from "./tsa";
+} from "./revocation/fetch";
+export type { RevocationStatus } from "./revocation/status";
+export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
+export type { LaterChanges } from "./validation/revisions";
 export {
   type CmsVerification,
   type ContentDigester,
@@ -55,7 +55,7 @@ export {
   type VerifyCmsOptions,
   verifyCms,
   verifyTimestampToken,
-} from "./verify-cms";
+} from "./validation/verify-cms";
 export {
   type DssSummary,
   type PadesLevelFound,
@@ -63,4 +63,4 @@ export {
   type PdfVerificationReport,
   type VerifyPdfOptions,
   verifyPdfSignatures,
-} from "./verify-pdf";
+} from "./validation/verify-pdf";

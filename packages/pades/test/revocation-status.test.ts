@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { revocationStatus } from "../src/revocation-status";
+import { revocationStatus } from "../src/revocation/status";
 import { createTestPki, issueCertificate, issueCrl, opensslOcspResponse } from "../src/testing";
 
 describe("revocationStatus", async () => {

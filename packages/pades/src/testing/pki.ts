@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as x509 from "@peculiar/x509";
-import type { SignatureAlgorithm } from "../algorithms";
+import type { SignatureAlgorithm } from "../pki/algorithms";
 
 /**
  * Throw-away PKI for tests: a root CA (optionally an intermediate) and end-entity certificates,

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type DigestAlgorithm, hash } from "../algorithms";
+import { type DigestAlgorithm, hash } from "../pki/algorithms";
 import { issueCertificate, type TestIdentity, toPem } from "./pki";
 
 const run = promisify(execFile);

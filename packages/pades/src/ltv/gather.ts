@@ -1,8 +1,8 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
-import { bytesEqual } from "./certificate";
-import { attributeValues, parseCms } from "./cms-parse";
-import { OID } from "./oids";
+import { OID } from "../asn1/oids";
+import { attributeValues, parseCms } from "../cms/parse";
+import { bytesEqual } from "../pki/certificate";
 import {
   fetchCrl,
   fetchIssuer,
@@ -10,7 +10,7 @@ import {
   hasOcspNoCheck,
   type RevocationOptions,
   revocationUrls,
-} from "./revocation-client";
+} from "../revocation/fetch";
 
 /** Validation data for a /DSS, all DER. */
 export interface LtvData {

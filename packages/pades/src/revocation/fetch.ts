@@ -3,10 +3,10 @@ import { EsignError } from "@esign/errors";
 import * as x509 from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { children, parseBer, rawBytes } from "./asn1";
-import { bytesEqual, certificateIdentity } from "./certificate";
-import { octetString, oid, sequence } from "./der";
-import { httpCall } from "./http";
+import { octetString, oid, sequence } from "../asn1/der";
+import { children, parseBer, rawBytes } from "../asn1/read";
+import { httpCall } from "../http";
+import { bytesEqual, certificateIdentity } from "../pki/certificate";
 
 /**
  * The fetching side of revocation: OCSP requests and CRL downloads from the URLs in certificates,

@@ -8,10 +8,10 @@ import {
   type SignatureInfo,
   signatureFields,
 } from "@esign/pdf";
-import type { DigestAlgorithm } from "./algorithms";
-import { parseCms } from "./cms-parse";
+import { parseCms } from "../cms/parse";
+import type { DigestAlgorithm } from "../pki/algorithms";
+import { type RevocationStatus, revocationStatus } from "../revocation/status";
 import { type LaterChanges, laterChanges, openRevision } from "./revisions";
-import { type RevocationStatus, revocationStatus } from "./revocation-status";
 import {
   type CmsVerification,
   type TimestampVerification,

@@ -1,5 +1,5 @@
 import { EsignError } from "@esign/errors";
-import { children, isContextTag, parseBer, rawBytes } from "./asn1";
+import { children, isContextTag, parseBer, rawBytes } from "../asn1/read";
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
 export interface CertificateIdentity {

@@ -1,8 +1,8 @@
 import { createHash, type KeyObject, X509Certificate } from "node:crypto";
-import { parseSignatureAlgorithm } from "./algorithm-identifiers";
-import { verifyData } from "./algorithms";
-import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "./asn1";
-import { bytesEqual, certificateIdentity } from "./certificate";
+import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
+import { parseSignatureAlgorithm } from "../pki/algorithm-identifiers";
+import { verifyData } from "../pki/algorithms";
+import { bytesEqual, certificateIdentity } from "../pki/certificate";
 
 const OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1";
 const OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
