@@ -33,18 +33,19 @@ export {
   loadLocalCredentials,
 } from "./pki/keys";
 export { assertUsableSignerCertificate } from "./pki/signer-certificate";
+export { hasOcspNoCheck, revocationUrls } from "./revocation/extensions";
+export { fetchCrl, fetchIssuer, fetchOcsp } from "./revocation/fetch";
+export { DEFAULT_REVOCATION_GRACE_MS } from "./revocation/freshness";
+export type { CertificateStatus } from "./revocation/ocsp";
 export {
   checkCrl,
   checkOcspResponse,
-  fetchCrl,
-  fetchIssuer,
-  fetchOcsp,
-  hasOcspNoCheck,
   type OcspResult,
   type RevocationOptions,
-  revocationUrls,
-} from "./revocation/fetch";
-export type { RevocationStatus } from "./revocation/status";
+  type RevocationReportOptions,
+  type RevocationStatus,
+  revocationStatus,
+} from "./revocation/policies";
 export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
 export type { LaterChanges } from "./validation/revisions";
 export {
