@@ -191,10 +191,20 @@ async function checkExternalsResolvable(target, metafile) {
   }
 }
 
+/** @param {number} pid */
+const isAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === "EPERM";
+  }
+};
+
 /**
  * Builds into a private staging folder, then moves the files into `dist/`: whole files appear at
  * once, so a process starting meanwhile never imports half a bundle. Files of earlier builds
- * (other chunk hashes, renamed entries) are removed.
+ * (other chunk hashes, renamed entries) and staging folders of killed builds are removed.
  * @param {typeof import("esbuild")} esbuild @param {Target} target
  */
 async function buildTarget(esbuild, target) {
@@ -226,8 +236,9 @@ async function buildTarget(esbuild, target) {
       await rename(join(staging, file), join(outDirectory, file));
     }
     for (const file of await readdir(outDirectory)) {
-      if (!built.has(file) && !file.startsWith(".build-"))
-        await rm(join(outDirectory, file), { force: true });
+      // Another staging folder is left by a killed build, unless its build is still running.
+      const running = file.startsWith(".build-") && isAlive(Number(file.slice(".build-".length)));
+      if (!built.has(file) && !running) await rm(join(outDirectory, file), { recursive: true, force: true });
     }
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -267,16 +278,6 @@ async function buildUnlocked(names, ifStale) {
     await esbuild.stop();
   }
 }
-
-/** @param {number} pid */
-const isAlive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return /** @type {NodeJS.ErrnoException} */ (error).code === "EPERM";
-  }
-};
 
 /**
  * Runs `work` while holding the checkout's build lock: the e2e tests start several agents (and
