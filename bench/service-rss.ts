@@ -276,14 +276,10 @@ async function measure(runtime: Runtime, topology: "separate" | "all-in-one"): P
 }
 
 if (RUNTIMES.includes("node")) {
-  execFileSync(
-    process.execPath,
-    ["scripts/build.mjs", "--if-stale", "api", "worker", "notifier", "esign-sim"],
-    {
-      cwd: REPO_ROOT,
-      stdio: "inherit",
-    },
-  );
+  execFileSync(process.execPath, ["scripts/build.mjs", "--if-stale"], {
+    cwd: REPO_ROOT,
+    stdio: "inherit",
+  });
 }
 
 const loadAtStart = loadavg()[0]!;
