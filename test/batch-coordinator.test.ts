@@ -159,7 +159,7 @@ describe("batch coordinator", () => {
     const { id } = await batches.create({
       itemsManifest: { store: "default", key: "lists/tonight.jsonl" },
       options: { signer: "seal" },
-      callback: { url: "https://erp.example.com/hooks/esign" },
+      callback: { url: "https://erp.example.com/hooks/esign", secretId: "erp-hooks" },
       tenant: "acme",
     });
     const running = await until(id, (status) => status.state === "running");
@@ -186,9 +186,10 @@ describe("batch coordinator", () => {
       counts: finished.counts,
       manifest: finished.manifest,
     });
-    const delivery = await webhooks.getJob(`webhook-batch.${id}.completed`);
+    const delivery = await webhooks.getJob(`webhook-${id}.batch.completed`);
     expect(delivery!.data).toMatchObject({
       tenant: "acme",
+      secretId: "erp-hooks",
       url: "https://erp.example.com/hooks/esign",
       event: { type: "batch.completed", data: { batchId: id } },
     });

@@ -33,3 +33,26 @@ export const EVENTS_STREAM = eventsStreamKey();
 
 /** Approximate cap of the events stream (XADD MAXLEN ~): a few nights of batches. */
 export const EVENTS_STREAM_MAX_LENGTH = 1_000_000;
+
+// The rest of the key namespace: every key the services share besides BullMQ's own, each under the
+// queue prefix so that it lands in the queues' Redis Cluster slot. (Batch keys: batch-keys.ts.)
+
+/** List: the webhook delivery attempts of one signing job or batch (`logId`), written by the notifier. */
+export function webhookDeliveryLogKey(logId: string, prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:webhook-deliveries:${logId}`;
+}
+
+/** Hash: receivers that answered 410 Gone, per tenant and URL; one per deployment, so HGETALL lists them. */
+export function disabledWebhookEndpointsKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:webhook-disabled-endpoints`;
+}
+
+/** Key prefix of the signing-service rate limiter every worker shares. */
+export function signingRateLimitKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:worker:signing-rate`;
+}
+
+/** Key prefix of the API's per-key request counters, shared by every API replica. */
+export function apiRateLimitKeyPrefix(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:api-rate:`;
+}

@@ -1,4 +1,4 @@
-import { SigningClient } from "@esign/jobs";
+import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyRateLimit from "@fastify/rate-limit";
@@ -93,7 +93,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
     redis,
-    nameSpace: `${config.queuePrefix}:api-rate:`,
+    nameSpace: apiRateLimitKeyPrefix(config.queuePrefix),
     keyGenerator: (request) => request.caller?.keyId ?? request.ip,
     allowList: (request) => Boolean(request.routeOptions.config.public),
     hook: "preHandler",

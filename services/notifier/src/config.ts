@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { EsignError } from "@esign/errors";
+import { QUEUE_PREFIX, QUEUES } from "@esign/jobs";
 import { z } from "zod";
 import { parseCidr } from "./cidr";
-import { DEFAULT_QUEUE_PREFIX, WEBHOOK_QUEUE } from "./job";
 import { WebhookSecretSchema } from "./secrets";
 
 const TenantSchema = z.object({
@@ -20,8 +20,8 @@ const CidrSchema = z
 
 export const NotifierConfigSchema = z.object({
   redisUrl: z.url({ protocol: /^rediss?$/, message: "REDIS_URL must be a redis:// or rediss:// URL" }),
-  queuePrefix: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
-  queueName: z.string().min(1).default(WEBHOOK_QUEUE),
+  queuePrefix: z.string().min(1).default(QUEUE_PREFIX),
+  queueName: z.string().min(1).default(QUEUES.webhooks),
   tenants: z.record(z.string().min(1), TenantSchema),
   /** Host names exempt from the SSRF guard; `*.corp.example` matches subdomains. */
   allowHosts: z.array(z.string().min(1).toLowerCase()).default([]),

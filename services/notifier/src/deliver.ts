@@ -1,12 +1,17 @@
 import { EsignError, isEsignError } from "@esign/errors";
+import {
+  type DeliveryAttempt,
+  type DeliveryOutcome,
+  recordDeliveryAttempt,
+  type WebhookDeliveryJob,
+  webhookSecretsKey,
+} from "@esign/jobs";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { NotifierConfig } from "./config";
 import { deadlineIn } from "./deadline";
-import { type DeliveryAttempt, type DeliveryOutcome, recordAttempt } from "./delivery-log";
 import { disableEndpoint, getDisabledEndpoint } from "./endpoints";
 import { postToDestination } from "./http";
-import type { WebhookDeliveryJob } from "./job";
 import type { DeliveryCounter } from "./metrics";
 import { type AttemptResult, type Decision, decideAfterAttempt, parseRetryAfter } from "./retry-policy";
 import { signatureHeader } from "./secrets";
@@ -76,9 +81,11 @@ export class WebhookDeliverer {
   async #send(delivery: WebhookDeliveryJob): Promise<AttemptResult> {
     const { config, guard } = this.deps;
     try {
-      const keys = config.tenants[delivery.tenant]?.secrets;
+      const secretsKey = webhookSecretsKey(delivery);
+      const keys = config.tenants[secretsKey]?.secrets;
       if (keys === undefined) {
-        throw new EsignError("E_CONFIG", `no webhook secrets configured for tenant ${delivery.tenant}`);
+        const named = delivery.secretId === undefined ? "tenant" : "secretId";
+        throw new EsignError("E_CONFIG", `no webhook secrets configured for ${named} ${secretsKey}`);
       }
       const deadline = deadlineIn(config.timeoutMs);
       const destination = await guard.check(delivery.url, deadline);
@@ -115,7 +122,7 @@ export class WebhookDeliverer {
     };
     // Counted first: once an entry is readable, its metric is too.
     counter?.inc({ outcome: entry.outcome });
-    await recordAttempt(
+    await recordDeliveryAttempt(
       redis,
       delivery.jobId ?? delivery.deliveryId,
       entry,

@@ -1,10 +1,10 @@
-import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
+import { type WebhookDeliveryJob, WebhookDeliveryJobSchema } from "@esign/jobs";
+import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import { z } from "zod";
 import type { NotifierConfig } from "./config";
 import { WebhookDeliverer } from "./deliver";
-import { type WebhookDeliveryJob, WebhookDeliveryJobSchema } from "./job";
 import type { DeliveryCounter } from "./metrics";
 import { DestinationGuard } from "./ssrf";
 
@@ -83,17 +83,4 @@ export function startNotifier(config: NotifierConfig, options: NotifierOptions =
       await Promise.all([workerConnection.quit(), redis.quit()]);
     },
   };
-}
-
-/**
- * Enqueues a delivery with the deliveryId as BullMQ job id: enqueuing the same delivery twice
- * (a producer retry) yields one job, hence one message for the receiver.
- */
-export async function enqueueDelivery(queue: Queue, delivery: WebhookDeliveryJob): Promise<void> {
-  const job = WebhookDeliveryJobSchema.parse(delivery);
-  await queue.add(job.event.type, job, {
-    jobId: `webhook-${job.deliveryId}`,
-    removeOnComplete: { age: 24 * 60 * 60 },
-    removeOnFail: { age: 7 * 24 * 60 * 60 },
-  });
 }

@@ -5,6 +5,7 @@ import {
   QUEUES,
   type SigningQueueName,
   type SignJob,
+  signingRateLimitKey,
 } from "@esign/jobs";
 import { createStores } from "@esign/storage";
 import { type Job, Queue, Worker } from "bullmq";
@@ -69,7 +70,7 @@ export async function createSigningWorker(
   const metrics = createWorkerMetrics(() => [...queues.values()]);
   const checkpoints = new CheckpointStore(redis, config.prefix);
   const limiter = new SigningRateLimiter(redis, {
-    key: `${config.prefix}:worker:signing-rate`,
+    key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
   const deps: SignDocumentDeps = {
