@@ -14,12 +14,12 @@ import {
   eventsStreamKey,
   QUEUES,
 } from "@esign/jobs";
+import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchCoordinator, startBatchCoordinator } from "../services/worker/src/batch";
-import { createWorkerLogger } from "../services/worker/src/worker";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const prefix = `{esign-batch-${randomUUID().slice(0, 8)}}`;
@@ -43,7 +43,7 @@ beforeAll(async () => {
     prefix,
     stores,
     webhooks,
-    logger: createWorkerLogger("silent"),
+    logger: createLogger({ name: "batch-coordinator-test", level: "silent" }),
   });
   batches = new BatchClient({ connection: redis, prefix });
 });

@@ -1,9 +1,14 @@
+import { z } from "zod";
+
 /**
  * Redis names shared by producers (any language), the API, the worker and the notifier.
  * The prefix is a Redis Cluster hash tag: every key BullMQ derives from it (`{esign}:esign-sign:wait`,
  * `{esign}:esign-sign:<id>`, ...) hashes to one slot, which BullMQ's multi-key Lua scripts require.
  */
 export const QUEUE_PREFIX = "{esign}";
+
+/** The prefix as a configuration field (ESIGN_QUEUE_PREFIX): deployments sharing a Redis use different ones. */
+export const QueuePrefixSchema = z.string().min(1).default(QUEUE_PREFIX);
 
 export const QUEUES = {
   /** Interactive signing: one document, someone is waiting. */

@@ -1,0 +1,7 @@
+export * from "./config";
+export * from "./fields";
+export * from "./logger";
+export * from "./metrics-server";
+export * from "./secrets";
+export * from "./service";
+export * from "./variables";
