@@ -94,6 +94,21 @@ export function loadConfig<Schema extends z.ZodType<unknown, Record<string, unkn
   throw configError(what, problems);
 }
 
+/**
+ * A service's `load<Service>Config(env, sources)`: loadConfig bound to its schema and variables,
+ * reading `process.env` unless given another environment.
+ */
+export function configLoader<Schema extends z.ZodType<unknown, Record<string, unknown>>>(
+  schema: Schema,
+  bindings: EnvBindings<z.input<Schema>>,
+  what: string,
+) {
+  return (
+    env: NodeJS.ProcessEnv = process.env,
+    sources: Omit<ConfigSources<z.input<Schema>>, "env"> = {},
+  ): z.output<Schema> => loadConfig(schema, bindings, what, { ...sources, env });
+}
+
 function problemOf(issue: z.core.$ZodIssue, path: readonly string[]): string {
   return path.length === 0 ? issue.message : `${path.join(".")}: ${issue.message}`;
 }

@@ -20,9 +20,3 @@ export const METRICS_FIELDS = {
 };
 
 export const METRICS_BINDINGS = { metricsPort: integer("METRICS_PORT"), metricsHost: text("METRICS_HOST") };
-
-/** The base URL at which a server bound to `host` is reached from this machine. */
-export function reachableUrl(host: string, port: number): string {
-  const reachable = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
-}

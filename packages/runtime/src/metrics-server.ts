@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { reachableUrl } from "./fields";
+import { reachableUrl } from "./net";
 
 export interface MetricsServerOptions {
   /** What `/metrics` serves. */

@@ -6,6 +6,7 @@ import {
   type WebhookDeliveryJob,
   webhookSecretsKey,
 } from "@esign/jobs";
+import { loggableUrl } from "@esign/runtime";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { NotifierConfig } from "./config";
@@ -149,17 +150,4 @@ function errorOf(result: AttemptResult, decision: Decision): Pick<DeliveryAttemp
   const giveUp = decision.kind === "failed" ? `; ${decision.reason}` : "";
   const code = result.status === 410 ? "E_NOT_FOUND" : "E_WEBHOOK";
   return { error: { code, message: `answered ${result.status}${giveUp}` } };
-}
-
-/**
- * The receiver URL as logged: no credentials and no query, where receivers often put tokens.
- * Only the path is needed to tell endpoints apart in the log.
- */
-function loggableUrl(rawUrl: string): string {
-  try {
-    const url = new URL(rawUrl);
-    return `${url.origin}${url.pathname}${url.search === "" ? "" : "?…"}`;
-  } catch {
-    return "(invalid URL)";
-  }
 }

@@ -8,12 +8,7 @@ export {
 } from "./config";
 export { type DisabledEndpoint, enableEndpoint, getDisabledEndpoint } from "./endpoints";
 export { createDeliveryCounter, type DeliveryCounter } from "./metrics";
-export {
-  createNotifierLogger,
-  type Notifier,
-  type NotifierOptions,
-  startNotifier,
-} from "./notifier";
+export { type Notifier, type NotifierOptions, startNotifier } from "./notifier";
 export { backoffDelayMs, parseRetryAfter } from "./retry-policy";
 export { signatureHeader } from "./secrets";
 export { type Destination, DestinationGuard, type DestinationPolicy } from "./ssrf";

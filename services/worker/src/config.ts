@@ -1,12 +1,11 @@
 import { QueuePrefixSchema, SIGNING_QUEUES } from "@esign/jobs";
 import {
-  type ConfigSources,
+  configLoader,
   type EnvBindings,
   integer,
   json,
   LogLevelSchema,
   list,
-  loadConfig,
   METRICS_BINDINGS,
   METRICS_FIELDS,
   parseConfig,
@@ -119,12 +118,7 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
 };
 
 /** Reads the worker's configuration from the environment; E_CONFIG names every bad variable. */
-export function loadWorkerConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  sources: Omit<ConfigSources<WorkerConfigInput>, "env"> = {},
-): WorkerConfig {
-  return loadConfig(WorkerConfigSchema, WORKER_VARIABLES, "worker environment", { ...sources, env });
-}
+export const loadWorkerConfig = configLoader(WorkerConfigSchema, WORKER_VARIABLES, "worker environment");
 
 /** A worker configuration built in code (an embedding process), defaults filled in. */
 export function parseWorkerConfig(input: WorkerConfigInput): WorkerConfig {
