@@ -54,38 +54,34 @@ export function loadConfig<Schema extends z.ZodType<unknown, Record<string, unkn
 ): z.output<Schema> {
   const env = sources.env ?? process.env;
   const input: Record<string, unknown> = { ...sources.defaults };
-  const problems: string[] = [];
-  const unreadable = new Set<string>();
+  /** Per field: the problem reading its variable, which makes its schema issues moot. */
+  const unreadable = new Map<string, string>();
   const variableNames = new Map<string, string>();
   for (const [field, binding] of Object.entries(bindings as Record<string, EnvVariable | EnvVariable[]>)) {
     const variables = [binding].flat();
     variableNames.set(field, variables.map(({ name }) => name).join(" or "));
     const set = variables.filter(({ name }) => env[name] !== undefined && env[name] !== "");
     if (set.length > 1) {
-      problems.push(`set either ${set.map(({ name }) => name).join(" or ")}, not both`);
-      unreadable.add(field);
+      unreadable.set(field, `set either ${set.map(({ name }) => name).join(" or ")}, not both`);
       continue;
     }
     const [variable] = set;
     if (variable === undefined) continue;
     const reading = variable.read(env[variable.name]!);
-    if ("problem" in reading) {
-      problems.push(`${variable.name}: ${reading.problem}`);
-      unreadable.add(field);
-    } else {
-      input[field] = reading.value;
-    }
+    if ("problem" in reading) unreadable.set(field, `${variable.name}: ${reading.problem}`);
+    else input[field] = reading.value;
   }
   for (const [field, value] of Object.entries(sources.overrides ?? {})) {
     input[field] = value;
-    // A problem with a value the embedding process chose is its own, not the variable's.
+    // The environment is not used for this field, and a problem with the chosen value is the
+    // embedding process's own, not the variable's.
     variableNames.delete(field);
     unreadable.delete(field);
   }
   const checked = schema.safeParse(input, { error: unsetMessage });
-  if (checked.success && problems.length === 0) return checked.data;
-  const issues = checked.success ? [] : checked.error.issues;
-  for (const issue of issues) {
+  if (checked.success && unreadable.size === 0) return checked.data;
+  const problems = [...unreadable.values()];
+  for (const issue of checked.success ? [] : checked.error.issues) {
     const [field, ...rest] = issue.path.map(String);
     if (field !== undefined && unreadable.has(field)) continue;
     const name = field === undefined ? undefined : (variableNames.get(field) ?? field);

@@ -26,9 +26,11 @@ export function integer(name: string): EnvVariable {
 const FLAGS: Record<string, boolean> = {
   true: true,
   yes: true,
+  on: true,
   "1": true,
   false: false,
   no: false,
+  off: false,
   "0": false,
 };
 
@@ -37,7 +39,9 @@ export function flag(name: string): EnvVariable {
     name,
     read: (value) => {
       const parsed = FLAGS[value.trim().toLowerCase()];
-      return parsed === undefined ? { problem: "must be true or false" } : { value: parsed };
+      return parsed === undefined
+        ? { problem: "must be true or false (yes/no, on/off, 1/0)" }
+        : { value: parsed };
     },
   };
 }

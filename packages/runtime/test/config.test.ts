@@ -116,6 +116,14 @@ describe("loadConfig", () => {
       tenants: SECRETS.tenants,
     });
   });
+
+  it("ignores a bad variable whose field the embedding process overrides", () => {
+    const config = loadConfig(Schema, BINDINGS, "test environment", {
+      env: { REDIS_URL: "not a url", SECRETS: "{broken" },
+      overrides: { redisUrl: "redis://found:6380", tenants: {} },
+    });
+    expect(config).toMatchObject({ redisUrl: "redis://found:6380", tenants: {} });
+  });
 });
 
 describe("parseConfig", () => {
