@@ -1,7 +1,8 @@
 /**
- * A producer's job whose `callback.secretId` names a webhook secret (the example in
- * docs/producers.md), through the agent as a user starts it (`pnpm start`): the webhook is signed
- * with the named secret, checked by the `standardwebhooks` library a receiver uses.
+ * Jobs whose `callback.secretId` names a webhook secret (the example in docs/producers.md), through
+ * the agent as a user starts it (`pnpm start`): the webhook is signed with the named secret, checked
+ * by the `standardwebhooks` library a receiver uses. Through the API, a tenant may name only the
+ * secrets it was granted.
  */
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir } from "node:fs/promises";
@@ -12,10 +13,11 @@ import { SigningClient } from "@esign/jobs";
 import { SAMPLES_DIR } from "@esign/testkit";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type RunningAgent, startAllInOne } from "./support/all-in-one";
+import { type RunningAgent, sha256hex, startAllInOne } from "./support/all-in-one";
 
 const TENANT_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const ERP_HOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+const ERP_KEY = `erp-${randomBytes(12).toString("hex")}`;
 
 let agent: RunningAgent;
 let client: SigningClient;
@@ -40,6 +42,11 @@ beforeAll(async () => {
       tenants: { dev: { secrets: [TENANT_SECRET] }, "erp-hook": { secrets: [ERP_HOOK_SECRET] } },
     }),
     WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
+    // Tenant erp may name the secret erp-hook in its callbacks; dev (the dev key's tenant) may not.
+    ESIGN_TENANTS: JSON.stringify({
+      erp: { stores: { default: ["erp/", "signed/erp/"] }, webhookSecretIds: ["erp-hook"] },
+    }),
+    ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(ERP_KEY), tenant: "erp", name: "erp" }]),
   });
   client = new SigningClient({
     connection: { host: "127.0.0.1", port: 6379 },
@@ -53,10 +60,29 @@ afterAll(async () => {
   await new Promise((done) => receiver?.close(done));
 });
 
-it("signs the webhook of a job with the secret its callback.secretId names, not the tenant's", async () => {
-  const key = "erp/contract-4711.pdf";
+async function putDocument(key: string): Promise<void> {
   await mkdir(join(agent.dataDir, "objects", "erp"), { recursive: true });
   await copyFile(join(SAMPLES_DIR, "chromium-invoice.pdf"), join(agent.dataDir, "objects", key));
+}
+
+async function nextWebhook(): Promise<(typeof received)[number]> {
+  const count = received.length;
+  for (let i = 0; i < 300 && received.length === count; i++)
+    await new Promise((done) => setTimeout(done, 100));
+  expect(received).toHaveLength(count + 1);
+  return received[count]!;
+}
+
+const post = (path: string, key: string, body: unknown) =>
+  fetch(`${agent.base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
+it("signs the webhook of a producer's job with the secret its callback.secretId names, not the tenant's", async () => {
+  const key = "erp/contract-4711.pdf";
+  await putDocument(key);
 
   const { id } = await client.submit({
     input: { store: "default", key },
@@ -66,10 +92,8 @@ it("signs the webhook of a job with the secret its callback.secretId names, not 
     tenant: "dev",
   });
   await client.waitFor(id, { timeoutMs: 60_000 });
-  for (let i = 0; i < 300 && received.length === 0; i++) await new Promise((done) => setTimeout(done, 100));
 
-  expect(received).toHaveLength(1);
-  const [{ headers, body }] = received as [(typeof received)[0]];
+  const { headers, body } = await nextWebhook();
   const payload = new Webhook(ERP_HOOK_SECRET).verify(body, headers as Record<string, string>);
   expect(payload).toMatchObject({
     type: "job.completed",
@@ -78,4 +102,29 @@ it("signs the webhook of a job with the secret its callback.secretId names, not 
   expect(() => new Webhook(TENANT_SECRET).verify(body, headers as Record<string, string>)).toThrow(
     /No matching signature found/,
   );
+});
+
+it("lets an API tenant name only the webhook secrets it was granted", async () => {
+  const key = "erp/contract-4712.pdf";
+  await putDocument(key);
+  const job = { input: { store: "default", key }, callback: { url: receiverUrl, secretId: "erp-hook" } };
+
+  for (const [path, body] of [
+    ["/v1/jobs", job],
+    ["/v1/batches", { items: [{ input: job.input }], callback: job.callback }],
+    ["/v1/batches", { items: [{ input: job.input, callback: job.callback }] }],
+  ] as const) {
+    const refused = await post(path, agent.devKey, body);
+    expect(refused.status, path).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: "E_FORBIDDEN" } });
+  }
+
+  const accepted = await post("/v1/jobs", ERP_KEY, job);
+  expect(accepted.status, await accepted.clone().text()).toBe(202);
+  const { id } = (await accepted.json()) as { id: string };
+  const { headers, body } = await nextWebhook();
+  expect(new Webhook(ERP_HOOK_SECRET).verify(body, headers as Record<string, string>)).toMatchObject({
+    type: "job.completed",
+    data: { jobId: id, tenant: "erp" },
+  });
 });

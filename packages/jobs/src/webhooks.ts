@@ -1,3 +1,4 @@
+import { EsignError } from "@esign/errors";
 import type { Queue } from "bullmq";
 import { z } from "zod";
 import type { BatchCompletedEvent } from "./batch-schemas";
@@ -43,6 +44,23 @@ export const DEFAULT_WEBHOOK_TENANT = "default";
  */
 export function webhookSecretsKey(delivery: WebhookDeliveryJob): string {
   return delivery.secretId ?? delivery.tenant;
+}
+
+/**
+ * Refuses a callback naming webhook secrets its tenant was not granted. Secrets sign what the
+ * receiver trusts; a tenant that could name another's `secretId` would get its own event data
+ * signed with that secret, i.e. webhooks the other tenant's receiver accepts.
+ */
+export function assertWebhookSecretGranted(
+  callback: Callback | undefined,
+  grantedSecretIds: readonly string[],
+): void {
+  const secretId = callback?.secretId;
+  if (secretId === undefined || grantedSecretIds.includes(secretId)) return;
+  throw new EsignError(
+    "E_FORBIDDEN",
+    `callback.secretId ${JSON.stringify(secretId)} is not granted to this tenant`,
+  );
 }
 
 /**

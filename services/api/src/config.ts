@@ -23,6 +23,8 @@ export const TenantSchema = z.strictObject({
   signer: z.string().default("default"),
   /** Profiles this tenant may name in requests; default: only `signer`. */
   signers: z.array(z.string()).optional(),
+  /** Webhook secrets (the notifier's names for them) this tenant's callbacks may name as `secretId`; default none. */
+  webhookSecretIds: z.array(z.string()).default([]),
   /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),

@@ -1,5 +1,10 @@
 import { EsignError } from "@esign/errors";
-import { DeliveryAttemptSchema, getDeliveries, type JobStatus } from "@esign/jobs";
+import {
+  assertWebhookSecretGranted,
+  DeliveryAttemptSchema,
+  getDeliveries,
+  type JobStatus,
+} from "@esign/jobs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -67,6 +72,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
       const caller = callerOf(request);
       const body = request.body;
       assertJobObjectsAllowed(caller, body.input, body.output);
+      assertWebhookSecretGranted(body.callback, caller.tenant.webhookSecretIds);
       const submitted = await deps.client.submit({
         ...body,
         signer: signerFor(caller, body.signer),
