@@ -74,7 +74,7 @@ await runService("esign-agent", async () => {
   const trustRoot = join(simulatorDir, "root.pem");
   await writeFile(trustRoot, simulator.rootPem);
   // The simulator's demo client secret reaches the worker the way production secrets do: by reference.
-  const [demoClient] = DEFAULT_CLIENTS as [(typeof DEFAULT_CLIENTS)[number]];
+  const demoClient = DEFAULT_CLIENTS[0]!;
   const clientSecretFile = join(simulatorDir, "client-secret");
   await writeFile(clientSecretFile, demoClient.secret, { mode: 0o600 });
   const stores = defaultStoresConfig(dataDir);
@@ -110,7 +110,6 @@ await runService("esign-agent", async () => {
     overrides: {
       port: config.port,
       redisUrl: redis.url,
-      dataDir,
       stores,
       devApiKey,
       trustRoots: [trustRoot],
