@@ -35,10 +35,12 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
   const timestamp = signature.cms?.signatureTimestamp ?? signature.documentTimestamp;
   if (timestamp)
     lines.push(`  time-stamp: ${timestamp.genTime}${timestamp.imprintMatches ? "" : " (imprint MISMATCH)"}`);
-  if (signature.laterChanges) {
-    lines.push(
-      `  later:     ${signature.laterChanges.onlySignatureAndLtvUpdates ? "only signatures, DSS and time-stamps" : `other changes (${signature.laterChanges.otherObjects.length} objects)`}`,
-    );
+  lines.push(
+    `  verdict:   ${signature.indication}${signature.subIndication ? ` / ${signature.subIndication}` : ""}`,
+  );
+  lines.push(`  changes:   ${signature.modifications}`);
+  for (const change of signature.changes.filter((c) => !c.allowed)) {
+    lines.push(`    object ${change.object} (${change.kind}): ${change.why}`);
   }
   for (const problem of signature.problems) lines.push(`  problem:   ${problem}`);
   return lines.join("\n");
@@ -54,7 +56,7 @@ export async function verify(argv: string[]): Promise<number> {
   try {
     const report = await verifyPdfSignatures(source, { trustRoots });
     const chainChecked = trustRoots.length > 0;
-    const ok = verificationPasses(report, chainChecked);
+    const ok = verificationPasses(report);
     if (args.json) {
       process.stdout.write(verificationReportJson(report, chainChecked));
     } else {

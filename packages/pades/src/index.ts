@@ -47,8 +47,9 @@ export {
   revocationStatus,
 } from "./revocation/policies";
 export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
+export type { DocumentChange, Modifications } from "./validation/changes/analyse";
+export type { Indication, SubIndication } from "./validation/indication";
 export { verificationPasses, verificationReportJson } from "./validation/report-json";
-export type { LaterChanges } from "./validation/revisions";
 export {
   type CmsVerification,
   type ContentDigester,
