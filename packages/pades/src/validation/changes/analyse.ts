@@ -35,6 +35,9 @@ function entryKey(entry: Entry): string {
   return JSON.stringify(entry);
 }
 
+/** A thousandth of a unit: far below anything a viewer shows differently. */
+const REAL_TOLERANCE = 1e-3;
+
 async function sameValue(
   before: PdfDocument,
   after: PdfDocument,
@@ -42,6 +45,8 @@ async function sameValue(
   b: PdfObject | undefined,
 ): Promise<boolean> {
   if (a === b) return true;
+  // Tools rewrite reals at their own precision (MuPDF writes 595.303937007874 as 595.30398).
+  if (typeof a === "number" && typeof b === "number") return Math.abs(a - b) < REAL_TOLERANCE;
   if (a instanceof PdfRef && b instanceof PdfRef) return a.num === b.num && a.gen === b.gen;
   if (a instanceof PdfString && b instanceof PdfString) return Buffer.compare(a.bytes, b.bytes) === 0;
   if (a instanceof PdfName && b instanceof PdfName) return a.name === b.name;
@@ -99,6 +104,22 @@ const FILL_KEYS = new Set(["V", "AP", "AS"]);
 const ACROFORM_KEYS = new Set(["Fields", "SigFlags", "DR", "DA", "NeedAppearances"]);
 /** Catalog keys that validation data and signing touch. */
 const CATALOG_KEYS = new Set(["DSS", "Extensions", "AcroForm", "Metadata"]);
+
+const INHERITABLE_PAGE_KEYS = new Set(["MediaBox", "CropBox", "Rotate", "Resources"]);
+
+/** A page attribute as it applies: the page's own, else the nearest ancestor's, resolved. */
+async function inheritedValue(
+  doc: PdfDocument,
+  page: PdfDict | undefined,
+  key: string,
+): Promise<PdfObject | undefined> {
+  let node = page;
+  for (let depth = 0; node && depth < doc.limits.maxTreeDepth; depth++) {
+    if (node.has(key)) return doc.resolve(node.get(key));
+    node = await doc.resolveDict(node.get("Parent"));
+  }
+  return undefined;
+}
 
 /** Judges the changes between two consecutive revisions under one signature's policy. */
 class RevisionDiff {
@@ -360,7 +381,20 @@ class RevisionDiff {
       oldList = Array.isArray(oldValue) ? oldValue : [];
       newList = Array.isArray(newValue) ? newValue : [];
     } else {
-      const bad = keys.filter((key) => key !== "Annots");
+      const bad: string[] = [];
+      for (const key of keys) {
+        if (key === "Annots") continue;
+        // A tool may copy an inherited /MediaBox or /Resources onto the page: the same page.
+        const same =
+          INHERITABLE_PAGE_KEYS.has(key) &&
+          (await sameValue(
+            this.before,
+            this.after,
+            await inheritedValue(this.before, dictOf(oldValue ?? null), key),
+            await inheritedValue(this.after, dictOf(newValue), key),
+          ));
+        if (!same) bad.push(key);
+      }
       if (bad.length > 0) return say(false, `page ${bad.map((k) => `/${k}`).join(" ")} changed`);
       oldList = (await this.before.resolveArray(dictOf(oldValue ?? null)?.get("Annots"))) ?? [];
       newList = (await this.after.resolveArray(dictOf(newValue)?.get("Annots"))) ?? [];

@@ -84,6 +84,9 @@ export async function revisionRoles(doc: PdfDocument): Promise<RevisionRoles> {
     }
   };
 
+  // Appearances are walked after the pages: a font shared by a page and a field appearance is a
+  // page resource, whose change alters what the page shows.
+  const appearances: Array<[PdfObject | undefined, RoleOf]> = [];
   const catalogRef = doc.catalogRef;
   claim(catalogRef, { role: "catalog" });
   const catalog = await doc.catalog();
@@ -116,14 +119,13 @@ export async function revisionRoles(doc: PdfDocument): Promise<RevisionRoles> {
       const kidDict = await doc.resolveDict(kid);
       if (kidDict?.has("T")) await visitField(kid, name, type);
       else if (kidDict && claim(kid, { role: "widget", ...ofField })) {
-        await deep(kidDict.get("AP"), { role: "appearance", owner: (kid as PdfRef).num, ...ofField });
+        appearances.push([kidDict.get("AP"), { role: "appearance", owner: (kid as PdfRef).num, ...ofField }]);
       }
     }
     const own = value instanceof PdfRef ? value.num : undefined;
-    await deep(dict.get("AP"), { role: "appearance", owner: own, ...ofField });
+    appearances.push([dict.get("AP"), { role: "appearance", owner: own, ...ofField }]);
   };
   for (const field of (await doc.resolveArray(fieldsValue)) ?? []) await visitField(field, "", undefined);
-  await deep(form?.get("DR"), { role: "acroform" });
 
   // Page tree, pages, their content, resources and annotations.
   const walkPages = async (value: PdfObject | undefined, depth: number) => {
@@ -149,7 +151,7 @@ export async function revisionRoles(doc: PdfDocument): Promise<RevisionRoles> {
       const widget = isName(dict?.get("Subtype"), "Widget");
       if (claim(annot, { role: widget ? "widget" : "annotation", owner: page })) {
         const owner = (annot as PdfRef).num;
-        await deep(dict?.get("AP"), { role: "appearance", owner });
+        appearances.push([dict?.get("AP"), { role: "appearance", owner }]);
         await deep(dict?.get("Popup"), { role: "annotation", owner });
       }
     }
@@ -157,6 +159,8 @@ export async function revisionRoles(doc: PdfDocument): Promise<RevisionRoles> {
     await deep(node, { role: "page", owner: page });
   };
   await walkPages(catalog.get("Pages"), 0);
+  for (const [start, role] of appearances) await deep(start, role);
+  await deep(form?.get("DR"), { role: "acroform" });
 
   await deep(catalog.get("DSS"), { role: "dss" });
   await deep(catalog.get("Metadata"), { role: "metadata" });
