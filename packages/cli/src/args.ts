@@ -48,6 +48,8 @@ const signOptions = {
 const verifyOptions = {
   trust: { type: "string", multiple: true },
   json: { type: "boolean" },
+  /** Also require every signature to be "LTV enabled" (revocation data for every certificate in the /DSS). */
+  ltv: { type: "boolean" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -106,10 +108,11 @@ export function parseVerifyArgs(argv: string[]) {
     parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
   );
   if (positionals.length !== 1)
-    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json]");
+    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json] [--ltv]");
   return {
     file: userPath(positionals[0]!),
     trust: (values.trust ?? []).map(userPath),
     json: values.json ?? false,
+    ltv: values.ltv ?? false,
   };
 }

@@ -42,11 +42,16 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
   for (const change of signature.changes.filter((c) => !c.allowed)) {
     lines.push(`    object ${change.object} (${change.kind}): ${change.why}`);
   }
+  lines.push(`  LTV:       ${signature.ltvEnabled ? "enabled" : "not enabled"}`);
+  for (const gap of signature.ltvGaps) lines.push(`    ${gap.certificate} lacks ${gap.missing}`);
   for (const problem of signature.problems) lines.push(`  problem:   ${problem}`);
   return lines.join("\n");
 }
 
-/** `esign verify FILE [--trust ROOT.pem ...] [--json]`: exit 0 only if every signature holds. */
+/**
+ * `esign verify FILE [--trust ROOT.pem ...] [--json] [--ltv]`: exit 0 only if every signature's
+ * indication is TOTAL-PASSED (and, with --ltv, every signature is LTV enabled).
+ */
 export async function verify(argv: string[]): Promise<number> {
   const args = parseVerifyArgs(argv);
   const trustRoots = (await Promise.all(args.trust.map(readPemCertificates))).flat();
@@ -56,7 +61,7 @@ export async function verify(argv: string[]): Promise<number> {
   try {
     const report = await verifyPdfSignatures(source, { trustRoots });
     const chainChecked = trustRoots.length > 0;
-    const ok = verificationPasses(report);
+    const ok = verificationPasses(report) && (!args.ltv || report.signatures.every((s) => s.ltvEnabled));
     if (args.json) {
       process.stdout.write(verificationReportJson(report, chainChecked));
     } else {

@@ -12,6 +12,13 @@ export { addUnsignedAttribute, signatureValueOf } from "./cms/unsigned";
 export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
 export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv/gather";
 export {
+  checkLtvEnabled,
+  type LtvCheck,
+  type LtvGap,
+  ltvReadinessGaps,
+  type ValidationData,
+} from "./ltv/ltv-enabled";
+export {
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
   digestAlgorithmOf,

@@ -5,6 +5,7 @@ import {
   appendDss,
   asInteger,
   BufferSource,
+  formFields,
   hashByteRange,
   IncrementalUpdate,
   name,
@@ -247,5 +248,110 @@ describe("change analysis: each later revision judged under DocMDP P=1/2/3 and a
     expect(swapped).toHaveLength(1);
     expect(swapped[0]).toMatchObject({ kind: "page-resources" });
     expect(swapped[0]!.why).toContain("object stream");
+  });
+});
+
+/**
+ * Shadow attacks (Mainberger et al., "Shadow attacks", NDSS 2021): the attacker prepares the
+ * document before it is signed so that a later, seemingly harmless revision changes what it shows.
+ * Each is built by hand on the classic-xref form sample and signed with P=2 (form filling allowed).
+ */
+describe("shadow attacks are caught", () => {
+  async function pageContentRef(doc: PdfDocument): Promise<PdfRef> {
+    const contents = (await firstPage(doc)).dict.get("Contents");
+    const ref = Array.isArray(contents) ? contents[0] : contents;
+    if (!(ref instanceof PdfRef)) throw new Error("page content is not a reference");
+    return ref;
+  }
+
+  it('"hide": an xref-only revision points the page content back at older bytes', async () => {
+    const original = await readFile(FORM);
+    const originalDoc = await openPdf(new BufferSource(original));
+    const content = await pageContentRef(originalDoc);
+    const entry = originalDoc.liveObjectEntries().find(({ num }) => num === content.num)!.entry!;
+    if (!("offset" in entry)) throw new Error("expected an in-file content stream");
+    // Before signing: the content is redefined with a white box that hides part of the page.
+    const covered = await handMade(original, async (update) => {
+      update.set(content, contentStream("q 1 1 1 rg 0 0 600 400 re f Q"));
+    });
+    const signed = await sign(covered, { certify: 2 });
+    // After signing: no new object at all, only an xref section sending the content to its first definition.
+    const doc = await openPdf(new BufferSource(signed));
+    const row = `${String(entry.offset).padStart(10, "0")} 00000 n \n`;
+    const xrefOffset = signed.length;
+    const section =
+      `xref\n${content.num} 1\n${row}trailer\n<< /Size ${doc.nextObjectNumber} /Root ${doc.catalogRef.key} R` +
+      ` /Prev ${doc.startxref} >>\nstartxref\n${xrefOffset}\n%%EOF\n`;
+    const attacked = Buffer.concat([signed, Buffer.from(section, "latin1")]);
+
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    expect(signature.changes).toContainEqual(
+      expect.objectContaining({ object: `${content.num} 0`, kind: "xref-redirect", allowed: false }),
+    );
+    expect(signature.indication).toBe("TOTAL-FAILED");
+  });
+
+  it('"replace": a field hidden when signed is revealed and filled', async () => {
+    const original = await readFile(FORM);
+    const originalDoc = await openPdf(new BufferSource(original));
+    const [text] = (await formFields(originalDoc)).filter((field) => field.type === "Tx");
+    const field = text?.ref;
+    if (!field) throw new Error("no indirect text field");
+    const hidden = await handMade(original, async (update) => {
+      (await update.editDict(field)).set("F", 2);
+    });
+    const signed = await sign(hidden, { certify: 2 });
+    const attacked = await handMade(signed, async (update) => {
+      (await update.editDict(field)).set("F", 4);
+    });
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    const change = signature.changes.find((c) => c.object === `${field.num} 0`);
+    expect(change).toMatchObject({ kind: "form-field", allowed: false });
+    expect(change!.why).toContain("/F");
+  });
+
+  it('"hide-and-replace": the page is pointed at content that was signed but not shown', async () => {
+    const original = await readFile(FORM);
+    let hiddenContent: PdfRef | undefined;
+    const prepared = await handMade(original, async (update) => {
+      hiddenContent = update.add(contentStream("BT /F1 24 Tf 72 720 Td (Pay 1,000,000 EUR) Tj ET"));
+    });
+    const signed = await sign(prepared, { certify: 2 });
+    // An object nobody refers to is not shown: adding one later is harmless, and so reported.
+    const harmless = await handMade(signed, async (update) => {
+      update.add(contentStream("BT (never shown) Tj ET"));
+    });
+    const unseen = await firstSignature(harmless);
+    expect(unseen.modifications).toBe("allowed");
+    expect(unseen.changes).toEqual([expect.objectContaining({ kind: "unreferenced", allowed: true })]);
+
+    const attacked = await handMade(signed, async (update, doc) => {
+      (await update.editDict((await firstPage(doc)).ref)).set("Contents", hiddenContent!);
+    });
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    expect(signature.changes).toContainEqual(expect.objectContaining({ kind: "page", allowed: false }));
+  });
+
+  it("an object the signed revision referred to but did not define cannot be filled in later", async () => {
+    const original = await readFile(FORM);
+    const originalDoc = await openPdf(new BufferSource(original));
+    const missing = new PdfRef(originalDoc.nextObjectNumber + 50, 0);
+    const prepared = await handMade(original, async (update, doc) => {
+      const page = await update.editDict((await firstPage(doc)).ref);
+      const contents = page.get("Contents");
+      page.set("Contents", [...(Array.isArray(contents) ? contents : [contents ?? null]), missing]);
+    });
+    const signed = await sign(prepared, { certify: 2 });
+    const attacked = await handMade(signed, async (update) => {
+      update.set(missing, contentStream("BT /F1 24 Tf 72 720 Td (Pay 1,000,000 EUR) Tj ET"));
+    });
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    expect(signature.changes).toContainEqual(
+      expect.objectContaining({ object: `${missing.num} 0`, kind: "dangling-reference", allowed: false }),
+    );
   });
 });

@@ -10,6 +10,8 @@ import {
   signatureFields,
 } from "@esign/pdf";
 import { parseCms } from "../cms/parse";
+import { certificatesOfSignature } from "../ltv/gather";
+import { checkLtvEnabled, type LtvGap } from "../ltv/ltv-enabled";
 import type { DigestAlgorithm } from "../pki/algorithms";
 import { type RevocationStatus, revocationStatus } from "../revocation/policies";
 import {
@@ -61,6 +63,10 @@ export interface PdfSignatureReport {
   /** ETSI EN 319 102-1 verdict: TOTAL-PASSED only when intact, allowed changes only, and trusted. */
   indication: Indication;
   subIndication: SubIndication | undefined;
+  /** Every certificate on its paths has revocation data in the /DSS or is exempt (Acrobat's "LTV enabled"). */
+  ltvEnabled: boolean;
+  /** The certificates that keep it from being LTV enabled, and what each lacks. */
+  ltvGaps: LtvGap[];
   /** Integrity and byte range hold (the signature is intact), whatever the trust. */
   valid: boolean;
   /** Valid, and the certificate chains to a trust root. */
@@ -172,6 +178,8 @@ async function verifyOne(
     changes: [],
     indication: "INDETERMINATE",
     subIndication: undefined,
+    ltvEnabled: false,
+    ltvGaps: [],
     valid: false,
     trusted: false,
     problems,
@@ -281,6 +289,7 @@ export async function verifyPdfSignatures(
   const dss = await readDss(doc);
   const signatures: PdfSignatureReport[] = [];
   for (const field of fields) {
+    const info = field.signature;
     const report = await verifyOne(source, field, options);
     const certificate = report.cms?.signerCertificate;
     if (dss && certificate) {
@@ -289,6 +298,25 @@ export async function verifyPdfSignatures(
         at: signatureTime(report, options),
         now: options.validationTime,
       });
+    }
+    try {
+      const certificates =
+        info.type === "DocTimeStamp"
+          ? parseCms(info.contents).certificates
+          : certificatesOfSignature(info.contents);
+      const ltv = checkLtvEnabled(certificates, dss, options.trustRoots, {
+        at: signatureTime(report, options),
+        now: options.validationTime,
+      });
+      report.ltvEnabled = ltv.ltvEnabled;
+      report.ltvGaps = ltv.gaps;
+    } catch (error) {
+      report.ltvGaps = [
+        {
+          certificate: "?",
+          missing: `readable certificates (${error instanceof Error ? error.message : error})`,
+        },
+      ];
     }
     signatures.push(report);
   }
