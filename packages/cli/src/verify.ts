@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import {
   certificatesFromPem,
+  etsiValidationReportXml,
   type PdfSignatureReport,
   verificationPasses,
   verificationReportJson,
@@ -49,7 +50,7 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
 }
 
 /**
- * `esign verify FILE [--trust ROOT.pem ...] [--json] [--ltv]`: exit 0 only if every signature's
+ * `esign verify FILE [--trust ROOT.pem ...] [--json | --report etsi] [--ltv]`: exit 0 only if every signature's
  * indication is TOTAL-PASSED (and, with --ltv, every signature is LTV enabled).
  */
 export async function verify(argv: string[]): Promise<number> {
@@ -62,7 +63,9 @@ export async function verify(argv: string[]): Promise<number> {
     const report = await verifyPdfSignatures(source, { trustRoots });
     const chainChecked = trustRoots.length > 0;
     const ok = verificationPasses(report) && (!args.ltv || report.signatures.every((s) => s.ltvEnabled));
-    if (args.json) {
+    if (args.etsiReport) {
+      process.stdout.write(etsiValidationReportXml(report));
+    } else if (args.json) {
       process.stdout.write(verificationReportJson(report, chainChecked));
     } else {
       const text = report.signatures.map((signature) => describe(signature, chainChecked));

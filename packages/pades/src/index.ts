@@ -56,6 +56,7 @@ export {
 export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
 export type { DocumentChange, Modifications } from "./validation/changes/analyse";
 export type { Indication, SubIndication } from "./validation/indication";
+export { etsiValidationReportXml } from "./validation/report-etsi";
 export { verificationPasses, verificationReportJson } from "./validation/report-json";
 export {
   type CmsVerification,

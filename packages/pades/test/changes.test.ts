@@ -18,7 +18,7 @@ import {
 } from "@esign/pdf";
 import { SAMPLES_DIR } from "@esign/testkit";
 import { describe, expect, it } from "vitest";
-import { type PdfSignatureReport, verifyPdfSignatures } from "../src";
+import { etsiValidationReportXml, type PdfSignatureReport, verifyPdfSignatures } from "../src";
 import { issueCertificate } from "../src/testing";
 import { run, scratchDirectory, signDigest } from "./helpers";
 
@@ -353,5 +353,37 @@ describe("shadow attacks are caught", () => {
     expect(signature.changes).toContainEqual(
       expect.objectContaining({ object: `${missing.num} 0`, kind: "dangling-reference", allowed: false }),
     );
+  });
+});
+
+describe("ETSI TS 119 102-2 XML report", () => {
+  const XSD_DIR = join(import.meta.dirname, "fixtures", "etsi-xsd");
+
+  async function validateAgainstXsd(xml: string, name: string): Promise<string> {
+    const path = join(directory, name);
+    await writeFile(path, xml);
+    const { stderr } = await run(
+      "xmllint",
+      ["--nonet", "--noout", "--schema", join(XSD_DIR, "1910202xmlSchema.xsd"), path],
+      { env: { ...process.env, XML_CATALOG_FILES: join(XSD_DIR, "catalog.xml") } },
+    );
+    return stderr;
+  }
+
+  it("validates against the ETSI schema, for a passing and a failing signature", async () => {
+    const passing = await verifyPdfSignatures(new BufferSource(await signedBase("P=2")), {
+      trustRoots: [root.certificate],
+    });
+    const passingXml = etsiValidationReportXml(passing);
+    expect(await validateAgainstXsd(passingXml, "passing.xml")).toContain("validates");
+    expect(passingXml).toContain("urn:etsi:019102:mainindication:total-passed");
+
+    const changed = await MODIFICATIONS["change page content (mutool)"]!(await signedBase("P=2"), "P=2");
+    const failing = await verifyPdfSignatures(new BufferSource(changed), { trustRoots: [root.certificate] });
+    const failingXml = etsiValidationReportXml(failing);
+    expect(await validateAgainstXsd(failingXml, "failing.xml")).toContain("validates");
+    expect(failingXml).toContain("urn:etsi:019102:mainindication:total-failed");
+    expect(failingXml).toContain("urn:etsi:019102:subindication:FORMAT_FAILURE");
+    expect(failingXml).toContain("urn:esign-agent:validation:disallowed-change");
   });
 });
