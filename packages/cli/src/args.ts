@@ -112,7 +112,7 @@ export function parseVerifyArgs(argv: string[]) {
   if (positionals.length !== 1)
     throw new EsignError(
       "E_CONFIG",
-      "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json | --report etsi] [--ltv]",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv]",
     );
   if (values.report !== undefined && values.report !== "etsi")
     throw new EsignError("E_CONFIG", `--report must be "etsi", got "${values.report}"`);

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import {
-  certificatesFromPem,
   etsiValidationReportXml,
+  loadTrustStore,
   type PdfSignatureReport,
   verificationPasses,
   verificationReportJson,
@@ -10,16 +9,6 @@ import {
 } from "@esign/pades";
 import { FileSource } from "@esign/pdf";
 import { parseVerifyArgs } from "./args";
-
-/** Every certificate in a PEM file (a bundle may hold several roots). */
-export async function readPemCertificates(path: string): Promise<Uint8Array[]> {
-  const text = await readFile(path, "utf8").catch((cause: unknown) => {
-    throw new EsignError("E_CONFIG", `cannot read trust root ${path}`, { cause });
-  });
-  const certificates = certificatesFromPem(text);
-  if (certificates.length === 0) throw new EsignError("E_CERT", `${path} holds no PEM certificate`);
-  return certificates;
-}
 
 function describe(signature: PdfSignatureReport, chainChecked: boolean): string {
   const verdict = signature.valid
@@ -55,7 +44,7 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
  */
 export async function verify(argv: string[]): Promise<number> {
   const args = parseVerifyArgs(argv);
-  const trustRoots = (await Promise.all(args.trust.map(readPemCertificates))).flat();
+  const trustRoots = await loadTrustStore(args.trust);
   const source = await FileSource.open(args.file).catch((cause: unknown) => {
     throw new EsignError("E_NOT_FOUND", `cannot open ${args.file}: ${(cause as Error).message}`, { cause });
   });

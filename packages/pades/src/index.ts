@@ -40,6 +40,7 @@ export {
   loadLocalCredentials,
 } from "./pki/keys";
 export { assertUsableSignerCertificate } from "./pki/signer-certificate";
+export { loadTrustStore, trustedListCertificates } from "./pki/trust-store";
 export { hasOcspNoCheck, revocationUrls } from "./revocation/extensions";
 export { fetchCrl, fetchIssuer, fetchOcsp } from "./revocation/fetch";
 export { DEFAULT_REVOCATION_GRACE_MS } from "./revocation/freshness";
