@@ -239,6 +239,7 @@ describe("esign verify", () => {
       valid: true,
       trusted: true,
       indication: "TOTAL-PASSED",
+      subIndication: null,
       modifications: "none",
       changes: [],
       ltvEnabled: false,

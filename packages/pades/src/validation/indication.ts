@@ -13,7 +13,8 @@ export type SubIndication =
 
 export interface IndicationResult {
   indication: Indication;
-  subIndication: SubIndication | undefined;
+  /** null with TOTAL-PASSED (kept in the JSON, where undefined would vanish). */
+  subIndication: SubIndication | null;
 }
 
 /**
@@ -42,8 +43,8 @@ export function indicationOf(report: PdfSignatureReport, chainChecked: boolean):
     const stamp = report.cms?.signatureTimestamp;
     const revokedAt = report.revocation.revokedAt ? new Date(report.revocation.revokedAt) : undefined;
     const provenBefore = stamp?.valid && revokedAt !== undefined && new Date(stamp.genTime) < revokedAt;
-    return provenBefore ? { indication: "TOTAL-PASSED", subIndication: undefined } : failed("REVOKED");
+    return provenBefore ? { indication: "TOTAL-PASSED", subIndication: null } : failed("REVOKED");
   }
   if (!chainChecked || !checked.trusted) return indeterminate("NO_CERTIFICATE_CHAIN_FOUND");
-  return { indication: "TOTAL-PASSED", subIndication: undefined };
+  return { indication: "TOTAL-PASSED", subIndication: null };
 }

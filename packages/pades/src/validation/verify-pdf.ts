@@ -62,7 +62,8 @@ export interface PdfSignatureReport {
   changes: DocumentChange[];
   /** ETSI EN 319 102-1 verdict: TOTAL-PASSED only when intact, allowed changes only, and trusted. */
   indication: Indication;
-  subIndication: SubIndication | undefined;
+  /** null with TOTAL-PASSED (kept in the JSON, where undefined would vanish). */
+  subIndication: SubIndication | null;
   /** Every certificate on its paths has revocation data in the /DSS or is exempt (Acrobat's "LTV enabled"). */
   ltvEnabled: boolean;
   /** The certificates that keep it from being LTV enabled, and what each lacks. */
@@ -177,7 +178,7 @@ async function verifyOne(
     modifications: "none",
     changes: [],
     indication: "INDETERMINATE",
-    subIndication: undefined,
+    subIndication: null,
     ltvEnabled: false,
     ltvGaps: [],
     valid: false,
