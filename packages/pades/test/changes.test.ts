@@ -14,6 +14,7 @@ import {
   type PdfDocument,
   PdfRef,
   PdfStream,
+  PdfString,
   prepareSignature,
 } from "@esign/pdf";
 import { SAMPLES_DIR } from "@esign/testkit";
@@ -385,5 +386,64 @@ describe("ETSI TS 119 102-2 XML report", () => {
     expect(failingXml).toContain("urn:etsi:019102:mainindication:total-failed");
     expect(failingXml).toContain("urn:etsi:019102:subindication:FORMAT_FAILURE");
     expect(failingXml).toContain("urn:esign-agent:validation:disallowed-change");
+  });
+});
+
+describe("FieldMDP: an approval signature's /Lock keeps the fields it names from being filled", () => {
+  /** An empty signature field carrying `lock`, prepared before signing so the signature fills it. */
+  async function withLockedSignatureField(input: Buffer, lock: PdfDict): Promise<Buffer> {
+    return handMade(input, async (update, doc) => {
+      const page = await firstPage(doc);
+      const field = update.add(
+        new PdfDict()
+          .set("FT", name("Sig"))
+          .set("T", new PdfString(Buffer.from("Locker")))
+          .set("Type", name("Annot"))
+          .set("Subtype", name("Widget"))
+          .set("Rect", [0, 0, 0, 0])
+          .set("F", 132)
+          .set("P", page.ref)
+          .set("Lock", lock),
+      );
+      await update.appendToArray(page.ref, "Annots", [field]);
+      const formValue = (await doc.catalog()).get("AcroForm");
+      if (formValue instanceof PdfRef) {
+        await update.appendToArray(formValue, "Fields", [field]);
+      } else {
+        // The sample's /AcroForm is direct in the catalog: the catalog gets the new version.
+        const form = ((await doc.resolveDict(formValue)) ?? new PdfDict()).clone();
+        await update.appendToArray(form, "Fields", [field]);
+        (await update.editDict(doc.catalogRef)).set("AcroForm", form);
+      }
+    });
+  }
+
+  const lockOf = (action: string, fields: string[] = []) =>
+    new PdfDict()
+      .set("Type", name("SigFieldLock"))
+      .set("Action", name(action))
+      .set(
+        "Fields",
+        fields.map((field) => new PdfString(Buffer.from(field))),
+      );
+
+  it("/Action /All: filling any field after the signature is disallowed", async () => {
+    const prepared = await withLockedSignatureField(await readFile(FORM), lockOf("All"));
+    const signed = await sign(prepared, { fieldName: "Locker" });
+    const signature = await firstSignature(await withMutool(signed, "fill"));
+    expect(signature.modifications).toBe("disallowed");
+    expect(signature.changes.filter((change) => !change.allowed).map((change) => change.why)).toContainEqual(
+      expect.stringContaining("locked by a signature (FieldMDP)"),
+    );
+  });
+
+  it("/Action /Include naming other fields: filling this one stays allowed", async () => {
+    const prepared = await withLockedSignatureField(
+      await readFile(FORM),
+      lockOf("Include", ["not.this.one"]),
+    );
+    const signed = await sign(prepared, { fieldName: "Locker" });
+    const signature = await firstSignature(await withMutool(signed, "fill"));
+    expect(signature.modifications).toBe("allowed");
   });
 });
