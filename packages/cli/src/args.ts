@@ -48,6 +48,10 @@ const signOptions = {
 const verifyOptions = {
   trust: { type: "string", multiple: true },
   json: { type: "boolean" },
+  /** Also require every signature to be "LTV enabled" (revocation data for every certificate in the /DSS). */
+  ltv: { type: "boolean" },
+  /** "etsi": print the ETSI TS 119 102-2 XML validation report instead of text. */
+  report: { type: "string" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -106,10 +110,17 @@ export function parseVerifyArgs(argv: string[]) {
     parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
   );
   if (positionals.length !== 1)
-    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json]");
+    throw new EsignError(
+      "E_CONFIG",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv]",
+    );
+  if (values.report !== undefined && values.report !== "etsi")
+    throw new EsignError("E_CONFIG", `--report must be "etsi", got "${values.report}"`);
   return {
     file: userPath(positionals[0]!),
     trust: (values.trust ?? []).map(userPath),
     json: values.json ?? false,
+    ltv: values.ltv ?? false,
+    etsiReport: values.report === "etsi",
   };
 }

@@ -238,7 +238,25 @@ describe("esign verify", () => {
       coversWholeFile: true,
       valid: true,
       trusted: true,
+      indication: "TOTAL-PASSED",
+      subIndication: null,
+      modifications: "none",
+      changes: [],
+      ltvEnabled: false,
     });
+  });
+
+  it("with --ltv, exits non-zero for a B-B signature and names the certificate without revocation data", async () => {
+    const result = await esign(["verify", signed, "--trust", pki.rootPem, "--ltv"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/LTV: +not enabled/);
+    expect(result.stdout).toMatch(/lacks revocation data/);
+  });
+
+  it("without --trust, says the chain was not checked and exits non-zero (INDETERMINATE)", async () => {
+    const result = await esign(["verify", signed]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/INDETERMINATE \/ NO_CERTIFICATE_CHAIN_FOUND/);
   });
 
   it("exits non-zero for a tampered file and for an untrusted root", async () => {
