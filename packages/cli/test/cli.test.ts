@@ -159,7 +159,7 @@ describe("esign sign on bad input", () => {
       "zero-bytes.pdf": /^error: E_NOT_PDF: /,
       "png-renamed.pdf": /^error: E_NOT_PDF: /,
       "truncated.pdf": /^error: E_PDF_CORRUPT: /,
-      "encrypted.pdf": /^error: E_ENCRYPTED: /,
+      "encrypted.pdf": /^error: E_PASSWORD: /,
     };
     const inputs = await badInputs();
     for (const [name, input] of Object.entries(inputs)) {

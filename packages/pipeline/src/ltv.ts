@@ -35,7 +35,7 @@ export async function appendValidationData(
   const embedded = new Uint8Array(contents.capacity);
   embedded.set(contents.cms);
   const indices = (items: Uint8Array[]) => items.map((_, index) => index);
-  const dss = await appendDss(await openPdf(signed, options.limits), {
+  const dss = await appendDss(await openPdf(signed, { limits: options.limits }), {
     ...ltv,
     vri: {
       [vriKey(embedded)]: {
@@ -56,7 +56,10 @@ export async function appendDocumentTimestamp(
   limits?: Partial<PdfLimits>,
 ): Promise<ExtendedRevision> {
   const contentsSize = await timestamper.estimateTokenSize();
-  const prepared = await prepareSignature(await openPdf(signed, limits), { kind: "timestamp", contentsSize });
+  const prepared = await prepareSignature(await openPdf(signed, { limits }), {
+    kind: "timestamp",
+    contentsSize,
+  });
   const digest = await prepared.digest("sha256");
   const revision = prepared.embed(await timestamper.timestampDigest(digest, "sha256"));
   return { revision, output: prepared.output(revision) };

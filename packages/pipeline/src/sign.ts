@@ -52,7 +52,7 @@ export async function signPdf(
   if (options.level === "B-LTA" && !options.documentTimestamper) {
     throw new EsignError("E_CONFIG", "PAdES B-LTA needs a time-stamp authority for the document time-stamp");
   }
-  const doc = await openPdf(source, options.limits);
+  const doc = await openPdf(source, { limits: options.limits });
   // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
   const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
   const { signatureAlgorithm } = await signer.describe();

@@ -33,12 +33,24 @@ function checkId(line: string): string {
   return line.split(/\s+/).slice(0, 2).join(" ");
 }
 
-/** Runs validate.sh; never throws, so a test can assert on failures too. */
-export async function validate(file: string, root?: string): Promise<ValidateResult> {
+/**
+ * Runs validate.sh; never throws, so a test can assert on failures too. `pdfPassword` opens an
+ * encrypted file (validate.sh's PDF_PASSWORD).
+ */
+export async function validate(
+  file: string,
+  root?: string,
+  options: { pdfPassword?: string } = {},
+): Promise<ValidateResult> {
   let output: string;
   let ok: boolean;
+  const env =
+    options.pdfPassword === undefined ? process.env : { ...process.env, PDF_PASSWORD: options.pdfPassword };
   try {
-    const { stdout } = await run(VALIDATE, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(VALIDATE, root ? [file, root] : [file], {
+      maxBuffer: 16 * 1024 * 1024,
+      env,
+    });
     output = stdout;
     ok = true;
   } catch (error) {
