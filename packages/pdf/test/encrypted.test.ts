@@ -165,6 +165,12 @@ const variants: Variant[] = [
     make: () => qpdfEncrypt("pdflib-form.pdf", "qpdf-aes-256-no-user", 256, [], ""),
     password: undefined,
   },
+  {
+    // LibreOffice's PDF export (made by fixtures/make-fixtures.sh): RC4-128, R3.
+    label: "libreoffice-rc4-128",
+    make: async () => join(FIXTURES, "encrypted/libreoffice-encrypted.pdf"),
+    password: USER,
+  },
   { label: "gs-rc4-40", make: () => gsEncrypt("gs-ps2pdf.pdf", "gs-rc4-40", 2), password: USER },
   { label: "gs-rc4-128", make: () => gsEncrypt("cairo-pdftocairo.pdf", "gs-rc4-128", 3), password: OWNER },
 ];
@@ -400,6 +406,15 @@ describe("permissions", () => {
     expect(refused.message).toContain("bit 4");
     const { signed } = await signBytes(bytes, pki, {}, { password: OWNER });
     const file = join(out, "no-modify-owner-signed.pdf");
+    writeFileSync(file, signed);
+    await expectValid(file, USER);
+  });
+
+  it("refuses LibreOffice's 'no changes' export with the user password, signs it with the owner's", async () => {
+    const bytes = readFileSync(join(FIXTURES, "encrypted/libreoffice-encrypted-no-changes.pdf"));
+    expect((await errorOf(signBytes(bytes, pki, {}, { password: USER }))).code).toBe("E_PERMISSION");
+    const { signed } = await signBytes(bytes, pki, {}, { password: OWNER });
+    const file = join(out, "libreoffice-no-changes-signed.pdf");
     writeFileSync(file, signed);
     await expectValid(file, USER);
   });
