@@ -17,4 +17,9 @@ export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from 
 export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./writer/dss";
 export { type BuiltRevision, IncrementalUpdate } from "./writer/incremental";
 export { requirePermission, type SigningChange } from "./writer/permissions";
-export { type PreparedSignature, prepareSignature, type SignatureOptions } from "./writer/signature";
+export {
+  embedSignatureContents,
+  type PreparedSignature,
+  prepareSignature,
+  type SignatureOptions,
+} from "./writer/signature";
