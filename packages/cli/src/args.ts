@@ -43,11 +43,14 @@ const signOptions = {
   name: { type: "string" },
   certify: { type: "string" },
   "contents-size": { type: "string" },
+  /** User or owner password of an encrypted input PDF. */
+  "pdf-password": { type: "string" },
 } as const;
 
 const verifyOptions = {
   trust: { type: "string", multiple: true },
   json: { type: "boolean" },
+  "pdf-password": { type: "string" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -98,6 +101,7 @@ export function parseSignArgs(argv: string[]) {
       certify,
     },
     contentsSize: integer(values["contents-size"], "contents-size", 1024, 1_048_576),
+    pdfPassword: values["pdf-password"],
   };
 }
 
@@ -106,10 +110,14 @@ export function parseVerifyArgs(argv: string[]) {
     parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
   );
   if (positionals.length !== 1)
-    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json]");
+    throw new EsignError(
+      "E_CONFIG",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json] [--pdf-password PW]",
+    );
   return {
     file: userPath(positionals[0]!),
     trust: (values.trust ?? []).map(userPath),
     json: values.json ?? false,
+    pdfPassword: values["pdf-password"],
   };
 }

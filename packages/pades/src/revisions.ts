@@ -1,6 +1,7 @@
 import {
   type ByteSource,
   isName,
+  type OpenOptions,
   openPdf,
   PdfDict,
   type PdfDocument,
@@ -34,8 +35,12 @@ class PrefixSource implements ByteSource {
   }
 }
 
-export function openRevision(source: ByteSource, length: number): Promise<PdfDocument> {
-  return openPdf(new PrefixSource(source, length));
+export function openRevision(
+  source: ByteSource,
+  length: number,
+  options?: OpenOptions,
+): Promise<PdfDocument> {
+  return openPdf(new PrefixSource(source, length), options);
 }
 
 function sameObject(a: PdfObject | undefined, b: PdfObject | undefined): boolean {
@@ -139,8 +144,12 @@ const ALLOWED_KINDS = new Set([
  * check by object kind, not a full DocMDP/FieldMDP diff: an added signature, widget, /DSS or
  * time-stamp is fine; a changed page content, font or any other object is reported.
  */
-export async function laterChanges(full: PdfDocument, signedLength: number): Promise<LaterChanges> {
-  const before = await openRevision(full.source, signedLength);
+export async function laterChanges(
+  full: PdfDocument,
+  signedLength: number,
+  options?: OpenOptions,
+): Promise<LaterChanges> {
+  const before = await openRevision(full.source, signedLength, options);
   const previous = new Map(before.liveObjectEntries().map(({ num, entry }) => [num, entryKey(entry)]));
   const changed = full.liveObjectEntries().filter(({ num, entry }) => previous.get(num) !== entryKey(entry));
 
