@@ -13,8 +13,6 @@ import {
 import { type CryptMethod, decryptBytes, encryptBytes, objectKey } from "./ciphers";
 import { authenticate, type PasswordAccess, type StandardParameters } from "./standard-handler";
 
-export type { PasswordAccess } from "./standard-handler";
-
 type Resolve = (value: PdfObject | undefined) => Promise<PdfObject>;
 
 /**
