@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -103,7 +103,7 @@ async function encryptionOf(file: string, password: string | undefined): Promise
 
 /** The text poppler extracts from the document qpdf decrypts. */
 async function decryptedText(file: string, password: string | undefined): Promise<string> {
-  const plain = `${file}.decrypted.pdf`;
+  const plain = join(out, `${basename(file)}.decrypted.pdf`);
   await run("qpdf", ["--decrypt", ...(password ? [`--password=${password}`] : []), file, plain]);
   return (await run("pdftotext", [plain, "-"])).stdout;
 }
