@@ -3,9 +3,10 @@ import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import { TsaClient } from "@esign/pades";
 import type { DocumentTimestamper } from "@esign/pipeline";
+import { readSecret } from "@esign/runtime";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
-import type { SecretRef, SignerProfile } from "./config";
+import type { SignerProfile } from "./config";
 
 /** A configured signer with what the worker needs to know about it besides signing. */
 export interface SignerEntry {
@@ -31,19 +32,6 @@ export interface SignerRegistry {
   close(): Promise<void>;
 }
 
-export async function resolveSecret(ref: SecretRef): Promise<string> {
-  if ("env" in ref) {
-    const value = process.env[ref.env];
-    if (!value) throw new EsignError("E_CONFIG", `secret variable ${ref.env} is not set`);
-    return value;
-  }
-  try {
-    return (await readFile(ref.file, "utf8")).trim();
-  } catch (cause) {
-    throw new EsignError("E_CONFIG", `cannot read secret file ${ref.file}`, { cause });
-  }
-}
-
 /** A certificate file, PEM or DER, as DER. */
 async function readCertificate(path: string): Promise<Uint8Array> {
   try {
@@ -63,7 +51,7 @@ type SignerFactory = (options: Record<string, unknown>) => Promise<Signer> | Sig
 
 async function createSigner(name: string, profile: SignerProfile): Promise<Signer> {
   if (profile.type === "p12") {
-    const password = await resolveSecret(profile.password);
+    const password = readSecret(profile.password);
     return signers.createP12Signer({ credentials: { p12Path: profile.p12Path, password } });
   }
   const factoryName = REMOTE_FACTORIES[profile.type];
@@ -77,11 +65,11 @@ async function createSigner(name: string, profile: SignerProfile): Promise<Signe
   const secret =
     profile.type === "csc"
       ? {
-          clientSecret: await resolveSecret(profile.clientSecret),
-          ...(profile.pin && { pin: await resolveSecret(profile.pin) }),
+          clientSecret: readSecret(profile.clientSecret),
+          ...(profile.pin && { pin: readSecret(profile.pin) }),
         }
       : {
-          apiKey: await resolveSecret(profile.apiKey),
+          apiKey: readSecret(profile.apiKey),
           ...(profile.certificatePath && { certificate: await readCertificate(profile.certificatePath) }),
         };
   return factory({ ...profile, ...secret });
@@ -100,10 +88,10 @@ function memoizeSuccess<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 /** Resolved at start-up like the signer's own secrets, so a missing variable or file stops the worker. */
-async function pdfPasswordsOf(name: string, profile: SignerProfile): Promise<(secret: string) => string> {
+function pdfPasswordsOf(name: string, profile: SignerProfile): (secret: string) => string {
   const passwords = new Map<string, string>();
   for (const [secret, ref] of Object.entries(profile.pdfPasswords ?? {})) {
-    passwords.set(secret, await resolveSecret(ref));
+    passwords.set(secret, readSecret(ref));
   }
   return (secret) => {
     const password = passwords.get(secret);
@@ -132,7 +120,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         documentTimestamper:
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
-        pdfPassword: await pdfPasswordsOf(name, profile),
+        pdfPassword: pdfPasswordsOf(name, profile),
       });
     }
   } catch (error) {
