@@ -43,6 +43,8 @@ const signOptions = {
   name: { type: "string" },
   certify: { type: "string" },
   "contents-size": { type: "string" },
+  /** User or owner password of an encrypted input PDF. */
+  "pdf-password": { type: "string" },
 } as const;
 
 const verifyOptions = {
@@ -52,6 +54,7 @@ const verifyOptions = {
   ltv: { type: "boolean" },
   /** "etsi": print the ETSI TS 119 102-2 XML validation report instead of text. */
   report: { type: "string" },
+  "pdf-password": { type: "string" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -102,6 +105,7 @@ export function parseSignArgs(argv: string[]) {
       certify,
     },
     contentsSize: integer(values["contents-size"], "contents-size", 1024, 1_048_576),
+    pdfPassword: values["pdf-password"],
   };
 }
 
@@ -112,7 +116,7 @@ export function parseVerifyArgs(argv: string[]) {
   if (positionals.length !== 1)
     throw new EsignError(
       "E_CONFIG",
-      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv]",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv] [--pdf-password PW]",
     );
   if (values.report !== undefined && values.report !== "etsi")
     throw new EsignError("E_CONFIG", `--report must be "etsi", got "${values.report}"`);
@@ -122,5 +126,6 @@ export function parseVerifyArgs(argv: string[]) {
     json: values.json ?? false,
     ltv: values.ltv ?? false,
     etsiReport: values.report === "etsi",
+    pdfPassword: values["pdf-password"],
   };
 }

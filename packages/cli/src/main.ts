@@ -9,16 +9,17 @@ import { verify } from "./verify";
 const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
              [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
-             [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...]
+             [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...] [--pdf-password PW]
   esign sign IN.pdf -o OUT.pdf --signer csc --url CSC_BASE_URL --client-id ID --client-secret S
              --credential CRED [--pin PIN] [--otp OTP | --send-otp] [--level L] [--tsa URL ...]
   esign sign IN.pdf -o OUT.pdf --signer esign-api --url SERVICE_URL --api-key K --credential CRED
              [--cert CERT.pem] [--level L] [--tsa URL ...  (for B-LTA)]
   esign sign IN.pdf -o OUT.pdf --signer pkcs11 --module LIB --slot N --pin PIN --key-label L
              --cert CERT.pem [--chain CHAIN.pem] [--level L] [--tsa URL ...]
-  esign verify FILE.pdf [--trust ROOT.pem ...] [--json]
+  esign verify FILE.pdf [--trust ROOT.pem ...] [--json] [--pdf-password PW]
   esign submit (FILE.pdf | STORE:KEY) [-o OUT.pdf] [--signer PROFILE] [--level L] [--no-wait]
   esign status JOB_ID
+  (--pdf-password: the user or owner password of an encrypted PDF, with every signer)
   (submit/status use REDIS_URL and ESIGN_STORES like the services; default: local Redis, .data/objects)`;
 
 async function sign(argv: string[]): Promise<number> {
@@ -33,6 +34,7 @@ async function sign(argv: string[]): Promise<number> {
       documentTimestamper: timestamperFromArgs(args),
       field: args.field,
       contentsSize: args.contentsSize,
+      pdfPassword: args.pdfPassword,
     });
     await writeSignedPdf(signed.output, args.output, args.input);
     process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level})\n`);

@@ -49,7 +49,7 @@ export async function verify(argv: string[]): Promise<number> {
     throw new EsignError("E_NOT_FOUND", `cannot open ${args.file}: ${(cause as Error).message}`, { cause });
   });
   try {
-    const report = await verifyPdfSignatures(source, { trustRoots });
+    const report = await verifyPdfSignatures(source, { trustRoots, password: args.pdfPassword });
     const chainChecked = trustRoots.length > 0;
     const ok = verificationPasses(report) && (!args.ltv || report.signatures.every((s) => s.ltvEnabled));
     if (args.etsiReport) {

@@ -22,6 +22,8 @@ export interface SignerEntry {
   documentTimestamper: DocumentTimestamper | undefined;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
+  /** The profile's PDF password named `secret` (a job's `pdfPassword`); E_INVALID_JOB when there is none. */
+  pdfPassword(secret: string): string;
 }
 
 export interface SignerRegistry {
@@ -85,6 +87,24 @@ function memoizeSuccess<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** Resolved at start-up like the signer's own secrets, so a missing variable or file stops the worker. */
+function pdfPasswordsOf(name: string, profile: SignerProfile): (secret: string) => string {
+  const passwords = new Map<string, string>();
+  for (const [secret, ref] of Object.entries(profile.pdfPasswords ?? {})) {
+    passwords.set(secret, readSecret(ref));
+  }
+  return (secret) => {
+    const password = passwords.get(secret);
+    if (password === undefined) {
+      throw new EsignError(
+        "E_INVALID_JOB",
+        `signer profile ${name} has no PDF password named ${JSON.stringify(secret)}`,
+      );
+    }
+    return password;
+  };
+}
+
 /** Builds every configured profile at start-up, so a bad profile stops the worker, not a job. */
 export async function createSignerRegistry(profiles: Record<string, SignerProfile>): Promise<SignerRegistry> {
   const entries = new Map<string, SignerEntry>();
@@ -100,6 +120,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         documentTimestamper:
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
+        pdfPassword: pdfPasswordsOf(name, profile),
       });
     }
   } catch (error) {

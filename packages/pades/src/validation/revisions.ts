@@ -1,4 +1,4 @@
-import { type ByteSource, openPdf, type PdfDocument } from "@esign/pdf";
+import { type ByteSource, type OpenOptions, openPdf, type PdfDocument } from "@esign/pdf";
 
 /** The first `length` bytes of a source: the document as it was when a signature was made. */
 class PrefixSource implements ByteSource {
@@ -11,8 +11,12 @@ class PrefixSource implements ByteSource {
   }
 }
 
-export function openRevision(source: ByteSource, length: number): Promise<PdfDocument> {
-  return openPdf(new PrefixSource(source, length));
+export function openRevision(
+  source: ByteSource,
+  length: number,
+  options?: OpenOptions,
+): Promise<PdfDocument> {
+  return openPdf(new PrefixSource(source, length), options);
 }
 
 const EOF_MARKER = Buffer.from("%%EOF");
@@ -23,7 +27,7 @@ const SCAN_CHUNK = 1 << 20;
  * as a PDF through its own xref chain, and the end of the file. A `%%EOF` inside a stream, or the
  * first-page section of a linearized file, does not open cleanly and is not a revision.
  */
-export async function revisionEnds(source: ByteSource): Promise<number[]> {
+export async function revisionEnds(source: ByteSource, options?: OpenOptions): Promise<number[]> {
   const candidates: number[] = [];
   for (let offset = 0; offset < source.size; offset += SCAN_CHUNK) {
     // Overlap by the marker length so a marker across two chunks is found once.
@@ -41,7 +45,7 @@ export async function revisionEnds(source: ByteSource): Promise<number[]> {
   }
   const ends: number[] = [];
   for (const end of candidates) {
-    const revision = await openRevision(source, end).catch(() => undefined);
+    const revision = await openRevision(source, end, options).catch(() => undefined);
     if (revision && !revision.recovered) ends.push(end);
   }
   ends.push(source.size);

@@ -1,6 +1,7 @@
 import {
   type ByteSource,
   hashByteRange,
+  type OpenOptions,
   openPdf,
   type PdfDict,
   type PdfDocument,
@@ -92,6 +93,8 @@ export interface PdfVerificationReport {
 
 export interface VerifyPdfOptions {
   trustRoots: Uint8Array[];
+  /** User or owner password of an encrypted PDF (without one, the empty user password is tried). */
+  password?: string;
   /** When certificates must be valid if no valid signature time-stamp says otherwise. Default: now. */
   validationTime?: Date;
 }
@@ -241,9 +244,14 @@ function levelOf(
 }
 
 /** Length of the first revision (as covered by a signature) that has a /DSS, if any signature covers one. */
-async function firstRevisionWithDss(source: ByteSource, lengths: number[]): Promise<number | undefined> {
+async function firstRevisionWithDss(
+  source: ByteSource,
+  lengths: number[],
+  open: OpenOptions,
+): Promise<number | undefined> {
   for (const length of [...lengths].sort((a, b) => a - b)) {
-    const revision = length === source.size ? await openPdf(source) : await openRevision(source, length);
+    const revision =
+      length === source.size ? await openPdf(source, open) : await openRevision(source, length, open);
     if ((await revision.catalog()).has("DSS")) return length;
   }
   return undefined;
@@ -283,7 +291,8 @@ export async function verifyPdfSignatures(
   source: ByteSource,
   options: VerifyPdfOptions,
 ): Promise<PdfVerificationReport> {
-  const doc = await openPdf(source);
+  const open: OpenOptions = { password: options.password };
+  const doc = await openPdf(source, open);
   const fields = (await signatureFields(doc))
     .filter((field): field is typeof field & { signature: SignatureInfo } => field.signature !== undefined)
     .sort((a, b) => (a.signature.byteRange[2] ?? 0) - (b.signature.byteRange[2] ?? 0));
@@ -321,7 +330,7 @@ export async function verifyPdfSignatures(
     }
     signatures.push(report);
   }
-  const revisions = new RevisionChain(doc);
+  const revisions = new RevisionChain(doc, open);
   for (const [index, report] of signatures.entries()) {
     if (!report.byteRangeValid || report.coversWholeFile) continue;
     try {
@@ -337,7 +346,7 @@ export async function verifyPdfSignatures(
   }
   // Revisions past the whole file length do not exist; the whole file counts as a revision for /DSS.
   const dssRevision = dss
-    ? await firstRevisionWithDss(source, [...signatures.map((s) => s.signedLength), source.size])
+    ? await firstRevisionWithDss(source, [...signatures.map((s) => s.signedLength), source.size], open)
     : undefined;
   for (const report of signatures) {
     if (report.type !== "Sig") continue;

@@ -1,5 +1,6 @@
 import {
   isName,
+  type OpenOptions,
   PdfDict,
   type PdfDocument,
   PdfName,
@@ -499,20 +500,24 @@ export async function analyseLaterRevisions(
 export class RevisionChain {
   private readonly opened = new Map<number, Promise<PdfDocument>>();
   private ends: Promise<number[]> | undefined;
-  constructor(private readonly full: PdfDocument) {}
+  constructor(
+    private readonly full: PdfDocument,
+    /** How the file was opened (an encrypted file's password): every revision opens the same way. */
+    private readonly options: OpenOptions = {},
+  ) {}
 
   open(length: number): Promise<PdfDocument> {
     if (length === this.full.source.size) return Promise.resolve(this.full);
     let doc = this.opened.get(length);
     if (!doc) {
-      doc = openRevision(this.full.source, length);
+      doc = openRevision(this.full.source, length, this.options);
       this.opened.set(length, doc);
     }
     return doc;
   }
 
   async endsAfter(length: number): Promise<number[]> {
-    this.ends ??= revisionEnds(this.full.source);
+    this.ends ??= revisionEnds(this.full.source, this.options);
     return (await this.ends).filter((end) => end > length);
   }
 }
