@@ -11,9 +11,15 @@ import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf, uploadRef } from "./documents";
 
+/** A flat `pdfPasswordSecret` option as the job's `pdfPassword` reference. */
+export function pdfPasswordRef(secret: string | undefined): SignJobInput["pdfPassword"] {
+  return secret === undefined ? undefined : { secret };
+}
+
 function jobFromQuery(query: SignQuery, caller: Caller): Omit<SignJobInput, "input" | "tenant"> {
   return {
     signer: signerFor(caller, query.signer),
+    pdfPassword: pdfPasswordRef(query.pdfPasswordSecret),
     level: query.level,
     field: {
       name: query.field,
