@@ -69,10 +69,20 @@ export const ApiConfigSchema = z
       .default(100 * MiB),
     /** How long `POST /v1/sign` waits for the signed PDF before answering 202 with the job URL. */
     syncTimeoutMs: z.int().min(100).default(30_000),
+    /**
+     * Longest silence on a connection and longest time to receive a whole request: a client that
+     * stalls mid-headers or mid-body is cut off instead of holding a socket (and an upload) forever.
+     */
+    requestTimeoutMs: z.int().min(100).default(60_000),
     rateLimitPerMinute: z.int().min(1).default(600),
     /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
     bullBoardWritable: z.boolean().default(false),
     logLevel: LogLevelSchema.default("info"),
+  })
+  .refine((config) => config.syncTimeoutMs < config.requestTimeoutMs, {
+    // While POST /v1/sign waits, the connection is silent: the idle timeout must outlast the wait.
+    path: ["syncTimeoutMs"],
+    message: "must be less than REQUEST_TIMEOUT_MS",
   })
   .transform(({ dataDir, devApiKey, ...config }, context) => {
     const stores = config.stores ?? {
@@ -115,6 +125,7 @@ export const loadApiConfig = configLoader(
     trustRoots: list("ESIGN_TRUST_ROOTS"),
     maxUploadBytes: integer("MAX_UPLOAD_BYTES"),
     syncTimeoutMs: integer("SYNC_TIMEOUT_MS"),
+    requestTimeoutMs: integer("REQUEST_TIMEOUT_MS"),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE"),
     bullBoardWritable: flag("BULL_BOARD_WRITABLE"),
     logLevel: text("LOG_LEVEL"),

@@ -13,7 +13,7 @@ import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema, SignQuerySchema } 
 import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
-import { pdfPasswordRef, requestPdf, storeRequestPdf } from "./sign";
+import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf } from "./sign";
 
 const JobViewSchema = z.object({
   id: z.string(),
@@ -95,9 +95,10 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
           level: z.enum(["B-B", "B-T", "B-LT", "B-LTA"]).optional(),
           pdfPasswordSecret: SignQuerySchema.shape.pdfPasswordSecret,
         }),
-        consumes: ["application/pdf"],
+        consumes: ["application/pdf", "multipart/form-data"],
         response: { 202: z.object({ id: z.string(), url: z.string() }), "4xx": ErrorSchema },
       },
+      onRequest: requirePdfUpload,
     },
     async (request, reply) => {
       const caller = callerOf(request);

@@ -51,6 +51,23 @@ export interface RequestPdf {
   fields: Record<string, string>;
 }
 
+/** The media types a PDF upload may come as. */
+const PDF_UPLOAD_TYPES = ["application/pdf", "multipart/form-data"];
+
+/**
+ * Route hook of every PDF upload route: any other content type is refused before its body is
+ * read (fastify would otherwise parse JSON or text and hand the handler an object, not a stream).
+ */
+export async function requirePdfUpload(request: FastifyRequest): Promise<void> {
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type === undefined || !PDF_UPLOAD_TYPES.includes(type)) {
+    throw new EsignError(
+      "E_UNSUPPORTED_MEDIA",
+      `send the PDF as ${PDF_UPLOAD_TYPES.join(" or ")}, not ${type ?? "a body without a content type"}`,
+    );
+  }
+}
+
 export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
   if (!request.isMultipart()) {
     const declared = request.headers["content-length"];
@@ -60,7 +77,11 @@ export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
       fields: {},
     };
   }
-  const part = await request.file();
+  const part = await request.file().catch((error: unknown) => {
+    throw new EsignError("E_UPLOAD_ABORTED", "the multipart body is malformed or ended early", {
+      cause: error,
+    });
+  });
   if (!part) throw new EsignError("E_NOT_PDF", "the multipart body has no file part");
   const fields: Record<string, string> = {};
   for (const [name, field] of Object.entries(part.fields)) {
@@ -114,6 +135,7 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         produces: ["application/pdf", "application/json"],
         response: { 202: AcceptedSchema, "4xx": ErrorSchema, "5xx": ErrorSchema },
       },
+      onRequest: requirePdfUpload,
     },
     async (request, reply) => {
       const caller = callerOf(request);
