@@ -16,6 +16,14 @@ import {
 import { DEFAULT_STORE, StoresConfigSchema } from "@esign/storage";
 import { z } from "zod";
 
+/**
+ * A tenant's name: no `.`, so the scoped idempotency key `<tenant>.<key>` splits one way only
+ * (with dots, `acme` + `eu.x` and `acme.eu` + `x` would name the same job).
+ */
+export const TenantNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "tenant names are 1-64 letters, digits, '_' or '-' (no '.')");
+
 export const TenantSchema = z.strictObject({
   /** Stores and key prefixes this tenant may reference in jobs ("" = the whole store). */
   stores: z.record(z.string(), z.array(z.string())),
@@ -34,7 +42,7 @@ export type Tenant = z.infer<typeof TenantSchema>;
 export const ApiKeySchema = z.strictObject({
   /** Hex SHA-256 of the key: keys are stored hashed, like passwords, and compared in constant time. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  tenant: z.string(),
+  tenant: TenantNameSchema,
   admin: z.boolean().default(false),
   /** A label for logs; the key itself is never logged. */
   name: z.string().optional(),
@@ -55,7 +63,7 @@ export const ApiConfigSchema = z
     /** When `stores` names none, the store `default` is the local folder `<dataDir>/objects`. */
     dataDir: z.string().min(1).default(".data"),
     stores: StoresConfigSchema.optional(),
-    tenants: z.record(z.string(), TenantSchema).default({}),
+    tenants: z.record(TenantNameSchema, TenantSchema).default({}),
     apiKeys: z.array(ApiKeySchema).default([]),
     /** A development key accepted for the tenant "dev", which may use the whole default store. */
     devApiKey: z.string().min(16, "must be at least 16 characters").optional(),

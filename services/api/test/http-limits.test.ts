@@ -1,18 +1,24 @@
 /**
  * The gateway's HTTP edges, in process on real Redis and a real local store (no worker: jobs stay
- * queued): slow and stalled clients over raw sockets, refused bodies, and content types.
+ * queued): slow and stalled clients over raw sockets, refused bodies, content types, and where
+ * uploads of a prefix-limited tenant go.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isEsignError } from "@esign/errors";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi, parseApiConfig } from "../src";
 
 const REQUEST_TIMEOUT_MS = 1_000;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
+const ACME_KEY = `acme-${randomBytes(12).toString("hex")}`;
+const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+/** A tenant limited to one prefix of the default store. */
+const ACME = { stores: { default: ["acme/"] }, uploadPrefix: "acme/in/" };
 
 let app: FastifyInstance;
 let port: number;
@@ -27,6 +33,8 @@ beforeAll(async () => {
     queuePrefix: `{esign-limits-${randomBytes(4).toString("hex")}}`,
     dataDir,
     devApiKey: DEV_KEY,
+    tenants: { acme: ACME },
+    apiKeys: [{ sha256: sha256hex(ACME_KEY), tenant: "acme", name: "acme" }],
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     syncTimeoutMs: 500,
     logLevel: "info",
@@ -146,5 +154,42 @@ describe("content types", () => {
       const noBoundary = await post(path, "multipart/form-data", "garbage");
       expect(noBoundary.status, path).toBe(400);
     }
+  });
+});
+
+describe("tenant boundaries", () => {
+  const PDF = "%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+  it.each(["/v1/jobs/upload", "/v1/sign?wait=0"])(
+    "%s keeps the signed copy inside a prefix-limited tenant's area",
+    async (path) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ACME_KEY}`, "content-type": "application/pdf" },
+        body: PDF,
+      });
+      expect(response.status, await response.clone().text()).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      const job = await fetch(`http://127.0.0.1:${port}/v1/jobs/${id}`, {
+        headers: { authorization: `Bearer ${ACME_KEY}` },
+      });
+      const { input, output } = (await job.json()) as { input: { key: string }; output: { key: string } };
+      expect(input.key).toMatch(/^acme\/in\//);
+      expect(output.key).toMatch(/^acme\/in\/signed\//);
+    },
+  );
+
+  it("refuses tenant names that could make two tenants' idempotency keys collide", () => {
+    const refused = (tenant: string) => {
+      try {
+        parseApiConfig({ redisUrl: "redis://127.0.0.1:6379", tenants: { [tenant]: ACME } });
+        return undefined;
+      } catch (error) {
+        return isEsignError(error) ? error.code : String(error);
+      }
+    };
+    expect(refused("acme.eu")).toBe("E_CONFIG");
+    expect(refused("../x")).toBe("E_CONFIG");
+    expect(refused("acme-eu")).toBeUndefined();
   });
 });

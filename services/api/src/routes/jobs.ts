@@ -103,9 +103,10 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request, reply) => {
       const caller = callerOf(request);
       const signer = signerFor(caller, request.query.signer);
-      const input = await storeRequestPdf(request, deps, await requestPdf(request));
+      const { input, output } = await storeRequestPdf(request, deps, await requestPdf(request));
       const submitted = await deps.client.submit({
         input,
+        output,
         signer,
         pdfPassword: pdfPasswordRef(request.query.pdfPasswordSecret),
         level: request.query.level,

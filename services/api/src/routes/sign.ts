@@ -6,10 +6,10 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
-import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
-import { sendStoredPdf, uploadRef } from "./documents";
+import { sendStoredPdf, uploadRefs } from "./documents";
 
 /** A flat `pdfPasswordSecret` option as the job's `pdfPassword` reference. */
 export function pdfPasswordRef(secret: string | undefined): SignJobInput["pdfPassword"] {
@@ -91,17 +91,23 @@ export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
   return { body: part.file, declaredLength: undefined, fields };
 }
 
-/** Streams the request's PDF into the caller's upload area; shared by `POST /v1/sign` and `POST /v1/jobs/upload`. */
+/**
+ * Streams the request's PDF into the caller's upload area; shared by `POST /v1/sign` and
+ * `POST /v1/jobs/upload`. Answers where it is and where its signed copy goes, both checked against
+ * the tenant's allow-list before anything is written.
+ */
 export async function storeRequestPdf(
   request: FastifyRequest,
   deps: RouteDeps,
   pdf: RequestPdf,
-): Promise<ObjectRef> {
-  const ref = uploadRef(callerOf(request));
-  await storeUpload(deps.stores.get(ref.store), ref.key, pdf.body, pdf.declaredLength, {
+): Promise<{ input: ObjectRef; output: ObjectRef }> {
+  const caller = callerOf(request);
+  const refs = uploadRefs(caller);
+  assertJobObjectsAllowed(caller, refs.input, refs.output);
+  await storeUpload(deps.stores.get(refs.input.store), refs.input.key, pdf.body, pdf.declaredLength, {
     maxBytes: deps.config.maxUploadBytes,
   });
-  return ref;
+  return refs;
 }
 
 /** Options from the query, overridden by multipart form fields; checked against the same schema. */
@@ -142,8 +148,8 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       const pdf = await requestPdf(request);
       const options = signOptions(request.query, pdf.fields);
       const job = jobFromQuery(options, caller);
-      const input = await storeRequestPdf(request, deps, pdf);
-      const submitted = await deps.client.submit({ ...job, input, tenant: caller.tenantId });
+      const { input, output } = await storeRequestPdf(request, deps, pdf);
+      const submitted = await deps.client.submit({ ...job, input, output, tenant: caller.tenantId });
       await assertOwnSubmission(deps.client, caller, submitted.id);
       const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
