@@ -1,9 +1,16 @@
-import { FieldOptionsSchema, SignatureLevelSchema, SignJobFieldsSchema } from "@esign/jobs";
+import {
+  FieldOptionsSchema,
+  PdfPasswordRefSchema,
+  SignatureLevelSchema,
+  SignJobFieldsSchema,
+} from "@esign/jobs";
 import { z } from "zod";
 
 /** Query options of `POST /v1/sign` (flat, since the body is the PDF). */
 export const SignQuerySchema = z.strictObject({
   signer: z.string().optional(),
+  /** An encrypted PDF: the name of its password in the signer profile's `pdfPasswords` (never the password). */
+  pdfPasswordSecret: PdfPasswordRefSchema.shape.secret.optional(),
   level: SignatureLevelSchema.optional(),
   field: FieldOptionsSchema.shape.name,
   page: z.coerce.number().int().min(1).optional(),
