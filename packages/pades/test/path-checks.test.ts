@@ -56,6 +56,23 @@ async function signedPdf(signer: TestIdentity, options: SignOptions = {}): Promi
   return Buffer.concat([signed, dss.revision]);
 }
 
+/** `openssl cms -sign` of `content` by `identity` (detached unless `extra` says otherwise), DER. */
+async function opensslCmsSign(
+  identity: TestIdentity,
+  content: Uint8Array,
+  extra: string[],
+): Promise<Uint8Array> {
+  const base = join(directory, `cms-${Math.random().toString(36).slice(2)}`);
+  await writeFile(`${base}.pem`, toPem(identity.certificate));
+  await writeFile(`${base}.key`, identity.privateKey.export({ type: "pkcs8", format: "pem" }));
+  await writeFile(`${base}.in`, content);
+  await run("openssl", [
+    ...["cms", "-sign", "-binary", "-in", `${base}.in`, "-signer", `${base}.pem`, "-inkey", `${base}.key`],
+    ...["-nosmimecap", "-outform", "DER", "-out", `${base}.p7s`, ...extra],
+  ]);
+  return new Uint8Array(await readFile(`${base}.p7s`));
+}
+
 async function verdictOf(file: Uint8Array, online = false) {
   const report = await verifyPdfSignatures(new BufferSource(file), {
     trustRoots: [root.certificate],
@@ -178,23 +195,8 @@ describe("algorithms and key usages", () => {
 
   it("refuses a SHA-1 signature made by openssl cms", async () => {
     const signer = await issueCertificate({ subject: "CN=SHA-1 Signer", issuer: root });
-    const files = {
-      content: join(directory, "sha1-content"),
-      cert: join(directory, "sha1-signer.pem"),
-      key: join(directory, "sha1-signer.key"),
-      out: join(directory, "sha1.p7s"),
-    };
-    await writeFile(files.cert, toPem(signer.certificate));
-    await writeFile(files.key, signer.privateKey.export({ type: "pkcs8", format: "pem" }));
     const file = await signedPdf(signer, {
-      sign: async (content) => {
-        await writeFile(files.content, content);
-        await run("openssl", [
-          ...["cms", "-sign", "-binary", "-in", files.content, "-signer", files.cert, "-inkey", files.key],
-          ...["-md", "sha1", "-nosmimecap", "-outform", "DER", "-out", files.out],
-        ]);
-        return new Uint8Array(await readFile(files.out));
-      },
+      sign: (content) => opensslCmsSign(signer, content, ["-md", "sha1"]),
     });
     const signature = await verdictOf(file);
     expect(signature).toMatchObject({
@@ -221,29 +223,14 @@ describe("algorithms and key usages", () => {
   it("refuses a time-stamp whose TSA certificate lacks id-kp-timeStamping", async () => {
     // openssl ts refuses such a TSA, so a genuine TSTInfo is signed again with openssl cms.
     const plain = await issueCertificate({ subject: "CN=Not A TSA", issuer: root });
-    const files = {
-      tstInfo: join(directory, "tstinfo.der"),
-      cert: join(directory, "not-tsa.pem"),
-      key: join(directory, "not-tsa.key"),
-      out: join(directory, "not-tsa.tst"),
-    };
-    await writeFile(files.cert, toPem(plain.certificate));
-    await writeFile(files.key, plain.privateKey.export({ type: "pkcs8", format: "pem" }));
     const signer = await issueCertificate({ subject: "CN=Oddly Stamped Signer", issuer: root });
     const file = await signedPdf(signer, {
       finish: async (cms) => {
         const genuine = await timestamper.timestamp(signatureValueOf(cms));
-        await writeFile(files.tstInfo, parseCms(genuine).encapsulatedContent!);
-        await run("openssl", [
-          ...["cms", "-sign", "-binary", "-nodetach", "-in", files.tstInfo, "-econtent_type", OID.tstInfo],
-          ...["-signer", files.cert, "-inkey", files.key, "-md", "sha256", "-nosmimecap"],
-          ...["-outform", "DER", "-out", files.out],
+        const token = await opensslCmsSign(plain, parseCms(genuine).encapsulatedContent!, [
+          ...["-nodetach", "-econtent_type", OID.tstInfo, "-md", "sha256"],
         ]);
-        return addUnsignedAttribute(
-          cms,
-          OID.signatureTimeStampToken,
-          new Uint8Array(await readFile(files.out)),
-        );
+        return addUnsignedAttribute(cms, OID.signatureTimeStampToken, token);
       },
     });
     const signature = await verdictOf(file);
