@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import {
-  certificatesFromPem,
   etsiValidationReportXml,
+  loadTrustStore,
   verificationReportJson,
   verifyPdfSignatures,
 } from "@esign/pades";
@@ -24,11 +24,8 @@ import { requestPdf, requirePdfUpload } from "./sign";
  * `esign verify --json` prints for the file), against the trust roots the operator configured.
  */
 export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const trustRoots = (
-    await Promise.all(
-      deps.config.trustRoots.map(async (path) => certificatesFromPem(await readFile(path, "utf8"))),
-    )
-  ).flat();
+  // The same reader as `esign verify --trust`: PEM bundles (AATL exports), DER, folders, TS 119 612 lists.
+  const trustRoots = await loadTrustStore(deps.config.trustRoots);
 
   app.withTypeProvider<ZodTypeProvider>().post(
     "/v1/verify",
