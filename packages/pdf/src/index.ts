@@ -10,9 +10,11 @@ export {
   type SignatureInfo,
   signatureFields,
 } from "./fields";
+export { decodeStream } from "./filters";
 export { type BuiltRevision, IncrementalUpdate } from "./incremental";
 export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
 export * from "./objects";
+export { formatNumber } from "./serialize";
 export { type PreparedSignature, prepareSignature, type SignatureOptions } from "./signature";
 export * from "./source";
 export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";

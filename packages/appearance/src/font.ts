@@ -1,0 +1,316 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { deflateSync } from "node:zlib";
+import { EsignError } from "@esign/errors";
+import { type IncrementalUpdate, name, PdfDict, type PdfRef, PdfStream, PdfString } from "@esign/pdf";
+import { SubsetterFace } from "./hb-subset";
+
+/**
+ * The default appearance font: Noto Sans SC Regular (SIL OFL 1.1), installed with the
+ * `@expo-google-fonts/noto-sans-sc` package. One TrueType file covering Latin, Greek, Cyrillic,
+ * Chinese and Japanese kana; see docs/decisions.md.
+ */
+export function defaultFontPath(): string {
+  return createRequire(import.meta.url).resolve(
+    "@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf",
+  );
+}
+
+/** PDF glyph space: widths and metrics are in thousandths of the font size. */
+const GLYPH_SPACE = 1000;
+
+export interface ShapedGlyph {
+  /** CID = glyph index in the embedded subset (CIDToGIDMap /Identity). */
+  cid: number;
+  /** Advance after shaping (kerning included), in glyph space. */
+  advance: number;
+  /** Horizontal shift of the glyph from its pen position (marks), in glyph space. */
+  xOffset: number;
+}
+
+export interface ShapedLine {
+  text: string;
+  glyphs: ShapedGlyph[];
+  /** Sum of the advances, in glyph space. */
+  width: number;
+}
+
+const loaded = new Map<string, Promise<AppearanceFont>>();
+
+type HarfBuzz = typeof import("harfbuzzjs");
+let harfbuzz: Promise<HarfBuzz> | undefined;
+
+/** harfbuzzjs compiles its wasm when imported: only processes that draw appearances pay for it. */
+function loadHarfBuzz(): Promise<HarfBuzz> {
+  harfbuzz ??= import("harfbuzzjs");
+  return harfbuzz;
+}
+
+/**
+ * A TrueType or OpenType font (file or collection member) ready to be subset for appearances.
+ * Loaded once per file and process: the program stays in the subsetter's memory.
+ */
+export class AppearanceFont {
+  private constructor(
+    private readonly face: SubsetterFace,
+    readonly path: string,
+  ) {}
+
+  /** `path` undefined: the default font. Unreadable files and non-fonts are E_APPEARANCE. */
+  static open(path: string = defaultFontPath(), faceIndex = 0): Promise<AppearanceFont> {
+    const key = `${path}#${faceIndex}`;
+    let font = loaded.get(key);
+    if (!font) {
+      font = (async () => {
+        const bytes = await readFile(path).catch((cause: unknown) => {
+          throw new EsignError("E_APPEARANCE", `cannot read the font ${path}: ${(cause as Error).message}`, {
+            cause,
+          });
+        });
+        if (!isFontProgram(bytes)) {
+          throw new EsignError("E_APPEARANCE", `${path} is not a TrueType or OpenType font`);
+        }
+        return new AppearanceFont(await SubsetterFace.load(bytes, faceIndex), path);
+      })();
+      font.catch(() => loaded.delete(key));
+      loaded.set(key, font);
+    }
+    return font;
+  }
+
+  /**
+   * Subsets the font to the characters of `lines` and shapes each line with the subset (so glyph
+   * indices are the subset's, which become the CIDs). A character the font has no glyph for is
+   * E_APPEARANCE: a seal that silently drops part of a name is worse than no seal.
+   */
+  async shape(lines: string[]): Promise<SubsetFont> {
+    const codePoints = new Set<number>();
+    for (const line of lines) for (const char of line) codePoints.add(char.codePointAt(0)!);
+    const program = this.face.subset(codePoints);
+    return new SubsetFont(await loadHarfBuzz(), program, lines);
+  }
+}
+
+/** sfnt version tags: TrueType outlines, 'true' (old Apple), OpenType/CFF, collection. */
+function isFontProgram(bytes: Uint8Array): boolean {
+  const tag = Buffer.from(bytes.subarray(0, 4)).toString("latin1");
+  return ["\x00\x01\x00\x00", "true", "OTTO", "ttcf"].includes(tag);
+}
+
+/** A font subset for one appearance, with its lines shaped. */
+export class SubsetFont {
+  readonly lines: ShapedLine[];
+  readonly postScriptName: string;
+  /** Ascender and descender (negative), in glyph space. */
+  readonly ascent: number;
+  readonly descent: number;
+  private readonly bbox: [number, number, number, number];
+  private readonly glyphCount: number;
+  private readonly isCff: boolean;
+  private readonly widths = new Map<number, number>();
+  private readonly unicode = new Map<number, string>();
+
+  constructor(
+    hb: HarfBuzz,
+    private readonly program: Uint8Array,
+    texts: string[],
+  ) {
+    const face = new hb.Face(new hb.Blob(program));
+    const font = new hb.Font(face);
+    const scale = GLYPH_SPACE / face.upem;
+    const toGlyphSpace = (value: number) => Math.round(value * scale);
+    this.postScriptName = sanitizeName(face.getName(6, "en") || "Font");
+    const extents = font.hExtents();
+    this.ascent = toGlyphSpace(extents.ascender);
+    this.descent = toGlyphSpace(extents.descender);
+    const head = face.referenceTable("head");
+    const maxp = face.referenceTable("maxp");
+    if (!head || !maxp) throw new EsignError("E_APPEARANCE", "the font has no head or maxp table");
+    const headView = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    this.bbox = [36, 38, 40, 42].map((offset) => toGlyphSpace(headView.getInt16(offset))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    this.glyphCount = new DataView(maxp.buffer, maxp.byteOffset, maxp.byteLength).getUint16(4);
+    this.isCff = face.referenceTable("CFF ") !== undefined;
+
+    this.lines = texts.map((text) => {
+      const buffer = new hb.Buffer();
+      buffer.addText(text);
+      buffer.guessSegmentProperties();
+      hb.shape(font, buffer);
+      const shaped = buffer.getGlyphInfosAndPositions();
+      // Clusters are UTF-16 offsets into `text`; a cluster's text runs to the next cluster start.
+      const starts = [...new Set(shaped.map((glyph) => glyph.cluster))].sort((a, b) => a - b);
+      const seen = new Set<number>();
+      const glyphs = shaped.map((glyph) => {
+        const cid = glyph.codepoint;
+        if (cid === 0) throw missingGlyph(text, glyph.cluster, this.postScriptName);
+        this.widths.set(cid, toGlyphSpace(font.glyphHAdvance(cid)));
+        if (!seen.has(glyph.cluster)) {
+          seen.add(glyph.cluster);
+          const end = starts[starts.indexOf(glyph.cluster) + 1] ?? text.length;
+          if (!this.unicode.has(cid)) this.unicode.set(cid, text.slice(glyph.cluster, end));
+        }
+        return { cid, advance: toGlyphSpace(glyph.xAdvance ?? 0), xOffset: toGlyphSpace(glyph.xOffset ?? 0) };
+      });
+      return { text, glyphs, width: glyphs.reduce((sum, glyph) => sum + glyph.advance, 0) };
+    });
+  }
+
+  /**
+   * The operand of TJ for one line: CIDs as 2-byte hex, with adjustments wherever shaping moved a
+   * glyph away from its nominal /W advance (kerning, marks).
+   */
+  showText(line: ShapedLine): string {
+    const parts: string[] = [];
+    let run = "";
+    const adjust = (amount: number) => {
+      if (amount === 0) return;
+      if (run) parts.push(`<${run}>`);
+      run = "";
+      // TJ numbers move the pen left by n/1000 of the font size.
+      parts.push(String(-amount));
+    };
+    for (const glyph of line.glyphs) {
+      adjust(glyph.xOffset);
+      run += glyph.cid.toString(16).padStart(4, "0");
+      adjust(glyph.advance - this.widths.get(glyph.cid)! - glyph.xOffset);
+    }
+    if (run) parts.push(`<${run}>`);
+    return `[${parts.join(" ")}]`;
+  }
+
+  /** Writes the Type0 font (CIDFont, descriptor, subset program, ToUnicode, CIDSet) into `update`. */
+  embed(update: IncrementalUpdate): PdfRef {
+    const baseFont = `${subsetTag(this.program)}+${this.postScriptName}`;
+    const fontFile = update.add(
+      new PdfStream(
+        PdfDict.of({
+          Filter: name("FlateDecode"),
+          Length1: this.program.length,
+          Subtype: this.isCff ? name("OpenType") : undefined,
+        }),
+        undefined,
+        deflateSync(this.program),
+      ),
+    );
+    const descriptor = update.add(
+      PdfDict.of({
+        Type: name("FontDescriptor"),
+        FontName: name(baseFont),
+        Flags: 4,
+        FontBBox: this.bbox,
+        ItalicAngle: 0,
+        Ascent: this.ascent,
+        Descent: this.descent,
+        CapHeight: this.ascent,
+        StemV: 80,
+        [this.isCff ? "FontFile3" : "FontFile2"]: fontFile,
+        // PDF/A-1 requires a CIDSet for subset CID fonts; later parts accept a correct one.
+        CIDSet: update.add(flateStream(cidSet(this.glyphCount))),
+      }),
+    );
+    const cidFont = update.add(
+      PdfDict.of({
+        Type: name("Font"),
+        Subtype: name(this.isCff ? "CIDFontType0" : "CIDFontType2"),
+        BaseFont: name(baseFont),
+        CIDSystemInfo: PdfDict.of({
+          Registry: new PdfString(Buffer.from("Adobe")),
+          Ordering: new PdfString(Buffer.from("Identity")),
+          Supplement: 0,
+        }),
+        FontDescriptor: descriptor,
+        W: widthArray(this.widths),
+        CIDToGIDMap: this.isCff ? undefined : name("Identity"),
+      }),
+    );
+    return update.add(
+      PdfDict.of({
+        Type: name("Font"),
+        Subtype: name("Type0"),
+        BaseFont: name(baseFont),
+        Encoding: name("Identity-H"),
+        DescendantFonts: [cidFont],
+        ToUnicode: update.add(flateStream(Buffer.from(toUnicodeCMap(this.unicode), "latin1"))),
+      }),
+    );
+  }
+}
+
+function missingGlyph(text: string, cluster: number, fontName: string): EsignError {
+  const char = String.fromCodePoint(text.codePointAt(cluster) ?? 0xfffd);
+  const code = char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+  return new EsignError(
+    "E_APPEARANCE",
+    `the font ${fontName} has no glyph for '${char}' (U+${code}); choose a font that covers it (--font)`,
+  );
+}
+
+/** PostScript names are printable ASCII without delimiters or spaces. */
+function sanitizeName(value: string): string {
+  return value.replace(/[^!-~]|[()<>[\]{}/%#]/g, "").slice(0, 63) || "Font";
+}
+
+/** Six uppercase letters naming the subset, derived from its bytes so a rebuilt revision is identical. */
+function subsetTag(program: Uint8Array): string {
+  const digest = createHash("sha256").update(program).digest();
+  return [...digest.subarray(0, 6)].map((byte) => String.fromCharCode(65 + (byte % 26))).join("");
+}
+
+function flateStream(data: Uint8Array): PdfStream {
+  return new PdfStream(PdfDict.of({ Filter: name("FlateDecode") }), undefined, deflateSync(data));
+}
+
+/** One bit per CID, most significant bit first: every glyph of the subset is present. */
+function cidSet(glyphCount: number): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(glyphCount / 8));
+  for (let cid = 0; cid < glyphCount; cid++) bits[cid >> 3]! |= 0x80 >> (cid & 7);
+  return bits;
+}
+
+/** /W as runs of consecutive CIDs: `[c [w1 w2 ...] c' [...]]`. */
+function widthArray(widths: Map<number, number>): (number | number[])[] {
+  const out: (number | number[])[] = [];
+  let previous = -2;
+  for (const cid of [...widths.keys()].sort((a, b) => a - b)) {
+    if (cid === previous + 1) (out.at(-1) as number[]).push(widths.get(cid)!);
+    else out.push(cid, [widths.get(cid)!]);
+    previous = cid;
+  }
+  return out;
+}
+
+/** A ToUnicode CMap mapping each CID to the text it was shaped from (UTF-16BE), 100 entries a block. */
+function toUnicodeCMap(unicode: Map<number, string>): string {
+  const entries = [...unicode.entries()].sort(([a], [b]) => a - b);
+  const hex = (text: string) => Buffer.from(text, "utf16le").swap16().toString("hex").toUpperCase();
+  let blocks = "";
+  for (let i = 0; i < entries.length; i += 100) {
+    const block = entries.slice(i, i + 100);
+    blocks += `${block.length} beginbfchar\n`;
+    for (const [cid, text] of block)
+      blocks += `<${cid.toString(16).padStart(4, "0").toUpperCase()}> <${hex(text)}>\n`;
+    blocks += "endbfchar\n";
+  }
+  return [
+    "/CIDInit /ProcSet findresource begin",
+    "12 dict begin",
+    "begincmap",
+    "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+    "/CMapName /Adobe-Identity-UCS def",
+    "/CMapType 2 def",
+    "1 begincodespacerange",
+    "<0000> <FFFF>",
+    "endcodespacerange",
+    `${blocks}endcmap`,
+    "CMapName currentdict /CMap defineresource pop",
+    "end",
+    "end",
+    "",
+  ].join("\n");
+}
