@@ -5,10 +5,12 @@ export { type PdfAConstraints, pdfaConstraints } from "./pdfa";
 export { DEFAULT_SEAL_SIZE, type Placement, type PlacementRequest, resolvePlacement } from "./placement";
 export { layoutSeal, type Rotation, type SealAppearance, type SealDesign } from "./seal";
 export {
+  certificateSubject,
   DEFAULT_TEXT_TEMPLATE,
   fillTemplate,
   formatSealDate,
   PLACEHOLDERS,
+  signatureTemplateValues,
   type TemplateValues,
 } from "./template";
 export {

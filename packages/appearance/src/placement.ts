@@ -2,13 +2,13 @@ import { EsignError } from "@esign/errors";
 import {
   asArray,
   type ByteSource,
-  isName,
   type PageInfo,
   type PdfDict,
   type PdfDocument,
   type PdfObject,
   PdfRef,
   signatureFields,
+  widgetOf,
 } from "@esign/pdf";
 import { type Box, findText } from "./anchor";
 import type { Rotation } from "./seal";
@@ -212,18 +212,6 @@ async function emptyFieldWidget(
     height: turned ? x2 - x1 : y2 - y1,
     fieldName: field.name,
   };
-}
-
-/** A field and its widget are one dictionary, or the widget is the field's first kid. */
-export async function widgetOf(
-  doc: PdfDocument,
-  field: PdfDict,
-  fieldRef: PdfRef | undefined,
-): Promise<{ dict: PdfDict; ref: PdfRef | undefined }> {
-  if (field.has("Rect") || isName(field.get("Subtype"), "Widget")) return { dict: field, ref: fieldRef };
-  const kid = (await doc.resolveArray(field.get("Kids")))?.[0];
-  const dict = await doc.resolveDict(kid);
-  return dict ? { dict, ref: kid instanceof PdfRef ? kid : undefined } : { dict: field, ref: fieldRef };
 }
 
 async function pageOfWidget(

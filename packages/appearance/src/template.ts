@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 
 /** What a seal's text template can say about the signature. */
@@ -17,6 +18,31 @@ export const PLACEHOLDERS = ["name", "date", "reason", "location", "subject"] as
 /** The text of a seal when none is given; lines whose placeholders are all empty are left out. */
 export const DEFAULT_TEXT_TEMPLATE =
   "Digitally signed by {name}\nDate: {date}\nReason: {reason}\nLocation: {location}";
+
+/** A certificate's subject in RFC 4514 order (node lists the RDNs in certificate order, one a line). */
+export function certificateSubject(certificate: Uint8Array): string {
+  return new X509Certificate(certificate).subject.split("\n").reverse().join(",");
+}
+
+/**
+ * The template values of one signature: name and subject from the signer's certificate (a given
+ * `name` wins), date from the signing time.
+ */
+export function signatureTemplateValues(
+  certificate: Uint8Array,
+  signingTime: Date,
+  field: { name?: string; reason?: string; location?: string },
+): TemplateValues {
+  const subjectLines = new X509Certificate(certificate).subject.split("\n");
+  const commonName = subjectLines.find((line) => line.startsWith("CN="))?.slice(3);
+  return {
+    name: field.name ?? commonName ?? certificateSubject(certificate),
+    date: formatSealDate(signingTime),
+    reason: field.reason,
+    location: field.location,
+    subject: certificateSubject(certificate),
+  };
+}
 
 /** The signing time as seals show it; UTC so a retried job renders the same bytes anywhere. */
 export function formatSealDate(date: Date): string {

@@ -30,6 +30,8 @@ async function isStale() {
     () => 0,
   );
   if (built === 0) return true;
+  // A change to this build script (externals, banner) also makes the bundle stale.
+  if ((await stat(fileURLToPath(import.meta.url))).mtimeMs > built) return true;
   const packages = join(repoRoot, "packages");
   for (const name of await readdir(packages)) {
     const source = join(packages, name, "src");
@@ -53,12 +55,14 @@ async function rebuild() {
     platform: "node",
     format: "esm",
     target: "node20",
-    // Bundled CommonJS packages (node-forge, pdf-lib) call require().
+    // Bundled CommonJS packages (node-forge, pdf-lib) call require(). The alias keeps the banner's
+    // import from clashing with sources that import createRequire themselves.
     banner: {
-      js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
+      js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
     },
-    // bullmq reads its Lua scripts from its own folder at run time; it stays a package.
-    external: ["bullmq"],
+    // bullmq reads its Lua scripts, harfbuzzjs its wasm, pdf.js its worker, CMaps and font data
+    // from their own folders at run time; they stay packages (the CLI depends on them for that).
+    external: ["bullmq", "harfbuzzjs", "pdfjs-dist"],
     // pkcs11js is a native addon: copied beside the bundle.
     loader: { ".node": "copy" },
     logLevel: "error",

@@ -9,13 +9,19 @@ export {
   type SignatureField,
   type SignatureInfo,
   signatureFields,
+  widgetOf,
 } from "./fields";
 export { decodeStream } from "./filters";
 export { type BuiltRevision, IncrementalUpdate } from "./incremental";
 export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
 export * from "./objects";
 export { formatNumber } from "./serialize";
-export { type PreparedSignature, prepareSignature, type SignatureOptions } from "./signature";
+export {
+  type PreparedSignature,
+  prepareSignature,
+  type SignatureOptions,
+  type SignatureWidget,
+} from "./signature";
 export * from "./source";
 export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";
 export type { XrefKind } from "./xref";

@@ -2,9 +2,15 @@ import type { Writable } from "node:stream";
 import { EsignError } from "@esign/errors";
 import { hashByteRange } from "./digest";
 import type { PdfDocument } from "./document";
-import { certificationPermission, type DocMdpPermission, formFields, signatureFields } from "./fields";
+import {
+  certificationPermission,
+  type DocMdpPermission,
+  formFields,
+  signatureFields,
+  widgetOf,
+} from "./fields";
 import { IncrementalUpdate } from "./incremental";
-import { name, PdfDict, PdfRaw, type PdfRef } from "./objects";
+import { name, PdfDict, type PdfObject, PdfRaw, type PdfRef } from "./objects";
 import { type ByteSource, ConcatSource, writeWithRevision } from "./source";
 import { encodeTextString, formatPdfDate } from "./text";
 
@@ -25,6 +31,20 @@ export interface SignatureOptions {
   certify?: DocMdpPermission;
   /** "timestamp" makes a /DocTimeStamp (ETSI.RFC3161) instead of a /Sig. */
   kind?: "signature" | "timestamp";
+  /** Makes the signature visible; without it the widget is invisible (`/Rect [0 0 0 0]`). */
+  widget?: SignatureWidget;
+}
+
+/** A visible widget: where it sits and what it shows (the appearance is built by @esign/appearance). */
+export interface SignatureWidget {
+  /** 1-based page of a new field's widget (overrides `page`); an existing field keeps its page. */
+  page: number;
+  /** /Rect in the page's user space. */
+  rect: [number, number, number, number];
+  /** The page's /Rotate, which the appearance compensates; recorded as /MK /R for form editors. */
+  rotation: 0 | 90 | 180 | 270;
+  /** Adds the normal appearance (a form XObject and what it uses) to the revision. */
+  appearance(update: IncrementalUpdate): PdfRef;
 }
 
 export interface PreparedSignature {
@@ -238,10 +258,18 @@ async function placeField(
     if (!existing.ref)
       throw new EsignError("E_FIELD", `signature field '${fieldName}' is not an indirect object`);
     (await update.editDict(existing.ref)).set("V", sigRef);
+    if (options.widget) {
+      const widget = await widgetOf(doc, existing.dict, existing.ref);
+      if (!widget.ref)
+        throw new EsignError("E_FIELD", `the widget of field '${fieldName}' is not an indirect object`);
+      const entries = visibleWidgetEntries(update, options.widget);
+      const widgetDict = await update.editDict(widget.ref);
+      for (const [key, value] of Object.entries(entries)) widgetDict.set(key, value);
+    }
     return fieldName;
   }
 
-  const pageNumber = options.page ?? 1;
+  const pageNumber = options.widget?.page ?? options.page ?? 1;
   const page = await doc.page(pageNumber);
   if (!page) {
     throw new EsignError(
@@ -259,11 +287,22 @@ async function placeField(
       P: page.ref,
       F: 132,
       Rect: [0, 0, 0, 0],
+      ...(options.widget && visibleWidgetEntries(update, options.widget)),
     }),
   );
   await update.appendToArray(page.ref, "Annots", [widgetRef]);
   await update.appendToArray(formDict, "Fields", [widgetRef]);
   return fieldName;
+}
+
+/** /Rect, /AP and (on rotated pages) /MK /R of a visible widget; the appearance goes into `update`. */
+function visibleWidgetEntries(update: IncrementalUpdate, widget: SignatureWidget): Record<string, PdfObject> {
+  const entries: Record<string, PdfObject> = {
+    Rect: widget.rect,
+    AP: PdfDict.of({ N: widget.appearance(update) }),
+  };
+  if (widget.rotation !== 0) entries.MK = PdfDict.of({ R: widget.rotation });
+  return entries;
 }
 
 function firstFreeName(taken: Set<string>): string {

@@ -1,3 +1,8 @@
+import {
+  prepareVisibleSignature,
+  signatureTemplateValues,
+  type VisibleSignatureOptions,
+} from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { digestAlgorithmOf, OID, parseCms, type RevocationOptions } from "@esign/pades";
 import {
@@ -25,6 +30,8 @@ export interface SignPdfOptions {
   documentTimestamper?: DocumentTimestamper;
   /** Timeouts for fetching OCSP responses and CRLs (B-LT when the signer sends no LTV data). */
   revocation?: RevocationOptions;
+  /** Makes the signature visible: where (field, rectangle or text anchor) and what (text, image). */
+  appearance?: VisibleSignatureOptions;
 }
 
 export interface SignedPdf {
@@ -55,10 +62,26 @@ export async function signPdf(
   const doc = await openPdf(source, options.limits);
   // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
   const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
-  const { signatureAlgorithm } = await signer.describe();
+  const { signatureAlgorithm, certificate } = await signer.describe();
   const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
   const signingTime = options.signingTime ?? new Date();
-  const prepared = await prepareSignature(doc, { ...options.field, signingTime, contentsSize });
+  const field = { ...options.field };
+  if (options.appearance) {
+    const { placement } = options.appearance;
+    const visible = await prepareVisibleSignature(
+      doc,
+      source,
+      {
+        ...options.appearance,
+        // Filling an existing field: the one the field options name, unless the placement names one.
+        placement: placement.kind === "field" ? { fieldName: field.fieldName, ...placement } : placement,
+      },
+      signatureTemplateValues(certificate, signingTime, field),
+    );
+    field.widget = visible;
+    field.fieldName = visible.fieldName ?? field.fieldName;
+  }
+  const prepared = await prepareSignature(doc, { ...field, signingTime, contentsSize });
   const documentDigest = await prepared.digest(digestAlgorithm);
 
   const { cms, ltv } = await signer.sign({ documentDigest, digestAlgorithm, level: options.level });
