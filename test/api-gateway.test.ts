@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { REPO_ROOT, run, SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,10 +80,24 @@ describe("the gateway started with pnpm start", () => {
     expect(verdict.failures, verdict.output).toEqual([]);
 
     // The same file through POST /v1/verify: valid and trusted against the simulator's root.
-    const report = await json(await postPdf("/v1/verify", signed, DEV_KEY));
+    const verified = await postPdf("/v1/verify", signed, DEV_KEY);
+    expect(verified.headers.get("content-type")).toMatch(/^application\/json/);
+    const reportText = await verified.text();
+    const report = JSON.parse(reportText);
     expect(report.valid).toBe(true);
+    expect(report.ok).toBe(true);
     expect(report.signatures).toHaveLength(1);
     expect(report.signatures[0]).toMatchObject({ level: "B-B", trusted: true, coversWholeFile: true });
+    // ... and `esign verify --json` with the same root prints the very same bytes.
+    const cli = await run(process.execPath, [
+      join(REPO_ROOT, "packages/cli/bin/esign.mjs"),
+      "verify",
+      out,
+      "--trust",
+      root,
+      "--json",
+    ]);
+    expect(cli.stdout).toBe(reportText);
   });
 
   it("accepts the PDF as multipart/form-data with the options as fields", async () => {

@@ -3,7 +3,8 @@ import { EsignError } from "@esign/errors";
 import {
   certificatesFromPem,
   type PdfSignatureReport,
-  type PdfVerificationReport,
+  verificationPasses,
+  verificationReportJson,
   verifyPdfSignatures,
 } from "@esign/pades";
 import { FileSource } from "@esign/pdf";
@@ -43,12 +44,6 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
   return lines.join("\n");
 }
 
-/** Whether the file passes: integrity always; trust and allowed later changes when roots are given. */
-export function passes(report: PdfVerificationReport, chainChecked: boolean): boolean {
-  if (report.signatures.length === 0) return false;
-  return chainChecked ? report.valid : report.signatures.every((signature) => signature.valid);
-}
-
 /** `esign verify FILE [--trust ROOT.pem ...] [--json]`: exit 0 only if every signature holds. */
 export async function verify(argv: string[]): Promise<number> {
   const args = parseVerifyArgs(argv);
@@ -59,11 +54,9 @@ export async function verify(argv: string[]): Promise<number> {
   try {
     const report = await verifyPdfSignatures(source, { trustRoots });
     const chainChecked = trustRoots.length > 0;
-    const ok = passes(report, chainChecked);
+    const ok = verificationPasses(report, chainChecked);
     if (args.json) {
-      process.stdout.write(
-        `${JSON.stringify({ file: args.file, ok, chainChecked, ...report }, jsonBytes, 2)}\n`,
-      );
+      process.stdout.write(verificationReportJson(report, chainChecked));
     } else {
       const text = report.signatures.map((signature) => describe(signature, chainChecked));
       if (report.signatures.length === 0) text.push("no signatures");
@@ -75,9 +68,4 @@ export async function verify(argv: string[]): Promise<number> {
   } finally {
     await source.close();
   }
-}
-
-/** Certificates and digests in the report are bytes; JSON shows them as hex. */
-function jsonBytes(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? Buffer.from(value).toString("hex") : value;
 }

@@ -47,6 +47,7 @@ export {
 export type { RevocationStatus } from "./revocation-status";
 export { assertUsableSignerCertificate } from "./signer-certificate";
 export { TsaClient, type TsaClientOptions } from "./tsa";
+export { verificationPasses, verificationReportJson } from "./verification-json";
 export {
   type CmsVerification,
   type ContentDigester,

@@ -1,6 +1,6 @@
-export { hashByteRange } from "./digest";
-export { openPdf, type PageInfo, PdfDocument } from "./document";
-export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./dss";
+export { hashByteRange } from "./io/digest";
+export * from "./io/source";
+export { openPdf, type PageInfo, PdfDocument } from "./reader/document";
 export {
   certificationPermission,
   type DocMdpPermission,
@@ -10,18 +10,19 @@ export {
   type SignatureInfo,
   signatureFields,
   widgetOf,
-} from "./fields";
-export { decodeStream } from "./filters";
-export { type BuiltRevision, IncrementalUpdate } from "./incremental";
-export { DEFAULT_LIMITS, type PdfLimits } from "./limits";
-export * from "./objects";
-export { formatNumber } from "./serialize";
+} from "./reader/fields";
+export { DEFAULT_LIMITS, type PdfLimits } from "./reader/limits";
+export type { XrefKind } from "./reader/xref";
+export { decodeStream } from "./syntax/filters";
+export * from "./syntax/objects";
+export { formatNumber } from "./syntax/serialize";
+export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./syntax/text";
+export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./writer/dss";
+export { type BuiltRevision, IncrementalUpdate } from "./writer/incremental";
 export {
+  embedSignatureContents,
   type PreparedSignature,
   prepareSignature,
   type SignatureOptions,
   type SignatureWidget,
-} from "./signature";
-export * from "./source";
-export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./text";
-export type { XrefKind } from "./xref";
+} from "./writer/signature";

@@ -11,7 +11,7 @@ import {
   prepareSignature,
   readChunks,
 } from "../src";
-import type { SignatureOptions } from "../src/signature";
+import type { SignatureOptions } from "../src/writer/signature";
 
 export { failuresUnderRoots, run, SAMPLES_DIR as SAMPLES, validate } from "@esign/testkit";
 export const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;

@@ -14,8 +14,8 @@ import {
   type PdfString,
   parsePdfDate,
 } from "../src";
-import { Parser } from "../src/parser";
-import { formatNumber, toSyntax } from "../src/serialize";
+import { Parser } from "../src/syntax/parser";
+import { formatNumber, toSyntax } from "../src/syntax/serialize";
 import { buildPdf, FIXTURES, SAMPLES } from "./helpers";
 
 function parse(text: string) {

@@ -1,3 +1,24 @@
+export {
+  assertCompletable,
+  type CompleteOptions,
+  checkSignResult,
+  complete,
+  type SignedPdf,
+  signRequestOf,
+  verifyOutput,
+} from "./complete";
 export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper } from "./ltv";
-export { type FieldOptions, type SignedPdf, type SignPdfOptions, signPdf } from "./sign";
+export {
+  type FieldOptions,
+  hashedLengthOf,
+  type Prepared,
+  PreparedSchema,
+  type PrepareOptions,
+  prepare,
+  preparedFor,
+  type SignerSizing,
+  signedLengthOf,
+  type VersionedSource,
+} from "./prepare";
+export { type SignPdfOptions, signPdf } from "./sign";
 export { writeSignedPdf } from "./write";

@@ -1,25 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { type Prepared, PreparedSchema } from "@esign/pipeline";
+import type { SignResult } from "@esign/signers";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-
-/**
- * A prepared signature revision as it was hashed. The revision cannot simply be rebuilt on a
- * retry: every incremental update gets a fresh random second /ID in its trailer, which is inside
- * the signed byte range, so a rebuilt revision has another digest and would need another
- * (billed) signature. Keeping the exact bytes makes the digest, and so the CMS, reusable.
- */
-export const PreparedCheckpointSchema = z.object({
-  /** The input object the revision extends; a changed input invalidates the checkpoint. */
-  inputEtag: z.string(),
-  inputSize: z.int().min(0),
-  revisionBase64: z.string(),
-  byteRange: z.tuple([z.int(), z.int(), z.int(), z.int()]),
-  fieldName: z.string(),
-  signingTime: z.iso.datetime({ offset: true }),
-  digestAlgorithm: z.string(),
-  digestHex: z.string(),
-});
-export type PreparedCheckpoint = z.infer<typeof PreparedCheckpointSchema>;
 
 export const SignatureCheckpointSchema = z.object({
   cmsBase64: z.string(),
@@ -28,6 +11,35 @@ export const SignatureCheckpointSchema = z.object({
     .optional(),
 });
 export type SignatureCheckpoint = z.infer<typeof SignatureCheckpointSchema>;
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
+
+export function signatureCheckpointOf(result: SignResult): SignatureCheckpoint {
+  return {
+    cmsBase64: base64(result.cms),
+    ...(result.ltv && {
+      ltv: {
+        certs: result.ltv.certs.map(base64),
+        ocsps: result.ltv.ocsps.map(base64),
+        crls: result.ltv.crls.map(base64),
+      },
+    }),
+  };
+}
+
+export function signResultOf(checkpoint: SignatureCheckpoint): SignResult {
+  return {
+    cms: fromBase64(checkpoint.cmsBase64),
+    ...(checkpoint.ltv && {
+      ltv: {
+        certs: checkpoint.ltv.certs.map(fromBase64),
+        ocsps: checkpoint.ltv.ocsps.map(fromBase64),
+        crls: checkpoint.ltv.crls.map(fromBase64),
+      },
+    }),
+  };
+}
 
 /** A claim on a paid call, renewed while held. */
 export interface SignCallLease {
@@ -57,9 +69,16 @@ export class CheckpointStore {
     return `${this.prefix}:worker:checkpoint:${queue}:${jobId}`;
   }
 
-  async loadPrepared(queue: string, jobId: string): Promise<PreparedCheckpoint | undefined> {
+  /**
+   * The job's prepared signature (pipeline `prepare`), if an earlier attempt made one. One in a
+   * format this version does not read (saved before an upgrade) counts as none: the job prepares
+   * again.
+   */
+  async loadPrepared(queue: string, jobId: string): Promise<Prepared | undefined> {
     const text = await this.redis.hget(this.key(queue, jobId), PREPARED);
-    return text === null ? undefined : PreparedCheckpointSchema.parse(JSON.parse(text));
+    if (text === null) return undefined;
+    const parsed = PreparedSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   }
 
   /**
@@ -67,19 +86,18 @@ export class CheckpointStore {
    * one that counts: if another process got there first (a stalled job picked up while its first
    * worker still ran), both continue with the same revision and hence the same digest.
    */
-  async savePrepared(
-    queue: string,
-    jobId: string,
-    prepared: PreparedCheckpoint,
-  ): Promise<PreparedCheckpoint> {
+  async savePrepared(queue: string, jobId: string, prepared: Prepared): Promise<Prepared> {
     const key = this.key(queue, jobId);
     const existing = await this.loadPrepared(queue, jobId);
     if (
       existing &&
-      (existing.inputEtag !== prepared.inputEtag || existing.inputSize !== prepared.inputSize)
+      (existing.input.size !== prepared.input.size || existing.input.etag !== prepared.input.etag)
     ) {
       // The input was replaced since: its old revision and signatures are useless now.
       await this.redis.del(key);
+    } else if (!existing && (await this.redis.hexists(key, PREPARED))) {
+      // An unreadable checkpoint from an older version: replace it.
+      await this.redis.hdel(key, PREPARED);
     }
     await this.redis
       .multi()
@@ -114,7 +132,6 @@ export class CheckpointStore {
     return (await this.loadSignature(queue, jobId, digestHex)) ?? signature;
   }
 
-  /** Called once the job is recorded as finished, so nothing can retry it any more. */
   /**
    * Claims the one paid call for this job and digest. Undefined while another process holds it:
    * after a lost lock (a long stall, a Redis failover) two workers can run the same job. The claim
@@ -145,6 +162,7 @@ export class CheckpointStore {
     return `${this.key(queue, jobId)}:calling:${digestHex}`;
   }
 
+  /** Called once the job is recorded as finished, so nothing can retry it any more. */
   async clear(queue: string, jobId: string): Promise<void> {
     await this.redis.del(this.key(queue, jobId));
   }

@@ -1,21 +1,22 @@
 import { setTimeout } from "node:timers/promises";
 import { EsignError, isEsignError } from "@esign/errors";
-import type { DigestAlgorithm } from "@esign/pades";
-import type { PadesLevel, SignResult } from "@esign/signers";
-import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint, SignCallLease } from "./checkpoints";
+import { checkSignResult, type Prepared, signRequestOf } from "@esign/pipeline";
+import type { SignResult } from "@esign/signers";
+import {
+  type CheckpointStore,
+  type SignatureCheckpoint,
+  type SignCallLease,
+  signatureCheckpointOf,
+} from "./checkpoints";
 import type { ApiOutcome, WorkerMetrics } from "./metrics";
 import type { SigningRateLimiter } from "./rate-limiter";
 import type { SignerEntry } from "./signer-profiles";
-import { checkCms } from "./verify";
 
 export interface SignTarget {
   queue: string;
   jobId: string;
   entry: SignerEntry;
-  level: PadesLevel;
 }
-
-const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 /** A 429 without Retry-After pauses the signing calls this long. */
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
@@ -52,9 +53,9 @@ export class ExactlyOnceSigner {
     private readonly metrics: WorkerMetrics,
   ) {}
 
-  async sign(target: SignTarget, prepared: PreparedCheckpoint): Promise<SignatureCheckpoint> {
+  async sign(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
     const { queue, jobId } = target;
-    const { digestHex } = prepared;
+    const digestHex = prepared.digest;
     let lease: SignCallLease | undefined;
     for (;;) {
       const saved = await this.checkpoints.loadSignature(queue, jobId, digestHex);
@@ -71,27 +72,11 @@ export class ExactlyOnceSigner {
     }
   }
 
-  private async signOnce(target: SignTarget, prepared: PreparedCheckpoint): Promise<SignatureCheckpoint> {
+  private async signOnce(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
     const { queue, jobId, entry } = target;
-
-    const documentDigest = Buffer.from(prepared.digestHex, "hex");
-    const request = {
-      documentDigest,
-      digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
-      level: target.level,
-    };
-    const result = await this.callWithinQuota(entry, () => entry.signer.sign(request));
-    checkCms(result.cms, documentDigest, await entry.describe());
-    return this.checkpoints.saveSignature(queue, jobId, prepared.digestHex, {
-      cmsBase64: base64(result.cms),
-      ...(result.ltv && {
-        ltv: {
-          certs: result.ltv.certs.map(base64),
-          ocsps: result.ltv.ocsps.map(base64),
-          crls: result.ltv.crls.map(base64),
-        },
-      }),
-    });
+    const result = await this.callWithinQuota(entry, () => entry.signer.sign(signRequestOf(prepared)));
+    await checkSignResult(prepared, result, await entry.describe());
+    return this.checkpoints.saveSignature(queue, jobId, prepared.digest, signatureCheckpointOf(result));
   }
 
   /**

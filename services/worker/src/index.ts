@@ -1,4 +1,4 @@
-export type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
+export type { CheckpointStore, SignatureCheckpoint } from "./checkpoints";
 export { loadWorkerConfig, type SignerProfile, SignerProfilesSchema, type WorkerConfig } from "./config";
 export { STAGES, type Stage, type WorkerMetrics } from "./metrics";
 export {

@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-export const STAGES = ["fetch", "prepare", "digest", "sign", "embed", "verify", "upload", "publish"] as const;
+export const STAGES = ["fetch", "prepare", "sign", "embed", "verify", "upload", "publish"] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** Queue states exported for KEDA and dashboards; `retrying` is the part of `delayed` that failed before. */

@@ -1,16 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
-import type { DigestAlgorithm } from "@esign/pades";
-import { ConcatSource } from "@esign/pdf";
-import { appendDocumentTimestamp, appendValidationData } from "@esign/pipeline";
+import { complete, hashedLengthOf, type Prepared, prepare, preparedFor, verifyOutput } from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
-import type { CheckpointStore, PreparedCheckpoint, SignatureCheckpoint } from "./checkpoints";
+import { type CheckpointStore, signResultOf } from "./checkpoints";
 import type { ExactlyOnceSigner } from "./exactly-once-signer";
 import type { WorkerMetrics } from "./metrics";
-import { embedCms, prepareRevision } from "./prepared-revision";
 import type { SignerEntry, SignerRegistry } from "./signer-profiles";
-import { verifySignedOutput } from "./verify";
 
 export interface SignDocumentDeps {
   stores: StoreRegistry;
@@ -30,41 +26,6 @@ export interface JobIdentity {
 /** RFC 4514 order is the reverse of the certificate's; node lists RDNs one per line in certificate order. */
 function subjectOf(certificate: Uint8Array): string {
   return new X509Certificate(certificate).subject.split("\n").reverse().join(",");
-}
-
-const fromBase64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
-
-/**
- * The revisions appended to the input: the signature revision; for B-LT and B-LTA a /DSS revision
- * with the validation data (the signer's own, or fetched) and its /VRI; for B-LTA a document
- * time-stamp over all of it.
- */
-async function signedRevisions(
-  job: SignJob,
-  entry: SignerEntry,
-  source: StoredObjectSource,
-  prepared: PreparedCheckpoint,
-  signatureRevision: Uint8Array,
-  signature: SignatureCheckpoint,
-): Promise<Uint8Array> {
-  if (job.level === "B-B" || job.level === "B-T") return signatureRevision;
-  const [, gapStart, gapEnd] = prepared.byteRange;
-  const withDss = await appendValidationData(
-    new ConcatSource(source, signatureRevision),
-    { cms: fromBase64(signature.cmsBase64), capacity: (gapEnd - gapStart - 2) / 2 },
-    {
-      ...(signature.ltv && {
-        ltv: {
-          certs: signature.ltv.certs.map(fromBase64),
-          ocsps: signature.ltv.ocsps.map(fromBase64),
-          crls: signature.ltv.crls.map(fromBase64),
-        },
-      }),
-    },
-  );
-  if (job.level === "B-LT") return Buffer.concat([signatureRevision, withDss.revision]);
-  const timestamp = await appendDocumentTimestamp(withDss.output, entry.documentTimestamper!);
-  return Buffer.concat([signatureRevision, withDss.revision, timestamp.revision]);
 }
 
 /** Refuses what this job cannot get, before anything is fetched or billed. */
@@ -103,6 +64,36 @@ export async function signDocument(
   }
 }
 
+/** The pipeline's `prepare` for this job, timed; its digest is the bytes of the byte range hashed. */
+async function prepareJob(
+  job: SignJob,
+  source: StoredObjectSource,
+  entry: SignerEntry,
+  metrics: WorkerMetrics,
+): Promise<Prepared> {
+  const prepared = await metrics.time("prepare", () =>
+    prepare(
+      source,
+      { describe: entry.describe, estimateCmsSize: (level) => entry.signer.estimateCmsSize(level) },
+      {
+        level: job.level,
+        contentsSize: entry.contentsSize,
+        field: {
+          fieldName: job.field.name,
+          page: job.field.page,
+          reason: job.field.reason,
+          location: job.field.location,
+          contactInfo: job.field.contactInfo,
+          name: job.field.signerName,
+          certify: job.field.certify,
+        },
+      },
+    ),
+  );
+  metrics.bytesHashed.inc(hashedLengthOf(prepared));
+  return prepared;
+}
+
 async function signFetched(
   job: SignJob,
   { queue, jobId, attempt }: JobIdentity,
@@ -112,34 +103,22 @@ async function signFetched(
   output: { store: ObjectStore; key: string },
 ): Promise<SignResult> {
   let prepared = await checkpoints.loadPrepared(queue, jobId);
-  if (!prepared || prepared.inputEtag !== source.etag || prepared.inputSize !== source.size) {
-    prepared = await checkpoints.savePrepared(
-      queue,
-      jobId,
-      await prepareRevision(job, source, entry, metrics),
-    );
+  if (!prepared || !preparedFor(prepared, source)) {
+    prepared = await checkpoints.savePrepared(queue, jobId, await prepareJob(job, source, entry, metrics));
   }
 
-  const signature = await signing.sign({ queue, jobId, entry, level: job.level }, prepared);
-  const revision = await metrics.time("embed", async () => {
-    const signatureRevision = embedCms(prepared, fromBase64(signature.cmsBase64));
-    return signedRevisions(job, entry, source, prepared, signatureRevision, signature);
-  });
-
-  const description = await entry.describe();
+  const signature = signResultOf(await signing.sign({ queue, jobId, entry }, prepared));
+  const signed = await metrics.time("embed", () =>
+    complete(source, prepared, signature, { documentTimestamper: entry.documentTimestamper }),
+  );
   await metrics.time("verify", async () => {
-    const hashed = await verifySignedOutput(new ConcatSource(source, revision), {
-      fieldName: prepared.fieldName,
-      signedLength: prepared.byteRange[2] + prepared.byteRange[3],
-      digestAlgorithm: prepared.digestAlgorithm as DigestAlgorithm,
-      signer: description,
-    });
-    metrics.bytesHashed.inc(hashed);
+    metrics.bytesHashed.inc(await verifyOutput(signed.output, prepared, signature));
   });
 
   const written = await metrics.time("upload", () =>
-    output.store.writeSignedOutput(output.key, source, revision),
+    output.store.writeSignedOutput(output.key, source, Buffer.concat(signed.revisions)),
   );
+  const description = await entry.describe();
   return {
     schemaVersion: SCHEMA_VERSION,
     output: job.output,
@@ -149,7 +128,7 @@ async function signFetched(
     signingTime: prepared.signingTime,
     level: job.level,
     signerSubject: subjectOf(description.certificate),
-    signatureId: prepared.digestHex,
+    signatureId: prepared.digest,
     attempts: attempt,
   };
 }

@@ -3,10 +3,11 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestPki, writeTestPki } from "@esign/pades/testing";
+import type { Prepared } from "@esign/pipeline";
 import { createP12Signer, type Signer } from "@esign/signers";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { CheckpointStore, type PreparedCheckpoint } from "../src/checkpoints";
+import { CheckpointStore } from "../src/checkpoints";
 import { ExactlyOnceSigner } from "../src/exactly-once-signer";
 import { createWorkerMetrics } from "../src/metrics";
 import { SigningRateLimiter } from "../src/rate-limiter";
@@ -60,8 +61,9 @@ describe("ExactlyOnceSigner", () => {
       describe: () => local.describe(),
     } as SignerEntry;
     const digest = createHash("sha256").update("the prepared revision").digest("hex");
-    const prepared = { digestHex: digest, digestAlgorithm: "sha256" } as PreparedCheckpoint;
-    const target = { queue: "esign-sign", jobId: "job-1", entry, level: "B-B" as const };
+    // Only what signing reads: the digest, its algorithm and the level (no revision is embedded here).
+    const prepared = { digest, digestAlgorithm: "sha256", level: "B-B" } as Prepared;
+    const target = { queue: "esign-sign", jobId: "job-1", entry };
 
     const [first, second] = await Promise.all([
       workerProcess().sign(target, prepared),

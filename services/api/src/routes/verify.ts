@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { certificatesFromPem, verifyPdfSignatures } from "@esign/pades";
+import { certificatesFromPem, verificationReportJson, verifyPdfSignatures } from "@esign/pades";
 import { FileSource } from "@esign/pdf";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ErrorSchema } from "../schemas";
@@ -15,8 +15,8 @@ import { checkedPdfBody } from "../upload";
 import type { RouteDeps } from "./deps";
 
 /**
- * `POST /v1/verify`: the validation report of an uploaded PDF (the same report as
- * `esign verify --json`), against the trust roots the operator configured.
+ * `POST /v1/verify`: the validation report of an uploaded PDF (the same bytes as
+ * `esign verify --json` prints for the file), against the trust roots the operator configured.
  */
 export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const trustRoots = (
@@ -34,10 +34,13 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           "Body: the PDF (application/pdf). Answers, per signature: field, signer, claimed and time-stamp time, PAdES level, digest/CMS validity, chain status, revocation data, coverage and later changes.",
         tags: ["verification"],
         consumes: ["application/pdf"],
-        response: { 200: z.object({ valid: z.boolean() }).passthrough(), "4xx": ErrorSchema },
+        response: {
+          200: z.object({ ok: z.boolean(), chainChecked: z.boolean(), valid: z.boolean() }).passthrough(),
+          "4xx": ErrorSchema,
+        },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       // Verification reads the file at random; it goes to a private temporary file, not to storage.
       const path = join(tmpdir(), `esign-verify-${randomUUID()}.pdf`);
       try {
@@ -48,11 +51,11 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         const source = await FileSource.open(path);
         try {
           const report = await verifyPdfSignatures(source, { trustRoots });
-          return JSON.parse(
-            JSON.stringify(report, (_key, value) =>
-              value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value,
-            ),
-          );
+          // Already JSON, byte for byte what `esign verify --json` prints: sent as it is
+          // (a string body skips fastify's serializer; the schema above documents its shape).
+          return (reply as FastifyReply)
+            .type("application/json; charset=utf-8")
+            .send(verificationReportJson(report, trustRoots.length > 0));
         } finally {
           await source.close();
         }

@@ -1,5 +1,5 @@
 import { constants, inflateSync } from "node:zlib";
-import { corrupt, limitExceeded } from "./limits";
+import { corrupt, limitExceeded } from "../reader/limits";
 import { asDict, asInteger, isName, type PdfDict, type PdfObject } from "./objects";
 
 /**

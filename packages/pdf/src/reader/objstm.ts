@@ -1,8 +1,8 @@
-import { decodeStream } from "./filters";
+import type { ByteSource } from "../io/source";
+import { decodeStream } from "../syntax/filters";
+import { asInteger, isName, type PdfObject, type PdfStream } from "../syntax/objects";
+import { Parser } from "../syntax/parser";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
-import { asInteger, isName, type PdfObject, type PdfStream } from "./objects";
-import { Parser } from "./parser";
-import type { ByteSource } from "./source";
 import { readStreamData } from "./xref";
 
 /** A decoded object stream: its data and where each contained object starts in it. */

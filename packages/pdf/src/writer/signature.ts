@@ -1,18 +1,18 @@
 import type { Writable } from "node:stream";
 import { EsignError } from "@esign/errors";
-import { hashByteRange } from "./digest";
-import type { PdfDocument } from "./document";
+import { hashByteRange } from "../io/digest";
+import { type ByteSource, ConcatSource, writeWithRevision } from "../io/source";
+import type { PdfDocument } from "../reader/document";
 import {
   certificationPermission,
   type DocMdpPermission,
   formFields,
   signatureFields,
   widgetOf,
-} from "./fields";
+} from "../reader/fields";
+import { name, PdfDict, type PdfObject, PdfRaw, type PdfRef } from "../syntax/objects";
+import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
-import { name, PdfDict, type PdfObject, PdfRaw, type PdfRef } from "./objects";
-import { type ByteSource, ConcatSource, writeWithRevision } from "./source";
-import { encodeTextString, formatPdfDate } from "./text";
 
 export interface SignatureOptions {
   /** Field to create, or an existing empty signature field to fill. Default: SignatureN. */
@@ -128,21 +128,39 @@ export async function prepareSignature(
     contentsCapacity: contentsSize,
     signedLength,
     digest: (algorithm = "sha256") => hashByteRange(prepared.output(revision), byteRange, algorithm),
-    embed(cms: Uint8Array): Uint8Array {
-      if (cms.length > contentsSize) {
-        throw new EsignError(
-          "E_CONTENTS_TOO_SMALL",
-          `the CMS is ${cms.length} bytes but only ${contentsSize} were reserved; raise contentsSize`,
-        );
-      }
-      const signed = Uint8Array.from(revision);
-      signed.set(Buffer.from(Buffer.from(cms).toString("hex"), "latin1"), contentsAt + 1);
-      return signed;
-    },
+    embed: (cms) => embedSignatureContents(revision, contentsAt, contentsSize, cms),
     output: (signedRevision) => new ConcatSource(doc.source, signedRevision),
     writeTo: (signedRevision, destination) => writeWithRevision(doc.source, signedRevision, destination),
   };
   return prepared;
+}
+
+/**
+ * A copy of `revision` with `cms` written (hex, zero padded) into the /Contents placeholder whose
+ * `<` is at `placeholderAt`. Works on bytes alone, so a revision prepared and stored by an earlier
+ * attempt (or another process) can be completed.
+ */
+export function embedSignatureContents(
+  revision: Uint8Array,
+  placeholderAt: number,
+  capacity: number,
+  cms: Uint8Array,
+): Uint8Array {
+  if (
+    revision[placeholderAt] !== 0x3c /* < */ ||
+    revision[placeholderAt + capacity * 2 + 1] !== 0x3e /* > */
+  ) {
+    throw new EsignError("E_INTERNAL", "the revision has no /Contents placeholder where its /ByteRange says");
+  }
+  if (cms.length > capacity) {
+    throw new EsignError(
+      "E_CONTENTS_TOO_SMALL",
+      `the CMS is ${cms.length} bytes but only ${capacity} were reserved; the signer's size estimate is too low, raise contentsSize`,
+    );
+  }
+  const signed = Uint8Array.from(revision);
+  signed.set(Buffer.from(Buffer.from(cms).toString("hex"), "latin1"), placeholderAt + 1);
+  return signed;
 }
 
 /**

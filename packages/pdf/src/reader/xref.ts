@@ -1,10 +1,10 @@
 import { EsignError } from "@esign/errors";
-import { decodeStream } from "./filters";
-import { asBuffer, findForward, findInTail, parseAt } from "./io";
+import { asBuffer, findForward, findInTail, parseAt } from "../io/io";
+import type { ByteSource } from "../io/source";
+import { decodeStream } from "../syntax/filters";
+import { asArray, asInteger, isName, PdfDict, type PdfObject, PdfStream } from "../syntax/objects";
+import type { IndirectObject, Parser } from "../syntax/parser";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
-import { asArray, asInteger, isName, PdfDict, type PdfObject, PdfStream } from "./objects";
-import type { IndirectObject, Parser } from "./parser";
-import type { ByteSource } from "./source";
 
 const ENTRY_UNKNOWN = 0;
 export const ENTRY_FREE = 1;

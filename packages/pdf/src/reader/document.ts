@@ -1,10 +1,10 @@
 import { EsignError } from "@esign/errors";
-import { asBuffer } from "./io";
+import { asBuffer } from "../io/io";
+import type { ByteSource } from "../io/source";
+import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "../syntax/objects";
 import { corrupt, limitExceeded, type PdfLimits, resolveLimits } from "./limits";
-import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "./objects";
 import { decodeObjectStream, type ObjectStream, objectStreamMember } from "./objstm";
 import { recoverXref } from "./recovery";
-import type { ByteSource } from "./source";
 import {
   ENTRY_COMPRESSED,
   ENTRY_IN_FILE,

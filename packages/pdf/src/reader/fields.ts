@@ -1,7 +1,7 @@
+import { asInteger, isName, type PdfDict, type PdfObject, PdfRef, PdfString } from "../syntax/objects";
+import { decodeTextString, parsePdfDate } from "../syntax/text";
 import type { PdfDocument } from "./document";
 import { corrupt, limitExceeded } from "./limits";
-import { asInteger, isName, type PdfDict, type PdfObject, PdfRef, PdfString } from "./objects";
-import { decodeTextString, parsePdfDate } from "./text";
 
 export type DocMdpPermission = 1 | 2 | 3;
 

@@ -1,5 +1,5 @@
-import { corrupt, limitExceeded } from "./limits";
-import { NeedMoreData, Parser } from "./parser";
+import { corrupt, limitExceeded } from "../reader/limits";
+import { NeedMoreData, Parser } from "../syntax/parser";
 import type { ByteSource } from "./source";
 
 /** A Buffer view of the same memory (no copy), for `indexOf` and `toString`. */

@@ -1,4 +1,4 @@
-import { corrupt, limitExceeded } from "./limits";
+import { corrupt, limitExceeded } from "../reader/limits";
 import { PdfDict, PdfName, type PdfObject, PdfRef, PdfString } from "./objects";
 
 /**

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { PdfDocument } from "./document";
-import { corrupt } from "./limits";
-import { asArray, name, PdfDict, type PdfObject, PdfRef, PdfStream, PdfString } from "./objects";
-import { serializeObject, toSyntax } from "./serialize";
-import { ENTRY_COMPRESSED, ENTRY_IN_FILE } from "./xref";
+import type { PdfDocument } from "../reader/document";
+import { corrupt } from "../reader/limits";
+import { ENTRY_COMPRESSED, ENTRY_IN_FILE } from "../reader/xref";
+import { asArray, name, PdfDict, type PdfObject, PdfRef, PdfStream, PdfString } from "../syntax/objects";
+import { serializeObject, toSyntax } from "../syntax/serialize";
 
 /** The bytes of a new revision and where each of its objects starts (absolute file offsets). */
 export interface BuiltRevision {

@@ -1,10 +1,10 @@
 import type { Writable } from "node:stream";
 import { EsignError } from "@esign/errors";
-import type { PdfDocument } from "./document";
+import { type ByteSource, ConcatSource, writeWithRevision } from "../io/source";
+import type { PdfDocument } from "../reader/document";
+import { name, PdfDict, type PdfObject, PdfRef, PdfStream } from "../syntax/objects";
+import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
-import { name, PdfDict, type PdfObject, PdfRef, PdfStream } from "./objects";
-import { type ByteSource, ConcatSource, writeWithRevision } from "./source";
-import { encodeTextString, formatPdfDate } from "./text";
 
 /** Validation data for one signature: indexes into the DssInput arrays. */
 export interface VriEntry {

@@ -1,8 +1,8 @@
-import { forEachChunk, parseAt } from "./io";
+import { forEachChunk, parseAt } from "../io/io";
+import type { ByteSource } from "../io/source";
+import { PdfDict, PdfRef } from "../syntax/objects";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
-import { PdfDict, PdfRef } from "./objects";
 import { decodeObjectStream } from "./objstm";
-import type { ByteSource } from "./source";
 import { ENTRY_COMPRESSED, ENTRY_IN_FILE, readStreamObjectAt, XrefTable } from "./xref";
 
 const OBJECT_HEADER = /(?<![0-9])(\d{1,10})[\0\t\n\f\r ]+(\d{1,5})[\0\t\n\f\r ]+obj(?![A-Za-z0-9])/g;

@@ -1,0 +1,24 @@
+import type { PdfVerificationReport } from "./verify-pdf";
+
+/**
+ * Whether a file passes verification: every signature intact, and, when trust roots were given,
+ * trusted with only signatures and validation data added after each. A file without signatures fails.
+ */
+export function verificationPasses(report: PdfVerificationReport, chainChecked: boolean): boolean {
+  if (report.signatures.length === 0) return false;
+  return chainChecked ? report.valid : report.signatures.every((signature) => signature.valid);
+}
+
+/**
+ * The JSON form of a verification report, the same bytes wherever it is produced (`esign verify
+ * --json`, `POST /v1/verify`): the verdict first, then the report; certificates and other bytes
+ * as base64 (the body of a PEM); two-space indentation and a final newline.
+ */
+export function verificationReportJson(report: PdfVerificationReport, chainChecked: boolean): string {
+  const document = { ok: verificationPasses(report, chainChecked), chainChecked, ...report };
+  return `${JSON.stringify(document, bytesAsBase64, 2)}\n`;
+}
+
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value;
+}

@@ -1,0 +1,153 @@
+import { EsignError } from "@esign/errors";
+import { checkReturnedCms, type RevocationOptions } from "@esign/pades";
+import {
+  type ByteSource,
+  ConcatSource,
+  embedSignatureContents,
+  hashByteRange,
+  openPdf,
+  type PdfLimits,
+  signatureFields,
+} from "@esign/pdf";
+import type { SignerDescription, SignRequest, SignResult } from "@esign/signers";
+import { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper } from "./ltv";
+import {
+  assertPreparedFor,
+  digestOf,
+  hashedLengthOf,
+  type Prepared,
+  signedLengthOf,
+  type VersionedSource,
+} from "./prepare";
+
+export interface CompleteOptions {
+  /** The time-stamp authority for the /DocTimeStamp of B-LTA (e.g. a TsaClient). */
+  documentTimestamper?: DocumentTimestamper;
+  /** Timeouts for fetching OCSP responses and CRLs (B-LT when the signer sends no LTV data). */
+  revocation?: RevocationOptions;
+  limits?: Partial<PdfLimits>;
+}
+
+export interface SignedPdf {
+  /** The bytes appended to the original, in order (signature revision, then DSS, then doc time-stamp). */
+  revisions: Uint8Array[];
+  /** Original followed by every revision, without copying the original. */
+  output: ByteSource;
+  fieldName: string;
+  level: Prepared["level"];
+  signingTime: Date;
+  /** The digest that left the premises, hex. Doubles as the signature's id. */
+  documentDigest: string;
+}
+
+/** Refuses, before anything is prepared or paid for, a level these options cannot complete. */
+export function assertCompletable(level: Prepared["level"], options: CompleteOptions): void {
+  if (level === "B-LTA" && !options.documentTimestamper) {
+    throw new EsignError("E_CONFIG", "PAdES B-LTA needs a time-stamp authority for the document time-stamp");
+  }
+}
+
+/** What the signer is asked for: the digest of the byte range and its algorithm, nothing else. */
+export function signRequestOf(prepared: Prepared): SignRequest {
+  const { digest, algorithm } = digestOf(prepared);
+  return { documentDigest: digest, digestAlgorithm: algorithm, level: prepared.level };
+}
+
+/**
+ * The check a signer's answer passes before it is kept or embedded: the CMS signs our digest,
+ * with the expected certificate when one is known. Run it on every answer, local or remote.
+ */
+export async function checkSignResult(
+  prepared: Prepared,
+  result: SignResult,
+  signer?: Pick<SignerDescription, "certificate">,
+): Promise<void> {
+  await checkReturnedCms(result.cms, {
+    documentDigest: digestOf(prepared).digest,
+    ...(signer && { certificate: signer.certificate }),
+  });
+}
+
+/**
+ * Finishes a prepared signature with the signer's answer: writes the CMS into the placeholder,
+ * then for B-LT a /DSS revision with the validation data (the signer's own, or fetched) and its
+ * /VRI, and for B-LTA a document time-stamp over all of it. The answer must have passed
+ * `checkSignResult`; `verifyOutput` then checks what a reader will see.
+ */
+export async function complete(
+  source: VersionedSource,
+  prepared: Prepared,
+  result: SignResult,
+  options: CompleteOptions = {},
+): Promise<SignedPdf> {
+  assertPreparedFor(prepared, source);
+  assertCompletable(prepared.level, options);
+  const placeholderAt = prepared.byteRange[1] - prepared.input.size;
+  const revisions = [
+    embedSignatureContents(
+      Buffer.from(prepared.revision, "base64"),
+      placeholderAt,
+      prepared.contentsCapacity,
+      result.cms,
+    ),
+  ];
+  let output: ByteSource = new ConcatSource(source, revisions[0]!);
+
+  if (prepared.level === "B-LT" || prepared.level === "B-LTA") {
+    const dss = await appendValidationData(
+      output,
+      { cms: result.cms, capacity: prepared.contentsCapacity },
+      { ltv: result.ltv, revocation: options.revocation, limits: options.limits },
+    );
+    revisions.push(dss.revision);
+    output = dss.output;
+  }
+  if (prepared.level === "B-LTA") {
+    const timestamp = await appendDocumentTimestamp(output, options.documentTimestamper!, options.limits);
+    revisions.push(timestamp.revision);
+    output = timestamp.output;
+  }
+  return {
+    revisions,
+    output,
+    fieldName: prepared.fieldName,
+    level: prepared.level,
+    signingTime: new Date(prepared.signingTime),
+    documentDigest: prepared.digest,
+  };
+}
+
+/**
+ * Re-opens the finished document as a reader would and checks the new signature: its field is
+ * signed, with the prepared /ByteRange, holding the CMS that was checked, and those bytes still
+ * hash to the prepared digest (so the CMS, which signs that digest, verifies). Returns the bytes
+ * hashed. Failing here means our own output is wrong: E_VERIFY, permanent.
+ */
+export async function verifyOutput(
+  output: ByteSource,
+  prepared: Prepared,
+  result: Pick<SignResult, "cms">,
+  limits?: Partial<PdfLimits>,
+): Promise<number> {
+  const fields = await signatureFields(await openPdf(output, limits));
+  const signature = fields.find((field) => field.name === prepared.fieldName)?.signature;
+  if (!signature) {
+    throw new EsignError("E_VERIFY", `the signed output has no signature in field ${prepared.fieldName}`);
+  }
+  const sameRange =
+    signature.byteRange.length === 4 &&
+    signature.byteRange.every((value, index) => value === prepared.byteRange[index]);
+  if (!sameRange || signature.byteRange[2]! + signature.byteRange[3]! !== signedLengthOf(prepared)) {
+    throw new EsignError("E_VERIFY", "the new signature's /ByteRange is not the one that was hashed");
+  }
+  const embedded = signature.contents.subarray(0, result.cms.length);
+  if (Buffer.compare(embedded, result.cms) !== 0) {
+    throw new EsignError("E_VERIFY", "the new signature's /Contents is not the CMS the signer returned");
+  }
+  const { digest, algorithm } = digestOf(prepared);
+  const rehashed = await hashByteRange(output, signature.byteRange, algorithm);
+  if (Buffer.compare(rehashed, digest) !== 0) {
+    throw new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
+  }
+  return hashedLengthOf(prepared);
+}

@@ -1,0 +1,129 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ErrorCode, isEsignError } from "@esign/errors";
+import { createTestPki, toPem } from "@esign/pades/testing";
+import { BufferSource, type ByteSource, readChunks } from "@esign/pdf";
+import { CmsBuildingSigner, LocalKeyProvider } from "@esign/signers";
+import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  checkSignResult,
+  complete,
+  type Prepared,
+  PreparedSchema,
+  prepare,
+  preparedFor,
+  signRequestOf,
+  verifyOutput,
+} from "../src";
+
+let dir: string;
+let rootPem: string;
+let input: Uint8Array;
+let signer: CmsBuildingSigner;
+let otherSigner: CmsBuildingSigner;
+
+async function bytesOf(output: ByteSource): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of readChunks(output)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | unknown> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  return isEsignError(error) ? error.code : error;
+}
+
+function localSigner(identity: Awaited<ReturnType<typeof createTestPki>>["signer"]): CmsBuildingSigner {
+  return new CmsBuildingSigner({
+    provider: new LocalKeyProvider({
+      privateKey: identity.privateKey,
+      certificate: identity.certificate,
+      chain: identity.chain,
+      signatureAlgorithm: identity.signatureAlgorithm,
+    }),
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "esign-pipeline-staged-"));
+  const pki = await createTestPki();
+  rootPem = join(dir, "root.pem");
+  await writeFile(rootPem, toPem(pki.root.certificate));
+  signer = localSigner(pki.signer);
+  otherSigner = localSigner((await createTestPki()).signer);
+  input = new Uint8Array(await readFile(join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf")));
+});
+
+describe("prepare / complete / verifyOutput", () => {
+  it("prepares a JSON state that another process completes into a valid signature", async () => {
+    const prepared = await prepare(new BufferSource(input), signer, {
+      level: "B-B",
+      field: { fieldName: "Approval", reason: "staged" },
+    });
+    // What a worker checkpoints: plain JSON, read back through the schema.
+    const stored = JSON.stringify(prepared);
+    const resumed: Prepared = PreparedSchema.parse(JSON.parse(stored));
+    expect(resumed).toEqual(prepared);
+    expect(resumed.input.size).toBe(input.length);
+    expect(resumed.fieldName).toBe("Approval");
+
+    // Only the digest is handed to the signer.
+    const request = signRequestOf(resumed);
+    expect(Buffer.from(request.documentDigest).toString("hex")).toBe(prepared.digest);
+    const result = await signer.sign(request);
+    await checkSignResult(resumed, result, await signer.describe());
+
+    // A fresh source over the same bytes, as a retry in another process would open it.
+    const source = new BufferSource(input);
+    const signed = await complete(source, resumed, result);
+    expect(signed.revisions).toHaveLength(1);
+    expect(signed.documentDigest).toBe(prepared.digest);
+    expect(await verifyOutput(signed.output, resumed, result)).toBe(
+      prepared.byteRange[1] + prepared.byteRange[3],
+    );
+
+    const file = join(dir, "staged.pdf");
+    await writeFile(file, await bytesOf(signed.output));
+    const verdict = await validate(file, rootPem);
+    expect(verdict.failures, verdict.output).toEqual([]);
+  });
+
+  it("refuses an answer that signs another digest or comes from another certificate", async () => {
+    const prepared = await prepare(new BufferSource(input), signer, { level: "B-B" });
+    const otherDigest = { ...signRequestOf(prepared), documentDigest: new Uint8Array(32).fill(7) };
+    const wrongDocument = await signer.sign(otherDigest);
+    expect(await codeOf(checkSignResult(prepared, wrongDocument, await signer.describe()))).toBe(
+      "E_SIGNATURE_MISMATCH",
+    );
+    const wrongKey = await otherSigner.sign(signRequestOf(prepared));
+    expect(await codeOf(checkSignResult(prepared, wrongKey, await signer.describe()))).toBe(
+      "E_SIGNATURE_MISMATCH",
+    );
+    expect(await codeOf(checkSignResult(prepared, { cms: new Uint8Array([0x30, 0x03, 1, 2]) }))).toBe(
+      "E_SIGNER_BAD_RESPONSE",
+    );
+  });
+
+  it("will not complete over another input, and catches an output that is not what was hashed", async () => {
+    const prepared = await prepare(new BufferSource(input), signer, { level: "B-B" });
+    const result = await signer.sign(signRequestOf(prepared));
+    const changed = new BufferSource(Buffer.concat([input, Buffer.from("\n% appended\n")]));
+    expect(preparedFor(prepared, changed)).toBe(false);
+    expect(await codeOf(complete(changed, prepared, result))).toBe("E_INTERNAL");
+
+    // The right revision, but another CMS in the output than the one checked: caught.
+    const signed = await complete(new BufferSource(input), prepared, result);
+    const other = await otherSigner.sign(signRequestOf(prepared));
+    expect(await codeOf(verifyOutput(signed.output, prepared, other))).toBe("E_VERIFY");
+
+    // A byte flipped inside the signed range: the output no longer hashes to the digest.
+    const bytes = Buffer.from(await bytesOf(signed.output));
+    bytes[100] = bytes[100]! ^ 0xff;
+    expect(await codeOf(verifyOutput(new BufferSource(bytes), prepared, result))).toBe("E_VERIFY");
+  });
+});
