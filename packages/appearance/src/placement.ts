@@ -19,8 +19,8 @@ import type { Rotation } from "./seal";
  * y up after the page's /Rotate is applied.
  */
 export type PlacementRequest =
-  /** An existing empty signature field (by name, else the first one); else the default spot. */
-  | { kind: "field"; fieldName?: string; page?: number }
+  /** An existing empty signature field (by name, else the first one); else the default spot, `size` big. */
+  | { kind: "field"; fieldName?: string; page?: number; size?: [number, number] }
   | { kind: "rect"; page?: number; rect: Box }
   /** The rectangle's lower-left corner sits at the anchor text's lower-left corner plus `offset`. */
   | { kind: "anchor"; page?: number; text: string; offset?: [number, number]; size?: [number, number] };
@@ -71,7 +71,7 @@ export async function resolvePlacement(
   }
   const view = await pageView(doc, pageNumber!);
   if (request.kind === "rect") return view.place(request.rect);
-  const [width, height] = DEFAULT_SEAL_SIZE;
+  const [width, height] = request.size ?? DEFAULT_SEAL_SIZE;
   const right = view.width - DEFAULT_MARGIN;
   return view.place([right - width, DEFAULT_MARGIN, right, DEFAULT_MARGIN + height]);
 }

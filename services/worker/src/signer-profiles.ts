@@ -6,6 +6,7 @@ import type { DocumentTimestamper } from "@esign/pipeline";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
 import type { SecretRef, SignerProfile } from "./config";
+import { type LoadedSeal, loadSeals } from "./seals";
 
 /** A configured signer with what the worker needs to know about it besides signing. */
 export interface SignerEntry {
@@ -21,6 +22,8 @@ export interface SignerEntry {
   documentTimestamper: DocumentTimestamper | undefined;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
+  /** Seal templates jobs of this profile may name, images read. */
+  seals: Map<string, LoadedSeal>;
 }
 
 export interface SignerRegistry {
@@ -112,6 +115,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         documentTimestamper:
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
+        seals: await loadSeals(name, profile.seals),
       });
     }
   } catch (error) {
