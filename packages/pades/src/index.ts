@@ -1,3 +1,16 @@
+export { OID } from "./asn1/oids";
+export {
+  type AssembleCmsInput,
+  assembleCms,
+  buildSignedAttributes,
+  type CmsAttribute,
+  type SignedAttributesInput,
+} from "./cms/build";
+export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms/parse";
+export { checkReturnedCms, type ReturnedCmsExpectation } from "./cms/returned-cms";
+export { addUnsignedAttribute, signatureValueOf } from "./cms/unsigned";
+export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
+export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv/gather";
 export {
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
@@ -10,44 +23,32 @@ export {
   signatureAlgorithmsForKey,
   signData,
   verifyData,
-} from "./algorithms";
-export { buildChain, type CertificateSummary, type ChainReport } from "./chain";
-export {
-  type AssembleCmsInput,
-  assembleCms,
-  buildSignedAttributes,
-  type CmsAttribute,
-  type SignedAttributesInput,
-} from "./cms";
-export { type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
-export { addUnsignedAttribute, signatureValueOf } from "./cms-unsigned";
-export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
+} from "./pki/algorithms";
+export { buildChain, type CertificateSummary, type ChainReport } from "./pki/chain";
 export {
   certificatesFromPem,
   type LoadCredentialsOptions,
   type LocalCredentials,
   type LocalCredentialsSource,
   loadLocalCredentials,
-} from "./keys";
-export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv";
-export { OID } from "./oids";
-export { checkReturnedCms, type ReturnedCmsExpectation } from "./returned-cms";
-export type { LaterChanges } from "./revisions";
+} from "./pki/keys";
+export { assertUsableSignerCertificate } from "./pki/signer-certificate";
+export { hasOcspNoCheck, revocationUrls } from "./revocation/extensions";
+export { fetchCrl, fetchIssuer, fetchOcsp } from "./revocation/fetch";
+export { DEFAULT_REVOCATION_GRACE_MS } from "./revocation/freshness";
+export type { CertificateStatus } from "./revocation/ocsp";
 export {
   checkCrl,
   checkOcspResponse,
-  fetchCrl,
-  fetchIssuer,
-  fetchOcsp,
-  hasOcspNoCheck,
   type OcspResult,
   type RevocationOptions,
-  revocationUrls,
-} from "./revocation-client";
-export type { RevocationStatus } from "./revocation-status";
-export { assertUsableSignerCertificate } from "./signer-certificate";
-export { TsaClient, type TsaClientOptions } from "./tsa";
-export { verificationPasses, verificationReportJson } from "./verification-json";
+  type RevocationReportOptions,
+  type RevocationStatus,
+  revocationStatus,
+} from "./revocation/policies";
+export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
+export { verificationPasses, verificationReportJson } from "./validation/report-json";
+export type { LaterChanges } from "./validation/revisions";
 export {
   type CmsVerification,
   type ContentDigester,
@@ -56,7 +57,7 @@ export {
   type VerifyCmsOptions,
   verifyCms,
   verifyTimestampToken,
-} from "./verify-cms";
+} from "./validation/verify-cms";
 export {
   type DssSummary,
   type PadesLevelFound,
@@ -64,4 +65,4 @@ export {
   type PdfVerificationReport,
   type VerifyPdfOptions,
   verifyPdfSignatures,
-} from "./verify-pdf";
+} from "./validation/verify-pdf";

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { addUnsignedAttribute, digestAlgorithmOf, hash, OID, parseCms, signatureValueOf } from "../src";
-import { children, octetsOf, oidOf, parseBer, rawBytes } from "../src/asn1";
-import { certificateIdentity } from "../src/certificate";
+import { children, octetsOf, oidOf, parseBer, rawBytes } from "../src/asn1/read";
+import { certificateIdentity } from "../src/pki/certificate";
 import { createTestPki, opensslVerifyCms, type TestKeyType } from "../src/testing";
 import { signContent } from "./helpers";
 

@@ -18,9 +18,14 @@ export async function scratchDirectory(): Promise<string> {
 
 /** Signs `content` as a detached PAdES B-B CMS with the identity's key. */
 export function signContent(identity: TestIdentity, content: Uint8Array): Uint8Array {
+  return signDigest(identity, hash(digestAlgorithmOf(identity.signatureAlgorithm), content));
+}
+
+/** A detached PAdES B-B CMS over content whose digest (with the identity's hash) is `documentDigest`. */
+export function signDigest(identity: TestIdentity, documentDigest: Uint8Array): Uint8Array {
   const digestAlgorithm = digestAlgorithmOf(identity.signatureAlgorithm);
   const signedAttributes = buildSignedAttributes({
-    documentDigest: hash(digestAlgorithm, content),
+    documentDigest,
     signerCertificate: identity.certificate,
     digestAlgorithm,
   });

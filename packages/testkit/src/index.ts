@@ -18,8 +18,15 @@ export const SAMPLES_DIR = join(SHARED_DIR, "samples");
 export const VALIDATE = join(SHARED_DIR, "validate/validate.sh");
 export const TAMPER = join(SHARED_DIR, "validate/tamper.sh");
 
-if (!existsSync(VALIDATE)) {
-  throw new Error(`validate.sh not found at ${VALIDATE}; set ESIGN_SHARED_DIR to the shared/ folder`);
+/**
+ * The path of a `shared/` tool, checked when a test runs it rather than when testkit is imported:
+ * importing testkit (for REPO_ROOT, say) must work on a checkout without `shared/`.
+ */
+function sharedTool(path: string): string {
+  if (!existsSync(path)) {
+    throw new Error(`${path} not found; set ESIGN_SHARED_DIR to the shared/ folder (validators and samples)`);
+  }
+  return path;
 }
 
 export interface ValidateResult {
@@ -33,12 +40,16 @@ function checkId(line: string): string {
   return line.split(/\s+/).slice(0, 2).join(" ");
 }
 
-/** Runs validate.sh; never throws, so a test can assert on failures too. */
+/**
+ * Runs validate.sh. A verdict, even a failing one, is returned (a test can assert on failures
+ * too); it throws only when `shared/` is missing.
+ */
 export async function validate(file: string, root?: string): Promise<ValidateResult> {
+  const validator = sharedTool(VALIDATE);
   let output: string;
   let ok: boolean;
   try {
-    const { stdout } = await run(VALIDATE, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(validator, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
     output = stdout;
     ok = true;
   } catch (error) {
@@ -67,6 +78,6 @@ export async function failuresUnderRoots(file: string, roots: string[]): Promise
 
 /** Copies `signed` to `out` with one signed byte flipped (shared/validate/tamper.sh). */
 export async function tamper(signed: string, out: string): Promise<void> {
-  await run(TAMPER, [signed, out]);
+  await run(sharedTool(TAMPER), [signed, out]);
 }
 export * from "./render";

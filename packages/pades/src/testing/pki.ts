@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as x509 from "@peculiar/x509";
-import type { SignatureAlgorithm } from "../algorithms";
+import type { SignatureAlgorithm } from "../pki/algorithms";
 
 /**
  * Throw-away PKI for tests: a root CA (optionally an intermediate) and end-entity certificates,
@@ -71,6 +71,8 @@ export interface IssueOptions {
   /** Extended key usage OIDs, e.g. 1.3.6.1.5.5.7.3.8 for a TSA. */
   extendedKeyUsage?: { oids: string[]; critical: boolean };
   extraExtensions?: x509.Extension[];
+  /** Where relying parties ask for this certificate's status (AIA id-ad-ocsp). */
+  ocspUrl?: string;
   notBefore?: Date;
   notAfter?: Date;
 }
@@ -96,6 +98,7 @@ export async function issueCertificate(options: IssueOptions): Promise<TestIdent
     ...(options.extendedKeyUsage
       ? [new x509.ExtendedKeyUsageExtension(options.extendedKeyUsage.oids, options.extendedKeyUsage.critical)]
       : []),
+    ...(options.ocspUrl ? [new x509.AuthorityInfoAccessExtension({ ocsp: [options.ocspUrl] })] : []),
     ...(options.extraExtensions ?? []),
   ];
   const signingKeyType = issuer?.keyType ?? keyType;

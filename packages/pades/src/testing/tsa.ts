@@ -2,18 +2,22 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type DigestAlgorithm, hash } from "../algorithms";
-import { issueCertificate, type TestIdentity, toPem } from "./pki";
+import { type DigestAlgorithm, hash } from "../pki/algorithms";
+import { type IssueOptions, issueCertificate, type TestIdentity, toPem } from "./pki";
 
 const run = promisify(execFile);
 const TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
 
 /** A TSA certificate as RFC 3161 wants it: EKU timeStamping only, critical. */
-export function issueTsaCertificate(issuer: TestIdentity): Promise<TestIdentity> {
+export function issueTsaCertificate(
+  issuer: TestIdentity,
+  options: Pick<IssueOptions, "ocspUrl"> = {},
+): Promise<TestIdentity> {
   return issueCertificate({
     subject: "CN=esign test TSA,O=esign-agent tests",
     issuer,
     extendedKeyUsage: { oids: [TIME_STAMPING], critical: true },
+    ...options,
   });
 }
 

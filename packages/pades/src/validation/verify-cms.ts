@@ -1,14 +1,14 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import * as x509 from "@peculiar/x509";
-import { parseSignatureAlgorithm } from "./algorithm-identifiers";
-import { type DigestAlgorithm, digestAlgorithmFromOid, hash, verifyData } from "./algorithms";
-import { children, octetsOf, oidOf, parseBer, rawBytes } from "./asn1";
-import { bytesEqual, certificateIdentity } from "./certificate";
-import { buildChain, type CertificateSummary, type ChainReport, summarizeCertificate } from "./chain";
-import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "./cms-parse";
-import { OID } from "./oids";
-import { parseTstInfo } from "./tst-info";
+import { OID } from "../asn1/oids";
+import { children, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
+import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "../cms/parse";
+import { parseSignatureAlgorithm } from "../pki/algorithm-identifiers";
+import { type DigestAlgorithm, digestAlgorithmFromOid, hash, verifyData } from "../pki/algorithms";
+import { bytesEqual, certificateIdentity } from "../pki/certificate";
+import { buildChain, type CertificateSummary, type ChainReport, summarizeCertificate } from "../pki/chain";
+import { parseTstInfo } from "../timestamp/tst-info";
 
 const SIGNING_CERTIFICATE_V1 = "1.2.840.113549.1.9.16.2.12";
 

@@ -1,7 +1,7 @@
 import { createHash, constants as cryptoConstants, type KeyObject, sign, verify } from "node:crypto";
 import { EsignError } from "@esign/errors";
-import { explicit, nullValue, oid, sequence, unsignedInteger } from "./der";
-import { OID } from "./oids";
+import { explicit, nullValue, oid, sequence, unsignedInteger } from "../asn1/der";
+import { OID } from "../asn1/oids";
 
 export const DIGEST_ALGORITHMS = ["sha256", "sha384", "sha512"] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];

@@ -20,8 +20,14 @@ export interface ChainReport {
 
 const MAX_PATH_LENGTH = 10;
 
-function distinguishedName(multiline: string): string {
+/** node:crypto's multi-line DN as one line, the way our messages and reports show names. */
+export function distinguishedName(multiline: string): string {
   return multiline.split("\n").filter(Boolean).join(", ");
+}
+
+/** `issuer` issued `certificate`: names match and its key verifies the certificate's signature. */
+export function isIssuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
+  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
 }
 
 export function summarizeCertificate(certificate: X509Certificate): CertificateSummary {
@@ -66,17 +72,14 @@ export function buildChain(
       problems.push(`no trust root within ${MAX_PATH_LENGTH} certificates`);
       break;
     }
-    if (current.checkIssued(current) && current.verify(current.publicKey)) {
+    if (isIssuedBy(current, current)) {
       problems.push(
         `${distinguishedName(current.subject)} is a self-signed root that is not among the trust roots`,
       );
       break;
     }
     const issuer = candidates.find(
-      (candidate) =>
-        !bytesEqual(candidate.raw, current.raw) &&
-        current.checkIssued(candidate) &&
-        current.verify(candidate.publicKey),
+      (candidate) => !bytesEqual(candidate.raw, current.raw) && isIssuedBy(current, candidate),
     );
     if (!issuer) {
       problems.push(

@@ -1,8 +1,8 @@
 import { EsignError } from "@esign/errors";
-import { digestLength } from "./algorithms";
-import { bytesEqual } from "./certificate";
-import { parseCms } from "./cms-parse";
-import { type CmsVerification, verifyCms } from "./verify-cms";
+import { digestLength } from "../pki/algorithms";
+import { bytesEqual } from "../pki/certificate";
+import { type CmsVerification, verifyCms } from "../validation/verify-cms";
+import { parseCms } from "./parse";
 
 export interface ReturnedCmsExpectation {
   /** The digest we computed locally and sent: the CMS must sign exactly this. */

@@ -1,7 +1,7 @@
 import { EsignError } from "@esign/errors";
-import { type CmsAttribute, encodeContentInfo, encodeUnsignedAttributes } from "./cms";
-import { type ParsedCms, parseCms } from "./cms-parse";
-import { sequence, setOf } from "./der";
+import { sequence, setOf } from "../asn1/der";
+import { type CmsAttribute, encodeContentInfo, encodeUnsignedAttributes } from "./build";
+import { type ParsedCms, parseCms } from "./parse";
 
 function onlySigner(cms: ParsedCms) {
   if (cms.signerInfos.length !== 1) {

@@ -8,10 +8,10 @@ import {
   type SignatureInfo,
   signatureFields,
 } from "@esign/pdf";
-import type { DigestAlgorithm } from "./algorithms";
-import { parseCms } from "./cms-parse";
+import { parseCms } from "../cms/parse";
+import type { DigestAlgorithm } from "../pki/algorithms";
+import { type RevocationStatus, revocationStatus } from "../revocation/policies";
 import { type LaterChanges, laterChanges, openRevision } from "./revisions";
-import { type RevocationStatus, revocationStatus } from "./revocation-status";
 import {
   type CmsVerification,
   type TimestampVerification,
@@ -42,7 +42,7 @@ export interface PdfSignatureReport {
   cms: CmsVerification | undefined;
   /** Token checks of a /DocTimeStamp. */
   documentTimestamp: TimestampVerification | undefined;
-  /** Revocation status of the signer certificate according to the /DSS. */
+  /** Revocation status of the signer certificate according to the /DSS (absent without one). */
   revocation: RevocationStatus | undefined;
   /** Highest PAdES baseline level this signature reaches in the file as it is. */
   level: PadesLevelFound | undefined;
@@ -187,6 +187,15 @@ async function verifyOne(
   return report;
 }
 
+/**
+ * When the signer certificate had to be good: when its signature time-stamp (if valid) says the
+ * signature existed, else the validation time. Revocation data gathered after that time covers it.
+ */
+function signatureTime(report: PdfSignatureReport, options: VerifyPdfOptions): Date | undefined {
+  const stamp = report.cms?.signatureTimestamp;
+  return stamp?.valid ? new Date(stamp.genTime) : options.validationTime;
+}
+
 /** PAdES baseline level of a /Sig, given what the rest of the file adds. */
 function levelOf(
   report: PdfSignatureReport,
@@ -234,7 +243,10 @@ export async function verifyPdfSignatures(
     const certificate = report.cms?.signerCertificate;
     if (dss && certificate) {
       const pool = [...parseCms(field.signature.contents).certificates, ...dss.certs, ...options.trustRoots];
-      report.revocation = revocationStatus(certificate, pool, dss.ocsps, dss.crls);
+      report.revocation = revocationStatus(certificate, pool, dss.ocsps, dss.crls, {
+        at: signatureTime(report, options),
+        now: options.validationTime,
+      });
     }
     if (report.byteRangeValid && !report.coversWholeFile) {
       report.laterChanges = await laterChanges(doc, report.signedLength).catch((error: unknown) => {

@@ -1,4 +1,6 @@
 import { EsignError } from "@esign/errors";
+import { explicit, octetString, oid, retag, sequence, setOf, TAG, unsignedInteger } from "../asn1/der";
+import { OID } from "../asn1/oids";
 import {
   type DigestAlgorithm,
   digestAlgorithmIdentifier,
@@ -7,10 +9,8 @@ import {
   hash,
   type SignatureAlgorithm,
   signatureAlgorithmIdentifier,
-} from "./algorithms";
-import { bytesEqual, certificateIdentity } from "./certificate";
-import { explicit, octetString, oid, retag, sequence, setOf, TAG, unsignedInteger } from "./der";
-import { OID } from "./oids";
+} from "../pki/algorithms";
+import { bytesEqual, certificateIdentity } from "../pki/certificate";
 
 export interface SignedAttributesInput {
   /** Digest of the document's byte range, computed with `digestAlgorithm`. */

@@ -1,8 +1,8 @@
 import { EsignError } from "@esign/errors";
-import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "./asn1";
-import type { CmsAttribute } from "./cms";
-import { retag, TAG } from "./der";
-import { OID } from "./oids";
+import { retag, TAG } from "../asn1/der";
+import { OID } from "../asn1/oids";
+import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
+import type { CmsAttribute } from "./build";
 
 export interface ParsedSignerInfo {
   /** Original encodings of the SignerInfo fields, in order (to rebuild it with new unsigned attributes). */

@@ -1,16 +1,12 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
-import { bytesEqual } from "./certificate";
-import { attributeValues, parseCms } from "./cms-parse";
-import { OID } from "./oids";
-import {
-  fetchCrl,
-  fetchIssuer,
-  fetchOcsp,
-  hasOcspNoCheck,
-  type RevocationOptions,
-  revocationUrls,
-} from "./revocation-client";
+import { OID } from "../asn1/oids";
+import { attributeValues, parseCms } from "../cms/parse";
+import { bytesEqual } from "../pki/certificate";
+import { isIssuedBy } from "../pki/chain";
+import { hasOcspNoCheck, revocationUrls } from "../revocation/extensions";
+import { fetchCrl, fetchIssuer, fetchOcsp } from "../revocation/fetch";
+import type { RevocationOptions } from "../revocation/policies";
 
 /** Validation data for a /DSS, all DER. */
 export interface LtvData {
@@ -40,10 +36,6 @@ function unique(items: Uint8Array[]): Uint8Array[] {
   return items.filter((item, index) => items.findIndex((other) => bytesEqual(other, item)) === index);
 }
 
-function isSelfIssued(certificate: X509Certificate): boolean {
-  return certificate.subject === certificate.issuer && certificate.verify(certificate.publicKey);
-}
-
 /**
  * Gathers what a verifier needs to check `certificates` later without the network: for each one
  * below a trust anchor, an OCSP response from its AIA responder (or, failing that, a CRL from its
@@ -59,11 +51,8 @@ export async function gatherLtv(
   for (let index = 0; index < pool.length; index++) {
     const der = pool[index]!;
     const certificate = new X509Certificate(der);
-    if (isSelfIssued(certificate) || hasOcspNoCheck(der)) continue;
-    let issuer = pool.find((candidate) => {
-      const issuerCert = new X509Certificate(candidate);
-      return certificate.checkIssued(issuerCert) && certificate.verify(issuerCert.publicKey);
-    });
+    if (isIssuedBy(certificate, certificate) || hasOcspNoCheck(der)) continue;
+    let issuer = pool.find((candidate) => isIssuedBy(certificate, new X509Certificate(candidate)));
     // Chains often stop below the root: the verifier needs the rest, and its status too.
     issuer ??= await fetchIssuer(der, options);
     if (issuer && !pool.some((known) => bytesEqual(known, issuer!))) {

@@ -1,7 +1,7 @@
 import { EsignError } from "@esign/errors";
 import * as asn1js from "asn1js";
-import { type DigestAlgorithm, digestAlgorithmFromOid } from "./algorithms";
-import { children, octetsOf, oidOf, parseBer } from "./asn1";
+import { children, octetsOf, oidOf, parseBer } from "../asn1/read";
+import { type DigestAlgorithm, digestAlgorithmFromOid } from "../pki/algorithms";
 
 /** The parts of an RFC 3161 TSTInfo a verifier needs. */
 export interface TstInfo {

@@ -1,4 +1,4 @@
-/** Object identifiers used by CMS, PAdES and RFC 3161. */
+/** Object identifiers used by CMS, PAdES, RFC 3161 and revocation checking (OCSP, CRLs). */
 export const OID = {
   data: "1.2.840.113549.1.7.1",
   signedData: "1.2.840.113549.1.7.2",
@@ -20,4 +20,15 @@ export const OID = {
   ecdsaWithSha256: "1.2.840.10045.4.3.2",
   ecdsaWithSha384: "1.2.840.10045.4.3.3",
   ecdsaWithSha512: "1.2.840.10045.4.3.4",
+  /** SHA-1: only as the hash of OCSP CertIDs, which every responder understands (RFC 5019). */
+  sha1: "1.3.14.3.2.26",
+  ocspBasic: "1.3.6.1.5.5.7.48.1.1",
+  /** id-pkix-ocsp-nocheck: a responder certificate whose own status is not to be asked. */
+  ocspNoCheck: "1.3.6.1.5.5.7.48.1.5",
+  /** Extended key usage id-kp-OCSPSigning: a CA's delegated OCSP responder. */
+  ocspSigning: "1.3.6.1.5.5.7.3.9",
+  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  accessOcsp: "1.3.6.1.5.5.7.48.1",
+  accessCaIssuers: "1.3.6.1.5.5.7.48.2",
+  crlDistributionPoints: "2.5.29.31",
 } as const;

@@ -34,6 +34,18 @@ export function oidOf(block: Block | undefined): string | undefined {
   return block instanceof asn1js.ObjectIdentifier ? block.valueBlock.toString() : undefined;
 }
 
+/** UTCTime or GeneralizedTime (asn1js derives the latter from the former). */
+export function timeOf(block: Block | undefined): Date | undefined {
+  return block instanceof asn1js.UTCTime ? block.toDate() : undefined;
+}
+
+/** A small INTEGER or ENUMERATED (versions, status codes), as a number. */
+export function smallIntegerOf(block: Block | undefined): number | undefined {
+  return block instanceof asn1js.Integer || block instanceof asn1js.Enumerated
+    ? block.valueBlock.valueDec
+    : undefined;
+}
+
 /** Content octets of a (possibly BER-constructed) OCTET STRING or an IMPLICIT-tagged one. */
 export function octetsOf(block: Block): Uint8Array {
   const parts = children(block);

@@ -2,13 +2,13 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { type DigestAlgorithm, digestLength, digestOid, hash } from "./algorithms";
-import { children, parseBer, rawBytes } from "./asn1";
-import { bytesEqual } from "./certificate";
-import { parseCms } from "./cms-parse";
-import { httpCall } from "./http";
-import { OID } from "./oids";
-import { verifyTimestampToken } from "./verify-cms";
+import { OID } from "../asn1/oids";
+import { children, parseBer, rawBytes } from "../asn1/read";
+import { parseCms } from "../cms/parse";
+import { httpCall } from "../http";
+import { type DigestAlgorithm, digestLength, digestOid, hash } from "../pki/algorithms";
+import { bytesEqual } from "../pki/certificate";
+import { verifyTimestampToken } from "../validation/verify-cms";
 
 export interface TsaClientOptions {
   /** Time-stamp authorities in order of preference; the next is tried when one fails. */

@@ -1,11 +1,11 @@
+import { OID } from "../asn1/oids";
+import { children, parseBer } from "../asn1/read";
 import {
   type DigestAlgorithm,
   digestAlgorithmFromOid,
   digestLength,
   type SignatureParameters,
 } from "./algorithms";
-import { children, parseBer } from "./asn1";
-import { OID } from "./oids";
 
 /** A signature algorithm as found in someone else's CMS, resolved enough to verify with node:crypto. */
 export interface ParsedSignatureAlgorithm extends SignatureParameters {

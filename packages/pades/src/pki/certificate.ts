@@ -1,0 +1,63 @@
+import { EsignError } from "@esign/errors";
+import { children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
+
+/** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
+export interface CertificateIdentity {
+  issuer: Uint8Array;
+  serialNumber: Uint8Array;
+}
+
+/** The fields of a certificate our checks read, each as it was encoded. */
+export interface CertificateFields extends CertificateIdentity {
+  /** The subject Name, DER. */
+  subject: Uint8Array;
+  /** The subjectPublicKey BIT STRING's bits: what an OCSP CertID's issuerKeyHash hashes. */
+  publicKeyBits: Uint8Array;
+  /** extnID → extnValue (the DER inside the OCTET STRING). */
+  extensions: Map<string, Uint8Array>;
+}
+
+/** Every CMS of a signer repeats its certificates: parse each certificate object once. */
+const parsed = new WeakMap<Uint8Array, CertificateFields>();
+
+export function certificateFields(certificate: Uint8Array): CertificateFields {
+  let fields = parsed.get(certificate);
+  if (!fields) {
+    fields = parseFields(certificate);
+    parsed.set(certificate, fields);
+  }
+  return fields;
+}
+
+export function certificateIdentity(certificate: Uint8Array): CertificateIdentity {
+  return certificateFields(certificate);
+}
+
+function parseFields(certificate: Uint8Array): CertificateFields {
+  const tbsFields = children(children(parseBer(certificate, "certificate", "E_CERT"))[0]!);
+  // TBSCertificate: version [0] EXPLICIT is optional (absent for v1 certificates), then serial,
+  // signature, issuer, validity, subject, subjectPublicKeyInfo, and optional tagged fields.
+  const first = tbsFields[0] && isContextTag(tbsFields[0], 0) ? 1 : 0;
+  const [serial, , issuer, , subject, publicKeyInfo, ...rest] = tbsFields.slice(first);
+  if (!serial || !issuer) throw new EsignError("E_CERT", "certificate has no issuer or serial number");
+  if (!subject || !publicKeyInfo) throw new EsignError("E_CERT", "certificate has no subject or public key");
+  const extensions = new Map<string, Uint8Array>();
+  const extensionList = children(rest.find((field) => isContextTag(field, 3)))[0];
+  for (const extension of children(extensionList)) {
+    const parts = children(extension);
+    const id = oidOf(parts[0]);
+    const value = parts[parts.length - 1];
+    if (id && value && parts.length >= 2) extensions.set(id, octetsOf(value));
+  }
+  return {
+    issuer: rawBytes(issuer),
+    serialNumber: rawBytes(serial),
+    subject: rawBytes(subject),
+    publicKeyBits: octetsOf(children(publicKeyInfo)[1] ?? publicKeyInfo),
+    extensions,
+  };
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
