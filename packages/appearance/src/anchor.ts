@@ -45,7 +45,9 @@ export async function findText(
   const transport = new PDFDataRangeTransport(source.size, null);
   transport.requestDataRange = (begin: number, end: number) => {
     source.read(begin, end - begin).then(
-      (chunk) => transport.onDataRange(begin, chunk),
+      // pdf.js transfers the chunk's buffer to its worker, detaching it: hand over a copy, never
+      // a view into the source's own memory (a whole-file buffer, a block cache).
+      (chunk) => transport.onDataRange(begin, Uint8Array.from(chunk)),
       () => transport.onDataRange(begin, new Uint8Array(0)),
     );
   };

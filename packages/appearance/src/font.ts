@@ -47,11 +47,18 @@ function loadHarfBuzz(): Promise<HarfBuzz> {
   return harfbuzz;
 }
 
+/** Characters every seal date uses: always in the subset, so a new date does not make a new subset. */
+const DATE_CHARACTERS = "0123456789-: UTC";
+/** Subsets kept per font: a profile's seal with the same signer reuses its subset signature after signature. */
+const SUBSET_CACHE_SIZE = 32;
+
 /**
  * A TrueType or OpenType font (file or collection member) ready to be subset for appearances.
  * Loaded once per file and process: the program stays in the subsetter's memory.
  */
 export class AppearanceFont {
+  private readonly subsets = new Map<string, Promise<SubsetProgram>>();
+
   private constructor(
     private readonly face: SubsetterFace,
     readonly path: string,
@@ -86,9 +93,18 @@ export class AppearanceFont {
    */
   async shape(lines: string[]): Promise<SubsetFont> {
     const codePoints = new Set<number>();
-    for (const line of lines) for (const char of line) codePoints.add(char.codePointAt(0)!);
-    const program = this.face.subset(codePoints);
-    return new SubsetFont(await loadHarfBuzz(), program, lines);
+    for (const char of [...lines, DATE_CHARACTERS].join("")) codePoints.add(char.codePointAt(0)!);
+    const key = [...codePoints].sort((a, b) => a - b).join(",");
+    let subset = this.subsets.get(key);
+    if (subset) {
+      this.subsets.delete(key); // most recently used goes last
+    } else {
+      subset = loadHarfBuzz().then((hb) => new SubsetProgram(hb, this.face.subset(codePoints)));
+      subset.catch(() => this.subsets.delete(key));
+      if (this.subsets.size >= SUBSET_CACHE_SIZE) this.subsets.delete(this.subsets.keys().next().value!);
+    }
+    this.subsets.set(key, subset);
+    return new SubsetFont(await subset, lines);
   }
 }
 
@@ -98,45 +114,61 @@ function isFontProgram(bytes: Uint8Array): boolean {
   return ["\x00\x01\x00\x00", "true", "OTTO", "ttcf"].includes(tag);
 }
 
-/** A font subset for one appearance, with its lines shaped. */
-export class SubsetFont {
-  readonly lines: ShapedLine[];
+/** A subset font program with what drawing and embedding need from it: a HarfBuzz font and metrics. */
+class SubsetProgram {
+  readonly font: import("harfbuzzjs").Font;
   readonly postScriptName: string;
   /** Ascender and descender (negative), in glyph space. */
   readonly ascent: number;
   readonly descent: number;
-  private readonly bbox: [number, number, number, number];
-  private readonly glyphCount: number;
-  private readonly isCff: boolean;
-  private readonly widths = new Map<number, number>();
-  private readonly unicode = new Map<number, string>();
+  readonly bbox: [number, number, number, number];
+  readonly glyphCount: number;
+  readonly isCff: boolean;
+  private readonly scale: number;
 
   constructor(
-    hb: HarfBuzz,
-    private readonly program: Uint8Array,
-    texts: string[],
+    readonly hb: HarfBuzz,
+    readonly program: Uint8Array,
   ) {
     const face = new hb.Face(new hb.Blob(program));
-    const font = new hb.Font(face);
-    const scale = GLYPH_SPACE / face.upem;
-    const toGlyphSpace = (value: number) => Math.round(value * scale);
+    this.font = new hb.Font(face);
+    this.scale = GLYPH_SPACE / face.upem;
     this.postScriptName = sanitizeName(face.getName(6, "en") || "Font");
-    const extents = font.hExtents();
-    this.ascent = toGlyphSpace(extents.ascender);
-    this.descent = toGlyphSpace(extents.descender);
+    const extents = this.font.hExtents();
+    this.ascent = this.toGlyphSpace(extents.ascender);
+    this.descent = this.toGlyphSpace(extents.descender);
     const head = face.referenceTable("head");
     const maxp = face.referenceTable("maxp");
     if (!head || !maxp) throw new EsignError("E_APPEARANCE", "the font has no head or maxp table");
     const headView = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    this.bbox = [36, 38, 40, 42].map((offset) => toGlyphSpace(headView.getInt16(offset))) as [
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [xMin, yMin, xMax, yMax] = [36, 38, 40, 42].map((offset) =>
+      this.toGlyphSpace(headView.getInt16(offset)),
+    );
+    this.bbox = [xMin!, yMin!, xMax!, yMax!];
     this.glyphCount = new DataView(maxp.buffer, maxp.byteOffset, maxp.byteLength).getUint16(4);
     this.isCff = face.referenceTable("CFF ") !== undefined;
+  }
 
+  toGlyphSpace(value: number): number {
+    return Math.round(value * this.scale);
+  }
+}
+
+/** A font subset for one appearance, with its lines shaped. */
+export class SubsetFont {
+  readonly lines: ShapedLine[];
+  readonly ascent: number;
+  readonly descent: number;
+  private readonly widths = new Map<number, number>();
+  private readonly unicode = new Map<number, string>();
+
+  constructor(
+    private readonly subset: SubsetProgram,
+    texts: string[],
+  ) {
+    const { hb, font } = subset;
+    this.ascent = subset.ascent;
+    this.descent = subset.descent;
     this.lines = texts.map((text) => {
       const buffer = new hb.Buffer();
       buffer.addText(text);
@@ -148,14 +180,18 @@ export class SubsetFont {
       const seen = new Set<number>();
       const glyphs = shaped.map((glyph) => {
         const cid = glyph.codepoint;
-        if (cid === 0) throw missingGlyph(text, glyph.cluster, this.postScriptName);
-        this.widths.set(cid, toGlyphSpace(font.glyphHAdvance(cid)));
+        if (cid === 0) throw missingGlyph(text, glyph.cluster, subset.postScriptName);
+        this.widths.set(cid, subset.toGlyphSpace(font.glyphHAdvance(cid)));
         if (!seen.has(glyph.cluster)) {
           seen.add(glyph.cluster);
           const end = starts[starts.indexOf(glyph.cluster) + 1] ?? text.length;
           if (!this.unicode.has(cid)) this.unicode.set(cid, text.slice(glyph.cluster, end));
         }
-        return { cid, advance: toGlyphSpace(glyph.xAdvance ?? 0), xOffset: toGlyphSpace(glyph.xOffset ?? 0) };
+        return {
+          cid,
+          advance: subset.toGlyphSpace(glyph.xAdvance ?? 0),
+          xOffset: subset.toGlyphSpace(glyph.xOffset ?? 0),
+        };
       });
       return { text, glyphs, width: glyphs.reduce((sum, glyph) => sum + glyph.advance, 0) };
     });
@@ -186,16 +222,17 @@ export class SubsetFont {
 
   /** Writes the Type0 font (CIDFont, descriptor, subset program, ToUnicode, CIDSet) into `update`. */
   embed(update: IncrementalUpdate): PdfRef {
-    const baseFont = `${subsetTag(this.program)}+${this.postScriptName}`;
+    const { program, postScriptName, bbox, glyphCount, isCff } = this.subset;
+    const baseFont = `${subsetTag(program)}+${postScriptName}`;
     const fontFile = update.add(
       new PdfStream(
         PdfDict.of({
           Filter: name("FlateDecode"),
-          Length1: this.program.length,
-          Subtype: this.isCff ? name("OpenType") : undefined,
+          Length1: program.length,
+          Subtype: isCff ? name("OpenType") : undefined,
         }),
         undefined,
-        deflateSync(this.program),
+        deflateSync(program),
       ),
     );
     const descriptor = update.add(
@@ -203,21 +240,21 @@ export class SubsetFont {
         Type: name("FontDescriptor"),
         FontName: name(baseFont),
         Flags: 4,
-        FontBBox: this.bbox,
+        FontBBox: bbox,
         ItalicAngle: 0,
         Ascent: this.ascent,
         Descent: this.descent,
         CapHeight: this.ascent,
         StemV: 80,
-        [this.isCff ? "FontFile3" : "FontFile2"]: fontFile,
+        [isCff ? "FontFile3" : "FontFile2"]: fontFile,
         // PDF/A-1 requires a CIDSet for subset CID fonts; later parts accept a correct one.
-        CIDSet: update.add(flateStream(cidSet(this.glyphCount))),
+        CIDSet: update.add(flateStream(cidSet(glyphCount))),
       }),
     );
     const cidFont = update.add(
       PdfDict.of({
         Type: name("Font"),
-        Subtype: name(this.isCff ? "CIDFontType0" : "CIDFontType2"),
+        Subtype: name(isCff ? "CIDFontType0" : "CIDFontType2"),
         BaseFont: name(baseFont),
         CIDSystemInfo: PdfDict.of({
           Registry: new PdfString(Buffer.from("Adobe")),
@@ -226,7 +263,7 @@ export class SubsetFont {
         }),
         FontDescriptor: descriptor,
         W: widthArray(this.widths),
-        CIDToGIDMap: this.isCff ? undefined : name("Identity"),
+        CIDToGIDMap: isCff ? undefined : name("Identity"),
       }),
     );
     return update.add(

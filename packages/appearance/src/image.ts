@@ -25,13 +25,32 @@ export interface ImageOptions {
 
 export type ColorSpace = "rgb" | "gray" | "cmyk";
 
-/** A PNG (alpha becomes an /SMask) or a JPEG (embedded as is, /DCTDecode). Anything else is E_APPEARANCE. */
+/** Decoded images by their bytes (a profile's seal is the same buffer for every job) and options. */
+const decoded = new WeakMap<Uint8Array, Map<string, SealImage>>();
+
+/**
+ * A PNG (alpha becomes an /SMask) or a JPEG (embedded as is, /DCTDecode). Anything else is
+ * E_APPEARANCE. The same bytes with the same options are decoded and compressed once.
+ */
 export function readSealImage(bytes: Uint8Array, options: ImageOptions = {}): SealImage {
+  const key = `${options.flattenTransparency === true}:${options.colorSpace ?? "any"}`;
+  let byOptions = decoded.get(bytes);
+  const cached = byOptions?.get(key);
+  if (cached) return cached;
+  let image: SealImage;
   if (bytes[0] === 0x89 && Buffer.from(bytes.subarray(1, 4)).toString("latin1") === "PNG") {
-    return pngImage(bytes, options);
+    image = pngImage(bytes, options);
+  } else if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    image = jpegImage(bytes, options.colorSpace);
+  } else {
+    throw new EsignError("E_APPEARANCE", "the seal image is neither a PNG nor a JPEG file");
   }
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return jpegImage(bytes, options.colorSpace);
-  throw new EsignError("E_APPEARANCE", "the seal image is neither a PNG nor a JPEG file");
+  if (!byOptions) {
+    byOptions = new Map();
+    decoded.set(bytes, byOptions);
+  }
+  byOptions.set(key, image);
+  return image;
 }
 
 function unreadable(cause: unknown): EsignError {
@@ -82,14 +101,17 @@ function pngImage(bytes: Uint8Array, options: ImageOptions): SealImage {
     color.set(convertPixel(rgb as [number, number, number], space), p * channels);
     if (alpha) alpha[p] = a;
   }
+  // Compressed here, once per decoded image (which readSealImage caches).
+  const compressedColor = deflateSync(color);
+  const compressedAlpha = alpha && deflateSync(alpha);
   return {
     width,
     height,
     embed(update) {
       const smask =
-        alpha &&
+        compressedAlpha &&
         update.add(
-          imageStream(width, height, name("DeviceGray"), { Filter: name("FlateDecode") }, deflateSync(alpha)),
+          imageStream(width, height, name("DeviceGray"), { Filter: name("FlateDecode") }, compressedAlpha),
         );
       return update.add(
         imageStream(
@@ -97,7 +119,7 @@ function pngImage(bytes: Uint8Array, options: ImageOptions): SealImage {
           height,
           name(DEVICE_SPACES[space]),
           { Filter: name("FlateDecode"), SMask: smask },
-          deflateSync(color),
+          compressedColor,
         ),
       );
     },
