@@ -8,14 +8,11 @@
  *
  * `--write` replaces the worker-throughput section of docs/benchmarks.md (other sections stay).
  */
-import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { REPO_ROOT } from "@esign/testkit";
 import { startCluster } from "../test/worker-cluster";
+import { writeBenchmarksSection } from "./benchmarks-doc";
 
 const { values } = parseArgs({
   options: { jobs: { type: "string", default: "300" }, write: { type: "boolean", default: false } },
@@ -74,10 +71,7 @@ for (const scenario of scenarios) {
   rows.push(row);
 }
 
-const START = "<!-- worker-throughput:start -->";
-const END = "<!-- worker-throughput:end -->";
 const section = [
-  START,
   "## Signing worker throughput",
   "",
   "Documents per second through the whole job path: `SigningClient.submitBulk` → Redis → worker",
@@ -99,16 +93,8 @@ const section = [
   "With a local key the workers are CPU-bound (parsing, hashing twice, verifying, S3 I/O over HTTP);",
   "with a remote signer each job mostly waits for the sign call, so throughput follows",
   "`processes × concurrency ÷ latency` until the CPU or `SIGNING_RATE_LIMIT` caps it.",
-  END,
-].join("\n");
+];
 
 if (values.write) {
-  const path = join(REPO_ROOT, "docs/benchmarks.md");
-  const current = existsSync(path) ? await readFile(path, "utf8") : "# Benchmarks\n";
-  const pattern = new RegExp(`${START}[\\s\\S]*?${END}`);
-  const updated = pattern.test(current)
-    ? current.replace(pattern, section)
-    : `${current.trimEnd()}\n\n${section}\n`;
-  await writeFile(path, updated);
-  process.stdout.write(`updated ${path}\n`);
+  process.stdout.write(`updated ${await writeBenchmarksSection("worker-throughput", section)}\n`);
 }

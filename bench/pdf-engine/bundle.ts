@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { build } from "esbuild";
+import { NODE_BUNDLE_OPTIONS } from "../../scripts/build.mjs";
 
 /**
  * Bundles run-one.ts into plain JavaScript, so a child can run on `node` alone: tsx's module
@@ -8,21 +9,12 @@ import { build } from "esbuild";
  */
 export async function bundleRunOne(outDirectory: string): Promise<string> {
   await build({
+    // As the services are bundled, @signpdf's CommonJS packages included.
+    ...NODE_BUNDLE_OPTIONS,
     entryPoints: { "run-one": join(import.meta.dirname, "run-one.ts") },
     outdir: outDirectory,
     outExtension: { ".js": ".mjs" },
-    bundle: true,
     splitting: true, // each tool stays in its own chunk, loaded only by its own child
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    // The bundled CommonJS packages (node-forge, pdf-lib, @signpdf) call require().
-    banner: {
-      js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
-    },
-    // pkcs11js (loaded with @esign/signers) is a native addon: copied beside the bundle.
-    loader: { ".node": "copy" },
-    logLevel: "error",
   });
   return join(outDirectory, "run-one.mjs");
 }

@@ -1,5 +1,5 @@
-// Docker HEALTHCHECK: GET /healthz on the port the selected service listens on. Plain Node (no
-// tsx) so a check costs a few milliseconds of CPU.
+// Docker HEALTHCHECK: GET /healthz on the port the selected service listens on. Plain Node with no
+// imports, so a check costs a few milliseconds of CPU.
 const service = process.env.ESIGN_SERVICE ?? "api";
 const metricsPort = process.env.METRICS_PORT ?? "9464";
 const ports = {

@@ -35,8 +35,9 @@ export interface RunningAgent {
 }
 
 /**
- * Starts the agent the way a user does (`pnpm start`, the all-in-one default) on free ports, with a
- * dev key and a second tenant, and waits for its banner. `env` adds or overrides settings.
+ * Starts the agent the way a user does (`pnpm start`, the all-in-one default: the built JavaScript
+ * on node, built first when stale) on free ports, with a dev key and a second tenant, and waits for
+ * its banner. `env` adds or overrides settings.
  */
 export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningAgent> {
   const dataDir = join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
@@ -61,13 +62,14 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so stop() reaches pnpm, tsx and the agent alike.
+    // Its own process group, so stop() reaches pnpm, its shell and the agent alike.
     detached: true,
   });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
-  for (let i = 0; i < 600 && !output.includes("Sign a PDF:"); i++) {
+  // Up to two minutes: the first agent after a source change waits for the bundle to be rebuilt.
+  for (let i = 0; i < 1200 && !output.includes("Sign a PDF:"); i++) {
     if (child.exitCode !== null) break;
     await new Promise((done) => setTimeout(done, 100));
   }
