@@ -152,6 +152,14 @@ class SubsetProgram {
   toGlyphSpace(value: number): number {
     return Math.round(value * this.scale);
   }
+
+  private compressed: Uint8Array | undefined;
+
+  /** The program as the /FontFile2 (or /FontFile3) stream stores it, compressed once per subset. */
+  get compressedProgram(): Uint8Array {
+    this.compressed ??= deflateSync(this.program);
+    return this.compressed;
+  }
 }
 
 /** A font subset for one appearance, with its lines shaped. */
@@ -232,7 +240,7 @@ export class SubsetFont {
           Subtype: isCff ? name("OpenType") : undefined,
         }),
         undefined,
-        deflateSync(program),
+        this.subset.compressedProgram,
       ),
     );
     const descriptor = update.add(
