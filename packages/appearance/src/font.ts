@@ -34,6 +34,12 @@ export interface ShapedLine {
   glyphs: ShapedGlyph[];
   /** Sum of the advances, in glyph space. */
   width: number;
+  /**
+   * Glyph ranges [start, end) whose text is given as /ActualText: a letter drawn as base + mark,
+   * which extractors would otherwise split (one CID has one /ToUnicode meaning, and a base letter
+   * also stands alone elsewhere).
+   */
+  actualTexts: Array<{ start: number; end: number; text: string }>;
 }
 
 const loaded = new Map<string, Promise<AppearanceFont>>();
@@ -93,7 +99,11 @@ export class AppearanceFont {
    */
   async shape(lines: string[]): Promise<SubsetFont> {
     const codePoints = new Set<number>();
-    for (const char of [...lines, DATE_CHARACTERS].join("")) codePoints.add(char.codePointAt(0)!);
+    // With each character, its canonical decomposition: for a precomposed letter the font lacks
+    // (Greek with tonos in Noto Sans SC), HarfBuzz draws base letter and combining mark instead.
+    for (const char of [...lines, DATE_CHARACTERS].join("")) {
+      for (const part of `${char}${char.normalize("NFD")}`) codePoints.add(part.codePointAt(0)!);
+    }
     const key = [...codePoints].sort((a, b) => a - b).join(",");
     let subset = this.subsets.get(key);
     if (subset) {
@@ -185,47 +195,100 @@ export class SubsetFont {
       const shaped = buffer.getGlyphInfosAndPositions();
       // Clusters are UTF-16 offsets into `text`; a cluster's text runs to the next cluster start.
       const starts = [...new Set(shaped.map((glyph) => glyph.cluster))].sort((a, b) => a - b);
-      const seen = new Set<number>();
-      const glyphs = shaped.map((glyph) => {
-        const cid = glyph.codepoint;
-        if (cid === 0) throw missingGlyph(text, glyph.cluster, subset.postScriptName);
-        this.widths.set(cid, subset.toGlyphSpace(font.glyphHAdvance(cid)));
-        if (!seen.has(glyph.cluster)) {
-          seen.add(glyph.cluster);
-          const end = starts[starts.indexOf(glyph.cluster) + 1] ?? text.length;
-          if (!this.unicode.has(cid)) this.unicode.set(cid, text.slice(glyph.cluster, end));
+      const glyphs: ShapedGlyph[] = [];
+      const actualTexts: ShapedLine["actualTexts"] = [];
+      for (let first = 0; first < shaped.length; ) {
+        const cluster = shaped[first]!.cluster;
+        let after = first;
+        while (after < shaped.length && shaped[after]!.cluster === cluster) after++;
+        const clusterText = text.slice(cluster, starts[starts.indexOf(cluster) + 1] ?? text.length);
+        // One glyph per character of the decomposed text (a letter drawn as base + mark): each
+        // glyph stands for its own character; otherwise (a ligature) the first for all of them.
+        const parts = [...clusterText.normalize("NFD")];
+        const perGlyph = parts.length === after - first;
+        for (let index = first; index < after; index++) {
+          const glyph = shaped[index]!;
+          const cid = glyph.codepoint;
+          if (cid === 0) throw missingGlyph(text, cluster, subset.postScriptName);
+          this.widths.set(cid, subset.toGlyphSpace(font.glyphHAdvance(cid)));
+          const meaning = perGlyph ? parts[index - first]! : index === first ? clusterText : "";
+          if (meaning && !this.unicode.has(cid)) this.unicode.set(cid, meaning);
+          const shapedGlyph = {
+            cid,
+            advance: subset.toGlyphSpace(glyph.xAdvance ?? 0),
+            xOffset: subset.toGlyphSpace(glyph.xOffset ?? 0),
+          };
+          // A combining mark HarfBuzz left where it was (the font has no mark positioning for it,
+          // and harfbuzzjs is built without HarfBuzz's fallback positioning): centre its ink over
+          // the ink of its base letter, as that fallback would. It is drawn before the base, with
+          // no advance, so the cluster still ends where the base does (extractors take the last
+          // glyph's end for the end of the /ActualText, and would see a gap after the letter).
+          const base = glyphs.at(-1);
+          const unpositioned = !glyph.xOffset && !glyph.yOffset;
+          const baseInk = base && font.glyphExtents(base.cid);
+          const markInk = font.glyphExtents(cid);
+          if (perGlyph && index > first && baseInk && markInk && /\p{M}/u.test(meaning) && unpositioned) {
+            const centre = (ink: { xBearing: number; width: number }) => ink.xBearing + ink.width / 2;
+            shapedGlyph.xOffset = subset.toGlyphSpace(centre(baseInk) - centre(markInk));
+            shapedGlyph.advance = 0;
+            // Zero-width in /W too; drawing does not depend on /W (every glyph is moved to its
+            // shaped position explicitly).
+            this.widths.set(cid, 0);
+            glyphs.splice(glyphs.length - 1, 0, shapedGlyph);
+          } else {
+            glyphs.push(shapedGlyph);
+          }
         }
-        return {
-          cid,
-          advance: subset.toGlyphSpace(glyph.xAdvance ?? 0),
-          xOffset: subset.toGlyphSpace(glyph.xOffset ?? 0),
-        };
-      });
-      return { text, glyphs, width: glyphs.reduce((sum, glyph) => sum + glyph.advance, 0) };
+        if (perGlyph && after - first > 1) actualTexts.push({ start: first, end: after, text: clusterText });
+        first = after;
+      }
+      return { text, glyphs, width: glyphs.reduce((sum, glyph) => sum + glyph.advance, 0), actualTexts };
     });
   }
 
   /**
-   * The operand of TJ for one line: CIDs as 2-byte hex, with adjustments wherever shaping moved a
-   * glyph away from its nominal /W advance (kerning, marks).
+   * The operators that show one line: TJ with CIDs as 2-byte hex and adjustments wherever shaping
+   * moved a glyph away from its nominal /W advance (kerning, marks); base + mark clusters inside
+   * /Span << /ActualText >> marked content.
    */
   showText(line: ShapedLine): string {
-    const parts: string[] = [];
+    const operators: string[] = [];
+    let parts: string[] = [];
     let run = "";
-    const adjust = (amount: number) => {
-      if (amount === 0) return;
+    const flushRun = () => {
       if (run) parts.push(`<${run}>`);
       run = "";
+    };
+    const flushArray = () => {
+      flushRun();
+      if (parts.length > 0) operators.push(`[${parts.join(" ")}] TJ`);
+      parts = [];
+    };
+    const adjust = (amount: number) => {
+      if (amount === 0) return;
+      flushRun();
       // TJ numbers move the pen left by n/1000 of the font size.
       parts.push(String(-amount));
     };
-    for (const glyph of line.glyphs) {
+    const spans = new Map(line.actualTexts.map((span) => [span.start, span]));
+    let openUntil = -1;
+    line.glyphs.forEach((glyph, index) => {
+      const span = spans.get(index);
+      if (span) {
+        flushArray();
+        operators.push(`/Span <</ActualText <FEFF${utf16Hex(span.text)}>>> BDC`);
+        openUntil = span.end;
+      }
       adjust(glyph.xOffset);
       run += glyph.cid.toString(16).padStart(4, "0");
       adjust(glyph.advance - this.widths.get(glyph.cid)! - glyph.xOffset);
-    }
-    if (run) parts.push(`<${run}>`);
-    return `[${parts.join(" ")}]`;
+      if (index + 1 === openUntil) {
+        flushArray();
+        operators.push("EMC");
+      }
+    });
+    flushArray();
+    return operators.join(" ");
   }
 
   /** Writes the Type0 font (CIDFont, descriptor, subset program, ToUnicode, CIDSet) into `update`. */
@@ -330,16 +393,20 @@ function widthArray(widths: Map<number, number>): (number | number[])[] {
   return out;
 }
 
+/** UTF-16BE, hex: how /ToUnicode and /ActualText strings spell text. */
+function utf16Hex(text: string): string {
+  return Buffer.from(text, "utf16le").swap16().toString("hex").toUpperCase();
+}
+
 /** A ToUnicode CMap mapping each CID to the text it was shaped from (UTF-16BE), 100 entries a block. */
 function toUnicodeCMap(unicode: Map<number, string>): string {
   const entries = [...unicode.entries()].sort(([a], [b]) => a - b);
-  const hex = (text: string) => Buffer.from(text, "utf16le").swap16().toString("hex").toUpperCase();
   let blocks = "";
   for (let i = 0; i < entries.length; i += 100) {
     const block = entries.slice(i, i + 100);
     blocks += `${block.length} beginbfchar\n`;
     for (const [cid, text] of block)
-      blocks += `<${cid.toString(16).padStart(4, "0").toUpperCase()}> <${hex(text)}>\n`;
+      blocks += `<${cid.toString(16).padStart(4, "0").toUpperCase()}> <${utf16Hex(text)}>\n`;
     blocks += "endbfchar\n";
   }
   return [

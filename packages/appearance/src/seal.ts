@@ -101,7 +101,7 @@ export async function layoutSeal(
     ops.push(`BT /F0 ${n(fontSize)} Tf 0 g ${n(textArea.x)} ${n(firstBaseline)} Td`);
     subset.lines.forEach((line, index) => {
       if (index > 0) ops.push(`0 ${n(-leading)} Td`);
-      ops.push(`${subset!.showText(line)} TJ`);
+      ops.push(subset!.showText(line));
     });
     ops.push("ET");
   }

@@ -26,6 +26,8 @@ const STAMP_PNG = join(APPEARANCE_FIXTURES, "stamp.png");
 const STAMP_JPG = join(APPEARANCE_FIXTURES, "stamp.jpg");
 const PASSWORD = "s3cret pass";
 const CJK_LINE = "签名：张三（人事部）";
+/** Greek with tonos: Noto Sans SC draws it as base letter + combining accent. */
+const GREEK_LINE = "Υπογραφή: Ιωάννης";
 
 let work: string;
 let pki: TestPkiFiles;
@@ -87,7 +89,7 @@ describe("esign sign --visible", () => {
     const rect = [330, 60, 570, 150];
     const { output, pixels, height } = await expectSealAt(input, "invoice-seal.pdf", 1, rect, [
       ...["--rect", rect.join(","), "--image", STAMP_PNG],
-      ...["--text", `Signed by {name}\\n${CJK_LINE}\\nDate: {date}`],
+      ...["--text", `Signed by {name}\\n${CJK_LINE}\\n${GREEK_LINE}\\nDate: {date}`],
     ]);
     const after = await renderPage(output, 1);
     // The stamp is on the left of the seal, the text on the right.
@@ -98,6 +100,7 @@ describe("esign sign --visible", () => {
     const text = await textInRegion(output, 1, rect, height);
     expect(text).toContain("Signed by Test Signer");
     expect(text).toContain(CJK_LINE);
+    expect(text).toContain(GREEK_LINE);
     expect(text).toMatch(/Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
     // The font is an embedded subset with a ToUnicode map ("CID TrueType ... yes yes yes").
     const { stdout: fonts } = await run("pdffonts", [output]);
