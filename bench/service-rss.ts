@@ -48,7 +48,7 @@ const SOURCES = {
   worker: "services/worker/src/main.ts",
   notifier: "services/notifier/src/main.ts",
   api: "services/api/src/main.ts",
-  "all-in-one": "services/api/src/all-in-one.ts",
+  "all-in-one": "services/all-in-one/src/main.ts",
 };
 type ServiceName = keyof typeof SOURCES;
 

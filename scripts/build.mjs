@@ -99,9 +99,6 @@ async function findTargets() {
       });
     }
   }
-  // The all-in-one (`pnpm start`) lives in the api package until it becomes services/all-in-one.
-  const api = targets.find((target) => target.name === "api");
-  if (api) api.entryPoints["all-in-one"] = "src/all-in-one.ts";
   targets.push({
     name: "cli",
     directory: join(REPO_ROOT, "packages/cli"),

@@ -14,12 +14,12 @@ import {
   eventsStreamKey,
   QUEUES,
 } from "@esign/jobs";
+import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchCoordinator, startBatchCoordinator } from "../services/worker/src/batch";
-import { createWorkerLogger } from "../services/worker/src/worker";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const prefix = `{esign-batch-${randomUUID().slice(0, 8)}}`;
@@ -43,7 +43,7 @@ beforeAll(async () => {
     prefix,
     stores,
     webhooks,
-    logger: createWorkerLogger("silent"),
+    logger: createLogger({ name: "batch-coordinator-test", level: "silent" }),
   });
   batches = new BatchClient({ connection: redis, prefix });
 });
@@ -77,7 +77,7 @@ async function manifestLines(status: BatchStatus): Promise<BatchManifestLine[]> 
 }
 
 describe("batch coordinator", () => {
-  it("expands a streamed item list in chunks, rejects bad items alone, and cancels what has not started", async () => {
+  it("expands a streamed item list in chunks, rejects bad or forbidden items alone, and cancels what has not started", async () => {
     const ITEMS = 1_200;
     async function* items() {
       for (let index = 0; index < ITEMS; index++) {
@@ -87,21 +87,29 @@ describe("batch coordinator", () => {
             input: { store: "default", key: "ok/same.pdf" },
             output: { store: "default", key: "ok/same.pdf" },
           };
+        else if (index === 30 || index === 31)
+          yield {
+            input: { store: "default", key: `ok/${index}.pdf` },
+            callback: {
+              url: "https://erp.example.com/hooks",
+              secretId: index === 30 ? "other-hook" : "own-hook",
+            },
+          };
         else
           yield { input: { store: "default", key: `ok/${index}.pdf` }, level: index % 2 ? "B-B" : undefined };
       }
     }
     const { id } = await batches.create(
       { items: items(), options: { signer: "seal", metadata: { night: "2026-11-27" } } },
-      { policy: { stores: { default: ["ok/", "signed/ok/"] } } },
+      { policy: { stores: { default: ["ok/", "signed/ok/"] }, webhookSecretIds: ["own-hook"] } },
     );
 
     const running = await until(id, (status) => status.state === "running");
     expect(running.counts).toEqual({
       total: ITEMS,
-      pending: ITEMS - 2,
+      pending: ITEMS - 3,
       completed: 0,
-      failed: 2,
+      failed: 3,
       cancelled: 0,
     });
     expect(running.etaSeconds).toBeNull();
@@ -114,7 +122,7 @@ describe("batch coordinator", () => {
       metadata: { night: "2026-11-27", batchId: id },
     });
 
-    expect(await batches.cancel(id)).toMatchObject({ cancelled: ITEMS - 2 });
+    expect(await batches.cancel(id)).toMatchObject({ cancelled: ITEMS - 3 });
     const finished = await until(
       id,
       (status) => status.state === "cancelled" && status.finishedAt !== undefined,
@@ -123,8 +131,8 @@ describe("batch coordinator", () => {
       total: ITEMS,
       pending: 0,
       completed: 0,
-      failed: 2,
-      cancelled: ITEMS - 2,
+      failed: 3,
+      cancelled: ITEMS - 3,
     });
     expect((await documents.getJobCounts("waiting")).waiting).toBe(0);
 
@@ -134,6 +142,8 @@ describe("batch coordinator", () => {
     const byIndex = new Map(lines.map((line) => [line.index, line]));
     expect(byIndex.get(10)).toMatchObject({ status: "failed", errorCode: "E_FORBIDDEN" });
     expect(byIndex.get(20)).toMatchObject({ status: "failed", errorCode: "E_INVALID_JOB" });
+    expect(byIndex.get(30)).toMatchObject({ status: "failed", errorCode: "E_FORBIDDEN" });
+    expect(byIndex.get(31)).toMatchObject({ status: "cancelled" });
     expect(byIndex.get(5)).toEqual({
       index: 5,
       jobId: `${id}.5`,
@@ -159,7 +169,7 @@ describe("batch coordinator", () => {
     const { id } = await batches.create({
       itemsManifest: { store: "default", key: "lists/tonight.jsonl" },
       options: { signer: "seal" },
-      callback: { url: "https://erp.example.com/hooks/esign" },
+      callback: { url: "https://erp.example.com/hooks/esign", secretId: "erp-hooks" },
       tenant: "acme",
     });
     const running = await until(id, (status) => status.state === "running");
@@ -186,9 +196,10 @@ describe("batch coordinator", () => {
       counts: finished.counts,
       manifest: finished.manifest,
     });
-    const delivery = await webhooks.getJob(`webhook-batch.${id}.completed`);
+    const delivery = await webhooks.getJob(`webhook-${id}.batch.completed`);
     expect(delivery!.data).toMatchObject({
       tenant: "acme",
+      secretId: "erp-hooks",
       url: "https://erp.example.com/hooks/esign",
       event: { type: "batch.completed", data: { batchId: id } },
     });

@@ -4,7 +4,7 @@
 set -eu
 case "${ESIGN_SERVICE:-api}" in
   api | worker | notifier | esign-sim) entry="services/${ESIGN_SERVICE:-api}/dist/main.js" ;;
-  all-in-one) entry="services/api/dist/all-in-one.js" ;;
+  all-in-one) entry="services/all-in-one/dist/main.js" ;;
   *)
     echo "entrypoint: unknown ESIGN_SERVICE '${ESIGN_SERVICE}' (api, worker, notifier, esign-sim, all-in-one)" >&2
     exit 64

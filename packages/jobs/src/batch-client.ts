@@ -65,8 +65,8 @@ export type BatchSubmission = Partial<Omit<BatchSettings, "options">> & {
 export interface CreateBatchOptions {
   /** Batch id; default a new random one (see newBatchId). */
   id?: string;
-  /** Stores and prefixes every item must stay within, and the signer profiles it may name (the submitting tenant's policy). */
-  policy?: TenantStoragePolicy & { signers?: readonly string[] };
+  /** Stores and prefixes every item must stay within, the signer profiles and webhook secrets it may name (the submitting tenant's policy). */
+  policy?: TenantStoragePolicy & { signers?: readonly string[]; webhookSecretIds?: readonly string[] };
 }
 
 export interface BatchClientOptions {
@@ -157,6 +157,7 @@ export class BatchClient {
         policy: {
           stores: copyPolicyStores(options.policy),
           ...(options.policy.signers && { signers: [...options.policy.signers] }),
+          ...(options.policy.webhookSecretIds && { webhookSecretIds: [...options.policy.webhookSecretIds] }),
         },
       }),
     };

@@ -96,10 +96,14 @@ export const BatchItemSourceSchema = z.discriminatedUnion("kind", [
 ]);
 export type BatchItemSource = z.infer<typeof BatchItemSourceSchema>;
 
-/** The stores and key prefixes, and the signer profiles, a batch's items may use (the submitting tenant's policy). */
+/**
+ * The stores and key prefixes, the signer profiles and the webhook secrets (`callback.secretId`) a
+ * batch's items may use (the submitting tenant's policy).
+ */
 export const BatchPolicySchema = z.strictObject({
   stores: z.record(StoreNameSchema, z.array(z.string())),
   signers: z.array(z.string()).optional(),
+  webhookSecretIds: z.array(z.string()).optional(),
 });
 
 /** Data of the batch's parent job: everything the finisher needs, nothing per item. */

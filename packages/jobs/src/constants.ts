@@ -1,9 +1,14 @@
+import { z } from "zod";
+
 /**
  * Redis names shared by producers (any language), the API, the worker and the notifier.
  * The prefix is a Redis Cluster hash tag: every key BullMQ derives from it (`{esign}:esign-sign:wait`,
  * `{esign}:esign-sign:<id>`, ...) hashes to one slot, which BullMQ's multi-key Lua scripts require.
  */
 export const QUEUE_PREFIX = "{esign}";
+
+/** The prefix as a configuration field (ESIGN_QUEUE_PREFIX): deployments sharing a Redis use different ones. */
+export const QueuePrefixSchema = z.string().min(1).default(QUEUE_PREFIX);
 
 export const QUEUES = {
   /** Interactive signing: one document, someone is waiting. */
@@ -33,3 +38,26 @@ export const EVENTS_STREAM = eventsStreamKey();
 
 /** Approximate cap of the events stream (XADD MAXLEN ~): a few nights of batches. */
 export const EVENTS_STREAM_MAX_LENGTH = 1_000_000;
+
+// The rest of the key namespace: every key the services share besides BullMQ's own, each under the
+// queue prefix so that it lands in the queues' Redis Cluster slot. (Batch keys: batch-keys.ts.)
+
+/** List: the webhook delivery attempts of one signing job or batch (`logId`), written by the notifier. */
+export function webhookDeliveryLogKey(logId: string, prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:webhook-deliveries:${logId}`;
+}
+
+/** Hash: receivers that answered 410 Gone, per tenant and URL; one per deployment, so HGETALL lists them. */
+export function disabledWebhookEndpointsKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:webhook-disabled-endpoints`;
+}
+
+/** Key prefix of the signing-service rate limiter every worker shares. */
+export function signingRateLimitKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:worker:signing-rate`;
+}
+
+/** Key prefix of the API's per-key request counters, shared by every API replica. */
+export function apiRateLimitKeyPrefix(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:api-rate:`;
+}

@@ -4,6 +4,8 @@ export * from "./batch-keys";
 export * from "./batch-schemas";
 export * from "./client";
 export * from "./constants";
+export * from "./delivery-log";
 export * from "./events";
 export * from "./schemas";
 export * from "./validate";
+export * from "./webhooks";

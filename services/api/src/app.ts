@@ -1,10 +1,11 @@
-import { SigningClient } from "@esign/jobs";
+import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
+import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -39,10 +40,8 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   const deps: RouteDeps = { config, client, stores, redis };
 
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: ["req.headers.authorization", 'req.headers["x-api-key"]'],
-    },
+    // Typed as fastify's logger so the instance keeps fastify's default generics (routes take it).
+    loggerInstance: createLogger({ name: "esign-api", level: config.logLevel }) as FastifyBaseLogger,
     // JSON bodies are small; PDFs bypass this limit and are counted while streaming (upload.ts).
     bodyLimit: 1024 * 1024,
   });
@@ -93,7 +92,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
     redis,
-    nameSpace: `${config.queuePrefix}:api-rate:`,
+    nameSpace: apiRateLimitKeyPrefix(config.queuePrefix),
     keyGenerator: (request) => request.caller?.keyId ?? request.ip,
     allowList: (request) => Boolean(request.routeOptions.config.public),
     hook: "preHandler",

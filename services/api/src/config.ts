@@ -1,24 +1,20 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { EsignError } from "@esign/errors";
-import { QUEUE_PREFIX } from "@esign/jobs";
-import { DEFAULT_STORE, type StoresConfig, StoresConfigSchema } from "@esign/storage";
+import { QueuePrefixSchema } from "@esign/jobs";
+import {
+  BindHostSchema,
+  configLoader,
+  flag,
+  integer,
+  json,
+  LogLevelSchema,
+  list,
+  PortSchema,
+  parseConfig,
+  RedisUrlSchema,
+  text,
+} from "@esign/runtime";
+import { DEFAULT_STORE, StoresConfigSchema } from "@esign/storage";
 import { z } from "zod";
-
-/** JSON given inline in an env variable, or `@/path/to/file.json`, so secrets can live in mounted files. */
-function jsonSetting<T extends z.ZodType>(schema: T) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text.startsWith("@") ? readFileSync(text.slice(1), "utf8") : text) as unknown;
-      } catch (error) {
-        ctx.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-}
 
 export const TenantSchema = z.strictObject({
   /** Stores and key prefixes this tenant may reference in jobs ("" = the whole store). */
@@ -27,6 +23,8 @@ export const TenantSchema = z.strictObject({
   signer: z.string().default("default"),
   /** Profiles this tenant may name in requests; default: only `signer`. */
   signers: z.array(z.string()).optional(),
+  /** Webhook secrets (the notifier's names for them) this tenant's callbacks may name as `secretId`; default none. */
+  webhookSecretIds: z.array(z.string()).default([]),
   /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),
@@ -45,95 +43,88 @@ export type ApiKeyEntry = z.infer<typeof ApiKeySchema>;
 
 const MiB = 1024 * 1024;
 
-export const ApiConfigSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-  HOST: z.string().default("127.0.0.1"),
-  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
-  /** BullMQ prefix shared with the worker and notifier; keep it a `{hash tag}` on Redis Cluster. */
-  ESIGN_QUEUE_PREFIX: z.string().min(1).default(QUEUE_PREFIX),
-  ESIGN_DATA_DIR: z.string().default(".data"),
-  ESIGN_STORES: jsonSetting(StoresConfigSchema).optional(),
-  ESIGN_TENANTS: jsonSetting(z.record(z.string(), TenantSchema)).optional(),
-  ESIGN_API_KEYS: jsonSetting(z.array(ApiKeySchema)).optional(),
-  /** A development key accepted for the tenant "dev", which may use the whole default store. */
-  ESIGN_DEV_API_KEY: z.string().min(16, "ESIGN_DEV_API_KEY must be at least 16 characters").optional(),
-  /** URLs /readyz must reach (the signing service's base or health URL), separated by commas. */
-  ESIGN_READY_URLS: z.string().optional(),
-  /** Trust anchors for `POST /v1/verify`, PEM files separated by commas. */
-  ESIGN_TRUST_ROOTS: z.string().optional(),
-  MAX_UPLOAD_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(100 * MiB),
-  /** How long `POST /v1/sign` waits for the signed PDF before answering 202 with the job URL. */
-  SYNC_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
-  /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
-  BULL_BOARD_WRITABLE: z.stringbool().default(false),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
-
-export interface ApiConfig {
-  port: number;
-  host: string;
-  redisUrl: string;
-  queuePrefix: string;
-  stores: StoresConfig;
-  tenants: Record<string, Tenant>;
-  apiKeys: ApiKeyEntry[];
-  trustRoots: string[];
-  readyUrls: string[];
-  maxUploadBytes: number;
-  syncTimeoutMs: number;
-  rateLimitPerMinute: number;
-  bullBoardWritable: boolean;
-  logLevel: string;
-}
-
 export const DEV_TENANT = "dev";
 
-/** Reads and checks every setting at start; a bad one is named with what is wrong with it. */
-export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = ApiConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new EsignError("E_CONFIG", `invalid configuration:\n${problems.join("\n")}`);
-  }
-  const e = parsed.data;
-  const stores = e.ESIGN_STORES ?? {
-    [DEFAULT_STORE]: { type: "local" as const, root: `${e.ESIGN_DATA_DIR}/objects` },
-  };
-  const tenants = { ...e.ESIGN_TENANTS };
-  const apiKeys = [...(e.ESIGN_API_KEYS ?? [])];
-  if (e.ESIGN_DEV_API_KEY) {
-    tenants[DEV_TENANT] ??= TenantSchema.parse({ stores: { [DEFAULT_STORE]: [""] } });
-    apiKeys.push({ sha256: hashApiKey(e.ESIGN_DEV_API_KEY), tenant: DEV_TENANT, admin: true, name: "dev" });
-  }
-  for (const key of apiKeys) {
-    if (!tenants[key.tenant]) {
-      throw new EsignError(
-        "E_CONFIG",
-        `API key ${key.name ?? key.sha256.slice(0, 8)} names unknown tenant ${key.tenant}`,
-      );
+export const ApiConfigSchema = z
+  .object({
+    port: PortSchema.default(8080),
+    host: BindHostSchema,
+    redisUrl: RedisUrlSchema,
+    /** BullMQ prefix shared with the worker and notifier; keep it a `{hash tag}` on Redis Cluster. */
+    queuePrefix: QueuePrefixSchema,
+    /** When `stores` names none, the store `default` is the local folder `<dataDir>/objects`. */
+    dataDir: z.string().min(1).default(".data"),
+    stores: StoresConfigSchema.optional(),
+    tenants: z.record(z.string(), TenantSchema).default({}),
+    apiKeys: z.array(ApiKeySchema).default([]),
+    /** A development key accepted for the tenant "dev", which may use the whole default store. */
+    devApiKey: z.string().min(16, "must be at least 16 characters").optional(),
+    /** URLs /readyz must reach (the signing service's base or health URL). */
+    readyUrls: z.array(z.url()).default([]),
+    /** Trust anchors for `POST /v1/verify`: PEM files. */
+    trustRoots: z.array(z.string().min(1)).default([]),
+    maxUploadBytes: z
+      .int()
+      .min(1024)
+      .default(100 * MiB),
+    /** How long `POST /v1/sign` waits for the signed PDF before answering 202 with the job URL. */
+    syncTimeoutMs: z.int().min(100).default(30_000),
+    rateLimitPerMinute: z.int().min(1).default(600),
+    /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
+    bullBoardWritable: z.boolean().default(false),
+    logLevel: LogLevelSchema.default("info"),
+  })
+  .transform(({ dataDir, devApiKey, ...config }, context) => {
+    const stores = config.stores ?? {
+      [DEFAULT_STORE]: { type: "local" as const, root: `${dataDir}/objects` },
+    };
+    const tenants = { ...config.tenants };
+    const apiKeys = [...config.apiKeys];
+    if (devApiKey !== undefined) {
+      tenants[DEV_TENANT] ??= TenantSchema.parse({ stores: { [DEFAULT_STORE]: [""] } });
+      apiKeys.push({ sha256: hashApiKey(devApiKey), tenant: DEV_TENANT, admin: true, name: "dev" });
     }
-  }
-  return {
-    port: e.PORT,
-    host: e.HOST,
-    redisUrl: e.REDIS_URL,
-    queuePrefix: e.ESIGN_QUEUE_PREFIX,
-    stores,
-    tenants,
-    apiKeys,
-    trustRoots: e.ESIGN_TRUST_ROOTS ? e.ESIGN_TRUST_ROOTS.split(",").filter(Boolean) : [],
-    readyUrls: e.ESIGN_READY_URLS ? e.ESIGN_READY_URLS.split(",").filter(Boolean) : [],
-    maxUploadBytes: e.MAX_UPLOAD_BYTES,
-    syncTimeoutMs: e.SYNC_TIMEOUT_MS,
-    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
-    bullBoardWritable: e.BULL_BOARD_WRITABLE,
-    logLevel: e.LOG_LEVEL,
-  };
+    apiKeys.forEach((key, index) => {
+      if (tenants[key.tenant]) return;
+      context.addIssue({
+        code: "custom",
+        path: ["apiKeys", index, "tenant"],
+        message: `API key ${key.name ?? key.sha256.slice(0, 8)} names unknown tenant ${key.tenant}`,
+      });
+    });
+    return { ...config, stores, tenants, apiKeys };
+  });
+export type ApiConfig = z.output<typeof ApiConfigSchema>;
+export type ApiConfigInput = z.input<typeof ApiConfigSchema>;
+
+/** Reads and checks every setting at start; a bad one is named with what is wrong with it. */
+export const loadApiConfig = configLoader(
+  ApiConfigSchema,
+  {
+    port: integer("PORT"),
+    host: text("HOST"),
+    redisUrl: text("REDIS_URL"),
+    queuePrefix: text("ESIGN_QUEUE_PREFIX"),
+    dataDir: text("ESIGN_DATA_DIR"),
+    stores: json("ESIGN_STORES"),
+    // `@/path` (or {"file": "/path"}) keeps them in mounted files.
+    tenants: json("ESIGN_TENANTS"),
+    apiKeys: json("ESIGN_API_KEYS"),
+    devApiKey: text("ESIGN_DEV_API_KEY"),
+    readyUrls: list("ESIGN_READY_URLS"),
+    trustRoots: list("ESIGN_TRUST_ROOTS"),
+    maxUploadBytes: integer("MAX_UPLOAD_BYTES"),
+    syncTimeoutMs: integer("SYNC_TIMEOUT_MS"),
+    rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE"),
+    bullBoardWritable: flag("BULL_BOARD_WRITABLE"),
+    logLevel: text("LOG_LEVEL"),
+  },
+  "API environment",
+);
+
+/** An API configuration built in code (an embedding process), defaults filled in. */
+export function parseApiConfig(input: ApiConfigInput): ApiConfig {
+  return parseConfig(ApiConfigSchema, input, "API configuration");
 }
 
 export function hashApiKey(key: string): string {

@@ -1,2 +1,10 @@
 export { type BuildApiOptions, buildApi } from "./app";
-export { type ApiConfig, hashApiKey, loadApiConfig } from "./config";
+export {
+  type ApiConfig,
+  type ApiConfigInput,
+  ApiConfigSchema,
+  DEV_TENANT,
+  hashApiKey,
+  loadApiConfig,
+  parseApiConfig,
+} from "./config";

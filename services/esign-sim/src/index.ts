@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EsignError } from "@esign/errors";
+import { createLogger, type LogLevel, reachableUrl } from "@esign/runtime";
 import type { Logger } from "pino";
 import { buildApp } from "./app";
 import { type ClientDefinition, type ClientLimits, DEFAULT_CLIENTS } from "./clients";
@@ -8,7 +9,6 @@ import { SimulatorContext } from "./context";
 import { type CredentialDefinition, DEFAULT_CREDENTIALS } from "./credentials";
 import type { FaultConfig, FaultConfigInput } from "./faults";
 import { revokeCredential } from "./http/admin-routes";
-import { createLogger } from "./logger";
 import { OID } from "./oids";
 import { caChainPem, generatePki, loadOrCreatePki, type Pki, toPem } from "./pki";
 import type { RequestLogEntry } from "./request-log";
@@ -21,7 +21,6 @@ export type { CredentialDefinition } from "./credentials";
 export { DEFAULT_CREDENTIALS } from "./credentials";
 export type { FaultConfig, FaultConfigInput, RouteGroup } from "./faults";
 export { faultConfigSchema, ROUTE_GROUPS } from "./faults";
-export { createLogger } from "./logger";
 export type { Pki, PkiEntity } from "./pki";
 export { caChainPem, generatePki, loadOrCreatePki } from "./pki";
 export type { RequestLogEntry } from "./request-log";
@@ -55,8 +54,8 @@ export interface SimulatorOptions {
   requestLogSize?: number;
   /** Logger to use; default a pino logger at `logLevel`. */
   logger?: Logger;
-  /** Default "silent" (embedded use); the standalone entry sets "info". */
-  logLevel?: string;
+  /** Default "silent" (embedded use); the standalone entry sets LOG_LEVEL, default "info". */
+  logLevel?: LogLevel;
 }
 
 export interface Simulator {
@@ -89,11 +88,6 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-function defaultBaseUrl(host: string, port: number): string {
-  const reachable = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
-}
-
 /** Answers while the PKI is still being generated, so early callers get a retryable 503, not silence. */
 function starting(_request: IncomingMessage, response: ServerResponse): void {
   response.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
@@ -121,11 +115,11 @@ async function resolvePki(options: SimulatorOptions, baseUrl: string, log: Logge
 /** Starts the simulator on 127.0.0.1 (by default on a free port) and resolves once it serves. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? "127.0.0.1";
-  const log = options.logger ?? createLogger(options.logLevel ?? "silent");
+  const log = options.logger ?? createLogger({ name: "esign-sim", level: options.logLevel ?? "silent" });
   const server = createServer();
   server.on("request", starting);
   const address = await listen(server, options.port ?? 0, host);
-  const baseUrl = (options.baseUrl ?? defaultBaseUrl(host, address.port)).replace(/\/+$/, "");
+  const baseUrl = (options.baseUrl ?? reachableUrl(host, address.port)).replace(/\/+$/, "");
   try {
     const pki = await resolvePki(options, baseUrl, log);
     const context = new SimulatorContext(

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
+import { createLogger } from "@esign/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, type Simulator } from "../src/index";
+import type { Simulator } from "../src/index";
 import { cscClient, http, startWithTestPki } from "./helpers";
 
 const ADMIN_TOKEN = "an-admin-token-for-tests";
@@ -16,7 +17,10 @@ describe("admin token and log redaction", () => {
         done();
       },
     });
-    simulator = await startWithTestPki({ adminToken: ADMIN_TOKEN, logger: createLogger("trace", sink) });
+    simulator = await startWithTestPki({
+      adminToken: ADMIN_TOKEN,
+      logger: createLogger({ name: "esign-sim", level: "trace" }, sink),
+    });
   });
   afterAll(() => simulator.close());
 

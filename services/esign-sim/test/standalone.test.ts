@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { optionsFromEnv } from "../src/env";
+import { optionsFromEnv } from "../src/config";
 import { http, scratch } from "./helpers";
 
 const PACKAGE_DIR = join(import.meta.dirname, "..");
@@ -42,7 +42,9 @@ describe("standalone entry", () => {
     expect(optionsFromEnv({})).toMatchObject({ port: 8090, host: "127.0.0.1", dataDir: "./.data/esign-sim" });
     expect(() => optionsFromEnv({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => optionsFromEnv({ ESIGN_SIM_BASE_URL: "not a url" })).toThrow(/ESIGN_SIM_BASE_URL/);
-    expect(() => optionsFromEnv({ ESIGN_SIM_FAULTS: "{nope" })).toThrow(/ESIGN_SIM_FAULTS: must be JSON/);
+    expect(() => optionsFromEnv({ ESIGN_SIM_FAULTS: "{nope" })).toThrow(
+      /ESIGN_SIM_FAULTS: is not valid JSON/,
+    );
     expect(() => optionsFromEnv({ ESIGN_SIM_FAULTS: '{"errorRate": 2}' })).toThrow(/ESIGN_SIM_FAULTS/);
     expect(
       optionsFromEnv({ ESIGN_SIM_FAULTS: '{"errorRate": 0.5}', ESIGN_SIM_CALLS_PER_SECOND: "5" }),

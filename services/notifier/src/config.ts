@@ -1,8 +1,20 @@
-import { readFileSync } from "node:fs";
-import { EsignError } from "@esign/errors";
+import { QUEUES, QueuePrefixSchema } from "@esign/jobs";
+import {
+  configLoader,
+  type EnvBindings,
+  integer,
+  json,
+  jsonFile,
+  LogLevelSchema,
+  list,
+  METRICS_BINDINGS,
+  METRICS_FIELDS,
+  parseConfig,
+  RedisUrlSchema,
+  text,
+} from "@esign/runtime";
 import { z } from "zod";
 import { parseCidr } from "./cidr";
-import { DEFAULT_QUEUE_PREFIX, WEBHOOK_QUEUE } from "./job";
 import { WebhookSecretSchema } from "./secrets";
 
 const TenantSchema = z.object({
@@ -10,18 +22,15 @@ const TenantSchema = z.object({
   secrets: z.array(WebhookSecretSchema).min(1, "each tenant needs at least one whsec_ secret"),
 });
 
-// The secrets file is only checked for its shape here; the tenants inside are validated (and
-// their secrets decoded) with the rest of the configuration.
-const SecretsFileSchema = z.object({ tenants: z.unknown() }, { message: 'expected { "tenants": { ... } }' });
-
 const CidrSchema = z
   .string()
   .refine((text) => parseCidr(text) !== undefined, "expected a CIDR such as 10.0.0.0/8 or fd00::/8");
 
 export const NotifierConfigSchema = z.object({
-  redisUrl: z.url({ protocol: /^rediss?$/, message: "REDIS_URL must be a redis:// or rediss:// URL" }),
-  queuePrefix: z.string().min(1).default(DEFAULT_QUEUE_PREFIX),
-  queueName: z.string().min(1).default(WEBHOOK_QUEUE),
+  redisUrl: RedisUrlSchema,
+  queuePrefix: QueuePrefixSchema,
+  queueName: z.string().min(1).default(QUEUES.webhooks),
+  /** Secrets by tenant or by the `callback.secretId` jobs name (see webhookSecretsKey in @esign/jobs). */
   tenants: z.record(z.string().min(1), TenantSchema),
   /** Host names exempt from the SSRF guard; `*.corp.example` matches subdomains. */
   allowHosts: z.array(z.string().min(1).toLowerCase()).default([]),
@@ -48,100 +57,40 @@ export const NotifierConfigSchema = z.object({
     .int()
     .positive()
     .default(30 * 24 * 60 * 60),
+  /** Standalone only: the process serves /metrics and /healthz (embedded, the host process does). */
+  ...METRICS_FIELDS,
+  logLevel: LogLevelSchema.default("info"),
 });
 
 export type NotifierConfigInput = z.input<typeof NotifierConfigSchema>;
 export type NotifierConfig = z.output<typeof NotifierConfigSchema>;
 
-export function parseNotifierConfig(input: unknown): NotifierConfig {
-  return parseOrThrow(NotifierConfigSchema, input, "notifier configuration");
+export function parseNotifierConfig(input: NotifierConfigInput): NotifierConfig {
+  return parseConfig(NotifierConfigSchema, input, "notifier configuration");
 }
 
-const optionalInt = (name: string) =>
-  z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).optional();
-const commaList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(",")
-      .map((item) => item.trim())
-      .filter((item) => item !== ""),
-  )
-  .optional();
+const NOTIFIER_VARIABLES: EnvBindings<NotifierConfigInput> = {
+  redisUrl: text("REDIS_URL"),
+  queuePrefix: text("ESIGN_QUEUE_PREFIX"),
+  // `{"tenants": {...}}`, inline, or in a file: WEBHOOK_SECRETS={"file": ...} or WEBHOOK_SECRETS_FILE
+  // (either keeps secrets out of `ps` and crash dumps of the environment).
+  tenants: [
+    json("WEBHOOK_SECRETS", { member: "tenants" }),
+    jsonFile("WEBHOOK_SECRETS_FILE", { member: "tenants" }),
+  ],
+  allowHosts: list("WEBHOOK_ALLOW_HOSTS"),
+  allowCidrs: list("WEBHOOK_ALLOW_CIDRS"),
+  retryWindowSeconds: integer("WEBHOOK_RETRY_WINDOW_SECONDS"),
+  retryBaseDelayMs: integer("WEBHOOK_RETRY_BASE_DELAY_MS"),
+  timeoutMs: integer("WEBHOOK_TIMEOUT_MS"),
+  concurrency: integer("WEBHOOK_CONCURRENCY"),
+  ...METRICS_BINDINGS,
+  logLevel: text("LOG_LEVEL"),
+};
 
-const NotifierEnvSchema = z.object({
-  REDIS_URL: z.string({ message: "REDIS_URL is required" }),
-  ESIGN_QUEUE_PREFIX: z.string().optional(),
-  WEBHOOK_SECRETS_FILE: z.string().min(1).optional(),
-  WEBHOOK_SECRETS: z.string().min(1).optional(),
-  WEBHOOK_ALLOW_HOSTS: commaList,
-  WEBHOOK_ALLOW_CIDRS: commaList,
-  WEBHOOK_RETRY_WINDOW_SECONDS: optionalInt("WEBHOOK_RETRY_WINDOW_SECONDS"),
-  WEBHOOK_RETRY_BASE_DELAY_MS: optionalInt("WEBHOOK_RETRY_BASE_DELAY_MS"),
-  WEBHOOK_TIMEOUT_MS: optionalInt("WEBHOOK_TIMEOUT_MS"),
-  WEBHOOK_CONCURRENCY: optionalInt("WEBHOOK_CONCURRENCY"),
-});
-
-/**
- * Reads the configuration from the environment. Tenant secrets come from the JSON file named
- * by WEBHOOK_SECRETS_FILE (preferred: keeps secrets out of `ps` and crash dumps of the env) or
- * from the WEBHOOK_SECRETS JSON, both shaped `{ "tenants": { "<tenant>": { "secrets": [...] } } }`.
- */
-export function loadNotifierConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NotifierConfig {
-  const vars = parseOrThrow(NotifierEnvSchema, env, "environment");
-  const secretsFile = parseOrThrow(SecretsFileSchema, readSecretsJson(vars), "webhook secrets");
-  return parseNotifierConfig({
-    redisUrl: vars.REDIS_URL,
-    queuePrefix: vars.ESIGN_QUEUE_PREFIX,
-    tenants: secretsFile.tenants,
-    allowHosts: vars.WEBHOOK_ALLOW_HOSTS,
-    allowCidrs: vars.WEBHOOK_ALLOW_CIDRS,
-    retryWindowSeconds: vars.WEBHOOK_RETRY_WINDOW_SECONDS,
-    retryBaseDelayMs: vars.WEBHOOK_RETRY_BASE_DELAY_MS,
-    timeoutMs: vars.WEBHOOK_TIMEOUT_MS,
-    concurrency: vars.WEBHOOK_CONCURRENCY,
-  });
-}
-
-function readSecretsJson(vars: z.output<typeof NotifierEnvSchema>): unknown {
-  if (vars.WEBHOOK_SECRETS_FILE !== undefined && vars.WEBHOOK_SECRETS !== undefined) {
-    throw new EsignError("E_CONFIG", "set either WEBHOOK_SECRETS_FILE or WEBHOOK_SECRETS, not both");
-  }
-  if (vars.WEBHOOK_SECRETS_FILE !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(vars.WEBHOOK_SECRETS_FILE, "utf8");
-    } catch (cause) {
-      throw new EsignError("E_CONFIG", `cannot read WEBHOOK_SECRETS_FILE ${vars.WEBHOOK_SECRETS_FILE}`, {
-        cause,
-      });
-    }
-    return parseJson(text, "WEBHOOK_SECRETS_FILE");
-  }
-  if (vars.WEBHOOK_SECRETS !== undefined) return parseJson(vars.WEBHOOK_SECRETS, "WEBHOOK_SECRETS");
-  throw new EsignError(
-    "E_CONFIG",
-    "set WEBHOOK_SECRETS_FILE or WEBHOOK_SECRETS to the tenants' webhook secrets",
-  );
-}
-
-function parseJson(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    // The JSON syntax error quotes the text around the fault, i.e. possibly a secret: drop it.
-    throw new EsignError("E_CONFIG", `${source} is not valid JSON`);
-  }
-}
-
-function parseOrThrow<Schema extends z.ZodType>(
-  schema: Schema,
-  input: unknown,
-  what: string,
-): z.output<Schema> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new EsignError("E_CONFIG", `invalid ${what}:\n${z.prettifyError(result.error)}`);
-  }
-  return result.data;
-}
+/** Reads the configuration from the environment; E_CONFIG names every bad variable. */
+export const loadNotifierConfigFromEnv = configLoader(
+  NotifierConfigSchema,
+  NOTIFIER_VARIABLES,
+  "notifier environment",
+);

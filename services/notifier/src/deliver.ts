@@ -1,12 +1,18 @@
 import { EsignError, isEsignError } from "@esign/errors";
+import {
+  type DeliveryAttempt,
+  type DeliveryOutcome,
+  recordDeliveryAttempt,
+  type WebhookDeliveryJob,
+  webhookSecretsKey,
+} from "@esign/jobs";
+import { loggableUrl } from "@esign/runtime";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { NotifierConfig } from "./config";
 import { deadlineIn } from "./deadline";
-import { type DeliveryAttempt, type DeliveryOutcome, recordAttempt } from "./delivery-log";
 import { disableEndpoint, getDisabledEndpoint } from "./endpoints";
 import { postToDestination } from "./http";
-import type { WebhookDeliveryJob } from "./job";
 import type { DeliveryCounter } from "./metrics";
 import { type AttemptResult, type Decision, decideAfterAttempt, parseRetryAfter } from "./retry-policy";
 import { signatureHeader } from "./secrets";
@@ -76,9 +82,11 @@ export class WebhookDeliverer {
   async #send(delivery: WebhookDeliveryJob): Promise<AttemptResult> {
     const { config, guard } = this.deps;
     try {
-      const keys = config.tenants[delivery.tenant]?.secrets;
+      const secretsKey = webhookSecretsKey(delivery);
+      const keys = config.tenants[secretsKey]?.secrets;
       if (keys === undefined) {
-        throw new EsignError("E_CONFIG", `no webhook secrets configured for tenant ${delivery.tenant}`);
+        const named = delivery.secretId === undefined ? "tenant" : "secretId";
+        throw new EsignError("E_CONFIG", `no webhook secrets configured for ${named} ${secretsKey}`);
       }
       const deadline = deadlineIn(config.timeoutMs);
       const destination = await guard.check(delivery.url, deadline);
@@ -115,7 +123,7 @@ export class WebhookDeliverer {
     };
     // Counted first: once an entry is readable, its metric is too.
     counter?.inc({ outcome: entry.outcome });
-    await recordAttempt(
+    await recordDeliveryAttempt(
       redis,
       delivery.jobId ?? delivery.deliveryId,
       entry,
@@ -142,17 +150,4 @@ function errorOf(result: AttemptResult, decision: Decision): Pick<DeliveryAttemp
   const giveUp = decision.kind === "failed" ? `; ${decision.reason}` : "";
   const code = result.status === 410 ? "E_NOT_FOUND" : "E_WEBHOOK";
   return { error: { code, message: `answered ${result.status}${giveUp}` } };
-}
-
-/**
- * The receiver URL as logged: no credentials and no query, where receivers often put tokens.
- * Only the path is needed to tell endpoints apart in the log.
- */
-function loggableUrl(rawUrl: string): string {
-  try {
-    const url = new URL(rawUrl);
-    return `${url.origin}${url.pathname}${url.search === "" ? "" : "?…"}`;
-  } catch {
-    return "(invalid URL)";
-  }
 }

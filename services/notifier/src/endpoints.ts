@@ -1,5 +1,5 @@
+import { disabledWebhookEndpointsKey } from "@esign/jobs";
 import type { Redis } from "ioredis";
-import { DEFAULT_QUEUE_PREFIX } from "./job";
 
 /** Why an endpoint no longer receives deliveries. */
 export interface DisabledEndpoint {
@@ -12,8 +12,6 @@ export interface EndpointOptions {
   prefix?: string;
 }
 
-// One hash per deployment: a handful of entries, and operators can list them with HGETALL.
-const disabledKey = (prefix = DEFAULT_QUEUE_PREFIX) => `${prefix}:webhook-disabled-endpoints`;
 /**
  * Per tenant: one tenant's receiver saying 410 must not silence another tenant's identical URL.
  * The URL is normalised (`HTTPS://Host:443/a` = `https://host/a`) so spelling does not matter.
@@ -29,7 +27,11 @@ export async function disableEndpoint(
   reason: DisabledEndpoint,
   options: EndpointOptions = {},
 ): Promise<void> {
-  await redis.hset(disabledKey(options.prefix), endpointField(tenant, url), JSON.stringify(reason));
+  await redis.hset(
+    disabledWebhookEndpointsKey(options.prefix),
+    endpointField(tenant, url),
+    JSON.stringify(reason),
+  );
 }
 
 export async function getDisabledEndpoint(
@@ -38,7 +40,7 @@ export async function getDisabledEndpoint(
   url: string,
   options: EndpointOptions = {},
 ): Promise<DisabledEndpoint | undefined> {
-  const value = await redis.hget(disabledKey(options.prefix), endpointField(tenant, url));
+  const value = await redis.hget(disabledWebhookEndpointsKey(options.prefix), endpointField(tenant, url));
   return value === null ? undefined : (JSON.parse(value) as DisabledEndpoint);
 }
 
@@ -49,5 +51,5 @@ export async function enableEndpoint(
   url: string,
   options: EndpointOptions = {},
 ): Promise<boolean> {
-  return (await redis.hdel(disabledKey(options.prefix), endpointField(tenant, url))) > 0;
+  return (await redis.hdel(disabledWebhookEndpointsKey(options.prefix), endpointField(tenant, url))) > 0;
 }

@@ -1,5 +1,5 @@
+import type { DeliveryOutcome } from "@esign/jobs";
 import { Counter, type Registry } from "prom-client";
-import type { DeliveryOutcome } from "./delivery-log";
 
 /** Anything counting attempts by outcome; a prom-client `Counter<"outcome">` fits. */
 export interface DeliveryCounter {

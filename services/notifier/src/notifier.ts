@@ -1,10 +1,11 @@
-import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from "bullmq";
+import { type WebhookDeliveryJob, WebhookDeliveryJobSchema } from "@esign/jobs";
+import { createLogger } from "@esign/runtime";
+import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { type Logger, pino } from "pino";
+import type { Logger } from "pino";
 import { z } from "zod";
 import type { NotifierConfig } from "./config";
 import { WebhookDeliverer } from "./deliver";
-import { type WebhookDeliveryJob, WebhookDeliveryJobSchema } from "./job";
 import type { DeliveryCounter } from "./metrics";
 import { DestinationGuard } from "./ssrf";
 
@@ -29,14 +30,9 @@ type QueuedDelivery = WebhookDeliveryJob & { attemptsDone?: number };
 // drop a webhook because of our own restart, so allow a few.
 const MAX_STALLED_COUNT = 5;
 
-/** The notifier's own logs never carry secrets; the redaction guards against future mistakes. */
-export function createNotifierLogger(): Logger {
-  return pino({ name: "esign-notifier", redact: ["tenants.*.secrets", "*.tenants.*.secrets"] });
-}
-
 /** Starts a BullMQ worker that delivers the jobs of the webhook queue. */
 export function startNotifier(config: NotifierConfig, options: NotifierOptions = {}): Notifier {
-  const logger = options.logger ?? createNotifierLogger();
+  const logger = options.logger ?? createLogger({ name: "esign-notifier", level: config.logLevel });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const deliverer = new WebhookDeliverer({
     redis,
@@ -83,17 +79,4 @@ export function startNotifier(config: NotifierConfig, options: NotifierOptions =
       await Promise.all([workerConnection.quit(), redis.quit()]);
     },
   };
-}
-
-/**
- * Enqueues a delivery with the deliveryId as BullMQ job id: enqueuing the same delivery twice
- * (a producer retry) yields one job, hence one message for the receiver.
- */
-export async function enqueueDelivery(queue: Queue, delivery: WebhookDeliveryJob): Promise<void> {
-  const job = WebhookDeliveryJobSchema.parse(delivery);
-  await queue.add(job.event.type, job, {
-    jobId: `webhook-${job.deliveryId}`,
-    removeOnComplete: { age: 24 * 60 * 60 },
-    removeOnFail: { age: 7 * 24 * 60 * 60 },
-  });
 }

@@ -1,6 +1,6 @@
-import { JobEventSchema } from "@esign/jobs";
+import { JobEventSchema, webhookDelivery } from "@esign/jobs";
 import { afterEach, describe, expect, it } from "vitest";
-import { deliveryForJobEvent, enableEndpoint, getDisabledEndpoint } from "../src/index";
+import { enableEndpoint, getDisabledEndpoint } from "../src/index";
 import { newSecret, type Receiver, startHarness, startReceiver, waitFor } from "./harness";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -171,9 +171,9 @@ describe("enqueueing", () => {
   });
 
   it("turns a signing job's event and callback into a delivery signed with the secretId's secrets", async () => {
-    const secret = newSecret();
+    const [secret, tenantSecret] = [newSecret(), newSecret()];
     const { receiver, harness } = await setUp(() => ({ status: 200 }), {
-      tenants: { "erp-hooks": { secrets: [secret] }, default: { secrets: [newSecret()] } },
+      tenants: { "erp-hooks": { secrets: [secret] }, acme: { secrets: [tenantSecret] } },
     });
     const event = JobEventSchema.parse({
       type: "job.completed",
@@ -197,14 +197,16 @@ describe("enqueueing", () => {
         },
       },
     });
-    const delivery = deliveryForJobEvent(event, { url: receiver.url, secretId: "erp-hooks" });
+    const delivery = webhookDelivery(event, { url: receiver.url, secretId: "erp-hooks" });
     await harness.enqueue(delivery);
 
     expect(await harness.finished("invoice-4711")).toMatchObject([{ outcome: "delivered" }]);
     const { schemaVersion: _, ...webhookPayload } = event;
     expect(receiver.verify(0, secret)).toEqual(webhookPayload);
+    expect(() => receiver.verify(0, tenantSecret)).toThrow();
     expect(receiver.requests[0]!.headers["webhook-id"]).toBe(delivery.deliveryId);
-    expect(deliveryForJobEvent(event, { url: receiver.url }).tenant).toBe("acme");
+    // The tenant still owns the delivery (a 410 disables the URL for acme only).
+    expect(delivery).toMatchObject({ tenant: "acme", secretId: "erp-hooks" });
   });
 
   it("refuses an invalid delivery job before it reaches the queue", async () => {

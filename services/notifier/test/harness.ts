@@ -2,6 +2,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type RequestListener, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import {
+  type DeliveryAttempt,
+  enqueueDelivery,
+  getDeliveries,
+  QUEUES,
+  type WebhookDeliveryJob,
+} from "@esign/jobs";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -9,16 +16,11 @@ import { Registry } from "prom-client";
 import { Webhook } from "standardwebhooks";
 import {
   createDeliveryCounter,
-  type DeliveryAttempt,
-  enqueueDelivery,
-  getDeliveries,
   type Notifier,
   type NotifierConfig,
   type NotifierConfigInput,
   parseNotifierConfig,
   startNotifier,
-  WEBHOOK_QUEUE,
-  type WebhookDeliveryJob,
 } from "../src/index";
 
 export const REDIS_URL = "redis://127.0.0.1:6379";
@@ -90,7 +92,7 @@ export async function startHarness(
     ...overrides,
   });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(WEBHOOK_QUEUE, { connection: redis, prefix });
+  const queue = new Queue(QUEUES.webhooks, { connection: redis, prefix });
   const metrics = new Registry();
   const counter = createDeliveryCounter([metrics]);
   let notifier: Notifier | undefined;

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "@esign/runtime";
 import { afterEach, expect, it } from "vitest";
 import { newSecret, REDIS_URL, type Receiver, startHarness, startReceiver, waitFor } from "./harness";
 
@@ -13,8 +14,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The standalone entry in a child process, fed from the environment only. */
+/** The standalone entry in a child process, fed from the environment only; resolves once /healthz answers. */
 async function startStandalone(env: Record<string, string>, receiver: Receiver) {
+  const metricsPort = await freePort();
   const secret = newSecret();
   // The harness's own notifier is stopped: the standalone process is the only consumer.
   const harness = await startHarness({ tenants: { acme: { secrets: [secret] } } });
@@ -26,7 +28,7 @@ async function startStandalone(env: Record<string, string>, receiver: Receiver) 
       REDIS_URL,
       ESIGN_QUEUE_PREFIX: harness.config.queuePrefix,
       WEBHOOK_SECRETS: JSON.stringify({ tenants: { acme: { secrets: [secret] } } }),
-      METRICS_PORT: "0",
+      METRICS_PORT: String(metricsPort),
       ...env,
     },
     stdio: ["ignore", "pipe", "inherit"],
@@ -36,11 +38,11 @@ async function startStandalone(env: Record<string, string>, receiver: Receiver) 
   child.stdout.on("data", (chunk: Buffer) => {
     stdout += chunk.toString("utf8");
   });
-  const metricsPort = await waitFor(async () => {
-    const match = /"metrics":\{[^}]*"port":(\d+)/.exec(stdout);
-    return match === null ? undefined : Number(match[1]);
-  });
-  return { child, harness, secret, metricsPort, receiver };
+  await waitFor(async () => {
+    const healthz = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => undefined);
+    return healthz?.ok ? true : undefined;
+  }, 60_000);
+  return { child, harness, secret, metricsPort, receiver, stdout: () => stdout };
 }
 
 it("runs standalone from the environment, delivers, serves /metrics and stops cleanly on SIGTERM", async () => {
@@ -61,6 +63,18 @@ it("runs standalone from the environment, delivers, serves /metrics and stops cl
   child.kill("SIGTERM");
   const [exitCode] = await once(child, "exit");
   expect(exitCode).toBe(0);
+});
+
+it("logs at LOG_LEVEL: warn keeps a delivered webhook out of the log", async () => {
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  const { harness, stdout } = await startStandalone(
+    { WEBHOOK_ALLOW_CIDRS: "127.0.0.1/32", LOG_LEVEL: "warn" },
+    receiver,
+  );
+  const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
+  expect(await harness.finished(job.jobId!)).toMatchObject([{ outcome: "delivered" }]);
+  expect(stdout()).toBe("");
 });
 
 it("verifies the receiver's certificate against the URL's host name while connecting to the pinned address", async () => {

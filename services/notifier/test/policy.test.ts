@@ -102,17 +102,31 @@ describe("loadNotifierConfigFromEnv", () => {
     expect(config).toMatchObject({ retryWindowSeconds: 600, timeoutMs: 2500, queuePrefix: "{esign}" });
   });
 
-  it("defaults to a 24 h retry window", () => {
-    expect(loadNotifierConfigFromEnv(base).retryWindowSeconds).toBe(86_400);
+  it("defaults to a 24 h retry window, the local Redis and LOG_LEVEL info", () => {
+    expect(loadNotifierConfigFromEnv({ WEBHOOK_SECRETS_FILE: secretsFile })).toMatchObject({
+      retryWindowSeconds: 86_400,
+      redisUrl: "redis://127.0.0.1:6379",
+      logLevel: "info",
+    });
+    expect(loadNotifierConfigFromEnv({ ...base, LOG_LEVEL: "warn" }).logLevel).toBe("warn");
+  });
+
+  it('reads the secrets file named the way every secret is named: {"file": path}', () => {
+    const config = loadNotifierConfigFromEnv({ WEBHOOK_SECRETS: JSON.stringify({ file: secretsFile }) });
+    expect(config.tenants.acme!.secrets[0]!.toString("base64")).toBe(secret.slice(6));
   });
 
   it.each([
-    [{ REDIS_URL: undefined }, /REDIS_URL is required/],
-    [{ WEBHOOK_ALLOW_CIDRS: "10.0.0.0/33" }, /expected a CIDR/],
-    [{ WEBHOOK_TIMEOUT_MS: "soon" }, /WEBHOOK_TIMEOUT_MS must be a whole number/],
-    [{ WEBHOOK_SECRETS: "{}" }, /either WEBHOOK_SECRETS_FILE or WEBHOOK_SECRETS/],
-    [{ WEBHOOK_SECRETS_FILE: undefined }, /set WEBHOOK_SECRETS_FILE or WEBHOOK_SECRETS/],
-    [{ WEBHOOK_SECRETS_FILE: join(dir, "missing.json") }, /cannot read WEBHOOK_SECRETS_FILE/],
+    [{ REDIS_URL: "http://127.0.0.1:6379" }, /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ WEBHOOK_ALLOW_CIDRS: "10.0.0.0/33" }, /WEBHOOK_ALLOW_CIDRS.0: expected a CIDR/],
+    [{ WEBHOOK_TIMEOUT_MS: "soon" }, /WEBHOOK_TIMEOUT_MS: must be a whole number/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL: Invalid option/],
+    [{ WEBHOOK_SECRETS: "{}" }, /set either WEBHOOK_SECRETS or WEBHOOK_SECRETS_FILE, not both/],
+    [{ WEBHOOK_SECRETS_FILE: undefined }, /WEBHOOK_SECRETS or WEBHOOK_SECRETS_FILE: is not set/],
+    [
+      { WEBHOOK_SECRETS_FILE: join(dir, "missing.json") },
+      /WEBHOOK_SECRETS_FILE: cannot read .*missing\.json/,
+    ],
   ])("rejects %o with a clear message", (overrides, message) => {
     expect(() => loadNotifierConfigFromEnv({ ...base, ...overrides })).toThrow(message);
   });
@@ -126,6 +140,7 @@ describe("loadNotifierConfigFromEnv", () => {
     expect(() => loadNotifierConfigFromEnv(env)).toThrow(/must decode to 24..64 bytes, got 5/);
     expect(() => loadNotifierConfigFromEnv(env)).not.toThrow(/c2hvcnQ/);
     const broken = { REDIS_URL: base.REDIS_URL, WEBHOOK_SECRETS: `{"tenants": ${secret}` };
-    expect(() => loadNotifierConfigFromEnv(broken)).toThrow(/WEBHOOK_SECRETS is not valid JSON$/);
+    expect(() => loadNotifierConfigFromEnv(broken)).toThrow(/WEBHOOK_SECRETS: is not valid JSON$/);
+    expect(() => loadNotifierConfigFromEnv(broken)).not.toThrow(secret.slice(6));
   });
 });

@@ -1,17 +1,20 @@
-import { EsignError } from "@esign/errors";
-import { QUEUE_PREFIX, SIGNING_QUEUES, type SigningQueueName } from "@esign/jobs";
-import { type StoresConfig, StoresConfigSchema } from "@esign/storage";
+import { QueuePrefixSchema, SIGNING_QUEUES } from "@esign/jobs";
+import {
+  configLoader,
+  type EnvBindings,
+  integer,
+  json,
+  LogLevelSchema,
+  list,
+  METRICS_BINDINGS,
+  METRICS_FIELDS,
+  parseConfig,
+  RedisUrlSchema,
+  SecretRefSchema,
+  text,
+} from "@esign/runtime";
+import { StoresConfigSchema } from "@esign/storage";
 import { z } from "zod";
-
-/**
- * A secret is named, never inlined: `{ "env": "VAR" }` or `{ "file": "/run/secrets/x" }`, so the
- * profile JSON can live in a ConfigMap while the secret stays in a Secret.
- */
-export const SecretRefSchema = z.union([
-  z.strictObject({ env: z.string().min(1) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
-export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 /**
  * Bytes reserved for the CMS in /Contents. Without it the signer estimates, which for the E-sign
@@ -98,81 +101,50 @@ export type EsignApiProfile = z.infer<typeof EsignApiProfileSchema>;
 
 export const SignerProfilesSchema = z.record(ProfileNameSchema, SignerProfileSchema);
 
-export interface WorkerConfig {
-  redisUrl: string;
-  prefix: string;
-  queues: SigningQueueName[];
-  stores: StoresConfig;
-  signers: Record<string, SignerProfile>;
-  concurrency: number;
-  /** Remote sign calls per second across every worker; undefined means unlimited. */
-  signingRateLimit: number | undefined;
-  /** Port of /metrics and /healthz; undefined serves none (embedded use), 0 picks a free port. */
-  metricsPort: number | undefined;
-  metricsHost: string;
+export const WorkerConfigSchema = z.object({
+  redisUrl: RedisUrlSchema,
+  prefix: QueuePrefixSchema,
+  /** Queues consumed, each by its own BullMQ worker. */
+  queues: z
+    .array(z.enum(SIGNING_QUEUES))
+    .min(1)
+    .default(() => [...SIGNING_QUEUES]),
+  stores: StoresConfigSchema,
+  signers: SignerProfilesSchema,
+  /** Jobs run at once, per queue. */
+  concurrency: z.int().min(1).default(8),
+  /** Remote sign calls per second across every worker; unset means unlimited. */
+  signingRateLimit: z.int().min(1).optional(),
+  ...METRICS_FIELDS,
   /** BullMQ lock: a worker that stops renewing it for this long is presumed dead. */
-  lockDurationMs: number;
-  stalledIntervalMs: number;
+  lockDurationMs: z.int().min(1).default(30_000),
+  stalledIntervalMs: z.int().min(1).default(30_000),
   /** How often a job may be recovered from a dead worker before it fails (E_INTERNAL). */
-  maxStalledCount: number;
-  logLevel: string;
-}
-
-const json = (name: string) =>
-  z.string().transform((text, context) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      context.addIssue({ code: "custom", message: `${name} must be JSON` });
-      return z.NEVER;
-    }
-  });
-
-const positiveInt = z.coerce.number().int().min(1);
-
-const EnvSchema = z.object({
-  REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
-  ESIGN_QUEUE_PREFIX: z.string().min(1).default(QUEUE_PREFIX),
-  WORKER_QUEUES: z
-    .string()
-    .default(SIGNING_QUEUES.join(","))
-    .transform((list) => list.split(",").map((name) => name.trim()))
-    .pipe(z.array(z.enum(SIGNING_QUEUES)).min(1)),
-  ESIGN_STORES: json("ESIGN_STORES").pipe(StoresConfigSchema),
-  ESIGN_SIGNERS: json("ESIGN_SIGNERS").pipe(SignerProfilesSchema),
-  WORKER_CONCURRENCY: positiveInt.default(8),
-  SIGNING_RATE_LIMIT: positiveInt.optional(),
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  METRICS_HOST: z.string().min(1).default("0.0.0.0"),
-  WORKER_LOCK_DURATION_MS: positiveInt.default(30_000),
-  WORKER_STALLED_INTERVAL_MS: positiveInt.default(30_000),
-  WORKER_MAX_STALLED_COUNT: positiveInt.default(3),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  maxStalledCount: z.int().min(1).default(3),
+  logLevel: LogLevelSchema.default("info"),
 });
+export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
+export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
+
+const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
+  redisUrl: text("REDIS_URL"),
+  prefix: text("ESIGN_QUEUE_PREFIX"),
+  queues: list("WORKER_QUEUES"),
+  stores: json("ESIGN_STORES"),
+  signers: json("ESIGN_SIGNERS"),
+  concurrency: integer("WORKER_CONCURRENCY"),
+  signingRateLimit: integer("SIGNING_RATE_LIMIT"),
+  ...METRICS_BINDINGS,
+  lockDurationMs: integer("WORKER_LOCK_DURATION_MS"),
+  stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
+  maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
+  logLevel: text("LOG_LEVEL"),
+};
 
 /** Reads the worker's configuration from the environment; E_CONFIG names every bad variable. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  // Empty variables count as unset, as compose files and shells often leave them.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-    throw new EsignError("E_CONFIG", `invalid worker environment: ${problems.join("; ")}`);
-  }
-  const values = parsed.data;
-  return {
-    redisUrl: values.REDIS_URL,
-    prefix: values.ESIGN_QUEUE_PREFIX,
-    queues: values.WORKER_QUEUES,
-    stores: values.ESIGN_STORES,
-    signers: values.ESIGN_SIGNERS,
-    concurrency: values.WORKER_CONCURRENCY,
-    signingRateLimit: values.SIGNING_RATE_LIMIT,
-    metricsPort: values.METRICS_PORT,
-    metricsHost: values.METRICS_HOST,
-    lockDurationMs: values.WORKER_LOCK_DURATION_MS,
-    stalledIntervalMs: values.WORKER_STALLED_INTERVAL_MS,
-    maxStalledCount: values.WORKER_MAX_STALLED_COUNT,
-    logLevel: values.LOG_LEVEL,
-  };
+export const loadWorkerConfig = configLoader(WorkerConfigSchema, WORKER_VARIABLES, "worker environment");
+
+/** A worker configuration built in code (an embedding process), defaults filled in. */
+export function parseWorkerConfig(input: WorkerConfigInput): WorkerConfig {
+  return parseConfig(WorkerConfigSchema, input, "worker configuration");
 }

@@ -1,9 +1,12 @@
 export type { CheckpointStore, SignatureCheckpoint } from "./checkpoints";
-export { loadWorkerConfig, type SignerProfile, SignerProfilesSchema, type WorkerConfig } from "./config";
-export { STAGES, type Stage, type WorkerMetrics } from "./metrics";
 export {
-  createSigningWorker,
-  createWorkerLogger,
-  type SigningWorker,
-  type SigningWorkerOptions,
-} from "./worker";
+  loadWorkerConfig,
+  parseWorkerConfig,
+  type SignerProfile,
+  SignerProfilesSchema,
+  type WorkerConfig,
+  type WorkerConfigInput,
+  WorkerConfigSchema,
+} from "./config";
+export { STAGES, type Stage, type WorkerMetrics } from "./metrics";
+export { createSigningWorker, type SigningWorker, type SigningWorkerOptions } from "./worker";

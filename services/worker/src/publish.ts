@@ -1,4 +1,5 @@
 import {
+  enqueueDelivery,
   eventsStreamKey,
   type JobEvent,
   type JobFailure,
@@ -7,13 +8,10 @@ import {
   type SigningQueueName,
   type SignJob,
   type SignResult,
+  webhookDelivery,
 } from "@esign/jobs";
 import type { Queue } from "bullmq";
-import { enqueueDelivery } from "esign-notifier";
 import type { Redis } from "ioredis";
-
-/** Tenant name the notifier files deliveries of tenant-less jobs under. */
-const DEFAULT_TENANT = "default";
 
 export interface FinishedJob {
   jobId: string;
@@ -66,14 +64,6 @@ export class JobPublisher {
   async publish(finished: FinishedJob, event: JobEvent): Promise<void> {
     await publishJobEvent(this.redis, event, { stream: eventsStreamKey(this.prefix) });
     const callback = finished.job.callback;
-    if (!callback) return;
-    const { type, timestamp, data } = event;
-    await enqueueDelivery(this.webhooks, {
-      deliveryId: `${finished.queue}.${finished.jobId}.${type}`,
-      tenant: finished.job.tenant ?? DEFAULT_TENANT,
-      url: callback.url,
-      event: { type, timestamp, data: data as Record<string, unknown> },
-      jobId: finished.jobId,
-    });
+    if (callback) await enqueueDelivery(this.webhooks, webhookDelivery(event, callback));
   }
 }

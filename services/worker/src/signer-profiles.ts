@@ -3,9 +3,10 @@ import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import { TsaClient } from "@esign/pades";
 import type { DocumentTimestamper } from "@esign/pipeline";
+import { readSecret } from "@esign/runtime";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
-import type { SecretRef, SignerProfile } from "./config";
+import type { SignerProfile } from "./config";
 import { type LoadedSeal, loadSeals } from "./seals";
 
 /** A configured signer with what the worker needs to know about it besides signing. */
@@ -32,19 +33,6 @@ export interface SignerRegistry {
   close(): Promise<void>;
 }
 
-export async function resolveSecret(ref: SecretRef): Promise<string> {
-  if ("env" in ref) {
-    const value = process.env[ref.env];
-    if (!value) throw new EsignError("E_CONFIG", `secret variable ${ref.env} is not set`);
-    return value;
-  }
-  try {
-    return (await readFile(ref.file, "utf8")).trim();
-  } catch (cause) {
-    throw new EsignError("E_CONFIG", `cannot read secret file ${ref.file}`, { cause });
-  }
-}
-
 /** A certificate file, PEM or DER, as DER. */
 async function readCertificate(path: string): Promise<Uint8Array> {
   try {
@@ -64,7 +52,7 @@ type SignerFactory = (options: Record<string, unknown>) => Promise<Signer> | Sig
 
 async function createSigner(name: string, profile: SignerProfile): Promise<Signer> {
   if (profile.type === "p12") {
-    const password = await resolveSecret(profile.password);
+    const password = readSecret(profile.password);
     return signers.createP12Signer({ credentials: { p12Path: profile.p12Path, password } });
   }
   const factoryName = REMOTE_FACTORIES[profile.type];
@@ -78,11 +66,11 @@ async function createSigner(name: string, profile: SignerProfile): Promise<Signe
   const secret =
     profile.type === "csc"
       ? {
-          clientSecret: await resolveSecret(profile.clientSecret),
-          ...(profile.pin && { pin: await resolveSecret(profile.pin) }),
+          clientSecret: readSecret(profile.clientSecret),
+          ...(profile.pin && { pin: readSecret(profile.pin) }),
         }
       : {
-          apiKey: await resolveSecret(profile.apiKey),
+          apiKey: readSecret(profile.apiKey),
           ...(profile.certificatePath && { certificate: await readCertificate(profile.certificatePath) }),
         };
   return factory({ ...profile, ...secret });

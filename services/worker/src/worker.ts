@@ -5,18 +5,19 @@ import {
   QUEUES,
   type SigningQueueName,
   type SignJob,
+  signingRateLimitKey,
 } from "@esign/jobs";
+import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
 import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
 import { CheckpointStore } from "./checkpoints";
 import type { WorkerConfig } from "./config";
 import { ExactlyOnceSigner } from "./exactly-once-signer";
 import { asEsignError, toQueueError } from "./failures";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
-import { type MetricsServer, startMetricsServer } from "./metrics-server";
 import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./publish";
 import { SigningRateLimiter } from "./rate-limiter";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
@@ -36,15 +37,6 @@ export interface SigningWorkerOptions {
   logger?: Logger;
 }
 
-/** Logs never carry signer secrets, even if an error drags a profile into them. */
-export function createWorkerLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: "esign-worker" },
-    redact: ["*.password", "*.apiKey", "*.clientSecret", "*.secret", "*.authorization", "*.token"],
-  });
-}
-
 /** Job fields for events of a job whose data may not even parse. */
 function finishedJobOf(job: Job, queue: SigningQueueName, parsed: SignJob | undefined): FinishedJob {
   return { jobId: job.id!, queue, job: parsed ?? {} };
@@ -54,7 +46,7 @@ export async function createSigningWorker(
   config: WorkerConfig,
   options: SigningWorkerOptions = {},
 ): Promise<SigningWorker> {
-  const logger = options.logger ?? createWorkerLogger(config.logLevel);
+  const logger = options.logger ?? createLogger({ name: "esign-worker", level: config.logLevel });
   // BullMQ's blocking connections need maxRetriesPerRequest: null; our own commands share it.
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const stores = createStores(config.stores);
@@ -69,7 +61,7 @@ export async function createSigningWorker(
   const metrics = createWorkerMetrics(() => [...queues.values()]);
   const checkpoints = new CheckpointStore(redis, config.prefix);
   const limiter = new SigningRateLimiter(redis, {
-    key: `${config.prefix}:worker:signing-rate`,
+    key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
   const deps: SignDocumentDeps = {
@@ -153,12 +145,12 @@ export async function createSigningWorker(
   const metricsServer: MetricsServer | undefined =
     config.metricsPort === undefined
       ? undefined
-      : await startMetricsServer(
-          metrics.registry,
-          () => workers.every((worker) => worker.isRunning()),
-          config.metricsPort,
-          config.metricsHost,
-        );
+      : await startMetricsServer({
+          registry: metrics.registry,
+          healthy: () => workers.every((worker) => worker.isRunning()),
+          port: config.metricsPort,
+          host: config.metricsHost,
+        });
   logger.info(
     {
       queues: config.queues,
@@ -174,11 +166,13 @@ export async function createSigningWorker(
     metrics,
     metricsUrl: metricsServer?.url,
     async close() {
+      logger.info("draining: finishing running jobs before closing");
       await Promise.all([...workers.map((worker) => worker.close()), batches.close()]);
       await metricsServer?.close();
       await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
       await Promise.all([signers.close(), stores.close()]);
       await redis.quit();
+      logger.info("drained");
     },
   };
 }

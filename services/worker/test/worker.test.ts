@@ -1,10 +1,15 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
-import { BatchClient, eventsStreamKey, parseJobEventEntry, QUEUES } from "@esign/jobs";
+import {
+  BatchClient,
+  eventsStreamKey,
+  parseJobEventEntry,
+  QUEUES,
+  WebhookDeliveryJobSchema,
+} from "@esign/jobs";
 import { countPixels, pixelBox, REPO_ROOT, renderPage, textInRegion, validate } from "@esign/testkit";
 import { Queue } from "bullmq";
-import { WebhookDeliveryJobSchema } from "esign-notifier";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "./harness";
 
@@ -152,21 +157,26 @@ describe("signing worker (in process, local store, p12 key)", () => {
     ).toBe(1);
   });
 
-  it("hands a webhook delivery to the notifier's queue when the job has a callback", async () => {
+  it("hands a webhook delivery to the notifier's queue when the job has a callback, naming its secretId", async () => {
     await harness.startWorker();
     await harness.put("hook/in.pdf");
     const { id } = await harness.client.submit({
       input: { store: "default", key: "hook/in.pdf" },
       signer: "seal",
       tenant: "acme",
-      callback: { url: "https://erp.example.com/hooks/esign" },
+      callback: { url: "https://erp.example.com/hooks/esign", secretId: "erp-hooks" },
     });
     const result = await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 });
     const webhooks = new Queue(QUEUES.webhooks, { connection: harness.redis, prefix: harness.prefix });
     const delivery = await webhooks.getJob(`webhook-esign-sign.${id}.job.completed`);
     await webhooks.close();
     const data = WebhookDeliveryJobSchema.parse(delivery?.data);
-    expect(data).toMatchObject({ tenant: "acme", url: "https://erp.example.com/hooks/esign", jobId: id });
+    expect(data).toMatchObject({
+      tenant: "acme",
+      secretId: "erp-hooks",
+      url: "https://erp.example.com/hooks/esign",
+      jobId: id,
+    });
     expect(data.event.type).toBe("job.completed");
     expect(data.event.data).toMatchObject({ jobId: id, result });
   });

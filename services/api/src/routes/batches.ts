@@ -1,5 +1,6 @@
 import { EsignError } from "@esign/errors";
 import {
+  assertWebhookSecretGranted,
   BatchClient,
   BatchItemSchema,
   BatchSettingsSchema,
@@ -101,11 +102,16 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
       const policy = {
         stores: caller.tenant.stores,
         signers: caller.tenant.signers ?? [caller.tenant.signer],
+        webhookSecretIds: caller.tenant.webhookSecretIds,
       };
+      for (const callback of [settings.callback, settings.options.callback]) {
+        assertWebhookSecretGranted(callback, policy.webhookSecretIds);
+      }
       for (const item of items ?? []) {
         assertAllowed(item.input, policy);
         if (item.output) assertAllowed(item.output, policy);
         if (item.signer) signerFor(caller, item.signer);
+        assertWebhookSecretGranted(item.callback, policy.webhookSecretIds);
       }
       if (settings.itemsManifest) assertAllowed(settings.itemsManifest, policy);
       if (settings.source) assertPrefixAllowed(settings.source, policy);

@@ -1,6 +1,10 @@
 import { EsignError } from "@esign/errors";
-import type { JobStatus } from "@esign/jobs";
-import { getDeliveries } from "esign-notifier";
+import {
+  assertWebhookSecretGranted,
+  DeliveryAttemptSchema,
+  getDeliveries,
+  type JobStatus,
+} from "@esign/jobs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -68,6 +72,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
       const caller = callerOf(request);
       const body = request.body;
       assertJobObjectsAllowed(caller, body.input, body.output);
+      assertWebhookSecretGranted(body.callback, caller.tenant.webhookSecretIds);
       const submitted = await deps.client.submit({
         ...body,
         signer: signerFor(caller, body.signer),
@@ -168,7 +173,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
         tags: ["jobs"],
         params: JobIdParamsSchema,
         response: {
-          200: z.object({ deliveries: z.array(z.record(z.string(), z.unknown())) }),
+          200: z.object({ deliveries: z.array(DeliveryAttemptSchema) }),
           "4xx": ErrorSchema,
         },
       },
@@ -176,9 +181,7 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request) => {
       await ownedJob(request, deps, request.params.id);
       return {
-        deliveries: (await getDeliveries(deps.redis, request.params.id, {
-          prefix: deps.config.queuePrefix,
-        })) as unknown as Record<string, unknown>[],
+        deliveries: await getDeliveries(deps.redis, request.params.id, { prefix: deps.config.queuePrefix }),
       };
     },
   );

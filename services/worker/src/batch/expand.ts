@@ -1,5 +1,6 @@
 import { EsignError, isEsignError } from "@esign/errors";
 import {
+  assertWebhookSecretGranted,
   BATCH_CHUNK,
   type BatchExpandData,
   BatchExpandDataSchema,
@@ -128,6 +129,7 @@ function outcomeOf(item: SourcedItem, data: BatchExpandData): Outcome {
           `signer profile ${JSON.stringify(job.signer)} is not granted to this tenant`,
         );
       }
+      assertWebhookSecretGranted(job.callback, data.policy.webhookSecretIds ?? []);
     }
     return { job };
   } catch (error) {

@@ -6,6 +6,7 @@ import {
   BatchRecordSchema,
   batchKeys,
   childIndexOf,
+  enqueueDelivery,
   eventsStreamKey,
   META,
   parseFailureReason,
@@ -13,10 +14,10 @@ import {
   SCHEMA_VERSION,
   type SignJob,
   type SignResult,
+  webhookDelivery,
 } from "@esign/jobs";
 import type { StoreRegistry } from "@esign/storage";
 import type { Job, Queue } from "bullmq";
-import { enqueueDelivery } from "esign-notifier";
 import type { Redis } from "ioredis";
 
 export interface FinishDeps {
@@ -30,8 +31,6 @@ export interface FinishDeps {
 
 /** Batch bookkeeping outlives the batch by as long as its parent job is retained. */
 const RETAIN_S = 14 * 24 * 3600;
-/** Tenant name the notifier files deliveries of tenant-less batches under. */
-const DEFAULT_TENANT = "default";
 
 /**
  * Runs once every document of the batch has finished (BullMQ moves the parent out of
@@ -75,15 +74,7 @@ export async function finishBatch(job: Job, deps: FinishDeps): Promise<BatchComp
     .del(keys.rejected, keys.cancelled)
     .exec();
   await publishBatchEvent(deps.redis, event, { stream: eventsStreamKey(deps.prefix) });
-  if (record.callback) {
-    await enqueueDelivery(deps.webhooks, {
-      deliveryId: `batch.${record.batchId}.completed`,
-      tenant: record.tenant ?? DEFAULT_TENANT,
-      url: record.callback.url,
-      event: { type: event.type, timestamp: event.timestamp, data },
-      jobId: record.batchId,
-    });
-  }
+  if (record.callback) await enqueueDelivery(deps.webhooks, webhookDelivery(event, record.callback));
   return data;
 }
 

@@ -1,0 +1,95 @@
+import { type DestinationStream, type Logger, pino } from "pino";
+import { z } from "zod";
+
+export const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+export interface LoggerOptions {
+  /** The service, logged as `name` on every line. */
+  name: string;
+  /** Default "info"; services pass their LOG_LEVEL. */
+  level?: LogLevel;
+}
+
+const LOGGER_DEFAULTS = { level: "info" } as const satisfies Partial<LoggerOptions>;
+
+/**
+ * Fields whose values never reach a log, wherever they sit in a logged object (up to four levels
+ * deep, where configuration objects keep them): the names signing services (CSC authData, OAuth),
+ * webhooks, S3 and our own configuration give their secrets. One list for every service, so a field
+ * redacted in one is redacted in all.
+ */
+const SECRET_FIELDS = [
+  "password",
+  "passphrase",
+  "pin",
+  "PIN",
+  "otp",
+  "OTP",
+  "SAD",
+  "token",
+  "accessToken",
+  "access_token",
+  "refreshToken",
+  "refresh_token",
+  "adminToken",
+  "apiKey",
+  "api_key",
+  "privateKey",
+  "secretAccessKey",
+  "clientSecret",
+  "client_secret",
+  "secret",
+  "secrets",
+  "authorization",
+  "cookie",
+];
+
+/** Callback URLs may carry credentials (`https://user:pass@host`) or tokens in their query. */
+const CALLBACK_URL_PATHS = ["callback.url", "callbackUrl"];
+
+const atAnyDepth = (path: string) => [path, `*.${path}`, `*.*.${path}`, `*.*.*.${path}`];
+
+export const REDACTED_PATHS = [
+  ...SECRET_FIELDS.flatMap(atAnyDepth),
+  ...atAnyDepth('headers["x-api-key"]'),
+  // CSC credentials/authorize: [{ "id": "PIN", "value": "1234" }]
+  ...atAnyDepth("authData[*].value"),
+  ...CALLBACK_URL_PATHS.flatMap(atAnyDepth),
+  // fastify logs each request's URL, query included: `POST /v1/sign?callbackUrl=...`
+  "req.url",
+];
+
+/** The logger of a service: JSON lines, at `level`, with every secret in REDACTED_PATHS censored. */
+export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
+  const { name, level } = { ...LOGGER_DEFAULTS, ...options };
+  const settings = { name, level, redact: { paths: REDACTED_PATHS, censor } };
+  return destination === undefined ? pino(settings) : pino(settings, destination);
+}
+
+/** The receiver URL as logged: no credentials, and no query (where receivers often put tokens). */
+export function loggableUrl(rawUrl: string): string {
+  try {
+    const url = new URL(rawUrl);
+    return `${url.origin}${url.pathname}${url.search === "" ? "" : "?…"}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+// Wildcard paths hand over the first segment as a symbol: only the last ones tell fields apart.
+function censor(value: unknown, path: readonly (string | symbol)[]): unknown {
+  if (typeof value !== "string") return "[redacted]";
+  const [parent, field] = path.slice(-2);
+  if (parent === "req" && field === "url") return withLoggableCallbackUrl(value);
+  if ((parent === "callback" && field === "url") || field === "callbackUrl") return loggableUrl(value);
+  return "[redacted]";
+}
+
+function withLoggableCallbackUrl(requestUrl: string): string {
+  const url = new URL(requestUrl, "http://request.invalid");
+  const callbackUrl = url.searchParams.get("callbackUrl");
+  if (callbackUrl === null) return requestUrl;
+  url.searchParams.set("callbackUrl", loggableUrl(callbackUrl));
+  return `${url.pathname}?${url.searchParams}`;
+}

@@ -1,0 +1,73 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger, type LogLevel } from "../src";
+
+function capture(level?: LogLevel) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger({ name: "test", ...(level && { level }) }, sink), lines };
+}
+
+describe("createLogger", () => {
+  it("censors secrets wherever they sit: PINs, OTPs, passwords, tokens, keys, headers, secrets", () => {
+    const { logger, lines } = capture();
+    logger.info(
+      {
+        password: "pw-top",
+        profile: { clientSecret: "client-secret", apiKey: "key-value-1", pin: "pin-1" },
+        req: { headers: { authorization: "Bearer bearer-token", "x-api-key": "header-key", cookie: "c=1" } },
+        body: { authData: [{ id: "OTP", value: "otp-value" }], SAD: "sad-value" },
+        config: { tenants: { acme: { secrets: ["whsec_secret"] } } },
+        s3: { credentials: { secretAccessKey: "s3-secret" } },
+        token: "token-top",
+      },
+      "with secrets",
+    );
+    const line = lines.join("");
+    for (const secret of [
+      "pw-top",
+      "client-secret",
+      "key-value-1",
+      "pin-1",
+      "bearer-token",
+      "header-key",
+      "c=1",
+      "otp-value",
+      "sad-value",
+      "whsec_secret",
+      "s3-secret",
+      "token-top",
+    ]) {
+      expect(line).not.toContain(secret);
+    }
+    expect(JSON.parse(line)).toMatchObject({
+      name: "test",
+      profile: { pin: "[redacted]" },
+      msg: "with secrets",
+    });
+  });
+
+  it("keeps callback URLs readable without their credentials and query", () => {
+    const { logger, lines } = capture();
+    logger.info({
+      job: { callback: { url: "https://erp:hunter2@erp.example.com/hooks?token=t0k3n" } },
+      req: { url: "/v1/sign?callbackUrl=https%3A%2F%2Fu%3Ahunter2%40erp.example.com%2Fh&level=B-T" },
+    });
+    const entry = JSON.parse(lines[0]!);
+    expect(entry.job.callback.url).toBe("https://erp.example.com/hooks?…");
+    expect(entry.req.url).toBe("/v1/sign?callbackUrl=https%3A%2F%2Ferp.example.com%2Fh&level=B-T");
+    expect(lines[0]).not.toContain("hunter2");
+  });
+
+  it("honours the level", () => {
+    const { logger, lines } = capture("warn");
+    logger.info("hidden");
+    logger.warn("shown");
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["shown"]);
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * `pnpm start`: the whole agent in one process with embedded defaults, for a first run, demos and
+ * development. API + worker + notifier, local-directory storage, the built-in E-sign API simulator.
+ * Production runs the services separately (docker-compose.yml, infra/k8s).
+ *
+ * The composition root: it decides what the pieces share (the Redis it found, the local store, the
+ * simulator as signing service) and hands each service its typed configuration, read from the
+ * environment like the standalone service's, with those decisions as overrides.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import {
+  configLoader,
+  integer,
+  LogLevelSchema,
+  PortSchema,
+  reachableUrl,
+  runService,
+  text,
+} from "@esign/runtime";
+import { defaultStoresConfig } from "@esign/storage";
+import { buildApi, DEV_TENANT, loadApiConfig } from "esign-api";
+import { loadNotifierConfigFromEnv, startNotifier } from "esign-notifier";
+import { DEFAULT_CLIENTS, startSimulator } from "esign-sim";
+import { createSigningWorker, loadWorkerConfig } from "esign-worker";
+import { z } from "zod";
+import { resolveRedis } from "./redis";
+
+const AllInOneConfigSchema = z.object({
+  port: PortSchema.default(8080),
+  simulatorPort: PortSchema.default(8090),
+  /** Local storage folder, the simulator's PKI and a private Redis's data, relative to where pnpm ran. */
+  dataDir: z.string().min(1).default(".data"),
+  /** Development API key (tenant `dev`, admin); default a fresh random one, printed at start. */
+  devApiKey: z.string().min(16, "must be at least 16 characters").optional(),
+  /** Unset: a Redis on 127.0.0.1:6379, else a private redis-server. */
+  redisUrl: z.url({ protocol: /^rediss?$/, message: "must be a redis:// or rediss:// URL" }).optional(),
+  /** The dev tenant's webhook secret unless WEBHOOK_SECRETS(_FILE) configures the notifier; default random. */
+  webhookSecret: z.string().startsWith("whsec_").optional(),
+  /** Quieter than a standalone service: the banner is what a first run needs to see. */
+  logLevel: LogLevelSchema.default("warn"),
+});
+
+const loadAllInOneConfig = configLoader(
+  AllInOneConfigSchema,
+  {
+    port: integer("PORT"),
+    simulatorPort: integer("ESIGN_SIM_PORT"),
+    dataDir: text("ESIGN_DATA_DIR"),
+    devApiKey: text("ESIGN_DEV_API_KEY"),
+    redisUrl: text("REDIS_URL"),
+    webhookSecret: text("ESIGN_WEBHOOK_SECRET"),
+    logLevel: text("LOG_LEVEL"),
+  },
+  "all-in-one environment",
+);
+
+await runService("esign-agent", async () => {
+  const config = loadAllInOneConfig();
+  const env = process.env;
+  // `pnpm start` runs in the repository root; a relative ESIGN_DATA_DIR means where the user typed it.
+  const dataDir = resolve(env.INIT_CWD ?? process.cwd(), config.dataDir);
+  const devApiKey = config.devApiKey ?? `dev_${randomBytes(18).toString("base64url")}`;
+  const webhookSecret = config.webhookSecret ?? `whsec_${randomBytes(24).toString("base64")}`;
+  const logLevel = config.logLevel;
+  const redis = await resolveRedis(config.redisUrl, dataDir);
+  // A private redis-server must not outlive us, whatever fails from here on.
+  process.once("exit", () => redis.stop?.());
+
+  const simulatorDir = join(dataDir, "esign-sim");
+  const simulator = await startSimulator({ port: config.simulatorPort, dataDir: simulatorDir });
+  const trustRoot = join(simulatorDir, "root.pem");
+  await writeFile(trustRoot, simulator.rootPem);
+  // The simulator's demo client secret reaches the worker the way production secrets do: by reference.
+  const demoClient = DEFAULT_CLIENTS[0]!;
+  const clientSecretFile = join(simulatorDir, "client-secret");
+  await writeFile(clientSecretFile, demoClient.secret, { mode: 0o600 });
+  const stores = defaultStoresConfig(dataDir);
+
+  const worker = await createSigningWorker(
+    loadWorkerConfig(env, {
+      defaults: { logLevel },
+      overrides: {
+        redisUrl: redis.url,
+        stores,
+        signers: {
+          default: {
+            type: "csc",
+            url: `${simulator.url}/csc/v2`,
+            clientId: demoClient.id,
+            clientSecret: { file: clientSecretFile },
+            credentialId: "seal-rsa",
+          },
+        },
+        // This process serves the API's /metrics; a second server would clash on METRICS_PORT.
+        metricsPort: undefined,
+      },
+    }),
+  );
+  // Every notifier setting (WEBHOOK_ALLOW_CIDRS, WEBHOOK_RETRY_BASE_DELAY_MS, ...) works here too.
+  const notifierConfig = loadNotifierConfigFromEnv(env, {
+    defaults: { logLevel, tenants: { [DEV_TENANT]: { secrets: [webhookSecret] } } },
+    overrides: { redisUrl: redis.url },
+  });
+  const notifier = startNotifier(notifierConfig);
+  const apiConfig = loadApiConfig(env, {
+    defaults: { logLevel },
+    overrides: {
+      port: config.port,
+      redisUrl: redis.url,
+      stores,
+      devApiKey,
+      trustRoots: [trustRoot],
+      readyUrls: [`${simulator.url}/healthz`],
+    },
+  });
+  const api = await buildApi({ config: apiConfig });
+  await api.listen({ port: apiConfig.port, host: apiConfig.host });
+  const address = reachableUrl(apiConfig.host, (api.server.address() as AddressInfo).port);
+  const secretsConfigured = Boolean(env.WEBHOOK_SECRETS || env.WEBHOOK_SECRETS_FILE);
+
+  process.stdout.write(
+    [
+      "esign-agent is running (all-in-one: API, worker, notifier, E-sign API simulator)",
+      `  API:            ${address}   (OpenAPI: ${address}/openapi.json, docs: ${address}/docs)`,
+      `  dev API key:    ${devApiKey}`,
+      `  simulator:      ${simulator.url}   (trust anchor: ${simulator.url}/pki/root.pem)`,
+      `  storage:        ${join(dataDir, "objects")}`,
+      `  redis:          ${redis.url}`,
+      `  webhook secret: ${secretsConfigured ? "as configured in WEBHOOK_SECRETS" : webhookSecret}`,
+      "Sign a PDF:",
+      `  curl --data-binary @in.pdf -H 'content-type: application/pdf' -H 'authorization: Bearer ${devApiKey}' ${address}/v1/sign > out.pdf`,
+      "",
+    ].join("\n"),
+  );
+
+  return {
+    async close() {
+      await api.close();
+      await worker.close();
+      await notifier.close();
+      await simulator.close();
+      // process.exit follows, and with it the "exit" handler that stops a private redis-server.
+    },
+  };
+});
