@@ -68,6 +68,8 @@ export class AppearanceFont {
   private constructor(
     private readonly face: SubsetterFace,
     readonly path: string,
+    /** CFF outlines embed as an OpenType /FontFile3, which PDF/A-1 (PDF 1.4) does not know. */
+    readonly cffOutlines: boolean,
   ) {}
 
   /** `path` undefined: the default font. Unreadable files and non-fonts are E_APPEARANCE. */
@@ -84,7 +86,11 @@ export class AppearanceFont {
         if (!isFontProgram(bytes)) {
           throw new EsignError("E_APPEARANCE", `${path} is not a TrueType or OpenType font`);
         }
-        return new AppearanceFont(await SubsetterFace.load(bytes, faceIndex), path);
+        return new AppearanceFont(
+          await SubsetterFace.load(bytes, faceIndex),
+          path,
+          sfntTag(bytes, faceIndex) === "OTTO",
+        );
       })();
       font.catch(() => loaded.delete(key));
       loaded.set(key, font);
@@ -116,6 +122,15 @@ export class AppearanceFont {
     this.subsets.set(key, subset);
     return new SubsetFont(await subset, lines);
   }
+}
+
+/** The sfnt version tag of the font (of collection member `faceIndex` in a 'ttcf' collection). */
+function sfntTag(bytes: Uint8Array, faceIndex: number): string {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = view.toString("latin1", 0, 4);
+  if (tag !== "ttcf" || view.length < 16 + 4 * faceIndex) return tag;
+  const member = view.readUInt32BE(12 + 4 * faceIndex);
+  return member + 4 <= view.length ? view.toString("latin1", member, member + 4) : tag;
 }
 
 /** sfnt version tags: TrueType outlines, 'true' (old Apple), OpenType/CFF, collection. */

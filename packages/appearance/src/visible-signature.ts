@@ -1,3 +1,4 @@
+import { EsignError } from "@esign/errors";
 import type { ByteSource, IncrementalUpdate, PdfDocument, PdfRef } from "@esign/pdf";
 import { AppearanceFont } from "./font";
 import { readSealImage } from "./image";
@@ -52,6 +53,12 @@ export async function prepareVisibleSignature(
     readSealImage(options.image, { flattenTransparency: pdfa?.flattenTransparency, colorSpace });
   const lines = fillTemplate(options.text ?? DEFAULT_TEXT_TEMPLATE, values);
   const font = lines.length > 0 ? await AppearanceFont.open(options.fontPath) : undefined;
+  if (font?.cffOutlines && pdfa?.part === 1) {
+    throw new EsignError(
+      "E_APPEARANCE",
+      `the document is PDF/A-1, which cannot embed the OpenType (CFF) font ${font.path}; use a TrueType font`,
+    );
+  }
   const placement = await resolvePlacement(doc, source, options.placement);
   const seal = await layoutSeal(
     {

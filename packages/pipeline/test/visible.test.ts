@@ -126,6 +126,17 @@ describe("visible signatures on PDF/A documents", () => {
     expect((error as Error).message).toMatch(/PDF\/A with a CMYK output intent; a RGB JPEG seal/);
   });
 
+  it("refuses an OpenType (CFF) font for PDF/A-1, whose PDF 1.4 has no OpenType font files", async () => {
+    const error = await signVisibly("gs-pdfa1b.pdf", {
+      fontPath: "/usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf",
+    }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isEsignError(error) && error.code).toBe("E_APPEARANCE");
+    expect((error as Error).message).toMatch(/PDF\/A-1, which cannot embed the OpenType \(CFF\) font/);
+  });
+
   it("a document that declares no PDF/A keeps the soft mask and RGB", async () => {
     const { path } = await signVisibly("gs-contract.pdf", {});
     const { image } = await sealOf(await openPdf(new BufferSource(await readFile(path))));
