@@ -11,7 +11,7 @@ import { SubsetterFace } from "./hb-subset";
  * `@expo-google-fonts/noto-sans-sc` package. One TrueType file covering Latin, Greek, Cyrillic,
  * Chinese and Japanese kana; see docs/decisions.md.
  */
-export function defaultFontPath(): string {
+function defaultFontPath(): string {
   return createRequire(import.meta.url).resolve(
     "@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf",
   );

@@ -40,7 +40,7 @@ export interface Placement {
 }
 
 /** Size of a seal placed without one: about 7 × 2.5 cm. */
-export const DEFAULT_SEAL_SIZE: [number, number] = [200, 70];
+const DEFAULT_SEAL_SIZE: [number, number] = [200, 70];
 /** Distance of the default seal from the visible page's bottom and right edges. */
 const DEFAULT_MARGIN = 36;
 

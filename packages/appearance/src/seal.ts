@@ -153,7 +153,7 @@ function n(value: number): string {
 }
 
 /** "#rrggbb" as a fill (rg/g/k) or stroke (RG/G/K) colour operator in the chosen colour space. */
-export function colorOps(hex: string, space: "rgb" | "gray" | "cmyk", stroke: boolean): string {
+function colorOps(hex: string, space: "rgb" | "gray" | "cmyk", stroke: boolean): string {
   const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
   if (!match) throw new EsignError("E_APPEARANCE", `colour "${hex}" is not of the form #rrggbb`);
   const [r, g, b] = match.slice(1).map((part) => Number.parseInt(part, 16) / 255) as [number, number, number];

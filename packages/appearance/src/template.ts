@@ -13,7 +13,7 @@ export interface TemplateValues {
   subject?: string;
 }
 
-export const PLACEHOLDERS = ["name", "date", "reason", "location", "subject"] as const;
+const PLACEHOLDERS = ["name", "date", "reason", "location", "subject"] as const;
 
 /** The text of a seal when none is given; lines whose placeholders are all empty are left out. */
 export const DEFAULT_TEXT_TEMPLATE =
@@ -45,7 +45,7 @@ export function signatureTemplateValues(
 }
 
 /** The signing time as seals show it; UTC so a retried job renders the same bytes anywhere. */
-export function formatSealDate(date: Date): string {
+function formatSealDate(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 

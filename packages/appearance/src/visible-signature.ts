@@ -33,7 +33,7 @@ export interface VisibleSignature extends Placement {
   appearance(update: IncrementalUpdate): PdfRef;
 }
 
-export const DEFAULT_BORDER = { width: 1, color: "#1f3a68" };
+const DEFAULT_BORDER = { width: 1, color: "#1f3a68" };
 
 /**
  * Places and lays out a visible signature on `doc`. Everything that can be wrong with the request
