@@ -98,6 +98,22 @@ describe("the gateway started with pnpm start", () => {
       "--json",
     ]);
     expect(cli.stdout).toBe(reportText);
+
+    // The ETSI TS 119 102-2 XML report: the same bytes from the API and from the CLI.
+    const etsi = await postPdf("/v1/verify?report=etsi", signed, DEV_KEY);
+    expect(etsi.headers.get("content-type")).toMatch(/^application\/xml/);
+    const etsiText = await etsi.text();
+    expect(etsiText).toContain("urn:etsi:019102:mainindication:total-passed");
+    const cliEtsi = await run(process.execPath, [
+      join(REPO_ROOT, "packages/cli/bin/esign.mjs"),
+      "verify",
+      out,
+      "--trust",
+      root,
+      "--report",
+      "etsi",
+    ]);
+    expect(cliEtsi.stdout).toBe(etsiText);
   });
 
   it("accepts the PDF as multipart/form-data with the options as fields", async () => {

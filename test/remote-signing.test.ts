@@ -80,9 +80,12 @@ async function signTo(signer: Signer, level: PadesLevel, name: string): Promise<
   return path;
 }
 
-/** validate.sh passes every check and finds the level's markers (time-stamp, /DSS, /DocTimeStamp). */
-async function expectValidAt(path: string, level: PadesLevel): Promise<void> {
-  const result = await validate(path, rootPath);
+/**
+ * validate.sh passes every check and finds the level's markers (time-stamp, /DSS, /DocTimeStamp).
+ * `pdfPassword` opens an encrypted output.
+ */
+async function expectValidAt(path: string, level: PadesLevel, pdfPassword?: string): Promise<void> {
+  const result = await validate(path, rootPath, { pdfPassword });
   expect(result.failures, result.output).toEqual([]);
   expect(result.ok, result.output).toBe(true);
   expect(result.output).toMatch(new RegExp(`pades-level\\s+INFO markers suggest PAdES ${level} `));
@@ -92,16 +95,17 @@ async function expectValidAt(path: string, level: PadesLevel): Promise<void> {
 
   const report = await verifyPdfSignatures(new BufferSource(await readFile(path)), {
     trustRoots: [new Uint8Array(new X509Certificate(await readFile(rootPath)).raw)],
+    password: pdfPassword,
   });
   const signature = report.signatures.find((entry) => entry.type === "Sig");
   expect(signature?.valid, signature?.problems.join("; ")).toBe(true);
   expect(signature?.level).toBe(level);
-  if (level === "B-LT" || level === "B-LTA") await expectVriOfFirstSignature(path);
+  if (level === "B-LT" || level === "B-LTA") await expectVriOfFirstSignature(path, pdfPassword);
 }
 
 /** The /VRI key is the SHA-1 of the first signature's /Contents as embedded, padding included. */
-async function expectVriOfFirstSignature(path: string): Promise<void> {
-  const doc = await openPdf(new BufferSource(await readFile(path)));
+async function expectVriOfFirstSignature(path: string, password?: string): Promise<void> {
+  const doc = await openPdf(new BufferSource(await readFile(path)), { password });
   const [first] = (await signatureFields(doc)).filter((field) => field.signature?.type === "Sig");
   const dss = await doc.resolveDict((await doc.catalog()).get("DSS"));
   const vri = await doc.resolveDict(dss?.get("VRI"));
@@ -131,17 +135,27 @@ function cli(args: string[], env: Record<string, string> = {}) {
   );
 }
 
-/** Runs `esign sign INPUT -o OUTPUT ...flags` and checks the output is valid at `level`. */
+/**
+ * Runs `esign sign INPUT -o OUTPUT ...flags` and checks the output is valid at `level`; with a
+ * `pdfPassword`, INPUT is an encrypted copy of the test PDF and the password is passed along.
+ */
 async function expectCliSigns(
   output: string,
   flags: string[],
   level: PadesLevel,
   env: Record<string, string> = {},
+  pdfPassword?: string,
 ) {
-  const result = await cli([inputPath, "-o", output, ...flags, "--level", level], env);
+  let source = inputPath;
+  if (pdfPassword !== undefined) {
+    source = join(dir, "input-encrypted.pdf");
+    await run("qpdf", ["--encrypt", pdfPassword, "owner-pw", "256", "--", inputPath, source]);
+  }
+  const passwordFlags = pdfPassword === undefined ? [] : ["--pdf-password", pdfPassword];
+  const result = await cli([source, "-o", output, ...flags, ...passwordFlags, "--level", level], env);
   expect(result.stderr).toContain("signed");
   expect(result.code).toBe(0);
-  await expectValidAt(output, level);
+  await expectValidAt(output, level, pdfPassword);
 }
 
 beforeAll(async () => {
@@ -509,7 +523,8 @@ describe("pkcs11 backend (SoftHSM2)", () => {
 });
 
 describe("p12 backend with a TSA", () => {
-  it("signs at B-LTA from the CLI, fetching revocation data from the certificates' URLs", async () => {
+  /** CLI flags for a local key: the simulator's seal-rsa credential written to files, and its TSA. */
+  async function localKeyFlags(): Promise<string[]> {
     const credential = sim.pki.credentials.get("seal-rsa")!;
     const keyPath = join(dir, "p12-key.pem");
     const certPath = join(dir, "p12-cert.pem");
@@ -517,14 +532,22 @@ describe("p12 backend with a TSA", () => {
     await writeFile(keyPath, credential.key.privateKey.export({ type: "pkcs8", format: "pem" }));
     await writeFile(certPath, pem(credential.der));
     await writeFile(chainPath, pem(sim.pki.issuing.der));
+    return ["--key", keyPath, "--cert", certPath, "--chain", chainPath, "--tsa", `${sim.url}/tsa`];
+  }
+
+  it("signs at B-LTA from the CLI, fetching revocation data from the certificates' URLs", async () => {
     const requestsBefore = sim.requests().length;
-    const flags = ["--key", keyPath, "--cert", certPath, "--chain", chainPath, "--tsa", `${sim.url}/tsa`];
+    const flags = await localKeyFlags();
     await expectCliSigns(join(dir, "cli-p12.pdf"), flags, "B-LTA");
     const fetched = sim
       .requests()
       .slice(requestsBefore)
       .map((entry) => `${entry.method} ${entry.path}`);
     expect(fetched).toContain("POST /ocsp");
+  });
+
+  it("signs an AES-256 encrypted PDF at B-LTA from the CLI with --pdf-password", async () => {
+    await expectCliSigns(join(dir, "cli-encrypted.pdf"), await localKeyFlags(), "B-LTA", {}, "user-pw");
   });
 });
 

@@ -39,6 +39,8 @@ export async function findText(
   source: ByteSource,
   needle: string,
   page?: number,
+  /** The password of an encrypted document. */
+  password?: string,
 ): Promise<TextMatch | undefined> {
   if (needle.trim() === "") throw new EsignError("E_APPEARANCE", "the anchor text is empty");
   const { getDocument, PDFDataRangeTransport } = await loadPdfJs();
@@ -54,6 +56,7 @@ export async function findText(
   const loading = getDocument({
     range: transport,
     length: source.size,
+    password,
     disableAutoFetch: true,
     disableStream: true,
     isEvalSupported: false,

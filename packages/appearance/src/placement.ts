@@ -48,6 +48,8 @@ export async function resolvePlacement(
   doc: PdfDocument,
   source: ByteSource,
   request: PlacementRequest,
+  /** The password of an encrypted document, for the text search of an anchor. */
+  password?: string,
 ): Promise<Placement> {
   if (request.kind === "field") {
     const field = await emptyFieldWidget(doc, request.fieldName);
@@ -58,7 +60,7 @@ export async function resolvePlacement(
       ? undefined
       : (request.page ?? (await doc.pageCount()));
   if (request.kind === "anchor") {
-    const match = await findText(source, request.text, pageNumber);
+    const match = await findText(source, request.text, pageNumber, password);
     if (!match) {
       const where = pageNumber === undefined ? "in the document" : `on page ${pageNumber}`;
       throw new EsignError("E_APPEARANCE", `the anchor text "${request.text}" was not found ${where}`);

@@ -45,6 +45,8 @@ export async function prepareVisibleSignature(
   source: ByteSource,
   options: VisibleSignatureOptions,
   values: TemplateValues,
+  /** The password of an encrypted document (its objects are read already; pdf.js reads it again). */
+  password?: string,
 ): Promise<VisibleSignature> {
   const pdfa = await pdfaConstraints(doc);
   const colorSpace = pdfa ? (pdfa.colorSpace ?? "gray") : undefined;
@@ -59,7 +61,7 @@ export async function prepareVisibleSignature(
       `the document is PDF/A-1, which cannot embed the OpenType (CFF) font ${font.path}; use a TrueType font`,
     );
   }
-  const placement = await resolvePlacement(doc, source, options.placement);
+  const placement = await resolvePlacement(doc, source, options.placement, password);
   const seal = await layoutSeal(
     {
       lines,

@@ -52,6 +52,8 @@ const signOptions = {
   image: { type: "string" },
   font: { type: "string" },
   "font-size": { type: "string" },
+  /** User or owner password of an encrypted input PDF. */
+  "pdf-password": { type: "string" },
 } as const;
 
 /** Flags that describe a visible signature: they mean nothing without --visible. */
@@ -69,6 +71,11 @@ const APPEARANCE_FLAGS = [
 const verifyOptions = {
   trust: { type: "string", multiple: true },
   json: { type: "boolean" },
+  /** Also require every signature to be "LTV enabled" (revocation data for every certificate in the /DSS). */
+  ltv: { type: "boolean" },
+  /** "etsi": print the ETSI TS 119 102-2 XML validation report instead of text. */
+  report: { type: "string" },
+  "pdf-password": { type: "string" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -135,6 +142,7 @@ export function parseSignArgs(argv: string[]) {
       certify,
     },
     contentsSize: integer(values["contents-size"], "contents-size", 1024, 1_048_576),
+    pdfPassword: values["pdf-password"],
     visible: visibleArgs(values, page),
   };
 }
@@ -176,6 +184,7 @@ function visibleArgs(values: SignValues, page: number | undefined) {
     imagePath: values.image === undefined ? undefined : userPath(values.image),
     fontPath: values.font === undefined ? undefined : userPath(values.font),
     fontSize: integer(values["font-size"], "font-size", 4, 72),
+    pdfPassword: values["pdf-password"],
   };
 }
 
@@ -184,10 +193,18 @@ export function parseVerifyArgs(argv: string[]) {
     parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
   );
   if (positionals.length !== 1)
-    throw new EsignError("E_CONFIG", "usage: esign verify FILE.pdf [--trust ROOT.pem ...] [--json]");
+    throw new EsignError(
+      "E_CONFIG",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv] [--pdf-password PW]",
+    );
+  if (values.report !== undefined && values.report !== "etsi")
+    throw new EsignError("E_CONFIG", `--report must be "etsi", got "${values.report}"`);
   return {
     file: userPath(positionals[0]!),
     trust: (values.trust ?? []).map(userPath),
     json: values.json ?? false,
+    ltv: values.ltv ?? false,
+    etsiReport: values.report === "etsi",
+    pdfPassword: values["pdf-password"],
   };
 }

@@ -11,7 +11,7 @@ import { verify } from "./verify";
 const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
              [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
-             [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...]
+             [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...] [--pdf-password PW]
              [--visible [--page N] [--rect x1,y1,x2,y2 | --anchor TEXT [--anchor-offset dx,dy] [--size w,h]]
                         [--text "TEMPLATE"] [--image SEAL.png|.jpg] [--font FONT.ttf] [--font-size PT]]
   esign sign IN.pdf -o OUT.pdf --signer csc --url CSC_BASE_URL --client-id ID --client-secret S
@@ -20,9 +20,10 @@ const USAGE = `usage:
              [--cert CERT.pem] [--level L] [--tsa URL ...  (for B-LTA)]
   esign sign IN.pdf -o OUT.pdf --signer pkcs11 --module LIB --slot N --pin PIN --key-label L
              --cert CERT.pem [--chain CHAIN.pem] [--level L] [--tsa URL ...]
-  esign verify FILE.pdf [--trust ROOT.pem ...] [--json]
+  esign verify FILE.pdf [--trust ROOT.pem ...] [--json] [--pdf-password PW]
   esign submit (FILE.pdf | STORE:KEY) [-o OUT.pdf] [--signer PROFILE] [--level L] [--no-wait]
   esign status JOB_ID
+  (--pdf-password: the user or owner password of an encrypted PDF, with every signer)
   (submit/status use REDIS_URL and ESIGN_STORES like the services; default: local Redis, .data/objects)`;
 
 /** The pipeline's appearance options from the CLI flags; reads the seal image. */
@@ -65,6 +66,7 @@ async function sign(argv: string[]): Promise<number> {
       field: args.field,
       contentsSize: args.contentsSize,
       appearance,
+      pdfPassword: args.pdfPassword,
     });
     await writeSignedPdf(signed.output, args.output, args.input);
     process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level})\n`);

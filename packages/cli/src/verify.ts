@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { EsignError } from "@esign/errors";
 import {
-  certificatesFromPem,
+  etsiValidationReportXml,
+  loadTrustStore,
   type PdfSignatureReport,
   verificationPasses,
   verificationReportJson,
@@ -9,16 +9,6 @@ import {
 } from "@esign/pades";
 import { FileSource } from "@esign/pdf";
 import { parseVerifyArgs } from "./args";
-
-/** Every certificate in a PEM file (a bundle may hold several roots). */
-export async function readPemCertificates(path: string): Promise<Uint8Array[]> {
-  const text = await readFile(path, "utf8").catch((cause: unknown) => {
-    throw new EsignError("E_CONFIG", `cannot read trust root ${path}`, { cause });
-  });
-  const certificates = certificatesFromPem(text);
-  if (certificates.length === 0) throw new EsignError("E_CERT", `${path} holds no PEM certificate`);
-  return certificates;
-}
 
 function describe(signature: PdfSignatureReport, chainChecked: boolean): string {
   const verdict = signature.valid
@@ -35,27 +25,36 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
   const timestamp = signature.cms?.signatureTimestamp ?? signature.documentTimestamp;
   if (timestamp)
     lines.push(`  time-stamp: ${timestamp.genTime}${timestamp.imprintMatches ? "" : " (imprint MISMATCH)"}`);
-  if (signature.laterChanges) {
-    lines.push(
-      `  later:     ${signature.laterChanges.onlySignatureAndLtvUpdates ? "only signatures, DSS and time-stamps" : `other changes (${signature.laterChanges.otherObjects.length} objects)`}`,
-    );
+  lines.push(
+    `  verdict:   ${signature.indication}${signature.subIndication ? ` / ${signature.subIndication}` : ""}`,
+  );
+  lines.push(`  changes:   ${signature.modifications}`);
+  for (const change of signature.changes.filter((c) => !c.allowed)) {
+    lines.push(`    object ${change.object} (${change.kind}): ${change.why}`);
   }
+  lines.push(`  LTV:       ${signature.ltvEnabled ? "enabled" : "not enabled"}`);
+  for (const gap of signature.ltvGaps) lines.push(`    ${gap.certificate} lacks ${gap.missing}`);
   for (const problem of signature.problems) lines.push(`  problem:   ${problem}`);
   return lines.join("\n");
 }
 
-/** `esign verify FILE [--trust ROOT.pem ...] [--json]`: exit 0 only if every signature holds. */
+/**
+ * `esign verify FILE [--trust ROOT.pem ...] [--json | --report etsi] [--ltv]`: exit 0 only if every signature's
+ * indication is TOTAL-PASSED (and, with --ltv, every signature is LTV enabled).
+ */
 export async function verify(argv: string[]): Promise<number> {
   const args = parseVerifyArgs(argv);
-  const trustRoots = (await Promise.all(args.trust.map(readPemCertificates))).flat();
+  const trustRoots = await loadTrustStore(args.trust);
   const source = await FileSource.open(args.file).catch((cause: unknown) => {
     throw new EsignError("E_NOT_FOUND", `cannot open ${args.file}: ${(cause as Error).message}`, { cause });
   });
   try {
-    const report = await verifyPdfSignatures(source, { trustRoots });
+    const report = await verifyPdfSignatures(source, { trustRoots, password: args.pdfPassword });
     const chainChecked = trustRoots.length > 0;
-    const ok = verificationPasses(report, chainChecked);
-    if (args.json) {
+    const ok = verificationPasses(report) && (!args.ltv || report.signatures.every((s) => s.ltvEnabled));
+    if (args.etsiReport) {
+      process.stdout.write(etsiValidationReportXml(report));
+    } else if (args.json) {
       process.stdout.write(verificationReportJson(report, chainChecked));
     } else {
       const text = report.signatures.map((signature) => describe(signature, chainChecked));

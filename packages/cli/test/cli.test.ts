@@ -142,7 +142,7 @@ describe("esign sign on bad input", () => {
       "zero-bytes.pdf": /^error: E_NOT_PDF: /,
       "png-renamed.pdf": /^error: E_NOT_PDF: /,
       "truncated.pdf": /^error: E_PDF_CORRUPT: /,
-      "encrypted.pdf": /^error: E_ENCRYPTED: /,
+      "encrypted.pdf": /^error: E_PASSWORD: /,
     };
     const inputs = await badInputs();
     for (const [name, input] of Object.entries(inputs)) {
@@ -201,6 +201,71 @@ describe("esign sign on bad input", () => {
   });
 });
 
+describe("esign sign on encrypted PDFs", () => {
+  const USER = "user pw";
+  const OWNER = "owner pw";
+
+  /** qpdf's encryption of a fixture; `options` go between --encrypt's key length and `--`. */
+  async function encrypt(fixture: string, name: string, keyLength: 128 | 256, options: string[] = []) {
+    const output = join(work, name);
+    const args = ["--encrypt", USER, OWNER, String(keyLength), ...options, "--"];
+    await run("qpdf", ["--allow-weak-crypto", ...args, join(FIXTURES, fixture), output]);
+    return output;
+  }
+
+  async function expectValidEncrypted(file: string): Promise<string> {
+    const verdict = await validate(file, pki.rootPem, { pdfPassword: USER });
+    expect(verdict.failures, verdict.output).toEqual([]);
+    const check = await run("qpdf", ["--check", `--password=${USER}`, file]);
+    expect(check.stdout).toContain("No syntax or stream encoding errors found");
+    return verdict.output;
+  }
+
+  it("signs with --pdf-password as documented, keeps the encryption, and verifies with it", async () => {
+    const input = await encrypt("pdftex-objstm.pdf", "aes256.pdf", 256);
+    const output = join(work, "aes256-signed.pdf");
+    const signed = await esign(
+      ["sign", input, "-o", output, "--p12", pki.p12, "--password", PASSWORD, "--pdf-password", USER],
+      "pnpm",
+    );
+    expect(signed, signed.stderr).toMatchObject({ code: 0 });
+    await expectValidEncrypted(output);
+    const encryption = (file: string) => run("qpdf", ["--show-encryption", `--password=${OWNER}`, file]);
+    expect((await encryption(output)).stdout).toBe((await encryption(input)).stdout);
+
+    const verified = await esign(["verify", output, "--trust", pki.rootPem, "--pdf-password", USER]);
+    expect(verified, verified.stderr).toMatchObject({ code: 0 });
+    expect(verified.stdout).toMatch(/^OK$/m);
+    const closed = await esign(["verify", output, "--trust", pki.rootPem]);
+    expect(closed.code).toBe(2);
+    expect(closed.stderr.trim()).toMatch(/^error: E_PASSWORD: /);
+  });
+
+  it("signs its own encrypted output again with the owner password; both signatures stay valid", async () => {
+    const input = await encrypt("pdflib-form.pdf", "rc4.pdf", 128, ["--use-aes=n"]);
+    const once = join(work, "rc4-once.pdf");
+    const twice = join(work, "rc4-twice.pdf");
+    expect((await signWithP12(input, once, ["--pdf-password", USER])).code).toBe(0);
+    expect((await signWithP12(once, twice, ["--pdf-password", OWNER, "--field", "Second"])).code).toBe(0);
+    const output = await expectValidEncrypted(twice);
+    expect(output.match(/openssl-cms\s+PASS/g)).toHaveLength(2);
+  });
+
+  it("answers E_PASSWORD and E_PERMISSION as one line, and signs a restricted file with the owner password", async () => {
+    const restricted = await encrypt("pdflib-classic.pdf", "restricted.pdf", 256, ["--modify=none"]);
+    const output = join(work, "restricted-signed.pdf");
+    const wrong = await signWithP12(restricted, output, ["--pdf-password", "guess"]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim()).toMatch(/^error: E_PASSWORD: [^\n]+$/);
+    const user = await signWithP12(restricted, output, ["--pdf-password", USER]);
+    expect(user.code).toBe(2);
+    expect(user.stderr.trim()).toMatch(/^error: E_PERMISSION: .*bit 4/);
+    await expect(readFile(output)).rejects.toThrow(/ENOENT/);
+    expect((await signWithP12(restricted, output, ["--pdf-password", OWNER])).code).toBe(0);
+    await expectValidEncrypted(output);
+  });
+});
+
 describe("esign verify", () => {
   let signed: string;
   beforeAll(async () => {
@@ -221,7 +286,25 @@ describe("esign verify", () => {
       coversWholeFile: true,
       valid: true,
       trusted: true,
+      indication: "TOTAL-PASSED",
+      subIndication: null,
+      modifications: "none",
+      changes: [],
+      ltvEnabled: false,
     });
+  });
+
+  it("with --ltv, exits non-zero for a B-B signature and names the certificate without revocation data", async () => {
+    const result = await esign(["verify", signed, "--trust", pki.rootPem, "--ltv"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/LTV: +not enabled/);
+    expect(result.stdout).toMatch(/lacks revocation data/);
+  });
+
+  it("without --trust, says the chain was not checked and exits non-zero (INDETERMINATE)", async () => {
+    const result = await esign(["verify", signed]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/INDETERMINATE \/ NO_CERTIFICATE_CHAIN_FOUND/);
   });
 
   it("exits non-zero for a tampered file and for an untrusted root", async () => {

@@ -234,6 +234,21 @@ describe("esign sign --visible", () => {
     for (const rect of rects) expect(countPixels(after, pixelBox(after, rect), isRed)).toBeGreaterThan(200);
   });
 
+  it("draws an anchored seal into an encrypted document, written encrypted, text extractable with the password", async () => {
+    const encrypted = join(work, "contract-aes256.pdf");
+    await run("qpdf", ["--encrypt", "user-pw", "owner-pw", "256", "--", CONTRACT, encrypted]);
+    const output = join(work, "encrypted-visible.pdf");
+    const result = await signVisible(encrypted, output, [
+      ...["--pdf-password", "user-pw", "--anchor", "{{seal}}", "--text", `Signed by {name}\\n${CJK_LINE}`],
+    ]);
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    const verdict = await validate(output, pki.rootPem, { pdfPassword: "user-pw" });
+    expect(verdict.failures, verdict.output).toEqual([]);
+    // "{{seal}}" is at x=300 on the baseline y=200 of page 2; the default seal is 200 x 70.
+    expect(await textInRegion(output, 2, [300, 197, 500, 267], 842, "user-pw")).toContain(CJK_LINE);
+    await expect(run("pdftotext", [output, "-"])).rejects.toThrow();
+  });
+
   it("uses another font with --font", async () => {
     const fontDir = join(
       dirname(createRequire(import.meta.url).resolve("pdfjs-dist/package.json")),

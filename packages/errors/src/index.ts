@@ -8,6 +8,10 @@ export const ERROR_CODES = {
   E_NOT_PDF: { permanent: true, status: 415 },
   E_PDF_CORRUPT: { permanent: true, status: 422 },
   E_ENCRYPTED: { permanent: true, status: 422 },
+  /** Encrypted with a user password, and none (or a wrong one) was given. */
+  E_PASSWORD: { permanent: true, status: 422 },
+  /** The encryption's /P forbids the change and only the user password is known. */
+  E_PERMISSION: { permanent: true, status: 422 },
   E_PDF_LIMIT: { permanent: true, status: 422 },
   E_TOO_LARGE: { permanent: true, status: 413 },
   E_DOCMDP_LOCKED: { permanent: true, status: 422 },

@@ -123,6 +123,11 @@ export const SignJobFieldsSchema = z.strictObject({
   output: ObjectRefSchema.optional(),
   /** Signer profile name, resolved by the worker's configuration. Jobs never carry credentials. */
   signer: NameSchema,
+  /**
+   * The password of an encrypted input, by reference: the name of a secret in the signer
+   * profile's `pdfPasswords`. Jobs never carry the password itself (they sit in Redis, in logs).
+   */
+  pdfPassword: z.strictObject({ secret: NameSchema }).optional(),
   level: SignatureLevelSchema.default("B-B"),
   field: FieldOptionsSchema.default({}),
   /** Visible signature; omitted means an invisible signature. */

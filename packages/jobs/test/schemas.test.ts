@@ -56,6 +56,7 @@ describe("SignJob v1", () => {
         metadata: { invoice: "INV-2026-0001", batch: "nightly-2026-11-27" },
         idempotencyKey: "invoice-2026-0001",
         tenant: "example-corp",
+        pdfPassword: { secret: "invoices" },
       }),
     );
     expect(SignJobSchema.parse(JSON.parse(JSON.stringify(full)))).toEqual(full);
@@ -72,10 +73,15 @@ describe("SignJob v1", () => {
     );
   });
 
-  it("rejects unknown fields, wrong levels, secrets in place of a profile name, and bad callbacks", () => {
+  it("rejects unknown fields, wrong levels, secrets in place of names, and bad callbacks", () => {
     expect(issuesOf({ ...signJob(), levle: "B-T" }).join()).toMatch(/levle/);
     expect(issuesOf(signJob({ level: "B-X" as never })).join()).toMatch(/^level/);
     expect(issuesOf(signJob({ signer: "-----BEGIN PRIVATE KEY-----" })).join()).toMatch(/^signer/);
+    // A PDF password is named, never given: a bare string or a secret's value is refused.
+    expect(issuesOf(signJob({ pdfPassword: "hunter2" as never })).join()).toMatch(/^pdfPassword/);
+    expect(issuesOf(signJob({ pdfPassword: { secret: "hunter 2!" } })).join()).toMatch(
+      /^pdfPassword\.secret/,
+    );
     expect(issuesOf(signJob({ callback: { url: "file:///etc/passwd" } })).join()).toMatch(/^callback\.url/);
     expect(issuesOf({ ...signJob(), schemaVersion: 2 }).join()).toMatch(/^schemaVersion/);
     expect(issuesOf(signJob({ field: { name: "a.b" } })).join()).toMatch(/^field\.name/);

@@ -12,6 +12,13 @@ export { addUnsignedAttribute, signatureValueOf } from "./cms/unsigned";
 export { type HttpAnswer, type HttpCallOptions, httpCall, retryAfterSeconds } from "./http";
 export { certificatesOfSignature, gatherLtv, type LtvData, vriKey } from "./ltv/gather";
 export {
+  checkLtvEnabled,
+  type LtvCheck,
+  type LtvGap,
+  ltvReadinessGaps,
+  type ValidationData,
+} from "./ltv/ltv-enabled";
+export {
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
   digestAlgorithmOf,
@@ -33,6 +40,7 @@ export {
   loadLocalCredentials,
 } from "./pki/keys";
 export { assertUsableSignerCertificate } from "./pki/signer-certificate";
+export { loadTrustStore, trustedListCertificates } from "./pki/trust-store";
 export { hasOcspNoCheck, revocationUrls } from "./revocation/extensions";
 export { fetchCrl, fetchIssuer, fetchOcsp } from "./revocation/fetch";
 export { DEFAULT_REVOCATION_GRACE_MS } from "./revocation/freshness";
@@ -47,8 +55,10 @@ export {
   revocationStatus,
 } from "./revocation/policies";
 export { TsaClient, type TsaClientOptions } from "./timestamp/tsa-client";
+export type { DocumentChange, Modifications } from "./validation/changes/analyse";
+export type { Indication, SubIndication } from "./validation/indication";
+export { etsiValidationReportXml } from "./validation/report-etsi";
 export { verificationPasses, verificationReportJson } from "./validation/report-json";
-export type { LaterChanges } from "./validation/revisions";
 export {
   type CmsVerification,
   type ContentDigester,

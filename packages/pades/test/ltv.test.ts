@@ -7,6 +7,7 @@ import {
   addUnsignedAttribute,
   certificatesOfSignature,
   gatherLtv,
+  ltvReadinessGaps,
   OID,
   signatureValueOf,
   verifyPdfSignatures,
@@ -106,6 +107,8 @@ describe("B-LT with OCSP responses signed with RSASSA-PSS", () => {
       trusted: true,
       level: "B-LT",
       revocation: { source: "ocsp", status: "good" },
+      ltvEnabled: true,
+      ltvGaps: [],
     });
 
     const path = join(directory, "b-lt-pss-ocsp.pdf");
@@ -114,5 +117,48 @@ describe("B-LT with OCSP responses signed with RSASSA-PSS", () => {
     await writeFile(rootPem, toPem(root.certificate));
     const judged = await validatePdf(path, [rootPem]);
     expect(judged.failures, judged.output).toEqual([]);
+  });
+});
+
+describe('"LTV enabled": every certificate on every path has revocation data in the /DSS', () => {
+  const noUrlSigner = issueCertificate({
+    subject: "CN=No Revocation URL Signer,O=esign-agent tests",
+    issuer: root,
+  });
+
+  it("before signing, warns that a chain without OCSP or CRL URLs cannot reach LTV, naming the certificate", async () => {
+    const { certificate } = await noUrlSigner;
+    expect(ltvReadinessGaps([certificate, root.certificate])).toEqual([
+      {
+        certificate: expect.stringContaining("No Revocation URL Signer"),
+        missing: expect.stringContaining("OCSP"),
+      },
+    ]);
+    expect(ltvReadinessGaps([signer.certificate, root.certificate])).toEqual([]);
+  });
+
+  it("reports false for a signature whose signer has no revocation data, naming the certificate", async () => {
+    const identity = await noUrlSigner;
+    const input = await readFile(join(SAMPLES_DIR, "pdftex-objstm-xrefstream.pdf"));
+    const prepared = await prepareSignature(await openPdf(new BufferSource(input)), { contentsSize: 8000 });
+    const cms = signDigest(identity, new Uint8Array(await prepared.digest("sha256")));
+    const signed = Buffer.concat([input, prepared.embed(cms)]);
+    // A /DSS with the chain but no revocation data: the signer stays uncovered.
+    const dss = await appendDss(await openPdf(new BufferSource(signed)), {
+      certs: [identity.certificate, root.certificate],
+      ocsps: [],
+      crls: [],
+    });
+    const file = Buffer.concat([signed, dss.revision]);
+    const [signature] = (
+      await verifyPdfSignatures(new BufferSource(file), { trustRoots: [root.certificate] })
+    ).signatures;
+    expect(signature!.ltvEnabled).toBe(false);
+    expect(signature!.ltvGaps).toEqual([
+      {
+        certificate: expect.stringContaining("No Revocation URL Signer"),
+        missing: expect.stringContaining("revocation data"),
+      },
+    ]);
   });
 });

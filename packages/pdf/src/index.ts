@@ -1,6 +1,6 @@
 export { hashByteRange } from "./io/digest";
 export * from "./io/source";
-export { openPdf, type PageInfo, PdfDocument } from "./reader/document";
+export { type OpenOptions, openPdf, type PageInfo, PdfDocument } from "./reader/document";
 export {
   certificationPermission,
   type DocMdpPermission,
@@ -19,6 +19,7 @@ export { formatNumber } from "./syntax/serialize";
 export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./syntax/text";
 export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./writer/dss";
 export { type BuiltRevision, IncrementalUpdate } from "./writer/incremental";
+export { requirePermission, type SigningChange } from "./writer/permissions";
 export {
   embedSignatureContents,
   type PreparedSignature,

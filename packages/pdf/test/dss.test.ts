@@ -16,6 +16,7 @@ import {
   failuresUnderRoots,
   makePki,
   opensslTimestampToken,
+  pemToDer,
   run,
   scratchDir,
   signBytes,
@@ -86,11 +87,6 @@ async function revocationData(): Promise<{ crl: Uint8Array; ocsp: Uint8Array }> 
     "1",
   ]);
   return { crl: readFileSync(path("crl.der")), ocsp: readFileSync(path("ocsp.der")) };
-}
-
-function pemToDer(file: string): Uint8Array {
-  const base64 = readFileSync(file, "utf8").replace(/-----[^-]+-----|\s/g, "");
-  return Buffer.from(base64, "base64");
 }
 
 beforeAll(async () => {

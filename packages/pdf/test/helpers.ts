@@ -6,6 +6,7 @@ import { afterAll } from "vitest";
 import {
   BufferSource,
   type ByteSource,
+  type OpenOptions,
   openPdf,
   type PreparedSignature,
   prepareSignature,
@@ -130,11 +131,32 @@ export async function signBytes(
   input: Uint8Array,
   pki: TestPki,
   options: Partial<SignatureOptions> = {},
+  open: OpenOptions = {},
 ): Promise<{ signed: Buffer; prepared: PreparedSignature }> {
-  const doc = await openPdf(new BufferSource(input));
+  const doc = await openPdf(new BufferSource(input), open);
   const prepared = await prepareSignature(doc, { contentsSize: 8192, reason: "unit test", ...options });
   const revision = prepared.embed(await opensslCms(prepared, pki));
   return { signed: Buffer.concat([input, revision]), prepared };
+}
+
+/** The code a promise rejects with (undefined when it resolves). */
+export async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
+  return (await errorOf(promise)).code;
+}
+
+/** The error a promise rejects with, for asserting its code and message (empty when it resolves). */
+export async function errorOf(promise: Promise<unknown>): Promise<{ code?: string; message?: string }> {
+  try {
+    await promise;
+    return {};
+  } catch (error) {
+    const failure = error as { code?: string; message?: string };
+    return { code: failure.code ?? String(error), message: failure.message };
+  }
+}
+
+export function pemToDer(file: string): Buffer {
+  return Buffer.from(readFileSync(file, "utf8").replace(/-----[^-]+-----|\s/g, ""), "base64");
 }
 
 export function scratchDir(prefix: string): string {

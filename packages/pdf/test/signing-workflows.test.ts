@@ -14,6 +14,7 @@ import {
   signatureFields,
 } from "../src";
 import {
+  errorCode,
   FIXTURES,
   failuresUnderRoots,
   makePki,
@@ -39,15 +40,6 @@ async function expectValid(signed: Uint8Array, label: string, roots?: string[]):
   const result = await failuresUnderRoots(file, roots ?? [pki.rootCert]);
   expect(result.failures, result.output).toEqual([]);
   return result.output;
-}
-
-async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
 }
 
 describe("incremental signing workflows", () => {

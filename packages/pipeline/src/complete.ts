@@ -5,8 +5,6 @@ import {
   ConcatSource,
   embedSignatureContents,
   hashByteRange,
-  openPdf,
-  type PdfLimits,
   signatureFields,
 } from "@esign/pdf";
 import type { SignerDescription, SignRequest, SignResult } from "@esign/signers";
@@ -15,17 +13,18 @@ import {
   assertPreparedFor,
   digestOf,
   hashedLengthOf,
+  type OpenInputOptions,
+  openInput,
   type Prepared,
   signedLengthOf,
   type VersionedSource,
 } from "./prepare";
 
-export interface CompleteOptions {
+export interface CompleteOptions extends OpenInputOptions {
   /** The time-stamp authority for the /DocTimeStamp of B-LTA (e.g. a TsaClient). */
   documentTimestamper?: DocumentTimestamper;
   /** Timeouts for fetching OCSP responses and CRLs (B-LT when the signer sends no LTV data). */
   revocation?: RevocationOptions;
-  limits?: Partial<PdfLimits>;
 }
 
 export interface SignedPdf {
@@ -97,13 +96,13 @@ export async function complete(
     const dss = await appendValidationData(
       output,
       { cms: result.cms, capacity: prepared.contentsCapacity },
-      { ltv: result.ltv, revocation: options.revocation, limits: options.limits },
+      { ...options, ltv: result.ltv },
     );
     revisions.push(dss.revision);
     output = dss.output;
   }
   if (prepared.level === "B-LTA") {
-    const timestamp = await appendDocumentTimestamp(output, options.documentTimestamper!, options.limits);
+    const timestamp = await appendDocumentTimestamp(output, options.documentTimestamper!, options);
     revisions.push(timestamp.revision);
     output = timestamp.output;
   }
@@ -127,9 +126,9 @@ export async function verifyOutput(
   output: ByteSource,
   prepared: Prepared,
   result: Pick<SignResult, "cms">,
-  limits?: Partial<PdfLimits>,
+  options: OpenInputOptions = {},
 ): Promise<number> {
-  const fields = await signatureFields(await openPdf(output, limits));
+  const fields = await signatureFields(await openInput(output, options));
   const signature = fields.find((field) => field.name === prepared.fieldName)?.signature;
   if (!signature) {
     throw new EsignError("E_VERIFY", `the signed output has no signature in field ${prepared.fieldName}`);

@@ -11,6 +11,7 @@ export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper
 export {
   type FieldOptions,
   hashedLengthOf,
+  type OpenInputOptions,
   type Prepared,
   PreparedSchema,
   type PrepareOptions,

@@ -5,8 +5,9 @@ import {
   type RevocationOptions,
   vriKey,
 } from "@esign/pades";
-import { appendDss, type ByteSource, openPdf, type PdfLimits, prepareSignature } from "@esign/pdf";
+import { appendDss, type ByteSource, prepareSignature } from "@esign/pdf";
 import type { LtvMaterial } from "@esign/signers";
+import { type OpenInputOptions, openInput } from "./prepare";
 
 /** Makes RFC 3161 tokens over a given digest: what a /DocTimeStamp (B-LTA) needs. */
 export interface DocumentTimestamper {
@@ -29,13 +30,13 @@ export interface ExtendedRevision {
 export async function appendValidationData(
   signed: ByteSource,
   contents: { cms: Uint8Array; capacity: number },
-  options: { ltv?: LtvMaterial; revocation?: RevocationOptions; limits?: Partial<PdfLimits> },
+  options: OpenInputOptions & { ltv?: LtvMaterial; revocation?: RevocationOptions },
 ): Promise<ExtendedRevision> {
   const ltv = options.ltv ?? (await gatherLtv(certificatesOfSignature(contents.cms), options.revocation));
   const embedded = new Uint8Array(contents.capacity);
   embedded.set(contents.cms);
   const indices = (items: Uint8Array[]) => items.map((_, index) => index);
-  const dss = await appendDss(await openPdf(signed, options.limits), {
+  const dss = await appendDss(await openInput(signed, options), {
     ...ltv,
     vri: {
       [vriKey(embedded)]: {
@@ -53,10 +54,13 @@ export async function appendValidationData(
 export async function appendDocumentTimestamp(
   signed: ByteSource,
   timestamper: DocumentTimestamper,
-  limits?: Partial<PdfLimits>,
+  options: OpenInputOptions = {},
 ): Promise<ExtendedRevision> {
   const contentsSize = await timestamper.estimateTokenSize();
-  const prepared = await prepareSignature(await openPdf(signed, limits), { kind: "timestamp", contentsSize });
+  const prepared = await prepareSignature(await openInput(signed, options), {
+    kind: "timestamp",
+    contentsSize,
+  });
   const digest = await prepared.digest("sha256");
   const revision = prepared.embed(await timestamper.timestampDigest(digest, "sha256"));
   return { revision, output: prepared.output(revision) };

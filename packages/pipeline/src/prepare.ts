@@ -8,8 +8,10 @@ import { DIGEST_ALGORITHMS, type DigestAlgorithm, digestAlgorithmOf } from "@esi
 import {
   type ByteSource,
   openPdf,
+  type PdfDocument,
   type PdfLimits,
   prepareSignature,
+  requirePermission,
   type SignatureOptions,
 } from "@esign/pdf";
 import type { PadesLevel, Signer } from "@esign/signers";
@@ -46,14 +48,27 @@ export const PreparedSchema = z.object({
 });
 export type Prepared = z.infer<typeof PreparedSchema>;
 
-export interface PrepareOptions {
+/** How every stage opens the document: hostile-input limits and, when it is encrypted, its password. */
+export interface OpenInputOptions {
+  limits?: Partial<PdfLimits>;
+  /**
+   * User or owner password of an encrypted input (without one, the empty user password is
+   * tried). Every stage needs it again: it is never part of `Prepared` or any checkpoint.
+   */
+  pdfPassword?: string;
+}
+
+export function openInput(source: ByteSource, options: OpenInputOptions): Promise<PdfDocument> {
+  return openPdf(source, { limits: options.limits, password: options.pdfPassword });
+}
+
+export interface PrepareOptions extends OpenInputOptions {
   level: PadesLevel;
   field?: FieldOptions;
   /** Claimed signing time written as /M. Default: now, in whole seconds (what /M can hold). */
   signingTime?: Date;
   /** Bytes reserved for the CMS; default: the signer's own estimate for the level. */
   contentsSize?: number;
-  limits?: Partial<PdfLimits>;
   /**
    * Makes the signature visible: where (a field, a rectangle or a text anchor) and what (text
    * template, image, font). The appearance becomes part of the revision, so `Prepared` carries it.
@@ -76,7 +91,10 @@ export async function prepare(
   signer: SignerSizing,
   options: PrepareOptions,
 ): Promise<Prepared> {
-  const doc = await openPdf(source, options.limits);
+  const doc = await openInput(source, options);
+  // An encrypted input's permissions must allow the later revisions too: refuse before paying.
+  if (options.level === "B-LT" || options.level === "B-LTA") requirePermission(doc, "validation-data");
+  if (options.level === "B-LTA") requirePermission(doc, "new-signature-field");
   // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
   const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
   const { signatureAlgorithm, certificate } = await signer.describe();
@@ -94,6 +112,7 @@ export async function prepare(
         placement: placement.kind === "field" ? { fieldName: field.fieldName, ...placement } : placement,
       },
       signatureTemplateValues(certificate, signingTime, field),
+      options.pdfPassword,
     );
     field.widget = visible;
     field.fieldName = visible.fieldName ?? field.fieldName;

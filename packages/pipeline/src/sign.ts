@@ -1,24 +1,16 @@
-import type { RevocationOptions } from "@esign/pades";
-import type { PdfLimits } from "@esign/pdf";
 import type { Signer } from "@esign/signers";
 import {
   assertCompletable,
+  type CompleteOptions,
   checkSignResult,
   complete,
   type SignedPdf,
   signRequestOf,
   verifyOutput,
 } from "./complete";
-import type { DocumentTimestamper } from "./ltv";
 import { type PrepareOptions, prepare, type VersionedSource } from "./prepare";
 
-export interface SignPdfOptions extends PrepareOptions {
-  /** The time-stamp authority for the /DocTimeStamp of B-LTA (e.g. a TsaClient). */
-  documentTimestamper?: DocumentTimestamper;
-  /** Timeouts for fetching OCSP responses and CRLs (B-LT when the signer sends no LTV data). */
-  revocation?: RevocationOptions;
-  limits?: Partial<PdfLimits>;
-}
+export interface SignPdfOptions extends PrepareOptions, CompleteOptions {}
 
 /**
  * Signs a PDF by incremental update in one go: prepare (revision and local digest), let the signer
@@ -36,6 +28,6 @@ export async function signPdf(
   const result = await signer.sign(signRequestOf(prepared));
   await checkSignResult(prepared, result, await signer.describe());
   const signed = await complete(source, prepared, result, options);
-  await verifyOutput(signed.output, prepared, result, options.limits);
+  await verifyOutput(signed.output, prepared, result, options);
   return signed;
 }

@@ -20,9 +20,9 @@ import {
   signatureFields,
 } from "@esign/pdf";
 import { CmsBuildingSigner, LocalKeyProvider, type LtvMaterial, type Signer } from "@esign/signers";
-import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { REPO_ROOT, run, SAMPLES_DIR, validate } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signPdf } from "../src";
+import { complete, PreparedSchema, prepare, signPdf, signRequestOf, verifyOutput } from "../src";
 
 let dir: string;
 let rootPem: string;
@@ -125,5 +125,74 @@ describe("signPdf levels", () => {
 
   it("fails B-LT with E_REVOCATION when the certificates name no OCSP responder or CRL", async () => {
     await expectCode(signPdf(new BufferSource(input), signer, { level: "B-LT" }), "E_REVOCATION");
+  });
+});
+
+describe("encrypted inputs", () => {
+  const USER = "user-pw";
+  const OWNER = "owner-pw";
+  const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
+
+  /** qpdf's encryption of a fixture; `options` go between --encrypt's key length and `--`. */
+  async function encrypted(
+    fixture: string,
+    keyLength: 128 | 256,
+    options: string[] = [],
+  ): Promise<Uint8Array> {
+    const file = join(dir, `encrypted-${fixture}-${keyLength}-${options.join("")}.pdf`);
+    const args = ["--encrypt", USER, OWNER, String(keyLength), ...options, "--"];
+    await run("qpdf", ["--allow-weak-crypto", ...args, join(FIXTURES, fixture), file]);
+    return new Uint8Array(await readFile(file));
+  }
+
+  async function expectValid(bytes: Uint8Array, label: string, pdfPassword: string): Promise<string> {
+    const file = join(dir, `${label}.pdf`);
+    await writeFile(file, bytes);
+    const result = await validate(file, rootPem, { pdfPassword });
+    expect(result.failures, result.output).toEqual([]);
+    return result.output;
+  }
+
+  it("B-LTA on an AES-256 file, stage by stage: the password is given to each stage and kept by none", async () => {
+    const source = new BufferSource(await encrypted("pdftex-objstm.pdf", 256));
+    const options = { level: "B-LTA" as const, pdfPassword: USER, documentTimestamper: timestamper };
+    const prepared = await prepare(source, signer, options);
+    const checkpoint = JSON.stringify(prepared);
+    expect(checkpoint).not.toContain(USER);
+    const resumed = PreparedSchema.parse(JSON.parse(checkpoint));
+    const result = await withLtvBundle(signer, ltv).sign(signRequestOf(resumed));
+    const signed = await complete(source, resumed, result, options);
+    await verifyOutput(signed.output, resumed, result, options);
+    expect(signed.revisions).toHaveLength(3);
+    const output = await expectValid(await bytesOf(signed.output), "encrypted-b-lta", USER);
+    expect(output).toMatch(/markers suggest PAdES B-LTA /);
+    // Without the password the output is as closed as the input was.
+    await expectCode(verifyOutput(signed.output, resumed, result), "E_PASSWORD");
+  });
+
+  it("B-LT on an RC4-128 file opened with its owner password", async () => {
+    const source = new BufferSource(await encrypted("gs-ps2pdf.pdf", 128, ["--use-aes=n"]));
+    const signed = await signPdf(source, withLtvBundle(signer, ltv), { level: "B-LT", pdfPassword: OWNER });
+    const output = await expectValid(await bytesOf(signed.output), "encrypted-b-lt", USER);
+    expect(output).toMatch(/markers suggest PAdES B-LT /);
+  });
+
+  it("refuses, before the signer is asked, a level whose later revisions /P forbids", async () => {
+    // Bit 6 clear, bit 9 set: the empty field may be filled, but B-LTA's time-stamp needs a new field.
+    const source = new BufferSource(await encrypted("pdflib-empty-sig-field.pdf", 128, ["--annotate=n"]));
+    const before = signCalls;
+    const options = {
+      pdfPassword: USER,
+      documentTimestamper: timestamper,
+      field: { fieldName: "ClientSignature" },
+    };
+    await expectCode(
+      signPdf(source, withLtvBundle(signer, ltv), { ...options, level: "B-LTA" }),
+      "E_PERMISSION",
+    );
+    await expectCode(signPdf(source, withLtvBundle(signer, ltv), { level: "B-B" }), "E_PASSWORD");
+    expect(signCalls).toBe(before);
+    const signed = await signPdf(source, withLtvBundle(signer, ltv), { ...options, level: "B-LT" });
+    await expectValid(await bytesOf(signed.output), "encrypted-fill-b-lt", USER);
   });
 });

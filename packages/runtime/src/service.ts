@@ -12,7 +12,26 @@ export interface RunningService {
  * Redis) prints `<name>: E_CODE: message` on stderr and exits 1, before any logger may exist.
  */
 export async function runService(name: string, start: () => Promise<RunningService>): Promise<void> {
-  let service: RunningService;
+  const close = (running: RunningService) =>
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`${name}: error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  let service: RunningService | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    // During start-up there is nothing to close yet: it is closed as soon as `start` returns.
+    if (service) void close(service);
+  };
+  // Installed before starting: a service announces itself from inside `start`, a supervisor may
+  // answer with SIGTERM at once, and SIGTERM's default action would kill it mid-start.
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
   try {
     service = await start();
   } catch (error) {
@@ -20,18 +39,5 @@ export async function runService(name: string, start: () => Promise<RunningServi
     process.stderr.write(`${name}: ${reason}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    service.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`${name}: error while stopping: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  if (stopping) await close(service);
 }

@@ -79,8 +79,8 @@ describe("PAdES levels found by verifyPdfSignatures", async () => {
       revocation: { source: "crl", status: "good" },
       coversWholeFile: false,
     });
-    expect(signature!.laterChanges).toMatchObject({ onlySignatureAndLtvUpdates: true, otherObjects: [] });
-    expect(signature!.laterChanges!.kinds.dss).toBeGreaterThan(0);
+    expect(signature!.modifications).toBe("allowed");
+    expect(signature!.changes.some((change) => change.kind === "dss")).toBe(true);
     expect(report.valid).toBe(true);
   });
 
@@ -116,10 +116,10 @@ describe("PAdES levels found by verifyPdfSignatures", async () => {
     expect(report.valid).toBe(false);
     for (const signature of report.signatures) {
       expect(signature.valid).toBe(true);
-      expect(signature.laterChanges).toMatchObject({
-        onlySignatureAndLtvUpdates: false,
-        otherObjects: [page!.ref.num],
-      });
+      expect(signature.modifications).toBe("disallowed");
+      expect(signature.changes.filter((change) => !change.allowed).map((change) => change.object)).toEqual([
+        page!.ref.key,
+      ]);
     }
   });
 });

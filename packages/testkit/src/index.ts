@@ -42,14 +42,24 @@ function checkId(line: string): string {
 
 /**
  * Runs validate.sh. A verdict, even a failing one, is returned (a test can assert on failures
- * too); it throws only when `shared/` is missing.
+ * too); it throws only when `shared/` is missing. `pdfPassword` opens an encrypted file
+ * (validate.sh's PDF_PASSWORD).
  */
-export async function validate(file: string, root?: string): Promise<ValidateResult> {
+export async function validate(
+  file: string,
+  root?: string,
+  options: { pdfPassword?: string } = {},
+): Promise<ValidateResult> {
   const validator = sharedTool(VALIDATE);
   let output: string;
   let ok: boolean;
+  const env =
+    options.pdfPassword === undefined ? process.env : { ...process.env, PDF_PASSWORD: options.pdfPassword };
   try {
-    const { stdout } = await run(validator, root ? [file, root] : [file], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(validator, root ? [file, root] : [file], {
+      maxBuffer: 16 * 1024 * 1024,
+      env,
+    });
     output = stdout;
     ok = true;
   } catch (error) {

@@ -97,10 +97,13 @@ export async function textInRegion(
   page: number,
   rect: number[],
   pageHeight: number,
+  /** User password of an encrypted file. */
+  password?: string,
 ): Promise<string> {
   const [x1, y1, x2, y2] = rect as [number, number, number, number];
   const { stdout } = await run("pdftotext", [
     "-cropbox",
+    ...(password === undefined ? [] : ["-upw", password]),
     ...["-f", String(page), "-l", String(page), "-r", "72"],
     ...["-x", String(Math.floor(x1)), "-y", String(Math.floor(pageHeight - y2))],
     ...["-W", String(Math.ceil(x2 - x1)), "-H", String(Math.ceil(y2 - y1))],

@@ -22,6 +22,14 @@ import { z } from "zod";
  */
 const ContentsSizeSchema = z.int().min(1024).max(1_000_000).optional();
 
+/**
+ * Passwords of encrypted input PDFs, by the name a job gives as `pdfPassword: {"secret": NAME}`:
+ * the job carries the name, the worker's configuration the secret.
+ */
+const PdfPasswordsSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), SecretRefSchema)
+  .optional();
+
 /** RFC 3161 time-stamp authorities for B-LTA's document time-stamp, in order of preference. */
 const DocumentTimestampUrlsSchema = z
   .array(z.url({ protocol: /^https?$/ }))
@@ -60,6 +68,7 @@ const P12ProfileSchema = z.strictObject({
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
   seals: SealsSchema,
+  pdfPasswords: PdfPasswordsSchema,
 });
 
 /** Remote backends are configured by their own package; the worker only checks the common shape. */
@@ -68,6 +77,7 @@ const RemoteProfileFields = {
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
   seals: SealsSchema,
+  pdfPasswords: PdfPasswordsSchema,
 };
 
 const CscProfileSchema = z.looseObject({

@@ -1,7 +1,15 @@
 import { certificateSubject } from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
-import { complete, hashedLengthOf, type Prepared, prepare, preparedFor, verifyOutput } from "@esign/pipeline";
+import {
+  complete,
+  hashedLengthOf,
+  type OpenInputOptions,
+  type Prepared,
+  prepare,
+  preparedFor,
+  verifyOutput,
+} from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
 import { type CheckpointStore, signResultOf } from "./checkpoints";
 import type { ExactlyOnceSigner } from "./exactly-once-signer";
@@ -46,12 +54,16 @@ export async function signDocument(
   const { stores, signers, metrics } = deps;
   const entry = signers.get(job.signer);
   assertSupported(job, entry);
+  // Looked up on every attempt (the password is in no checkpoint), before anything is fetched.
+  const open: OpenInputOptions = {
+    pdfPassword: job.pdfPassword && entry.pdfPassword(job.pdfPassword.secret),
+  };
   const input = stores.resolve(job.input);
   const output = stores.resolve(job.output);
 
   const source = await metrics.time("fetch", () => input.store.openSource(input.key));
   try {
-    return await signFetched(job, identity, deps, source, entry, output);
+    return await signFetched(job, identity, deps, source, entry, output, open);
   } finally {
     await source.close?.();
   }
@@ -63,12 +75,14 @@ async function prepareJob(
   source: StoredObjectSource,
   entry: SignerEntry,
   metrics: WorkerMetrics,
+  open: OpenInputOptions,
 ): Promise<Prepared> {
   const prepared = await metrics.time("prepare", () =>
     prepare(
       source,
       { describe: entry.describe, estimateCmsSize: (level) => entry.signer.estimateCmsSize(level) },
       {
+        ...open,
         level: job.level,
         contentsSize: entry.contentsSize,
         field: {
@@ -95,18 +109,23 @@ async function signFetched(
   source: StoredObjectSource,
   entry: SignerEntry,
   output: { store: ObjectStore; key: string },
+  open: OpenInputOptions,
 ): Promise<SignResult> {
   let prepared = await checkpoints.loadPrepared(queue, jobId);
   if (!prepared || !preparedFor(prepared, source)) {
-    prepared = await checkpoints.savePrepared(queue, jobId, await prepareJob(job, source, entry, metrics));
+    prepared = await checkpoints.savePrepared(
+      queue,
+      jobId,
+      await prepareJob(job, source, entry, metrics, open),
+    );
   }
 
   const signature = signResultOf(await signing.sign({ queue, jobId, entry }, prepared));
   const signed = await metrics.time("embed", () =>
-    complete(source, prepared, signature, { documentTimestamper: entry.documentTimestamper }),
+    complete(source, prepared, signature, { ...open, documentTimestamper: entry.documentTimestamper }),
   );
   await metrics.time("verify", async () => {
-    metrics.bytesHashed.inc(await verifyOutput(signed.output, prepared, signature));
+    metrics.bytesHashed.inc(await verifyOutput(signed.output, prepared, signature, open));
   });
 
   const written = await metrics.time("upload", () =>

@@ -25,6 +25,8 @@ export interface SignerEntry {
   describe(): Promise<SignerDescription>;
   /** Seal templates jobs of this profile may name, images read. */
   seals: Map<string, LoadedSeal>;
+  /** The profile's PDF password named `secret` (a job's `pdfPassword`); E_INVALID_JOB when there is none. */
+  pdfPassword(secret: string): string;
 }
 
 export interface SignerRegistry {
@@ -88,6 +90,24 @@ function memoizeSuccess<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** Resolved at start-up like the signer's own secrets, so a missing variable or file stops the worker. */
+function pdfPasswordsOf(name: string, profile: SignerProfile): (secret: string) => string {
+  const passwords = new Map<string, string>();
+  for (const [secret, ref] of Object.entries(profile.pdfPasswords ?? {})) {
+    passwords.set(secret, readSecret(ref));
+  }
+  return (secret) => {
+    const password = passwords.get(secret);
+    if (password === undefined) {
+      throw new EsignError(
+        "E_INVALID_JOB",
+        `signer profile ${name} has no PDF password named ${JSON.stringify(secret)}`,
+      );
+    }
+    return password;
+  };
+}
+
 /** Builds every configured profile at start-up, so a bad profile stops the worker, not a job. */
 export async function createSignerRegistry(profiles: Record<string, SignerProfile>): Promise<SignerRegistry> {
   const entries = new Map<string, SignerEntry>();
@@ -104,6 +124,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
         seals: await loadSeals(name, profile.seals),
+        pdfPassword: pdfPasswordsOf(name, profile),
       });
     }
   } catch (error) {

@@ -62,6 +62,17 @@ describe("loadWorkerConfig", () => {
   it("refuses secrets written into the profile instead of referenced", () => {
     const inline = JSON.stringify({ seal: { type: "p12", p12Path: "/x.p12", password: "hunter2" } });
     expect(configError({ ESIGN_STORES: STORES, ESIGN_SIGNERS: inline })).toContain("ESIGN_SIGNERS");
+    const inlinePdfPassword = JSON.stringify({
+      seal: {
+        type: "p12",
+        p12Path: "/x.p12",
+        password: { env: "SEAL_PASSWORD" },
+        pdfPasswords: { invoices: "hunter2" },
+      },
+    });
+    expect(configError({ ESIGN_STORES: STORES, ESIGN_SIGNERS: inlinePdfPassword })).toContain(
+      "ESIGN_SIGNERS",
+    );
   });
 });
 

@@ -8,10 +8,10 @@ import {
   QUEUES,
   WebhookDeliveryJobSchema,
 } from "@esign/jobs";
-import { countPixels, pixelBox, REPO_ROOT, renderPage, textInRegion, validate } from "@esign/testkit";
+import { countPixels, pixelBox, REPO_ROOT, renderPage, run, textInRegion, validate } from "@esign/testkit";
 import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, type Harness } from "./harness";
+import { createHarness, type Harness, SAMPLE } from "./harness";
 
 let harness: Harness;
 
@@ -107,6 +107,53 @@ describe("signing worker (in process, local store, p12 key)", () => {
       .filter((event) => event.type === "job.failed" && event.data.jobId === notPdf.id);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.type === "job.failed" && failed[0]!.data.error.code).toBe("E_NOT_PDF");
+  });
+
+  it("signs an encrypted input with the password its job names by reference, never by value", async () => {
+    const password = "worker pdf password";
+    process.env.WORKER_TEST_PDF_PASSWORD = password;
+    const encrypted = join(harness.root, "encrypted.pdf");
+    await run("qpdf", ["--encrypt", password, "owner-pw", "256", "--", SAMPLE, encrypted]);
+    await harness.put("enc/in.pdf", encrypted);
+    await harness.startWorker({
+      signers: {
+        seal: {
+          type: "p12",
+          p12Path: harness.pki.p12,
+          password: { env: "WORKER_TEST_P12_PASSWORD" },
+          pdfPasswords: { invoices: { env: "WORKER_TEST_PDF_PASSWORD" } },
+        },
+      },
+    });
+    const input = { store: "default", key: "enc/in.pdf" };
+    const named = await harness.client.submit({ input, signer: "seal", pdfPassword: { secret: "invoices" } });
+    const result = await harness.client.waitFor(named.id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+    const report = await validate(join(harness.root, "documents", result.output.key), harness.pki.rootPem, {
+      pdfPassword: password,
+    });
+    expect(report.failures, report.output).toEqual([]);
+
+    const output = { store: "default", key: "enc/other.pdf" };
+    const unnamed = await harness.client.submit({ input, output, signer: "seal" });
+    const unknown = await harness.client.submit({
+      input,
+      output,
+      signer: "seal",
+      pdfPassword: { secret: "hr" },
+    });
+    expect((await failureOf(unnamed.id)).code).toBe("E_PASSWORD");
+    expect((await failureOf(unknown.id)).code).toBe("E_INVALID_JOB");
+    for (const { id } of [unnamed, unknown]) expect((await harness.client.get(id)).attempts).toBe(1);
+    // Nothing the queue keeps (jobs, results, events, checkpoints) holds the password.
+    const stored: string[] = [];
+    for (const key of await harness.redis.keys(`${harness.prefix}*`)) {
+      const type = await harness.redis.type(key);
+      if (type === "hash") stored.push(JSON.stringify(await harness.redis.hgetall(key)));
+      if (type === "string") stored.push((await harness.redis.get(key)) ?? "");
+      if (type === "stream") stored.push(JSON.stringify(await harness.redis.xrange(key, "-", "+")));
+    }
+    expect(stored.join("\n")).toContain("invoices");
+    expect(stored.join("\n")).not.toContain(password);
   });
 
   it("reuses the checkpointed signature when an attempt fails after signing", async () => {

@@ -1,12 +1,14 @@
 import type { PdfVerificationReport } from "./verify-pdf";
 
 /**
- * Whether a file passes verification: every signature intact, and, when trust roots were given,
- * trusted with only signatures and validation data added after each. A file without signatures fails.
+ * Whether a file passes verification: every signature's indication is TOTAL-PASSED (intact, only
+ * changes its signer allowed, chained to a trust root). A file without signatures fails.
  */
-export function verificationPasses(report: PdfVerificationReport, chainChecked: boolean): boolean {
-  if (report.signatures.length === 0) return false;
-  return chainChecked ? report.valid : report.signatures.every((signature) => signature.valid);
+export function verificationPasses(report: PdfVerificationReport): boolean {
+  return (
+    report.signatures.length > 0 &&
+    report.signatures.every((signature) => signature.indication === "TOTAL-PASSED")
+  );
 }
 
 /**
@@ -15,7 +17,7 @@ export function verificationPasses(report: PdfVerificationReport, chainChecked: 
  * as base64 (the body of a PEM); two-space indentation and a final newline.
  */
 export function verificationReportJson(report: PdfVerificationReport, chainChecked: boolean): string {
-  const document = { ok: verificationPasses(report, chainChecked), chainChecked, ...report };
+  const document = { ok: verificationPasses(report), chainChecked, ...report };
   return `${JSON.stringify(document, bytesAsBase64, 2)}\n`;
 }
 

@@ -1,7 +1,9 @@
 import {
   type ByteSource,
   hashByteRange,
+  type OpenOptions,
   openPdf,
+  type PdfDict,
   type PdfDocument,
   type PdfObject,
   PdfStream,
@@ -9,9 +11,19 @@ import {
   signatureFields,
 } from "@esign/pdf";
 import { parseCms } from "../cms/parse";
+import { certificatesOfSignature } from "../ltv/gather";
+import { checkLtvEnabled, type LtvGap } from "../ltv/ltv-enabled";
 import type { DigestAlgorithm } from "../pki/algorithms";
 import { type RevocationStatus, revocationStatus } from "../revocation/policies";
-import { type LaterChanges, laterChanges, openRevision } from "./revisions";
+import {
+  analyseLaterRevisions,
+  type DocumentChange,
+  type Modifications,
+  RevisionChain,
+} from "./changes/analyse";
+import { lockPermission, type ModificationPolicy, signatureLocks } from "./changes/policy";
+import { type Indication, indicationOf, type SubIndication } from "./indication";
+import { openRevision } from "./revisions";
 import {
   type CmsVerification,
   type TimestampVerification,
@@ -46,7 +58,17 @@ export interface PdfSignatureReport {
   revocation: RevocationStatus | undefined;
   /** Highest PAdES baseline level this signature reaches in the file as it is. */
   level: PadesLevelFound | undefined;
-  laterChanges: LaterChanges | undefined;
+  /** What the revisions after this signature changed, judged under DocMDP, FieldMDP and approval rules. */
+  modifications: Modifications;
+  changes: DocumentChange[];
+  /** ETSI EN 319 102-1 verdict: TOTAL-PASSED only when intact, allowed changes only, and trusted. */
+  indication: Indication;
+  /** null with TOTAL-PASSED (kept in the JSON, where undefined would vanish). */
+  subIndication: SubIndication | null;
+  /** Every certificate on its paths has revocation data in the /DSS or is exempt (Acrobat's "LTV enabled"). */
+  ltvEnabled: boolean;
+  /** The certificates that keep it from being LTV enabled, and what each lacks. */
+  ltvGaps: LtvGap[];
   /** Integrity and byte range hold (the signature is intact), whatever the trust. */
   valid: boolean;
   /** Valid, and the certificate chains to a trust root. */
@@ -65,12 +87,14 @@ export interface PdfVerificationReport {
   size: number;
   signatures: PdfSignatureReport[];
   dss: DssSummary | undefined;
-  /** Every signature is valid and trusted, and after each only signatures and LTV data were added. */
+  /** Every signature is valid and trusted, and after each only allowed changes were made. */
   valid: boolean;
 }
 
 export interface VerifyPdfOptions {
   trustRoots: Uint8Array[];
+  /** User or owner password of an encrypted PDF (without one, the empty user password is tried). */
+  password?: string;
   /** When certificates must be valid if no valid signature time-stamp says otherwise. Default: now. */
   validationTime?: Date;
 }
@@ -154,7 +178,12 @@ async function verifyOne(
     documentTimestamp: undefined,
     revocation: undefined,
     level: undefined,
-    laterChanges: undefined,
+    modifications: "none",
+    changes: [],
+    indication: "INDETERMINATE",
+    subIndication: null,
+    ltvEnabled: false,
+    ltvGaps: [],
     valid: false,
     trusted: false,
     problems,
@@ -215,12 +244,42 @@ function levelOf(
 }
 
 /** Length of the first revision (as covered by a signature) that has a /DSS, if any signature covers one. */
-async function firstRevisionWithDss(source: ByteSource, lengths: number[]): Promise<number | undefined> {
+async function firstRevisionWithDss(
+  source: ByteSource,
+  lengths: number[],
+  open: OpenOptions,
+): Promise<number | undefined> {
   for (const length of [...lengths].sort((a, b) => a - b)) {
-    const revision = length === source.size ? await openPdf(source) : await openRevision(source, length);
+    const revision =
+      length === source.size ? await openPdf(source, open) : await openRevision(source, length, open);
     if ((await revision.catalog()).has("DSS")) return length;
   }
   return undefined;
+}
+
+type SignedField = { name: string; dict: PdfDict; signature: SignatureInfo } & Parameters<
+  typeof signatureLocks
+>[1];
+
+/**
+ * The rules for the revisions after signature `index` (fields sorted by signed length): the
+ * certification signature's P when it came first, made stricter by a /Lock /P, and the FieldMDP
+ * locks of this and every earlier signature.
+ */
+async function modificationPolicy(
+  doc: PdfDocument,
+  fields: SignedField[],
+  index: number,
+): Promise<ModificationPolicy> {
+  const upTo = fields.slice(0, index + 1);
+  const permissions = upTo.map((field) => field.signature.docMdpPermission);
+  for (const field of upTo) permissions.push(await lockPermission(doc, field));
+  const given = permissions.filter((p): p is NonNullable<typeof p> => p !== undefined);
+  const locks = (await Promise.all(upTo.map((field) => signatureLocks(doc, field)))).flat();
+  return {
+    docMdp: given.length === 0 ? undefined : (Math.min(...given) as ModificationPolicy["docMdp"]),
+    locked: (name) => locks.some((lock) => lock(name)),
+  };
 }
 
 /**
@@ -232,13 +291,15 @@ export async function verifyPdfSignatures(
   source: ByteSource,
   options: VerifyPdfOptions,
 ): Promise<PdfVerificationReport> {
-  const doc = await openPdf(source);
+  const open: OpenOptions = { password: options.password };
+  const doc = await openPdf(source, open);
   const fields = (await signatureFields(doc))
     .filter((field): field is typeof field & { signature: SignatureInfo } => field.signature !== undefined)
     .sort((a, b) => (a.signature.byteRange[2] ?? 0) - (b.signature.byteRange[2] ?? 0));
   const dss = await readDss(doc);
   const signatures: PdfSignatureReport[] = [];
   for (const field of fields) {
+    const info = field.signature;
     const report = await verifyOne(source, field, options);
     const certificate = report.cms?.signerCertificate;
     if (dss && certificate) {
@@ -248,19 +309,44 @@ export async function verifyPdfSignatures(
         now: options.validationTime,
       });
     }
-    if (report.byteRangeValid && !report.coversWholeFile) {
-      report.laterChanges = await laterChanges(doc, report.signedLength).catch((error: unknown) => {
-        report.problems.push(
-          `cannot compare with later revisions: ${error instanceof Error ? error.message : error}`,
-        );
-        return undefined;
+    try {
+      const certificates =
+        info.type === "DocTimeStamp"
+          ? parseCms(info.contents).certificates
+          : certificatesOfSignature(info.contents);
+      const ltv = checkLtvEnabled(certificates, dss, options.trustRoots, {
+        at: signatureTime(report, options),
+        now: options.validationTime,
       });
+      report.ltvEnabled = ltv.ltvEnabled;
+      report.ltvGaps = ltv.gaps;
+    } catch (error) {
+      report.ltvGaps = [
+        {
+          certificate: "?",
+          missing: `readable certificates (${error instanceof Error ? error.message : error})`,
+        },
+      ];
     }
     signatures.push(report);
   }
+  const revisions = new RevisionChain(doc, open);
+  for (const [index, report] of signatures.entries()) {
+    if (!report.byteRangeValid || report.coversWholeFile) continue;
+    try {
+      const policy = await modificationPolicy(doc, fields, index);
+      Object.assign(report, await analyseLaterRevisions(report.signedLength, policy, revisions));
+    } catch (error) {
+      // What cannot be compared cannot be vouched for.
+      report.modifications = "disallowed";
+      report.problems.push(
+        `cannot compare with later revisions: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+  }
   // Revisions past the whole file length do not exist; the whole file counts as a revision for /DSS.
   const dssRevision = dss
-    ? await firstRevisionWithDss(source, [...signatures.map((s) => s.signedLength), source.size])
+    ? await firstRevisionWithDss(source, [...signatures.map((s) => s.signedLength), source.size], open)
     : undefined;
   for (const report of signatures) {
     if (report.type !== "Sig") continue;
@@ -269,14 +355,12 @@ export async function verifyPdfSignatures(
     );
     report.level = levelOf(report, laterStamps, dssRevision);
   }
+  const chainChecked = options.trustRoots.length > 0;
+  for (const report of signatures) Object.assign(report, indicationOf(report, chainChecked));
   return {
     size: source.size,
     signatures,
     dss: dss?.summary,
-    valid:
-      signatures.length > 0 &&
-      signatures.every(
-        (s) => s.trusted && (s.coversWholeFile || s.laterChanges?.onlySignatureAndLtvUpdates === true),
-      ),
+    valid: signatures.length > 0 && signatures.every((s) => s.trusted && s.modifications !== "disallowed"),
   };
 }

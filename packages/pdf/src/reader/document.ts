@@ -1,4 +1,5 @@
 import { EsignError } from "@esign/errors";
+import { DocumentEncryption } from "../crypt/encryption";
 import { asBuffer } from "../io/io";
 import type { ByteSource } from "../io/source";
 import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "../syntax/objects";
@@ -8,8 +9,6 @@ import { recoverXref } from "./recovery";
 import {
   ENTRY_COMPRESSED,
   ENTRY_IN_FILE,
-  encryptedError,
-  isEncrypted,
   parseIndirectAt,
   readStreamData,
   readXref,
@@ -32,6 +31,15 @@ export interface PageInfo {
   resources: PdfObject | undefined;
 }
 
+export interface OpenOptions {
+  /**
+   * The user or owner password of an encrypted document. Without one, the empty user password
+   * is tried. The owner password lifts the /P restrictions on what a signature may change.
+   */
+  password?: string;
+  limits?: Partial<PdfLimits>;
+}
+
 const INHERITABLE = ["MediaBox", "CropBox", "Rotate", "Resources"] as const;
 type Inherited = Partial<Record<(typeof INHERITABLE)[number], PdfObject>>;
 
@@ -45,6 +53,9 @@ export class PdfDocument {
   private readonly inflight = new Map<number, Promise<PdfObject>>();
   private recovery: Promise<void> | undefined;
   private countedPages: number | undefined;
+  private security: DocumentEncryption | undefined;
+  /** Where each stream this document loaded lives: the key that decrypts its data depends on it. */
+  private readonly streamRefs = new WeakMap<PdfStream, PdfRef>();
 
   private constructor(
     readonly source: ByteSource,
@@ -62,8 +73,8 @@ export class PdfDocument {
     readonly endsWithNewline: boolean,
   ) {}
 
-  static async open(source: ByteSource, limits?: Partial<PdfLimits>): Promise<PdfDocument> {
-    const resolved = resolveLimits(limits);
+  static async open(source: ByteSource, options: OpenOptions = {}): Promise<PdfDocument> {
+    const resolved = resolveLimits(options.limits);
     const head = asBuffer(await source.read(0, 1024));
     if (source.size === 0 || head.indexOf("%PDF-") < 0) {
       throw new EsignError("E_NOT_PDF", "the input is not a PDF (no %PDF- header in the first 1024 bytes)");
@@ -73,7 +84,6 @@ export class PdfDocument {
     let document: PdfDocument;
     try {
       const xref = await readXref(source, resolved);
-      if (isEncrypted(xref.trailer)) throw encryptedError();
       document = new PdfDocument(
         source,
         resolved,
@@ -84,11 +94,11 @@ export class PdfDocument {
         false,
         endsWithNewline,
       );
+      await document.unlock(options.password);
       await document.catalog(); // a broken xref usually shows here; recover instead of failing later
     } catch (error) {
       if (!isRecoverable(error)) throw error;
       const recovered = await recoverXref(source, resolved);
-      if (isEncrypted(recovered.trailer)) throw encryptedError();
       document = new PdfDocument(
         source,
         resolved,
@@ -99,12 +109,38 @@ export class PdfDocument {
         true,
         endsWithNewline,
       );
+      if (await document.unlock(options.password)) {
+        // The first scan could not read encrypted object streams; now that the key is known, rescan.
+        await document.switchToRecoveredXref();
+      }
     }
     // New object numbers start here: an absurd /Size would push them past every reader's limits.
     if (document.nextObjectNumber > resolved.maxObjects) {
       throw limitExceeded(`trailer /Size ${document.nextObjectNumber} exceeds ${resolved.maxObjects}`);
     }
     return document;
+  }
+
+  /**
+   * Opens the standard security handler when the trailer has /Encrypt (the encryption
+   * dictionary is read before any decryption is in place: it is stored in the clear).
+   * Returns whether the document is encrypted.
+   */
+  private async unlock(password: string | undefined): Promise<boolean> {
+    const encrypt = this.trailer.get("Encrypt");
+    if (encrypt === undefined || encrypt === null) return false;
+    this.security = await DocumentEncryption.unlock(
+      encrypt,
+      this.trailer.get("ID"),
+      (value) => this.resolve(value),
+      password,
+    );
+    return true;
+  }
+
+  /** The unlocked security handler of an encrypted document; the writer encrypts with it. */
+  get encryption(): DocumentEncryption | undefined {
+    return this.security;
   }
 
   get recovered(): boolean {
@@ -181,14 +217,19 @@ export class PdfDocument {
     return value;
   }
 
-  /** Decoded data of a stream object (FlateDecode only; used for DSS and tests). */
+  /** Data of a stream object, decrypted but not decoded (used for DSS and tests). */
   async streamBytes(stream: PdfStream): Promise<Uint8Array> {
     const length = await this.resolve(stream.dict.get("Length"));
     const withLength =
       stream.location && typeof length === "number"
         ? new PdfStream(stream.dict, { offset: stream.location.offset, length })
         : stream;
-    return readStreamData(this.source, withLength, this.limits);
+    return this.decryptStream(stream, await readStreamData(this.source, withLength, this.limits));
+  }
+
+  private decryptStream(stream: PdfStream, data: Uint8Array): Uint8Array {
+    const ref = this.streamRefs.get(stream);
+    return this.security && ref ? this.security.decryptStreamData(stream.dict, ref, data) : data;
   }
 
   private async loadWithRecovery(num: number, chain: ReadonlySet<number>): Promise<PdfObject> {
@@ -203,7 +244,12 @@ export class PdfDocument {
   }
 
   private async switchToRecoveredXref(): Promise<void> {
-    const recovered = await recoverXref(this.source, this.limits);
+    const security = this.security;
+    const decrypt =
+      security &&
+      ((ref: PdfRef, stream: PdfStream, data: Uint8Array) =>
+        security.decryptStreamData(stream.dict, ref, data));
+    const recovered = await recoverXref(this.source, this.limits, decrypt);
     this.table = recovered.table;
     this.isRecovered = true;
     this.cache.clear();
@@ -222,10 +268,14 @@ export class PdfDocument {
     const parsed = await parseIndirectAt(this.source, offset, this.limits);
     if (parsed.num !== num)
       throw corrupt(`xref points object ${num} at offset ${offset}, found ${parsed.num}`);
-    if (parsed.streamStart === undefined) return parsed.value;
-    if (!(parsed.value instanceof PdfDict)) throw corrupt(`object ${num} has a stream without a dictionary`);
-    const length = asInteger(await this.resolveWithin(parsed.value.get("Length"), chain));
-    return new PdfStream(parsed.value, { offset: parsed.streamStart, length: length ?? -1 });
+    const ref = new PdfRef(num, parsed.gen);
+    const value = this.security ? this.security.decryptObject(parsed.value, ref) : parsed.value;
+    if (parsed.streamStart === undefined) return value;
+    if (!(value instanceof PdfDict)) throw corrupt(`object ${num} has a stream without a dictionary`);
+    const length = asInteger(await this.resolveWithin(value.get("Length"), chain));
+    const stream = new PdfStream(value, { offset: parsed.streamStart, length: length ?? -1 });
+    this.streamRefs.set(stream, ref);
+    return stream;
   }
 
   private async loadCompressed(
@@ -241,7 +291,9 @@ export class PdfDocument {
       }
       const stream = await this.objectWithin(streamNum, chain);
       if (!(stream instanceof PdfStream)) throw corrupt(`object ${streamNum} is not an object stream`);
-      objectStream = await decodeObjectStream(this.source, stream, this.limits);
+      objectStream = await decodeObjectStream(this.source, stream, this.limits, (data) =>
+        this.decryptStream(stream, data),
+      );
       if (this.objectStreams.size >= OBJECT_STREAM_CACHE_SIZE) this.objectStreams.clear();
       this.objectStreams.set(streamNum, objectStream);
     }
@@ -396,6 +448,6 @@ function hasCompressedObjects(table: XrefTable): boolean {
   return false;
 }
 
-export function openPdf(source: ByteSource, limits?: Partial<PdfLimits>): Promise<PdfDocument> {
-  return PdfDocument.open(source, limits);
+export function openPdf(source: ByteSource, options?: OpenOptions): Promise<PdfDocument> {
+  return PdfDocument.open(source, options);
 }

@@ -12,10 +12,12 @@ export interface ObjectStream {
   members: Array<[number, number]>;
 }
 
+/** `decrypt`: for encrypted documents, turns the stored data into the filtered data. */
 export async function decodeObjectStream(
   source: ByteSource,
   stream: PdfStream,
   limits: PdfLimits,
+  decrypt: (data: Uint8Array) => Uint8Array = (data) => data,
 ): Promise<ObjectStream> {
   if (!isName(stream.dict.get("Type"), "ObjStm")) throw corrupt("expected an object stream");
   const count = asInteger(stream.dict.get("N"));
@@ -26,7 +28,7 @@ export async function decodeObjectStream(
   if (count > limits.maxObjects) throw limitExceeded(`object stream claims ${count} objects`);
   const data = decodeStream(
     stream.dict,
-    await readStreamData(source, stream, limits),
+    decrypt(await readStreamData(source, stream, limits)),
     limits.maxDecodedStreamBytes,
   );
   const header = new Parser(data.subarray(0, Math.min(first, data.length)), 4, true);

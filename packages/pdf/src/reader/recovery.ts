@@ -1,6 +1,6 @@
 import { forEachChunk, parseAt } from "../io/io";
 import type { ByteSource } from "../io/source";
-import { PdfDict, PdfRef } from "../syntax/objects";
+import { PdfDict, PdfRef, type PdfStream } from "../syntax/objects";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
 import { decodeObjectStream } from "./objstm";
 import { ENTRY_COMPRESSED, ENTRY_IN_FILE, readStreamObjectAt, XrefTable } from "./xref";
@@ -8,13 +8,18 @@ import { ENTRY_COMPRESSED, ENTRY_IN_FILE, readStreamObjectAt, XrefTable } from "
 const OBJECT_HEADER = /(?<![0-9])(\d{1,10})[\0\t\n\f\r ]+(\d{1,5})[\0\t\n\f\r ]+obj(?![A-Za-z0-9])/g;
 const MARKERS = /trailer[\0\t\n\f\r ]*<<|\/Type[\0\t\n\f\r ]*\/(XRef|ObjStm|Catalog)(?![A-Za-z0-9])/g;
 
+/** Decrypts a stream's stored data (encrypted documents). */
+export type StreamDecrypter = (ref: PdfRef, stream: PdfStream, data: Uint8Array) => Uint8Array;
+
 /**
  * Rebuilds the cross-reference of a damaged file by scanning it, in bounded chunks, for
- * `N G obj` headers (later definitions win), then reading the object streams it found.
+ * `N G obj` headers (later definitions win), then reading the object streams it found
+ * (decrypted with `decrypt` when the document is encrypted and already unlocked).
  */
 export async function recoverXref(
   source: ByteSource,
   limits: PdfLimits,
+  decrypt?: StreamDecrypter,
 ): Promise<{ table: XrefTable; trailer: PdfDict }> {
   const table = new XrefTable(limits.maxObjects);
   const trailers: number[] = [];
@@ -55,7 +60,7 @@ export async function recoverXref(
     for (const [, apply] of events) apply();
   });
 
-  await addObjectStreamMembers(source, table, candidates.ObjStm, limits);
+  await addObjectStreamMembers(source, table, candidates.ObjStm, limits, decrypt);
   const trailer = await chooseTrailer(source, table, trailers, candidates, limits);
   return { table, trailer };
 }
@@ -65,17 +70,23 @@ async function addObjectStreamMembers(
   table: XrefTable,
   streamOffsets: number[],
   limits: PdfLimits,
+  decrypt: StreamDecrypter | undefined,
 ): Promise<void> {
   for (const offset of streamOffsets) {
     try {
       const stream = await readStreamObjectAt(source, offset, limits);
-      const header = await parseAt(source, offset, 64, 2, (parser) => parser.tryUnsigned());
-      const { members } = await decodeObjectStream(source, stream, limits);
+      const header = await parseAt(source, offset, 64, 2, (parser) => {
+        const num = parser.tryUnsigned();
+        return num === undefined ? undefined : new PdfRef(num, parser.tryUnsigned() ?? 0);
+      });
+      const { members } = await decodeObjectStream(source, stream, limits, (data) =>
+        decrypt && header ? decrypt(header, stream, data) : data,
+      );
       members.forEach(([num], index) => {
         const existing = table.get(num);
         // A plain definition after the object stream is a newer revision of the object.
         if (existing?.kind === ENTRY_IN_FILE && existing.offset > offset) return;
-        table.set(num, ENTRY_COMPRESSED, header!, index);
+        table.set(num, ENTRY_COMPRESSED, header!.num, index);
       });
     } catch (error) {
       if ((error as { code?: string }).code === "E_PDF_LIMIT") throw error;

@@ -1,8 +1,7 @@
-import { EsignError } from "@esign/errors";
 import { asBuffer, findForward, findInTail, parseAt } from "../io/io";
 import type { ByteSource } from "../io/source";
 import { decodeStream } from "../syntax/filters";
-import { asArray, asInteger, isName, PdfDict, type PdfObject, PdfStream } from "../syntax/objects";
+import { asArray, asInteger, isName, PdfDict, PdfStream } from "../syntax/objects";
 import type { IndirectObject, Parser } from "../syntax/parser";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
 
@@ -361,13 +360,4 @@ async function verifiedStreamLength(
   if (tail.length === 2 && tail[0] === 0x0d && tail[1] === 0x0a) length -= 2;
   else if (tail.length > 0 && (tail[tail.length - 1] === 0x0a || tail[tail.length - 1] === 0x0d)) length -= 1;
   return length;
-}
-
-export function isEncrypted(trailer: PdfDict): boolean {
-  const encrypt: PdfObject | undefined = trailer.get("Encrypt");
-  return encrypt !== undefined && encrypt !== null;
-}
-
-export function encryptedError(): EsignError {
-  return new EsignError("E_ENCRYPTED", "the document is encrypted; decrypt it before signing");
 }

@@ -16,6 +16,8 @@ export function decodeStream(dict: PdfDict, raw: Uint8Array, maxBytes: number): 
     if (isName(item, "FlateDecode") || isName(item, "Fl")) {
       data = inflate(data, maxBytes);
       data = unpredict(data, asDict(parms[index] as PdfObject | undefined));
+    } else if (isName(item, "Crypt")) {
+      // Decryption happened before decoding (the document's security handler applies /Crypt).
     } else {
       const label = isName(item) ? item.name : String(item);
       throw corrupt(`unsupported filter /${label} on an xref or object stream`);

@@ -5,6 +5,7 @@ import type { PdfDocument } from "../reader/document";
 import { name, PdfDict, type PdfObject, PdfRef, PdfStream } from "../syntax/objects";
 import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
+import { requirePermission } from "./permissions";
 
 /** Validation data for one signature: indexes into the DssInput arrays. */
 export interface VriEntry {
@@ -40,6 +41,7 @@ const VRI_KEY = /^[0-9A-F]{40}$/;
  * certificates, OCSP responses and CRLs as raw DER streams, keeping every existing entry.
  */
 export async function appendDss(doc: PdfDocument, input: DssInput): Promise<AppendedRevision> {
+  requirePermission(doc, "validation-data");
   const update = new IncrementalUpdate(doc);
   const addStreams = (items: Uint8Array[]) =>
     items.map((der) => update.add(new PdfStream(new PdfDict(), undefined, der)));

@@ -21,7 +21,8 @@ interface XrefRow {
 /**
  * Collects new and changed objects and writes them as one incremental update: the objects,
  * then an xref section of the same kind as the document's newest one, chained with /Prev.
- * Earlier bytes are never touched, so earlier signatures stay valid.
+ * Earlier bytes are never touched, so earlier signatures stay valid. In an encrypted document
+ * the objects are encrypted with its key and crypt filters, and the trailer keeps /Encrypt.
  */
 export class IncrementalUpdate {
   private readonly objects = new Map<number, { ref: PdfRef; value: PdfObject }>();
@@ -105,10 +106,11 @@ export class IncrementalUpdate {
 
     const offsets = new Map<number, number>();
     const sorted = [...this.objects.values()].sort((a, b) => a.ref.num - b.ref.num);
+    const encryption = this.doc.encryption;
     for (const { ref, value } of sorted) {
       offsets.set(ref.num, base + length);
       push(`${ref.num} ${ref.gen} obj\n`);
-      push(serializeObject(value));
+      push(serializeObject(encryption ? encryption.encryptObject(value, ref) : value));
       push("\nendobj\n");
     }
 
@@ -150,18 +152,25 @@ export class IncrementalUpdate {
 
   private trailerDict(): PdfDict {
     const previous = this.doc.trailer;
+    const encrypted = this.doc.encryption !== undefined;
     const trailer = PdfDict.of({
       Size: this.nextNum,
       Root: previous.get("Root"),
       Info: previous.get("Info"),
-      ID: nextDocumentId(previous.get("ID")),
+      // The same encryption dictionary: readers find the key through the newest trailer.
+      Encrypt: encrypted ? previous.get("Encrypt") : undefined,
+      // An encrypted file without /ID derives its key from an empty one: adding one would change it.
+      ID: encrypted && !previous.has("ID") ? undefined : nextDocumentId(previous.get("ID")),
     });
     if (!this.doc.recovered && this.doc.startxref !== undefined) trailer.set("Prev", this.doc.startxref);
     return trailer;
   }
 }
 
-/** Keeps the permanent first /ID element and writes a fresh second one (both new when absent). */
+/**
+ * Keeps the permanent first /ID element (an encrypted file's key depends on it) and writes a
+ * fresh second one (both new when absent).
+ */
 function nextDocumentId(previous: PdfObject | undefined): PdfObject[] {
   const fresh = new PdfString(createHash("md5").update(randomBytes(32)).digest(), true);
   const first = asArray(previous)?.[0];

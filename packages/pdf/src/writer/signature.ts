@@ -13,6 +13,7 @@ import {
 import { name, PdfDict, type PdfObject, PdfRaw, type PdfRef } from "../syntax/objects";
 import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
+import { requirePermission } from "./permissions";
 
 export interface SignatureOptions {
   /** Field to create, or an existing empty signature field to fill. Default: SignatureN. */
@@ -97,6 +98,8 @@ export async function prepareSignature(
   if (options.certify !== undefined && existingSignatures.length > 0) {
     throw new EsignError("E_FIELD", "certification must be the document's first signature");
   }
+  // Certifying adds /Perms to the catalog: as much a change to the document as a new field.
+  if (options.certify !== undefined) requirePermission(doc, "new-signature-field");
 
   const update = new IncrementalUpdate(doc);
   const sigRef = update.allocate();
@@ -275,6 +278,7 @@ async function placeField(
     }
     if (!existing.ref)
       throw new EsignError("E_FIELD", `signature field '${fieldName}' is not an indirect object`);
+    requirePermission(doc, "fill-signature-field");
     (await update.editDict(existing.ref)).set("V", sigRef);
     if (options.widget) {
       const widget = await widgetOf(doc, existing.dict, existing.ref);
@@ -287,6 +291,7 @@ async function placeField(
     return fieldName;
   }
 
+  requirePermission(doc, "new-signature-field");
   const pageNumber = options.widget?.page ?? options.page ?? 1;
   const page = await doc.page(pageNumber);
   if (!page) {

@@ -5,7 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { certificatesFromPem, verificationReportJson, verifyPdfSignatures } from "@esign/pades";
+import {
+  certificatesFromPem,
+  etsiValidationReportXml,
+  verificationReportJson,
+  verifyPdfSignatures,
+} from "@esign/pades";
 import { FileSource } from "@esign/pdf";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -31,9 +36,10 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
       schema: {
         summary: "Validate every signature of a PDF",
         description:
-          "Body: the PDF (application/pdf). Answers, per signature: field, signer, claimed and time-stamp time, PAdES level, digest/CMS validity, chain status, revocation data, coverage and later changes.",
+          "Body: the PDF (application/pdf). Answers, per signature: field, signer, claimed and time-stamp time, PAdES level, digest/CMS validity, chain status, revocation data, coverage, the later changes judged under DocMDP/FieldMDP, the ETSI indication and LTV status. `?report=etsi` answers the ETSI TS 119 102-2 XML validation report instead.",
         tags: ["verification"],
         consumes: ["application/pdf"],
+        querystring: z.object({ report: z.enum(["etsi"]).optional() }),
         response: {
           200: z.object({ ok: z.boolean(), chainChecked: z.boolean(), valid: z.boolean() }).passthrough(),
           "4xx": ErrorSchema,
@@ -51,6 +57,12 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         const source = await FileSource.open(path);
         try {
           const report = await verifyPdfSignatures(source, { trustRoots });
+          if (request.query.report === "etsi") {
+            // ETSI TS 119 102-2 XML, byte for byte what `esign verify --report etsi` prints.
+            return (reply as FastifyReply)
+              .type("application/xml; charset=utf-8")
+              .send(etsiValidationReportXml(report));
+          }
           // Already JSON, byte for byte what `esign verify --json` prints: sent as it is
           // (a string body skips fastify's serializer; the schema above documents its shape).
           return (reply as FastifyReply)
