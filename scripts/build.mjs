@@ -30,6 +30,10 @@ const REPO_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
  * - @fastify/swagger-ui: serves `/docs` from its `static/` folder.
  * - @bull-board/api: finds the dashboard's assets with `require.resolve("@bull-board/ui/...")`,
  *   which only resolves from its own folder; the fastify adapter goes with it.
+ * - harfbuzzjs: loads `harfbuzz.wasm` from its own folder (and @esign/appearance resolves its
+ *   `harfbuzz-subset.wasm`); pdfjs-dist: starts its worker from `pdf.worker.mjs` beside itself and
+ *   reads CMaps and font data from its folder. @esign/appearance also resolves the default font
+ *   file of @expo-google-fonts/noto-sans-sc: a target that bundles it lists all three.
  * pino, ioredis, fastify and the AWS SDK are bundled: pino reaches for files of its own only for
  * transports (worker threads), which we do not use. pkcs11js is a native addon: bundled, with
  * its `.node` file copied beside the bundle.
@@ -40,6 +44,8 @@ const EXTERNAL_PACKAGES = [
   "@fastify/swagger-ui",
   "@bull-board/api",
   "@bull-board/fastify",
+  "harfbuzzjs",
+  "pdfjs-dist",
 ];
 
 /**
@@ -51,9 +57,10 @@ export const NODE_BUNDLE_OPTIONS = /** @type {const} */ ({
   platform: "node",
   format: "esm",
   target: "node20",
-  // Bundled CommonJS packages (node-forge, pdf-lib, fastify's dependencies) call require().
+  // Bundled CommonJS packages (node-forge, pdf-lib, fastify's dependencies) call require(). The
+  // alias keeps the banner's import from clashing with sources that import createRequire themselves.
   banner: {
-    js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
+    js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
   },
   loader: { ".node": "copy" },
   logLevel: "error",

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { REPO_ROOT, run, SAMPLES_DIR, validate } from "@esign/testkit";
+import { REPO_ROOT, run, SAMPLES_DIR, textInRegion, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,6 +179,31 @@ describe("the gateway started with pnpm start", () => {
     );
     expect(JSON.stringify(job)).not.toContain(PDF_PASSWORD);
     expect(agent.output()).not.toContain(PDF_PASSWORD);
+  });
+
+  it("draws a visible seal at a text anchor from the options of POST /v1/sign", async () => {
+    const input = await readFile(join(REPO_ROOT, "packages/appearance/test/fixtures/gs-contract.pdf"));
+    const text = encodeURIComponent("Approved by {name}\n签名：人事部");
+    const response = await postPdf(
+      `/v1/sign?anchor=${encodeURIComponent("{{seal}}")}&size=200,50&text=${text}`,
+      input,
+      DEV_KEY,
+    );
+    expect(response.status, await response.clone().text()).toBe(200);
+    const out = join(work, "visible.pdf");
+    await writeFile(out, Buffer.from(await response.arrayBuffer()));
+    // "{{seal}}" is on page 2 at x=300 on the baseline y=200; the seal's lower-left corner goes there.
+    const sealText = await textInRegion(out, 2, [300, 197, 500, 247], 842);
+    expect(sealText).toContain("签名：人事部");
+    expect(sealText).toContain("Approved by");
+    const root = join(work, "sim-root.pem");
+    await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
+    const verdict = await validate(out, root);
+    expect(verdict.failures, verdict.output).toEqual([]);
+
+    const missing = await postPdf("/v1/sign?anchor=Nowhere", input, DEV_KEY);
+    expect(missing.status).toBe(422);
+    expect((await json(missing)).error).toMatchObject({ code: "E_APPEARANCE", permanent: true });
   });
 
   it("answers 401 without a key and 403 for another tenant's objects", async () => {

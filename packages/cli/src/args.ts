@@ -43,9 +43,30 @@ const signOptions = {
   name: { type: "string" },
   certify: { type: "string" },
   "contents-size": { type: "string" },
+  visible: { type: "boolean" },
+  rect: { type: "string" },
+  anchor: { type: "string" },
+  "anchor-offset": { type: "string" },
+  size: { type: "string" },
+  text: { type: "string" },
+  image: { type: "string" },
+  font: { type: "string" },
+  "font-size": { type: "string" },
   /** User or owner password of an encrypted input PDF. */
   "pdf-password": { type: "string" },
 } as const;
+
+/** Flags that describe a visible signature: they mean nothing without --visible. */
+const APPEARANCE_FLAGS = [
+  "rect",
+  "anchor",
+  "anchor-offset",
+  "size",
+  "text",
+  "image",
+  "font",
+  "font-size",
+] as const;
 
 const verifyOptions = {
   trust: { type: "string", multiple: true },
@@ -73,6 +94,21 @@ export function asUsageError<T>(parse: () => T): T {
   }
 }
 
+/** `a,b,...`: exactly `count` finite numbers, for --rect, --anchor-offset and --size. */
+function numbers(
+  value: string | undefined,
+  flag: string,
+  count: number,
+  shape: string,
+): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((part) => (part.trim() === "" ? Number.NaN : Number(part)));
+  if (parts.length !== count || !parts.every(Number.isFinite)) {
+    throw new EsignError("E_CONFIG", `--${flag} must be ${shape} (numbers in points), got "${value}"`);
+  }
+  return parts;
+}
+
 function integer(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -92,6 +128,7 @@ export function parseSignArgs(argv: string[]) {
   if (!LEVELS.includes(level))
     throw new EsignError("E_CONFIG", `--level must be one of ${LEVELS.join(", ")}`);
   const certify = integer(values.certify, "certify", 1, 3) as 1 | 2 | 3 | undefined;
+  const page = integer(values.page, "page", 1, 1_000_000);
   return {
     input: userPath(positionals[0]!),
     output: userPath(values.output),
@@ -101,7 +138,7 @@ export function parseSignArgs(argv: string[]) {
     tsaUrls: values.tsa ?? [],
     field: {
       fieldName: values.field,
-      page: integer(values.page, "page", 1, 1_000_000),
+      page,
       reason: values.reason,
       location: values.location,
       contactInfo: values.contact,
@@ -109,6 +146,48 @@ export function parseSignArgs(argv: string[]) {
       certify,
     },
     contentsSize: integer(values["contents-size"], "contents-size", 1024, 1_048_576),
+    pdfPassword: values["pdf-password"],
+    visible: visibleArgs(values, page),
+  };
+}
+
+type SignValues = ReturnType<typeof parseArgs<{ options: typeof signOptions }>>["values"];
+
+/** The visible-signature flags, checked; undefined without --visible. Files are read later. */
+function visibleArgs(values: SignValues, page: number | undefined) {
+  if (!values.visible) {
+    const stray = APPEARANCE_FLAGS.find((flag) => values[flag] !== undefined);
+    if (stray) throw new EsignError("E_CONFIG", `--${stray} describes a visible signature: add --visible`);
+    return undefined;
+  }
+  if (values.rect !== undefined && values.anchor !== undefined) {
+    throw new EsignError("E_CONFIG", "give --rect or --anchor, not both");
+  }
+  if (values.anchor === undefined && (values["anchor-offset"] !== undefined || values.size !== undefined)) {
+    throw new EsignError("E_CONFIG", "--anchor-offset and --size place the seal relative to --anchor TEXT");
+  }
+  const rect = numbers(values.rect, "rect", 4, "x1,y1,x2,y2") as [number, number, number, number] | undefined;
+  const placement =
+    rect !== undefined
+      ? { kind: "rect" as const, page, rect }
+      : values.anchor !== undefined
+        ? {
+            kind: "anchor" as const,
+            page,
+            text: values.anchor,
+            offset: numbers(values["anchor-offset"], "anchor-offset", 2, "dx,dy") as
+              | [number, number]
+              | undefined,
+            size: numbers(values.size, "size", 2, "w,h") as [number, number] | undefined,
+          }
+        : { kind: "field" as const, page };
+  return {
+    placement,
+    // A shell passes "\n" literally; in a seal text it means a line break.
+    text: values.text?.replace(/\\n/g, "\n"),
+    imagePath: values.image === undefined ? undefined : userPath(values.image),
+    fontPath: values.font === undefined ? undefined : userPath(values.font),
+    fontSize: integer(values["font-size"], "font-size", 4, 72),
     pdfPassword: values["pdf-password"],
   };
 }

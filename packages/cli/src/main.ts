@@ -1,8 +1,10 @@
 #!/usr/bin/env -S npx tsx
+import { readFile } from "node:fs/promises";
+import type { VisibleSignatureOptions } from "@esign/appearance";
 import { EsignError, isEsignError } from "@esign/errors";
 import { FileSource } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
-import { parseSignArgs } from "./args";
+import { parseSignArgs, type SignArgs } from "./args";
 import { signerFromArgs, timestamperFromArgs } from "./signer-from-args";
 import { verify } from "./verify";
 
@@ -10,6 +12,8 @@ const USAGE = `usage:
   esign sign IN.pdf -o OUT.pdf (--p12 KEY.p12 --password PW | --key KEY.pem --cert CERT.pem)
              [--field NAME] [--page N] [--reason TEXT] [--location TEXT] [--contact TEXT] [--certify 1|2|3]
              [--level B-B|B-T|B-LT|B-LTA] [--tsa URL ...] [--pdf-password PW]
+             [--visible [--page N] [--rect x1,y1,x2,y2 | --anchor TEXT [--anchor-offset dx,dy] [--size w,h]]
+                        [--text "TEMPLATE"] [--image SEAL.png|.jpg] [--font FONT.ttf] [--font-size PT]]
   esign sign IN.pdf -o OUT.pdf --signer csc --url CSC_BASE_URL --client-id ID --client-secret S
              --credential CRED [--pin PIN] [--otp OTP | --send-otp] [--level L] [--tsa URL ...]
   esign sign IN.pdf -o OUT.pdf --signer esign-api --url SERVICE_URL --api-key K --credential CRED
@@ -22,8 +26,35 @@ const USAGE = `usage:
   (--pdf-password: the user or owner password of an encrypted PDF, with every signer)
   (submit/status use REDIS_URL and ESIGN_STORES like the services; default: local Redis, .data/objects)`;
 
+/** The pipeline's appearance options from the CLI flags; reads the seal image. */
+async function appearanceFromArgs(
+  visible: SignArgs["visible"],
+): Promise<VisibleSignatureOptions | undefined> {
+  if (!visible) return undefined;
+  const image =
+    visible.imagePath === undefined
+      ? undefined
+      : await readFile(visible.imagePath).catch((cause: unknown) => {
+          throw new EsignError(
+            "E_APPEARANCE",
+            `cannot read the seal image ${visible.imagePath}: ${(cause as Error).message}`,
+            {
+              cause,
+            },
+          );
+        });
+  return {
+    placement: visible.placement,
+    text: visible.text,
+    image,
+    fontPath: visible.fontPath,
+    fontSize: visible.fontSize,
+  };
+}
+
 async function sign(argv: string[]): Promise<number> {
   const args = parseSignArgs(argv);
+  const appearance = await appearanceFromArgs(args.visible);
   const signer = await signerFromArgs(args);
   const source = await FileSource.open(args.input).catch((cause: unknown) => {
     throw new EsignError("E_NOT_FOUND", `cannot open ${args.input}: ${(cause as Error).message}`, { cause });
@@ -34,6 +65,7 @@ async function sign(argv: string[]): Promise<number> {
       documentTimestamper: timestamperFromArgs(args),
       field: args.field,
       contentsSize: args.contentsSize,
+      appearance,
       pdfPassword: args.pdfPassword,
     });
     await writeSignedPdf(signed.output, args.output, args.input);

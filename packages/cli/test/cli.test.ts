@@ -6,27 +6,10 @@ import { basename, join } from "node:path";
 import { createTestPki, type TestPkiFiles, writeTestPki } from "@esign/pades/testing";
 import { failuresUnderRoots, REPO_ROOT, run, SAMPLES_DIR, tamper, validate } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
+import { esign } from "./esign";
 
 const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
 const PASSWORD = "s3cret pass";
-
-/**
- * Runs the CLI's entry point in a fresh Node process. `pnpm -s esign` (the documented form) only adds
- * pnpm's own start-up around the same command; one test below runs it exactly that way.
- */
-async function esign(args: string[], via: "node" | "pnpm" = "node") {
-  const [command, prefix] =
-    via === "pnpm"
-      ? ["pnpm", ["-s", "esign"]]
-      : [process.execPath, ["--import", "tsx", "packages/cli/src/main.ts"]];
-  try {
-    const { stdout, stderr } = await run(command, [...prefix, ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 const sha256 = async (path: string) =>
   createHash("sha256")

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   E_TOO_LARGE: { permanent: true, status: 413 },
   E_DOCMDP_LOCKED: { permanent: true, status: 422 },
   E_FIELD: { permanent: true, status: 422 },
+  /** A visible signature that cannot be drawn as asked: anchor not found, page or rectangle out of range, unreadable image or font, text that does not fit. */
+  E_APPEARANCE: { permanent: true, status: 422 },
   E_CONTENTS_TOO_SMALL: { permanent: true, status: 500 },
   // Keys, certificates and signer configuration
   E_KEY: { permanent: true, status: 422 },

@@ -39,19 +39,47 @@ export const FieldOptionsSchema = z.strictObject({
 export type FieldOptions = z.infer<typeof FieldOptionsSchema>;
 
 const Coordinate = z.number().finite().min(0).max(14_400);
+const Length = z.number().finite().positive().max(14_400);
+const Offset = z.number().finite().min(-14_400).max(14_400);
 
-export const AppearanceSchema = z.strictObject({
-  /** [x1, y1, x2, y2] in PDF user space units on `field.page`. */
-  rect: z
-    .tuple([Coordinate, Coordinate, Coordinate, Coordinate])
-    .refine(
-      ([x1, y1, x2, y2]) => x2 > x1 && y2 > y1,
-      "rect must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1",
-    ),
-  /** Text drawn in the box; default: signer name and signing time. */
-  text: z.string().max(1000).optional(),
-  fontSize: z.number().min(4).max(72).optional(),
-});
+/**
+ * A visible signature. Coordinates are PDF points on the page as the reader sees it: origin at the
+ * bottom-left corner of the visible area (crop box), after the page's rotation. Without `rect` or
+ * `anchor` the seal fills the named (`field.name`) or first empty signature field, else goes to the
+ * bottom-right corner of the page (default: the last page).
+ */
+export const AppearanceSchema = z
+  .strictObject({
+    /** A seal template of the job's signer profile (image, text template, font, size). */
+    template: NameSchema.optional(),
+    /** 1-based page; default `field.page`, else the last page (an anchor: every page, first match). */
+    page: z.int().min(1).optional(),
+    /** [x1, y1, x2, y2]. */
+    rect: z
+      .tuple([Coordinate, Coordinate, Coordinate, Coordinate])
+      .refine(
+        ([x1, y1, x2, y2]) => x2 > x1 && y2 > y1,
+        "rect must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1",
+      )
+      .optional(),
+    /** Text to find (e.g. "{{seal}}"); the seal's lower-left corner goes to the text's, plus `anchorOffset`. */
+    anchor: z.string().min(1).max(200).optional(),
+    anchorOffset: z.tuple([Offset, Offset]).optional(),
+    /** [width, height] of an anchored or default-placed seal; default the template's, else 200 x 70. */
+    size: z.tuple([Length, Length]).optional(),
+    /** Text template: `{name}`, `{date}`, `{reason}`, `{location}`, `{subject}`; "\n" breaks lines. */
+    text: z.string().max(1000).optional(),
+    /** Largest font size; the text shrinks to fit the box. */
+    fontSize: z.number().min(4).max(72).optional(),
+  })
+  .refine((appearance) => !(appearance.rect && appearance.anchor), {
+    message: "give rect or anchor, not both",
+    path: ["anchor"],
+  })
+  .refine((appearance) => appearance.anchor !== undefined || appearance.anchorOffset === undefined, {
+    message: "anchorOffset places the seal relative to an anchor",
+    path: ["anchorOffset"],
+  });
 export type Appearance = z.infer<typeof AppearanceSchema>;
 
 export const CallbackSchema = z.strictObject({

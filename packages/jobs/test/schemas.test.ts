@@ -88,6 +88,12 @@ describe("SignJob v1", () => {
     expect(issuesOf(signJob({ appearance: { rect: [100, 100, 50, 200] } })).join()).toMatch(
       /^appearance\.rect/,
     );
+    expect(issuesOf(signJob({ appearance: { rect: [10, 10, 50, 50], anchor: "{{seal}}" } })).join()).toMatch(
+      /^appearance\.anchor: give rect or anchor, not both/,
+    );
+    expect(issuesOf(signJob({ appearance: { anchorOffset: [0, -20] } })).join()).toMatch(
+      /^appearance\.anchorOffset/,
+    );
   });
 
   it("applies BullMQ's job id rules to idempotency keys", () => {

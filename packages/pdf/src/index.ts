@@ -9,10 +9,13 @@ export {
   type SignatureField,
   type SignatureInfo,
   signatureFields,
+  widgetOf,
 } from "./reader/fields";
 export { DEFAULT_LIMITS, type PdfLimits } from "./reader/limits";
 export type { XrefKind } from "./reader/xref";
+export { decodeStream } from "./syntax/filters";
 export * from "./syntax/objects";
+export { formatNumber } from "./syntax/serialize";
 export { decodeTextString, encodeTextString, formatPdfDate, parsePdfDate } from "./syntax/text";
 export { type AppendedRevision, appendDss, type DssInput, type VriEntry } from "./writer/dss";
 export { type BuiltRevision, IncrementalUpdate } from "./writer/incremental";
@@ -22,4 +25,5 @@ export {
   type PreparedSignature,
   prepareSignature,
   type SignatureOptions,
+  type SignatureWidget,
 } from "./writer/signature";

@@ -1,3 +1,8 @@
+import {
+  prepareVisibleSignature,
+  signatureTemplateValues,
+  type VisibleSignatureOptions,
+} from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, digestAlgorithmOf } from "@esign/pades";
 import {
@@ -64,6 +69,11 @@ export interface PrepareOptions extends OpenInputOptions {
   signingTime?: Date;
   /** Bytes reserved for the CMS; default: the signer's own estimate for the level. */
   contentsSize?: number;
+  /**
+   * Makes the signature visible: where (a field, a rectangle or a text anchor) and what (text
+   * template, image, font). The appearance becomes part of the revision, so `Prepared` carries it.
+   */
+  appearance?: VisibleSignatureOptions;
 }
 
 /** What prepare needs to know about the signer: its algorithm and how big its CMS gets. */
@@ -87,9 +97,27 @@ export async function prepare(
   if (options.level === "B-LTA") requirePermission(doc, "new-signature-field");
   // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
   const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
-  const digestAlgorithm = digestAlgorithmOf((await signer.describe()).signatureAlgorithm);
+  const { signatureAlgorithm, certificate } = await signer.describe();
+  const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
   const signingTime = options.signingTime ?? new Date(Math.floor(Date.now() / 1000) * 1000);
-  const prepared = await prepareSignature(doc, { ...options.field, signingTime, contentsSize });
+  const field: FieldOptions = { ...options.field };
+  if (options.appearance) {
+    const { placement } = options.appearance;
+    const visible = await prepareVisibleSignature(
+      doc,
+      source,
+      {
+        ...options.appearance,
+        // Filling an existing field: the one the field options name, unless the placement names one.
+        placement: placement.kind === "field" ? { fieldName: field.fieldName, ...placement } : placement,
+      },
+      signatureTemplateValues(certificate, signingTime, field),
+      options.pdfPassword,
+    );
+    field.widget = visible;
+    field.fieldName = visible.fieldName ?? field.fieldName;
+  }
+  const prepared = await prepareSignature(doc, { ...field, signingTime, contentsSize });
   const digest = await prepared.digest(digestAlgorithm);
   return {
     version: 1,

@@ -90,3 +90,4 @@ export async function failuresUnderRoots(file: string, roots: string[]): Promise
 export async function tamper(signed: string, out: string): Promise<void> {
   await run(sharedTool(TAMPER), [signed, out]);
 }
+export * from "./render";

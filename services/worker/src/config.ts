@@ -36,12 +36,38 @@ const DocumentTimestampUrlsSchema = z
   .min(1)
   .optional();
 
+const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
+const ColorSchema = z.string().regex(/^#[0-9a-fA-F]{6}$/, "a colour is #rrggbb");
+const SealLength = z.number().positive().max(14_400);
+
+/**
+ * A seal a profile's jobs ask for by name (`"appearance": {"template": "hr-seal"}`): the
+ * organisation's stamp image and text template, so jobs only say where it goes.
+ */
+export const SealTemplateSchema = z.strictObject({
+  /** PNG (alpha kept as a soft mask) or JPEG file. */
+  image: z.string().min(1).optional(),
+  /** `{name}`, `{date}`, `{reason}`, `{location}`, `{subject}`; "\n" breaks lines; "" for an image-only seal. */
+  text: z.string().max(1000).optional(),
+  /** TrueType/OpenType file; default the bundled Noto Sans SC. */
+  font: z.string().min(1).optional(),
+  fontSize: z.number().min(4).max(72).optional(),
+  /** [width, height] in points when a job places the seal by anchor or by default. */
+  size: z.tuple([SealLength, SealLength]).optional(),
+  border: z.strictObject({ width: z.number().min(0).max(20), color: ColorSchema }).optional(),
+  background: ColorSchema.optional(),
+});
+export type SealTemplate = z.infer<typeof SealTemplateSchema>;
+
+const SealsSchema = z.record(ProfileNameSchema, SealTemplateSchema).optional();
+
 const P12ProfileSchema = z.strictObject({
   type: z.literal("p12"),
   p12Path: z.string().min(1),
   password: SecretRefSchema,
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 });
 
@@ -50,6 +76,7 @@ const RemoteProfileFields = {
   url: z.url({ protocol: /^https?$/ }),
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 };
 
@@ -82,10 +109,7 @@ export type P12Profile = z.infer<typeof P12ProfileSchema>;
 export type CscProfile = z.infer<typeof CscProfileSchema>;
 export type EsignApiProfile = z.infer<typeof EsignApiProfileSchema>;
 
-export const SignerProfilesSchema = z.record(
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
-  SignerProfileSchema,
-);
+export const SignerProfilesSchema = z.record(ProfileNameSchema, SignerProfileSchema);
 
 export const WorkerConfigSchema = z.object({
   redisUrl: RedisUrlSchema,

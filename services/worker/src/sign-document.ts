@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { certificateSubject } from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
 import {
@@ -14,6 +14,7 @@ import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/stor
 import { type CheckpointStore, signResultOf } from "./checkpoints";
 import type { ExactlyOnceSigner } from "./exactly-once-signer";
 import type { WorkerMetrics } from "./metrics";
+import { appearanceOf } from "./seals";
 import type { SignerEntry, SignerRegistry } from "./signer-profiles";
 
 export interface SignDocumentDeps {
@@ -31,11 +32,6 @@ export interface JobIdentity {
   attempt: number;
 }
 
-/** RFC 4514 order is the reverse of the certificate's; node lists RDNs one per line in certificate order. */
-function subjectOf(certificate: Uint8Array): string {
-  return new X509Certificate(certificate).subject.split("\n").reverse().join(",");
-}
-
 /** Refuses what this job cannot get, before anything is fetched or billed. */
 function assertSupported(job: SignJob, entry: SignerEntry): void {
   if (job.level === "B-LTA" && !entry.documentTimestamper) {
@@ -43,9 +39,6 @@ function assertSupported(job: SignJob, entry: SignerEntry): void {
       "E_CONFIG",
       `signer profile ${entry.profile} has no documentTimestampUrls, which B-LTA's document time-stamp needs`,
     );
-  }
-  if (job.appearance) {
-    throw new EsignError("E_FIELD", "visible signature appearances are not supported by this worker yet");
   }
 }
 
@@ -101,6 +94,7 @@ async function prepareJob(
           name: job.field.signerName,
           certify: job.field.certify,
         },
+        appearance: appearanceOf(job, entry.profile, entry.seals),
       },
     ),
   );
@@ -146,7 +140,7 @@ async function signFetched(
     fieldName: prepared.fieldName,
     signingTime: prepared.signingTime,
     level: job.level,
-    signerSubject: subjectOf(description.certificate),
+    signerSubject: certificateSubject(description.certificate),
     signatureId: prepared.digest,
     attempts: attempt,
   };

@@ -7,6 +7,7 @@ import { readSecret } from "@esign/runtime";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
 import type { SignerProfile } from "./config";
+import { type LoadedSeal, loadSeals } from "./seals";
 
 /** A configured signer with what the worker needs to know about it besides signing. */
 export interface SignerEntry {
@@ -22,6 +23,8 @@ export interface SignerEntry {
   documentTimestamper: DocumentTimestamper | undefined;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
+  /** Seal templates jobs of this profile may name, images read. */
+  seals: Map<string, LoadedSeal>;
   /** The profile's PDF password named `secret` (a job's `pdfPassword`); E_INVALID_JOB when there is none. */
   pdfPassword(secret: string): string;
 }
@@ -120,6 +123,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         documentTimestamper:
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
         describe: memoizeSuccess(() => signer.describe()),
+        seals: await loadSeals(name, profile.seals),
         pdfPassword: pdfPasswordsOf(name, profile),
       });
     }

@@ -1,8 +1,14 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
-import { eventsStreamKey, parseJobEventEntry, QUEUES, WebhookDeliveryJobSchema } from "@esign/jobs";
-import { run, validate } from "@esign/testkit";
+import {
+  BatchClient,
+  eventsStreamKey,
+  parseJobEventEntry,
+  QUEUES,
+  WebhookDeliveryJobSchema,
+} from "@esign/jobs";
+import { countPixels, pixelBox, REPO_ROOT, renderPage, run, textInRegion, validate } from "@esign/testkit";
 import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, type Harness, SAMPLE } from "./harness";
@@ -220,5 +226,114 @@ describe("signing worker (in process, local store, p12 key)", () => {
     });
     expect(data.event.type).toBe("job.completed");
     expect(data.event.data).toMatchObject({ jobId: id, result });
+  });
+});
+
+const FIXTURES = join(REPO_ROOT, "packages/appearance/test/fixtures");
+const CONTRACT = join(FIXTURES, "gs-contract.pdf");
+
+/** The harness's p12 profile with an HR seal template: stamp image, bilingual text, a fixed size. */
+function startWorkerWithSeal(image = join(FIXTURES, "stamp.png")) {
+  return harness.startWorker({
+    signers: {
+      seal: {
+        type: "p12",
+        p12Path: harness.pki.p12,
+        password: { env: "WORKER_TEST_P12_PASSWORD" },
+        seals: {
+          "hr-seal": { image, text: "HR department\n人事部 {name}\n{date}", size: [180, 60] },
+        },
+      },
+    },
+  });
+}
+
+const isRed = (r: number, g: number, b: number) => r > 150 && g < 90 && b < 90;
+
+/** The anchor "{{seal}}" is at x=300 on the baseline y=200 of page 2; the seal's corner goes there. */
+const ANCHORED = [300, 197, 480, 257];
+
+async function expectHrSeal(path: string): Promise<void> {
+  const verdict = await validate(path, harness.pki.rootPem);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  const page = await renderPage(path, 2);
+  expect(countPixels(page, pixelBox(page, ANCHORED), isRed)).toBeGreaterThan(300);
+  const text = await textInRegion(path, 2, ANCHORED, page.height);
+  expect(text).toContain("HR department");
+  expect(text).toContain("人事部 Test Signer");
+}
+
+describe("seal templates in signer profiles", () => {
+  it('signs a job that only says {"template": "hr-seal", "anchor": "{{seal}}"}', async () => {
+    await startWorkerWithSeal();
+    await harness.put("contracts/a.pdf", CONTRACT);
+    const { id } = await harness.client.submit({
+      input: { store: "default", key: "contracts/a.pdf" },
+      signer: "seal",
+      appearance: { template: "hr-seal", anchor: "{{seal}}" },
+    });
+    const result = await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 });
+    await expectHrSeal(join(harness.root, "documents", result.output.key));
+  });
+
+  it("stamps every document of a batch with the batch's one template", async () => {
+    await startWorkerWithSeal();
+    await harness.put("batch/one.pdf", CONTRACT);
+    await harness.put("batch/two.pdf", CONTRACT);
+    const batches = new BatchClient({ connection: harness.redis, prefix: harness.prefix });
+    try {
+      const { id } = await batches.create({
+        items: [
+          { input: { store: "default", key: "batch/one.pdf" } },
+          { input: { store: "default", key: "batch/two.pdf" } },
+        ],
+        options: { signer: "seal", appearance: { template: "hr-seal", page: 2, anchor: "{{seal}}" } },
+      });
+      const status = await batches.waitFor(id, { timeoutMs: 120_000 });
+      expect(status.counts).toMatchObject({ total: 2, completed: 2, failed: 0 });
+    } finally {
+      await batches.close();
+    }
+    for (const key of ["signed/batch/one.pdf", "signed/batch/two.pdf"]) {
+      await expectHrSeal(join(harness.root, "documents", key));
+    }
+  });
+
+  it("fails a job naming an unknown template, or an anchor that is not there, with E_APPEARANCE after one attempt", async () => {
+    await startWorkerWithSeal();
+    await harness.put("contracts/b.pdf", CONTRACT);
+    const input = { store: "default", key: "contracts/b.pdf" };
+    const unknown = await harness.client.submit({
+      input,
+      signer: "seal",
+      appearance: { template: "ceo-seal" },
+    });
+    const noAnchor = await harness.client.submit({
+      input,
+      output: { store: "default", key: "signed/b-2.pdf" },
+      signer: "seal",
+      appearance: { template: "hr-seal", anchor: "Not in this contract" },
+    });
+    for (const [{ id }, message] of [
+      [unknown, /no seal template "ceo-seal" \(it has: hr-seal\)/],
+      [noAnchor, /anchor text "Not in this contract" was not found/],
+    ] as const) {
+      const error = await harness.client.waitFor(id, { timeoutMs: 60_000, pollIntervalMs: 200 }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isEsignError(error) && error.code).toBe("E_APPEARANCE");
+      expect((error as Error).message).toMatch(message);
+      expect((await harness.client.get(id)).attempts).toBe(1);
+    }
+  });
+
+  it("refuses to start with a seal template whose image is unreadable", async () => {
+    const error = await startWorkerWithSeal(join(FIXTURES, "make-fixtures.sh")).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isEsignError(error) && error.code).toBe("E_CONFIG");
+    expect((error as Error).message).toMatch(/signer profile seal, seal hr-seal: .*neither a PNG nor a JPEG/);
   });
 });

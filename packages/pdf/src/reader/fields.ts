@@ -91,6 +91,21 @@ export async function formFields(doc: PdfDocument): Promise<FormField[]> {
   return fields;
 }
 
+/**
+ * The widget annotation of a field: the field itself when field and widget are merged (it has a
+ * /Rect or is typed /Widget), else its first kid.
+ */
+export async function widgetOf(
+  doc: PdfDocument,
+  field: PdfDict,
+  fieldRef: PdfRef | undefined,
+): Promise<{ dict: PdfDict; ref: PdfRef | undefined }> {
+  if (field.has("Rect") || isName(field.get("Subtype"), "Widget")) return { dict: field, ref: fieldRef };
+  const kid = (await doc.resolveArray(field.get("Kids")))?.[0];
+  const dict = await doc.resolveDict(kid);
+  return dict ? { dict, ref: kid instanceof PdfRef ? kid : undefined } : { dict: field, ref: fieldRef };
+}
+
 /** The signature fields of the document, signed or empty, with their signature values. */
 export async function signatureFields(doc: PdfDocument): Promise<SignatureField[]> {
   const result: SignatureField[] = [];

@@ -8,8 +8,9 @@ import {
   type DocMdpPermission,
   formFields,
   signatureFields,
+  widgetOf,
 } from "../reader/fields";
-import { name, PdfDict, PdfRaw, type PdfRef } from "../syntax/objects";
+import { name, PdfDict, type PdfObject, PdfRaw, type PdfRef } from "../syntax/objects";
 import { encodeTextString, formatPdfDate } from "../syntax/text";
 import { IncrementalUpdate } from "./incremental";
 import { requirePermission } from "./permissions";
@@ -31,6 +32,20 @@ export interface SignatureOptions {
   certify?: DocMdpPermission;
   /** "timestamp" makes a /DocTimeStamp (ETSI.RFC3161) instead of a /Sig. */
   kind?: "signature" | "timestamp";
+  /** Makes the signature visible; without it the widget is invisible (`/Rect [0 0 0 0]`). */
+  widget?: SignatureWidget;
+}
+
+/** A visible widget: where it sits and what it shows (the appearance is built by @esign/appearance). */
+export interface SignatureWidget {
+  /** 1-based page of a new field's widget (overrides `page`); an existing field keeps its page. */
+  page: number;
+  /** /Rect in the page's user space. */
+  rect: [number, number, number, number];
+  /** The page's /Rotate, which the appearance compensates; recorded as /MK /R for form editors. */
+  rotation: 0 | 90 | 180 | 270;
+  /** Adds the normal appearance (a form XObject and what it uses) to the revision. */
+  appearance(update: IncrementalUpdate): PdfRef;
 }
 
 export interface PreparedSignature {
@@ -265,11 +280,19 @@ async function placeField(
       throw new EsignError("E_FIELD", `signature field '${fieldName}' is not an indirect object`);
     requirePermission(doc, "fill-signature-field");
     (await update.editDict(existing.ref)).set("V", sigRef);
+    if (options.widget) {
+      const widget = await widgetOf(doc, existing.dict, existing.ref);
+      if (!widget.ref)
+        throw new EsignError("E_FIELD", `the widget of field '${fieldName}' is not an indirect object`);
+      const entries = visibleWidgetEntries(update, options.widget);
+      const widgetDict = await update.editDict(widget.ref);
+      for (const [key, value] of Object.entries(entries)) widgetDict.set(key, value);
+    }
     return fieldName;
   }
 
   requirePermission(doc, "new-signature-field");
-  const pageNumber = options.page ?? 1;
+  const pageNumber = options.widget?.page ?? options.page ?? 1;
   const page = await doc.page(pageNumber);
   if (!page) {
     throw new EsignError(
@@ -287,11 +310,22 @@ async function placeField(
       P: page.ref,
       F: 132,
       Rect: [0, 0, 0, 0],
+      ...(options.widget && visibleWidgetEntries(update, options.widget)),
     }),
   );
   await update.appendToArray(page.ref, "Annots", [widgetRef]);
   await update.appendToArray(formDict, "Fields", [widgetRef]);
   return fieldName;
+}
+
+/** /Rect, /AP and (on rotated pages) /MK /R of a visible widget; the appearance goes into `update`. */
+function visibleWidgetEntries(update: IncrementalUpdate, widget: SignatureWidget): Record<string, PdfObject> {
+  const entries: Record<string, PdfObject> = {
+    Rect: widget.rect,
+    AP: PdfDict.of({ N: widget.appearance(update) }),
+  };
+  if (widget.rotation !== 0) entries.MK = PdfDict.of({ R: widget.rotation });
+  return entries;
 }
 
 function firstFreeName(taken: Set<string>): string {

@@ -29,8 +29,24 @@ function jobFromQuery(query: SignQuery, caller: Caller): Omit<SignJobInput, "inp
       contactInfo: query.contactInfo,
       certify: query.certify as 1 | 2 | 3 | undefined,
     },
+    appearance: appearanceFromQuery(query),
     callback: query.callbackUrl ? { url: query.callbackUrl } : undefined,
     idempotencyKey: tenantIdempotencyKey(caller, query.idempotencyKey),
+  };
+}
+
+/** The job's `appearance` from the flat options: present with `visible=true` or any appearance option. */
+function appearanceFromQuery(query: SignQuery): SignJobInput["appearance"] {
+  const { template, rect, anchor, anchorOffset, size, text, fontSize } = query;
+  const options = { template, rect, anchor, anchorOffset, size, text, fontSize };
+  const given = Object.values(options).some((value) => value !== undefined);
+  if (query.visible !== "true" && !given) return undefined;
+  return {
+    ...options,
+    page: query.page,
+    rect: rect as [number, number, number, number] | undefined,
+    anchorOffset: anchorOffset as [number, number] | undefined,
+    size: size as [number, number] | undefined,
   };
 }
 

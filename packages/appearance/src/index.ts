@@ -1,0 +1,12 @@
+export { type Box, findText, type TextMatch } from "./anchor";
+export { AppearanceFont } from "./font";
+export { type ColorSpace, readSealImage, type SealImage } from "./image";
+export type { PdfAConstraints } from "./pdfa";
+export { type Placement, type PlacementRequest, resolvePlacement } from "./placement";
+export type { Rotation, SealDesign } from "./seal";
+export { certificateSubject, fillTemplate, signatureTemplateValues, type TemplateValues } from "./template";
+export {
+  prepareVisibleSignature,
+  type VisibleSignature,
+  type VisibleSignatureOptions,
+} from "./visible-signature";

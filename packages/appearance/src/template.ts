@@ -1,0 +1,79 @@
+import { X509Certificate } from "node:crypto";
+import { EsignError } from "@esign/errors";
+
+/** What a seal's text template can say about the signature. */
+export interface TemplateValues {
+  /** The signer's name: the certificate subject's common name unless one is given. */
+  name?: string;
+  /** The claimed signing time, `YYYY-MM-DD HH:mm:ss UTC`. */
+  date?: string;
+  reason?: string;
+  location?: string;
+  /** The certificate subject, RFC 4514 (`CN=...,O=...,C=...`). */
+  subject?: string;
+}
+
+const PLACEHOLDERS = ["name", "date", "reason", "location", "subject"] as const;
+
+/** The text of a seal when none is given; lines whose placeholders are all empty are left out. */
+export const DEFAULT_TEXT_TEMPLATE =
+  "Digitally signed by {name}\nDate: {date}\nReason: {reason}\nLocation: {location}";
+
+/** A certificate's subject in RFC 4514 order (node lists the RDNs in certificate order, one a line). */
+export function certificateSubject(certificate: Uint8Array): string {
+  return new X509Certificate(certificate).subject.split("\n").reverse().join(",");
+}
+
+/**
+ * The template values of one signature: name and subject from the signer's certificate (a given
+ * `name` wins), date from the signing time.
+ */
+export function signatureTemplateValues(
+  certificate: Uint8Array,
+  signingTime: Date,
+  field: { name?: string; reason?: string; location?: string },
+): TemplateValues {
+  const subjectLines = new X509Certificate(certificate).subject.split("\n");
+  const commonName = subjectLines.find((line) => line.startsWith("CN="))?.slice(3);
+  return {
+    name: field.name ?? commonName ?? certificateSubject(certificate),
+    date: formatSealDate(signingTime),
+    reason: field.reason,
+    location: field.location,
+    subject: certificateSubject(certificate),
+  };
+}
+
+/** The signing time as seals show it; UTC so a retried job renders the same bytes anywhere. */
+function formatSealDate(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * Fills `{name}`, `{date}`, `{reason}`, `{location}` and `{subject}`. A line whose placeholders all
+ * came out empty is dropped ("Reason: " with no reason says nothing); an unknown placeholder is
+ * E_APPEARANCE, since a typo would otherwise be stamped on every document.
+ */
+export function fillTemplate(template: string, values: TemplateValues): string[] {
+  const lines: string[] = [];
+  for (const line of template.replace(/\r\n?/g, "\n").split("\n")) {
+    let placeholders = 0;
+    let empty = 0;
+    const filled = line.replace(/\{([^{}]*)\}/g, (_, key: string) => {
+      if (!(PLACEHOLDERS as readonly string[]).includes(key)) {
+        throw new EsignError(
+          "E_APPEARANCE",
+          `unknown placeholder {${key}} in the seal text; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`,
+        );
+      }
+      const value = values[key as keyof TemplateValues] ?? "";
+      placeholders++;
+      if (value === "") empty++;
+      return value;
+    });
+    if (placeholders > 0 && empty === placeholders) continue;
+    // Tabs and other controls have no glyph; a seal line is plain text.
+    lines.push(filled.replace(/\p{Cc}/gu, " "));
+  }
+  return lines;
+}
