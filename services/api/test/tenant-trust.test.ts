@@ -84,3 +84,11 @@ describe("per-tenant trust in POST /v1/verify", () => {
     expect(await trustedFor(KEYS.global)).toBe(true);
   });
 });
+
+describe("tenant trust settings", () => {
+  it("refuses an empty trust list at start rather than read it as 'trust nothing' or 'trust the global roots'", () => {
+    expect(() =>
+      parseApiConfig({ redisUrl: "redis://127.0.0.1:6379", tenants: { acme: { stores: {}, trust: [] } } }),
+    ).toThrow(/tenants\.acme\.trust.*name at least one trust source/s);
+  });
+});
