@@ -6,7 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ErrorCode, isEsignError } from "@esign/errors";
-import { checkOcspResponse, TsaClient, verifyPdfSignatures, vriKey } from "@esign/pades";
+import {
+  checkOcspResponse,
+  type PdfVerificationReport,
+  TsaClient,
+  verifyPdfSignatures,
+  vriKey,
+} from "@esign/pades";
 import { BufferSource, openPdf, signatureFields } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import {
@@ -100,7 +106,25 @@ async function expectValidAt(path: string, level: PadesLevel, pdfPassword?: stri
   const signature = report.signatures.find((entry) => entry.type === "Sig");
   expect(signature?.valid, signature?.problems.join("; ")).toBe(true);
   expect(signature?.level).toBe(level);
-  if (level === "B-LT" || level === "B-LTA") await expectVriOfFirstSignature(path, pdfPassword);
+  if (level === "B-LT" || level === "B-LTA") {
+    await expectVriOfFirstSignature(path, pdfPassword);
+    expectLongTermValidatable(report);
+  }
+}
+
+/**
+ * Issue 16's promise to relying parties: a B-LT (or B-LTA) output validates to TOTAL-PASSED and is
+ * LTV enabled, i.e. the embedded data alone proves every certificate on every path good, the
+ * time-stamp's and the OCSP responder's included.
+ */
+function expectLongTermValidatable(report: PdfVerificationReport): void {
+  const signatures = report.signatures.filter((entry) => entry.type === "Sig");
+  expect(signatures).not.toHaveLength(0);
+  for (const signature of signatures) {
+    const why = JSON.stringify({ ltvGaps: signature.ltvGaps, findings: signature.findings });
+    expect(signature.ltvEnabled, why).toBe(true);
+    expect(signature.indication, why).toBe("TOTAL-PASSED");
+  }
 }
 
 /** The /VRI key is the SHA-1 of the first signature's /Contents as embedded, padding included. */

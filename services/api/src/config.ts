@@ -36,6 +36,12 @@ export const TenantSchema = z.strictObject({
   /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),
+  /**
+   * Trust sources for this tenant's `POST /v1/verify` (PEM bundles, DER, folders, ETSI TS 119 612
+   * lists), in place of the global `trustRoots`: tenants rely on different PKIs, and one tenant's
+   * anchors must not make another tenant's signatures look trusted.
+   */
+  trust: z.array(z.string().min(1)).min(1, "name at least one trust source, or leave trust out").optional(),
 });
 export type Tenant = z.infer<typeof TenantSchema>;
 
@@ -69,7 +75,7 @@ export const ApiConfigSchema = z
     devApiKey: z.string().min(16, "must be at least 16 characters").optional(),
     /** URLs /readyz must reach (the signing service's base or health URL). */
     readyUrls: z.array(z.url()).default([]),
-    /** Trust anchors for `POST /v1/verify`: PEM files. */
+    /** Trust sources for `POST /v1/verify` of tenants that name none of their own (`trust`). */
     trustRoots: z.array(z.string().min(1)).default([]),
     maxUploadBytes: z
       .int()

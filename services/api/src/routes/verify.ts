@@ -14,6 +14,7 @@ import { FileSource } from "@esign/pdf";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { callerOf } from "../auth";
 import { ErrorSchema } from "../schemas";
 import { checkedPdfBody } from "../upload";
 import type { RouteDeps } from "./deps";
@@ -21,11 +22,17 @@ import { requestPdf, requirePdfUpload } from "./sign";
 
 /**
  * `POST /v1/verify`: the validation report of an uploaded PDF (the same bytes as
- * `esign verify --json` prints for the file), against the trust roots the operator configured.
+ * `esign verify --json` prints for the file), against the caller's tenant's trust sources, or the
+ * operator's global ones when the tenant names none.
  */
 export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   // The same reader as `esign verify --trust`: PEM bundles (AATL exports), DER, folders, TS 119 612 lists.
-  const trustRoots = await loadTrustStore(deps.config.trustRoots);
+  // Read once at start-up, so a missing or empty source stops the gateway instead of a request.
+  const globalTrustRoots = await loadTrustStore(deps.config.trustRoots);
+  const tenantTrustRoots = new Map<string, Uint8Array[]>();
+  for (const [tenantId, tenant] of Object.entries(deps.config.tenants)) {
+    if (tenant.trust) tenantTrustRoots.set(tenantId, await loadTrustStore(tenant.trust));
+  }
 
   app.withTypeProvider<ZodTypeProvider>().post(
     "/v1/verify",
@@ -53,6 +60,7 @@ export async function verifyRoutes(app: FastifyInstance, deps: RouteDeps): Promi
           checkedPdfBody(pdf.body, { maxBytes: deps.config.maxUploadBytes }),
           createWriteStream(path, { flags: "wx", mode: 0o600 }),
         );
+        const trustRoots = tenantTrustRoots.get(callerOf(request).tenantId) ?? globalTrustRoots;
         const source = await FileSource.open(path);
         try {
           const report = await verifyPdfSignatures(source, { trustRoots });
