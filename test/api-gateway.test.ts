@@ -17,6 +17,8 @@ import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const MAX_UPLOAD = 5 * 1024 * 1024;
+/** The password of the encrypted input; the agent knows it as the secret `invoices` of its signer profile. */
+const PDF_PASSWORD = `pdf-${randomBytes(9).toString("hex")}`;
 
 let agent: RunningAgent;
 let base: string;
@@ -32,6 +34,8 @@ beforeAll(async () => {
     MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
     WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
     WEBHOOK_RETRY_BASE_DELAY_MS: "200",
+    ESIGN_PDF_PASSWORDS: JSON.stringify({ invoices: { env: "API_TEST_PDF_PASSWORD" } }),
+    API_TEST_PDF_PASSWORD: PDF_PASSWORD,
   });
   ({ base, simUrl, devKey: DEV_KEY, otherKey: OTHER_KEY } = agent);
 });
@@ -58,6 +62,28 @@ async function postPdf(
   } as RequestInit);
 }
 
+/**
+ * The signed PDF of a 200 answer: the input's bytes followed by revisions that validate.sh accepts
+ * with the simulator's root. Returns the PDF, where it was written, and the root's file.
+ */
+async function expectValidSigned(
+  response: Response,
+  input: Buffer,
+  name: string,
+  options: { pdfPassword?: string } = {},
+) {
+  expect(response.status, await response.clone().text()).toBe(200);
+  const signed = Buffer.from(await response.arrayBuffer());
+  expect(signed.subarray(0, input.length).equals(input)).toBe(true);
+  const out = join(work, name);
+  await writeFile(out, signed);
+  const root = join(work, "sim-root.pem");
+  await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
+  const verdict = await validate(out, root, options);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  return { signed, out, root };
+}
+
 describe("the gateway started with pnpm start", () => {
   it("prints the API URL, the dev key and a curl line", () => {
     expect(agent.output()).toContain(base);
@@ -68,51 +94,50 @@ describe("the gateway started with pnpm start", () => {
   it("POST /v1/sign returns a signed PDF that validate.sh accepts with the simulator's root", async () => {
     const input = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
     const response = await postPdf("/v1/sign", input, DEV_KEY);
-    expect(response.status, await response.clone().text()).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/pdf");
-    const signed = Buffer.from(await response.arrayBuffer());
-    expect(signed.subarray(0, input.length).equals(input)).toBe(true);
-    const out = join(work, "signed.pdf");
-    await writeFile(out, signed);
-    const root = join(work, "sim-root.pem");
-    await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
-    const verdict = await validate(out, root);
-    expect(verdict.failures, verdict.output).toEqual([]);
+    const { signed, out, root } = await expectValidSigned(response, input, "signed.pdf");
 
-    // The same file through POST /v1/verify: valid and trusted against the simulator's root.
+    // The same file through POST /v1/verify: intact and trusted against the simulator's root, but
+    // a B-B signature carries no revocation data while its certificate names an OCSP responder,
+    // so a relying party cannot conclude yet (ETSI EN 319 102-1: INDETERMINATE / TRY_LATER).
     const verified = await postPdf("/v1/verify", signed, DEV_KEY);
     expect(verified.headers.get("content-type")).toMatch(/^application\/json/);
     const reportText = await verified.text();
     const report = JSON.parse(reportText);
-    expect(report.valid).toBe(true);
-    expect(report.ok).toBe(true);
+    expect(report.ok).toBe(false);
     expect(report.signatures).toHaveLength(1);
-    expect(report.signatures[0]).toMatchObject({ level: "B-B", trusted: true, coversWholeFile: true });
-    // ... and `esign verify --json` with the same root prints the very same bytes.
-    const cli = await run(process.execPath, [
-      join(REPO_ROOT, "packages/cli/bin/esign.mjs"),
-      "verify",
-      out,
-      "--trust",
-      root,
-      "--json",
-    ]);
+    expect(report.signatures[0]).toMatchObject({
+      level: "B-B",
+      valid: true,
+      trusted: true,
+      coversWholeFile: true,
+      modifications: "none",
+      indication: "INDETERMINATE",
+      subIndication: "TRY_LATER",
+    });
+    // ... and `esign verify --json` with the same root prints the very same bytes (exit 1: not TOTAL-PASSED).
+    const esignVerify = (...args: string[]) =>
+      run(process.execPath, [
+        join(REPO_ROOT, "packages/cli/bin/esign.mjs"),
+        "verify",
+        out,
+        "--trust",
+        root,
+        ...args,
+      ]).then(
+        ({ stdout }) => ({ stdout, code: 0 }),
+        (error: { stdout: string; code: number }) => ({ stdout: error.stdout, code: error.code }),
+      );
+    const cli = await esignVerify("--json");
+    expect(cli.code).toBe(1);
     expect(cli.stdout).toBe(reportText);
 
     // The ETSI TS 119 102-2 XML report: the same bytes from the API and from the CLI.
     const etsi = await postPdf("/v1/verify?report=etsi", signed, DEV_KEY);
     expect(etsi.headers.get("content-type")).toMatch(/^application\/xml/);
     const etsiText = await etsi.text();
-    expect(etsiText).toContain("urn:etsi:019102:mainindication:total-passed");
-    const cliEtsi = await run(process.execPath, [
-      join(REPO_ROOT, "packages/cli/bin/esign.mjs"),
-      "verify",
-      out,
-      "--trust",
-      root,
-      "--report",
-      "etsi",
-    ]);
+    expect(etsiText).toContain("urn:etsi:019102:mainindication:indeterminate");
+    const cliEtsi = await esignVerify("--report", "etsi");
     expect(cliEtsi.stdout).toBe(etsiText);
   });
 
@@ -128,6 +153,32 @@ describe("the gateway started with pnpm start", () => {
     const signed = Buffer.from(await response.arrayBuffer());
     expect(signed.subarray(0, input.length).equals(input)).toBe(true);
     expect(signed.subarray(input.length).toString("latin1")).toContain("(Approved by multipart)");
+  });
+
+  it("signs an encrypted PDF whose password secret the request names; the password is in no job or log", async () => {
+    const encrypted = join(work, "encrypted.pdf");
+    const owner = randomBytes(9).toString("hex");
+    await run("qpdf", [
+      "--encrypt",
+      PDF_PASSWORD,
+      owner,
+      "256",
+      "--",
+      join(SAMPLES_DIR, "chromium-invoice.pdf"),
+      encrypted,
+    ]);
+    const input = await readFile(encrypted);
+    const response = await postPdf("/v1/sign?pdfPasswordSecret=invoices", input, DEV_KEY);
+    await expectValidSigned(response, input, "encrypted-signed.pdf", { pdfPassword: PDF_PASSWORD });
+
+    // Without the reference the file does not open; the job (in Redis, in the answer) names only the secret.
+    const unnamed = await postPdf("/v1/sign", input, DEV_KEY);
+    expect((await json(unnamed)).error.code).toBe("E_PASSWORD");
+    const job = await json(
+      await fetch(`${base}/v1/jobs/${response.headers.get("x-esign-job-id")}`, { headers: auth() }),
+    );
+    expect(JSON.stringify(job)).not.toContain(PDF_PASSWORD);
+    expect(agent.output()).not.toContain(PDF_PASSWORD);
   });
 
   it("draws a visible seal at a text anchor from the options of POST /v1/sign", async () => {

@@ -95,12 +95,17 @@ describe("batch coordinator", () => {
               secretId: index === 30 ? "other-hook" : "own-hook",
             },
           };
+        else if (index === 40)
+          yield { input: { store: "default", key: "ok/40.pdf" }, pdfPassword: { secret: "hr" } };
         else
           yield { input: { store: "default", key: `ok/${index}.pdf` }, level: index % 2 ? "B-B" : undefined };
       }
     }
     const { id } = await batches.create(
-      { items: items(), options: { signer: "seal", metadata: { night: "2026-11-27" } } },
+      {
+        items: items(),
+        options: { signer: "seal", pdfPassword: { secret: "invoices" }, metadata: { night: "2026-11-27" } },
+      },
       { policy: { stores: { default: ["ok/", "signed/ok/"] }, webhookSecretIds: ["own-hook"] } },
     );
 
@@ -118,9 +123,12 @@ describe("batch coordinator", () => {
       input: { store: "default", key: "ok/5.pdf" },
       output: { store: "default", key: "signed/ok/5.pdf" },
       signer: "seal",
+      pdfPassword: { secret: "invoices" },
       level: "B-B",
       metadata: { night: "2026-11-27", batchId: id },
     });
+    // An item's own password reference wins over the batch's.
+    expect((await documents.getJob(`${id}.40`))!.data.pdfPassword).toEqual({ secret: "hr" });
 
     expect(await batches.cancel(id)).toMatchObject({ cancelled: ITEMS - 3 });
     const finished = await until(

@@ -76,6 +76,10 @@ const verifyOptions = {
   /** "etsi": print the ETSI TS 119 102-2 XML validation report instead of text. */
   report: { type: "string" },
   "pdf-password": { type: "string" },
+  /** Ask OCSP responders and CRL distribution points for the statuses the /DSS lacks. */
+  online: { type: "boolean" },
+  /** Seconds of clock drift allowed on thisUpdate/nextUpdate and between /M and the time-stamp. */
+  "revocation-grace": { type: "string" },
 } as const;
 
 export type SignArgs = ReturnType<typeof parseSignArgs>;
@@ -188,6 +192,10 @@ function visibleArgs(values: SignValues, page: number | undefined) {
   };
 }
 
+function secondsAsMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
+}
+
 export function parseVerifyArgs(argv: string[]) {
   const { values, positionals } = asUsageError(() =>
     parseArgs({ args: argv, options: verifyOptions, allowPositionals: true }),
@@ -195,7 +203,7 @@ export function parseVerifyArgs(argv: string[]) {
   if (positionals.length !== 1)
     throw new EsignError(
       "E_CONFIG",
-      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv] [--pdf-password PW]",
+      "usage: esign verify FILE.pdf [--trust ROOT.pem|DIR|TRUSTED-LIST.xml ...] [--json | --report etsi] [--ltv] [--online] [--revocation-grace SECONDS] [--pdf-password PW]",
     );
   if (values.report !== undefined && values.report !== "etsi")
     throw new EsignError("E_CONFIG", `--report must be "etsi", got "${values.report}"`);
@@ -206,5 +214,7 @@ export function parseVerifyArgs(argv: string[]) {
     ltv: values.ltv ?? false,
     etsiReport: values.report === "etsi",
     pdfPassword: values["pdf-password"],
+    online: values.online ?? false,
+    revocationGraceMs: secondsAsMs(integer(values["revocation-grace"], "revocation-grace", 0, 86_400)),
   };
 }

@@ -34,6 +34,8 @@ function describe(signature: PdfSignatureReport, chainChecked: boolean): string 
   }
   lines.push(`  LTV:       ${signature.ltvEnabled ? "enabled" : "not enabled"}`);
   for (const gap of signature.ltvGaps) lines.push(`    ${gap.certificate} lacks ${gap.missing}`);
+  for (const finding of signature.findings)
+    lines.push(`  finding:   ${finding.subIndication}: ${finding.reason}`);
   for (const problem of signature.problems) lines.push(`  problem:   ${problem}`);
   return lines.join("\n");
 }
@@ -49,7 +51,12 @@ export async function verify(argv: string[]): Promise<number> {
     throw new EsignError("E_NOT_FOUND", `cannot open ${args.file}: ${(cause as Error).message}`, { cause });
   });
   try {
-    const report = await verifyPdfSignatures(source, { trustRoots, password: args.pdfPassword });
+    const report = await verifyPdfSignatures(source, {
+      trustRoots,
+      password: args.pdfPassword,
+      online: args.online,
+      revocationGraceMs: args.revocationGraceMs,
+    });
     const chainChecked = trustRoots.length > 0;
     const ok = verificationPasses(report) && (!args.ltv || report.signatures.every((s) => s.ltvEnabled));
     if (args.etsiReport) {

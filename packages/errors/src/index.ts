@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   E_FORBIDDEN: { permanent: true, status: 403 },
   E_UNAUTHORIZED: { permanent: true, status: 401 },
   E_UNSUPPORTED_MEDIA: { permanent: true, status: 415 },
+  /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
+  E_UPLOAD_ABORTED: { permanent: true, status: 400 },
   E_INVALID_JOB: { permanent: true, status: 400 },
   /** Redis (the job queue) unreachable or refusing commands. */
   E_QUEUE: { permanent: false, status: 503 },

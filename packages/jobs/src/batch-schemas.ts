@@ -6,6 +6,7 @@ import {
   ErrorCodeSchema,
   FieldOptionsSchema,
   MetadataSchema,
+  PdfPasswordRefSchema,
   SCHEMA_VERSION,
   SignatureLevelSchema,
   SignJobFieldsSchema,
@@ -14,6 +15,8 @@ import {
 /** Options a batch shares across its items; any item may override them. */
 export const BatchItemOptionsSchema = z.strictObject({
   signer: SignJobFieldsSchema.shape.signer.optional(),
+  /** Encrypted inputs: the name of their password in the signer profile's `pdfPasswords`, never the password. */
+  pdfPassword: PdfPasswordRefSchema.optional(),
   level: SignatureLevelSchema.optional(),
   field: FieldOptionsSchema.optional(),
   appearance: AppearanceSchema.optional(),

@@ -115,6 +115,12 @@ export function defaultOutputRef(input: ObjectRef): ObjectRef {
   return { store: input.store, key: `signed/${input.key}` };
 }
 
+/**
+ * The password of an encrypted input, by reference: the name of a secret in the signer profile's
+ * `pdfPasswords`. Jobs never carry the password itself (they sit in Redis, in logs).
+ */
+export const PdfPasswordRefSchema = z.strictObject({ secret: NameSchema });
+
 /** The job's fields before defaults and cross-field checks; for gateways that derive their own request schemas. */
 export const SignJobFieldsSchema = z.strictObject({
   schemaVersion: SchemaVersionSchema,
@@ -123,11 +129,7 @@ export const SignJobFieldsSchema = z.strictObject({
   output: ObjectRefSchema.optional(),
   /** Signer profile name, resolved by the worker's configuration. Jobs never carry credentials. */
   signer: NameSchema,
-  /**
-   * The password of an encrypted input, by reference: the name of a secret in the signer
-   * profile's `pdfPasswords`. Jobs never carry the password itself (they sit in Redis, in logs).
-   */
-  pdfPassword: z.strictObject({ secret: NameSchema }).optional(),
+  pdfPassword: PdfPasswordRefSchema.optional(),
   level: SignatureLevelSchema.default("B-B"),
   field: FieldOptionsSchema.default({}),
   /** Visible signature; omitted means an invisible signature. */

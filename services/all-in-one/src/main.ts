@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import {
   configLoader,
   integer,
+  json,
   LogLevelSchema,
   PortSchema,
   reachableUrl,
@@ -24,7 +25,7 @@ import { defaultStoresConfig } from "@esign/storage";
 import { buildApi, DEV_TENANT, loadApiConfig } from "esign-api";
 import { loadNotifierConfigFromEnv, startNotifier } from "esign-notifier";
 import { DEFAULT_CLIENTS, startSimulator } from "esign-sim";
-import { createSigningWorker, loadWorkerConfig } from "esign-worker";
+import { createSigningWorker, loadWorkerConfig, PdfPasswordsSchema } from "esign-worker";
 import { z } from "zod";
 import { resolveRedis } from "./redis";
 
@@ -39,6 +40,8 @@ const AllInOneConfigSchema = z.object({
   redisUrl: z.url({ protocol: /^rediss?$/, message: "must be a redis:// or rediss:// URL" }).optional(),
   /** The dev tenant's webhook secret unless WEBHOOK_SECRETS(_FILE) configures the notifier; default random. */
   webhookSecret: z.string().startsWith("whsec_").optional(),
+  /** Passwords of encrypted PDFs for the simulator profile, by name: `{"invoices": {"env": "VAR"}}`. */
+  pdfPasswords: PdfPasswordsSchema,
   /** Quieter than a standalone service: the banner is what a first run needs to see. */
   logLevel: LogLevelSchema.default("warn"),
 });
@@ -52,6 +55,7 @@ const loadAllInOneConfig = configLoader(
     devApiKey: text("ESIGN_DEV_API_KEY"),
     redisUrl: text("REDIS_URL"),
     webhookSecret: text("ESIGN_WEBHOOK_SECRET"),
+    pdfPasswords: json("ESIGN_PDF_PASSWORDS"),
     logLevel: text("LOG_LEVEL"),
   },
   "all-in-one environment",
@@ -92,6 +96,7 @@ await runService("esign-agent", async () => {
             clientId: demoClient.id,
             clientSecret: { file: clientSecretFile },
             credentialId: "seal-rsa",
+            pdfPasswords: config.pdfPasswords,
           },
         },
         // This process serves the API's /metrics; a second server would clash on METRICS_PORT.

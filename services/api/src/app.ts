@@ -29,6 +29,8 @@ export interface BuildApiOptions {
   /** Shared with an embedding process (all-in-one); created from config.redisUrl otherwise. */
   redis?: Redis;
   stores?: StoreRegistry;
+  /** Where log lines go; default stdout. */
+  logDestination?: Parameters<typeof createLogger>[1];
 }
 
 /** The HTTP gateway as a fastify instance; `listen` is the caller's business. */
@@ -41,9 +43,17 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
 
   const app = Fastify({
     // Typed as fastify's logger so the instance keeps fastify's default generics (routes take it).
-    loggerInstance: createLogger({ name: "esign-api", level: config.logLevel }) as FastifyBaseLogger,
+    loggerInstance: createLogger(
+      { name: "esign-api", level: config.logLevel },
+      options.logDestination,
+    ) as FastifyBaseLogger,
     // JSON bodies are small; PDFs bypass this limit and are counted while streaming (upload.ts).
     bodyLimit: 1024 * 1024,
+    // Idle sockets and slow requests are cut off (answered 408 or closed); 0 would wait forever.
+    connectionTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    // Node checks requestTimeout on this interval (default 30 s): keep the cut-off close to the setting.
+    http: { connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.requestTimeoutMs / 4)) },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

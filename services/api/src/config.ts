@@ -16,6 +16,14 @@ import {
 import { DEFAULT_STORE, StoresConfigSchema } from "@esign/storage";
 import { z } from "zod";
 
+/**
+ * A tenant's name: no `.`, so the scoped idempotency key `<tenant>.<key>` splits one way only
+ * (with dots, `acme` + `eu.x` and `acme.eu` + `x` would name the same job).
+ */
+export const TenantNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "tenant names are 1-64 letters, digits, '_' or '-' (no '.')");
+
 export const TenantSchema = z.strictObject({
   /** Stores and key prefixes this tenant may reference in jobs ("" = the whole store). */
   stores: z.record(z.string(), z.array(z.string())),
@@ -34,7 +42,7 @@ export type Tenant = z.infer<typeof TenantSchema>;
 export const ApiKeySchema = z.strictObject({
   /** Hex SHA-256 of the key: keys are stored hashed, like passwords, and compared in constant time. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  tenant: z.string(),
+  tenant: TenantNameSchema,
   admin: z.boolean().default(false),
   /** A label for logs; the key itself is never logged. */
   name: z.string().optional(),
@@ -55,7 +63,7 @@ export const ApiConfigSchema = z
     /** When `stores` names none, the store `default` is the local folder `<dataDir>/objects`. */
     dataDir: z.string().min(1).default(".data"),
     stores: StoresConfigSchema.optional(),
-    tenants: z.record(z.string(), TenantSchema).default({}),
+    tenants: z.record(TenantNameSchema, TenantSchema).default({}),
     apiKeys: z.array(ApiKeySchema).default([]),
     /** A development key accepted for the tenant "dev", which may use the whole default store. */
     devApiKey: z.string().min(16, "must be at least 16 characters").optional(),
@@ -69,10 +77,20 @@ export const ApiConfigSchema = z
       .default(100 * MiB),
     /** How long `POST /v1/sign` waits for the signed PDF before answering 202 with the job URL. */
     syncTimeoutMs: z.int().min(100).default(30_000),
+    /**
+     * Longest silence on a connection and longest time to receive a whole request: a client that
+     * stalls mid-headers or mid-body is cut off instead of holding a socket (and an upload) forever.
+     */
+    requestTimeoutMs: z.int().min(100).default(60_000),
     rateLimitPerMinute: z.int().min(1).default(600),
     /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
     bullBoardWritable: z.boolean().default(false),
     logLevel: LogLevelSchema.default("info"),
+  })
+  .refine((config) => config.syncTimeoutMs < config.requestTimeoutMs, {
+    // While POST /v1/sign waits, the connection is silent: the idle timeout must outlast the wait.
+    path: ["syncTimeoutMs"],
+    message: "must be less than REQUEST_TIMEOUT_MS",
   })
   .transform(({ dataDir, devApiKey, ...config }, context) => {
     const stores = config.stores ?? {
@@ -115,6 +133,7 @@ export const loadApiConfig = configLoader(
     trustRoots: list("ESIGN_TRUST_ROOTS"),
     maxUploadBytes: integer("MAX_UPLOAD_BYTES"),
     syncTimeoutMs: integer("SYNC_TIMEOUT_MS"),
+    requestTimeoutMs: integer("REQUEST_TIMEOUT_MS"),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE"),
     bullBoardWritable: flag("BULL_BOARD_WRITABLE"),
     logLevel: text("LOG_LEVEL"),

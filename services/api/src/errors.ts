@@ -15,9 +15,11 @@ export function sendEsignError(
   error: EsignError,
 ): FastifyReply {
   if (error.status >= 500) request.log.error({ err: error }, "request failed");
+  else if (error.code === "E_UPLOAD_ABORTED") request.log.info({ reason: error.message }, "upload aborted");
   if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
-  // The rest of an oversized body is not worth reading: close the connection after answering.
-  if (error.code === "E_TOO_LARGE") reply.header("connection", "close");
+  // The rest of a refused body (no key, too large, wrong type) is not worth reading, and reading
+  // it would let a slow client hold the connection: close it after answering.
+  if (!request.raw.complete) reply.header("connection", "close");
   return reply.status(error.status).send({
     error: { code: error.code, message: error.message, permanent: error.permanent },
   } satisfies ErrorBody);

@@ -1,4 +1,10 @@
-import { AppearanceSchema, FieldOptionsSchema, SignatureLevelSchema, SignJobFieldsSchema } from "@esign/jobs";
+import {
+  AppearanceSchema,
+  FieldOptionsSchema,
+  PdfPasswordRefSchema,
+  SignatureLevelSchema,
+  SignJobFieldsSchema,
+} from "@esign/jobs";
 import { z } from "zod";
 
 /** "a,b,...": `count` numbers, as the CLI takes --rect, --anchor-offset and --size. */
@@ -16,6 +22,8 @@ function numberList(count: number, shape: string) {
 /** Query options of `POST /v1/sign` (flat, since the body is the PDF). */
 export const SignQuerySchema = z.strictObject({
   signer: z.string().optional(),
+  /** An encrypted PDF: the name of its password in the signer profile's `pdfPasswords` (never the password). */
+  pdfPasswordSecret: PdfPasswordRefSchema.shape.secret.optional(),
   level: SignatureLevelSchema.optional(),
   field: FieldOptionsSchema.shape.name,
   page: z.coerce.number().int().min(1).optional(),

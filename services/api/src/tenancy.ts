@@ -24,7 +24,8 @@ export function signerFor(caller: Caller, requested: string | undefined): string
 
 /**
  * Idempotency keys are scoped to the tenant: the key becomes the job id, and a key another tenant
- * happens to use (or guesses) must never hand back that tenant's job or block this one.
+ * happens to use (or guesses) must never hand back that tenant's job or block this one. Tenant
+ * names have no `.` (TenantNameSchema), so the first `.` ends the tenant: no two tenants collide.
  */
 export function tenantIdempotencyKey(caller: Caller, key: string | undefined): string | undefined {
   if (key === undefined) return undefined;

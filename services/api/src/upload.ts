@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { EsignError } from "@esign/errors";
+import { EsignError, isEsignError } from "@esign/errors";
 import type { ObjectStore, WrittenObject } from "@esign/storage";
 
 /** PDF readers accept the header anywhere in the first KiB (some producers put junk before it). */
@@ -22,7 +22,7 @@ export async function* checkedPdfBody(
   let received = 0;
   let head = Buffer.alloc(0);
   let headerSeen = false;
-  for await (const chunk of body) {
+  for await (const chunk of clientBody(body)) {
     received += chunk.length;
     if (received > limits.maxBytes) {
       throw new EsignError(
@@ -40,6 +40,21 @@ export async function* checkedPdfBody(
     yield chunk;
   }
   if (!headerSeen) throw new EsignError("E_NOT_PDF", "the body is not a PDF (no %PDF- header)");
+}
+
+/**
+ * The body as sent; a body that breaks off (the client left, stalled past the request timeout, or
+ * sent broken multipart framing) is the client's doing: E_UPLOAD_ABORTED, not an internal error.
+ */
+async function* clientBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (error) {
+    if (isEsignError(error)) throw error;
+    throw new EsignError("E_UPLOAD_ABORTED", "the upload ended before the whole document arrived", {
+      cause: error,
+    });
+  }
 }
 
 /** Streams an uploaded PDF into `store` under `key`; nothing is stored when it fails. */

@@ -26,7 +26,7 @@ const ContentsSizeSchema = z.int().min(1024).max(1_000_000).optional();
  * Passwords of encrypted input PDFs, by the name a job gives as `pdfPassword: {"secret": NAME}`:
  * the job carries the name, the worker's configuration the secret.
  */
-const PdfPasswordsSchema = z
+export const PdfPasswordsSchema = z
   .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), SecretRefSchema)
   .optional();
 

@@ -1,6 +1,7 @@
 export type { CheckpointStore, SignatureCheckpoint } from "./checkpoints";
 export {
   loadWorkerConfig,
+  PdfPasswordsSchema,
   parseWorkerConfig,
   type SignerProfile,
   SignerProfilesSchema,

@@ -24,24 +24,31 @@ interface UsableCertificate {
 /** Key usages are checked once per certificate object; only the validity period depends on the time. */
 const checkedCertificates = new WeakMap<Uint8Array, UsableCertificate>();
 
-function checkUsages(certificate: Uint8Array): UsableCertificate {
+/**
+ * Why the key usages of `certificate` forbid signing documents, or undefined when they allow it:
+ * a key usage without digitalSignature/nonRepudiation, or an extended key usage with no signing
+ * purpose. The one rule for signing (refused before) and validation (CHAIN_CONSTRAINTS_FAILURE).
+ */
+export function signerUsageProblem(certificate: Uint8Array): string | undefined {
   const node = new X509Certificate(certificate);
   const subject = node.subject.split("\n").join(", ");
   const keyUsage = new x509.X509Certificate(certificate).getExtension(x509.KeyUsagesExtension);
   const signing = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
   if (keyUsage && (keyUsage.usages & signing) === 0) {
-    throw new EsignError(
-      "E_CERT",
-      `signer certificate ${subject} has neither digitalSignature nor nonRepudiation key usage`,
-    );
+    return `signer certificate ${subject} has neither digitalSignature nor nonRepudiation key usage`;
   }
   const extendedKeyUsage = node.keyUsage;
   if (extendedKeyUsage && !extendedKeyUsage.some((oid) => SIGNING_EKUS.has(oid))) {
-    throw new EsignError(
-      "E_CERT",
-      `signer certificate ${subject} has extended key usages (${extendedKeyUsage.join(", ")}) without a document-signing purpose`,
-    );
+    return `signer certificate ${subject} has extended key usages (${extendedKeyUsage.join(", ")}) without a document-signing purpose`;
   }
+  return undefined;
+}
+
+function checkUsages(certificate: Uint8Array): UsableCertificate {
+  const problem = signerUsageProblem(certificate);
+  if (problem) throw new EsignError("E_CERT", problem);
+  const node = new X509Certificate(certificate);
+  const subject = node.subject.split("\n").join(", ");
   return { subject, validFrom: new Date(node.validFrom), validTo: new Date(node.validTo) };
 }
 

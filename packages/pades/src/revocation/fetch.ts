@@ -24,6 +24,30 @@ function fetchPublicPki(url: string, service: string, options: RevocationOptions
   });
 }
 
+/**
+ * The OCSPResponse `url` gives about `certificate`, as received and not yet judged: validation
+ * (`verifyPdfSignatures` with `online`) judges it with the "report" policy, signing with
+ * `fetchOcsp`.
+ */
+export async function downloadOcspResponse(
+  url: string,
+  certificate: Uint8Array,
+  issuer: Uint8Array,
+  options: RevocationOptions = {},
+): Promise<Uint8Array> {
+  const answer = await fetchPublicPki(url, "OCSP responder", options, ocspRequest(certificate, issuer));
+  if (answer.status !== 200)
+    throw new EsignError("E_REVOCATION", `OCSP responder ${url}: HTTP ${answer.status}`);
+  return answer.body;
+}
+
+/** The CRL at `url`, as received and not yet judged. */
+export async function downloadCrl(url: string, options: RevocationOptions = {}): Promise<Uint8Array> {
+  const answer = await fetchPublicPki(url, "CRL distribution point", options);
+  if (answer.status !== 200) throw new EsignError("E_REVOCATION", `CRL ${url}: HTTP ${answer.status}`);
+  return answer.body;
+}
+
 /** Fetches the OCSP status of `certificate` from `url` and checks it says "good" now. */
 export async function fetchOcsp(
   url: string,
@@ -31,10 +55,8 @@ export async function fetchOcsp(
   issuer: Uint8Array,
   options: RevocationOptions = {},
 ): Promise<OcspResult> {
-  const answer = await fetchPublicPki(url, "OCSP responder", options, ocspRequest(certificate, issuer));
-  if (answer.status !== 200)
-    throw new EsignError("E_REVOCATION", `OCSP responder ${url}: HTTP ${answer.status}`);
-  return checkOcspResponse(answer.body, certificate, issuer, options, `OCSP responder ${url}`);
+  const response = await downloadOcspResponse(url, certificate, issuer, options);
+  return checkOcspResponse(response, certificate, issuer, options, `OCSP responder ${url}`);
 }
 
 /** Fetches a CRL and checks it is `issuer`'s, current, and does not list `certificate`. */
@@ -44,9 +66,7 @@ export async function fetchCrl(
   issuer: Uint8Array,
   options: RevocationOptions = {},
 ): Promise<Uint8Array> {
-  const answer = await fetchPublicPki(url, "CRL distribution point", options);
-  if (answer.status !== 200) throw new EsignError("E_REVOCATION", `CRL ${url}: HTTP ${answer.status}`);
-  return checkCrl(answer.body, certificate, issuer, options, `CRL ${url}`);
+  return checkCrl(await downloadCrl(url, options), certificate, issuer, options, `CRL ${url}`);
 }
 
 /**

@@ -17,12 +17,19 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export { KeyUsageFlags } from "@peculiar/x509";
 
-export type TestKeyType = "rsa" | "rsa-pss" | "p256" | "p384";
+/** "rsa-1024": a key too short for today, for tests of the algorithm rules. */
+export type TestKeyType = "rsa" | "rsa-1024" | "rsa-pss" | "p256" | "p384";
 
 const KEY_ALGORITHMS: Record<TestKeyType, webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams> = {
   rsa: {
     name: "RSASSA-PKCS1-v1_5",
     modulusLength: 2048,
+    publicExponent: Uint8Array.of(1, 0, 1),
+    hash: "SHA-256",
+  },
+  "rsa-1024": {
+    name: "RSASSA-PKCS1-v1_5",
+    modulusLength: 1024,
     publicExponent: Uint8Array.of(1, 0, 1),
     hash: "SHA-256",
   },
@@ -39,6 +46,10 @@ const KEY_ALGORITHMS: Record<TestKeyType, webcrypto.RsaHashedKeyGenParams | webc
 /** How a key of each type signs certificates (WebCrypto parameters) and CMS (our algorithm name). */
 const SIGNING: Record<TestKeyType, { webcrypto: Algorithm; cms: SignatureAlgorithm }> = {
   rsa: { webcrypto: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as Algorithm, cms: "rsa-pkcs1-sha256" },
+  "rsa-1024": {
+    webcrypto: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as Algorithm,
+    cms: "rsa-pkcs1-sha256",
+  },
   "rsa-pss": {
     webcrypto: { name: "RSA-PSS", hash: "SHA-256", saltLength: 32 } as Algorithm,
     cms: "rsa-pss-sha256",

@@ -14,6 +14,7 @@ import { parseCms } from "../cms/parse";
 import { certificatesOfSignature } from "../ltv/gather";
 import { checkLtvEnabled, type LtvGap } from "../ltv/ltv-enabled";
 import type { DigestAlgorithm } from "../pki/algorithms";
+import { DEFAULT_REVOCATION_GRACE_MS } from "../revocation/freshness";
 import { type RevocationStatus, revocationStatus } from "../revocation/policies";
 import {
   analyseLaterRevisions,
@@ -23,6 +24,16 @@ import {
 } from "./changes/analyse";
 import { lockPermission, type ModificationPolicy, signatureLocks } from "./changes/policy";
 import { type Indication, indicationOf, type SubIndication } from "./indication";
+import {
+  checkPathRevocation,
+  cryptoFindings,
+  type PathToCheck,
+  type RevocationEvidence,
+  signerUsageFindings,
+  signingTimeFindings,
+  tsaUsageFindings,
+  type ValidationFinding,
+} from "./path-checks";
 import { openRevision } from "./revisions";
 import {
   type CmsVerification,
@@ -61,6 +72,11 @@ export interface PdfSignatureReport {
   /** What the revisions after this signature changed, judged under DocMDP, FieldMDP and approval rules. */
   modifications: Modifications;
   changes: DocumentChange[];
+  /**
+   * Broken rules beyond integrity and trust, each with the sub-indication it leads to: a revoked
+   * certificate on a path, missing revocation data, refused algorithms, key usages, /M after the time-stamp.
+   */
+  findings: ValidationFinding[];
   /** ETSI EN 319 102-1 verdict: TOTAL-PASSED only when intact, allowed changes only, and trusted. */
   indication: Indication;
   /** null with TOTAL-PASSED (kept in the JSON, where undefined would vanish). */
@@ -97,6 +113,10 @@ export interface VerifyPdfOptions {
   password?: string;
   /** When certificates must be valid if no valid signature time-stamp says otherwise. Default: now. */
   validationTime?: Date;
+  /** Ask OCSP responders and CRL distribution points for statuses the /DSS lacks. Default: false. */
+  online?: boolean;
+  /** Clock drift allowed on thisUpdate/nextUpdate and between /M and the time-stamp. Default 5 minutes. */
+  revocationGraceMs?: number;
 }
 
 interface DssContents {
@@ -180,6 +200,7 @@ async function verifyOne(
     level: undefined,
     modifications: "none",
     changes: [],
+    findings: [],
     indication: "INDETERMINATE",
     subIndication: null,
     ltvEnabled: false,
@@ -205,6 +226,27 @@ async function verifyOne(
       });
       report.cms = checked;
     }
+    const stamp = "signatureTimestamp" in checked ? checked.signatureTimestamp : undefined;
+    if (info.type === "DocTimeStamp") {
+      report.findings.push(
+        ...cryptoFindings(checked, "document time-stamp"),
+        ...tsaUsageFindings(checked, "document time-stamp"),
+      );
+    } else {
+      report.findings.push(
+        ...cryptoFindings(checked, "signature"),
+        ...(stamp ? cryptoFindings(stamp, "signature time-stamp") : []),
+        ...signerUsageFindings(checked),
+        ...(stamp ? tsaUsageFindings(stamp, "signature time-stamp") : []),
+      );
+      const times = signingTimeFindings(
+        info.signingTime,
+        stamp?.valid ? new Date(stamp.genTime) : undefined,
+        options.revocationGraceMs ?? DEFAULT_REVOCATION_GRACE_MS,
+      );
+      report.findings.push(...times.findings);
+      problems.push(...times.notes);
+    }
     report.signer = checked.signer?.subject;
     report.valid = checked.valid;
     report.trusted = checked.valid && checked.trusted;
@@ -223,6 +265,53 @@ async function verifyOne(
 function signatureTime(report: PdfSignatureReport, options: VerifyPdfOptions): Date | undefined {
   const stamp = report.cms?.signatureTimestamp;
   return stamp?.valid ? new Date(stamp.genTime) : options.validationTime;
+}
+
+/**
+ * Revocation on every path of a signature: the signer's (judged at the signature's time, a
+ * revocation after its valid time-stamp not counting) and its time-stamp authorities' (judged at
+ * their genTime; a revoked TSA fails the time-stamp whenever it was revoked, since nothing later
+ * proves the token was made before the key was given up).
+ */
+async function judgePaths(
+  report: PdfSignatureReport,
+  info: SignatureInfo,
+  dssCertificates: Uint8Array[],
+  evidence: RevocationEvidence,
+  options: VerifyPdfOptions & { now: Date; graceMs: number },
+): Promise<void> {
+  const paths: PathToCheck[] = [];
+  const signed = report.cms ?? report.documentTimestamp;
+  const stamp = report.cms?.signatureTimestamp ?? report.documentTimestamp;
+  if (report.cms?.signerCertificate) {
+    const provenAt = report.cms.signatureTimestamp?.valid
+      ? new Date(report.cms.signatureTimestamp.genTime)
+      : undefined;
+    paths.push({
+      role: "signer",
+      certificate: report.cms.signerCertificate,
+      at: provenAt ?? options.now,
+      provenAt,
+    });
+  }
+  if (stamp?.signerCertificate && stamp.valid) {
+    const role = report.documentTimestamp ? "document time-stamp" : "signature time-stamp";
+    paths.push({ role, certificate: stamp.signerCertificate, at: new Date(stamp.genTime) });
+  }
+  if (!signed || paths.length === 0) return;
+  const carried =
+    info.type === "DocTimeStamp"
+      ? parseCms(info.contents).certificates
+      : certificatesOfSignature(info.contents);
+  const { findings, notes } = await checkPathRevocation(paths, evidence, {
+    trustRoots: options.trustRoots,
+    pool: [...carried, ...dssCertificates, ...options.trustRoots],
+    now: options.now,
+    graceMs: options.graceMs,
+    online: options.online ?? false,
+  });
+  report.findings.push(...findings);
+  report.problems.push(...notes);
 }
 
 /** PAdES baseline level of a /Sig, given what the rest of the file adds. */
@@ -297,16 +386,27 @@ export async function verifyPdfSignatures(
     .filter((field): field is typeof field & { signature: SignatureInfo } => field.signature !== undefined)
     .sort((a, b) => (a.signature.byteRange[2] ?? 0) - (b.signature.byteRange[2] ?? 0));
   const dss = await readDss(doc);
+  const now = options.validationTime ?? new Date();
+  const graceMs = options.revocationGraceMs ?? DEFAULT_REVOCATION_GRACE_MS;
+  // What --online fetches joins the /DSS's data, for the signatures after it too.
+  const evidence: RevocationEvidence = { ocsps: [...(dss?.ocsps ?? [])], crls: [...(dss?.crls ?? [])] };
   const signatures: PdfSignatureReport[] = [];
   for (const field of fields) {
     const info = field.signature;
     const report = await verifyOne(source, field, options);
     const certificate = report.cms?.signerCertificate;
-    if (dss && certificate) {
-      const pool = [...parseCms(field.signature.contents).certificates, ...dss.certs, ...options.trustRoots];
-      report.revocation = revocationStatus(certificate, pool, dss.ocsps, dss.crls, {
+    if (report.valid)
+      await judgePaths(report, info, dss?.certs ?? [], evidence, { ...options, now, graceMs });
+    if ((dss || options.online) && certificate) {
+      const pool = [
+        ...parseCms(field.signature.contents).certificates,
+        ...(dss?.certs ?? []),
+        ...options.trustRoots,
+      ];
+      report.revocation = revocationStatus(certificate, pool, evidence.ocsps, evidence.crls, {
         at: signatureTime(report, options),
-        now: options.validationTime,
+        now,
+        graceMs,
       });
     }
     try {

@@ -5,11 +5,16 @@ import type { ObjectRef, StoreRegistry } from "@esign/storage";
 import type { FastifyReply } from "fastify";
 import type { Caller } from "../auth";
 
-/** Where an uploaded document of this tenant is stored: a fresh key nobody else can guess. */
-export function uploadRef(caller: Caller): ObjectRef {
+/**
+ * Where an uploaded document of this tenant is stored (a fresh key nobody else can guess) and where
+ * its signed copy goes: both under the tenant's upload prefix, so inside a prefix-limited tenant's
+ * area (the job default `signed/<key>` would put the copy outside it).
+ */
+export function uploadRefs(caller: Caller): { input: ObjectRef; output: ObjectRef } {
   const prefix = caller.tenant.uploadPrefix ?? `uploads/${caller.tenantId}/`;
-  const day = new Date().toISOString().slice(0, 10);
-  return { store: caller.tenant.uploadStore, key: `${prefix}${day}/${randomUUID()}.pdf` };
+  const name = `${new Date().toISOString().slice(0, 10)}/${randomUUID()}.pdf`;
+  const store = caller.tenant.uploadStore;
+  return { input: { store, key: `${prefix}${name}` }, output: { store, key: `${prefix}signed/${name}` } };
 }
 
 /** Streams a stored PDF as the response body, closing the source when the client has it all (or left). */

@@ -9,11 +9,11 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
-import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema } from "../schemas";
+import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema, SignQuerySchema } from "../schemas";
 import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
-import { requestPdf, storeRequestPdf } from "./sign";
+import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf } from "./sign";
 
 const JobViewSchema = z.object({
   id: z.string(),
@@ -93,18 +93,22 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
         querystring: z.object({
           signer: z.string().optional(),
           level: z.enum(["B-B", "B-T", "B-LT", "B-LTA"]).optional(),
+          pdfPasswordSecret: SignQuerySchema.shape.pdfPasswordSecret,
         }),
-        consumes: ["application/pdf"],
+        consumes: ["application/pdf", "multipart/form-data"],
         response: { 202: z.object({ id: z.string(), url: z.string() }), "4xx": ErrorSchema },
       },
+      onRequest: requirePdfUpload,
     },
     async (request, reply) => {
       const caller = callerOf(request);
       const signer = signerFor(caller, request.query.signer);
-      const input = await storeRequestPdf(request, deps, await requestPdf(request));
+      const { input, output } = await storeRequestPdf(request, deps, await requestPdf(request));
       const submitted = await deps.client.submit({
         input,
+        output,
         signer,
+        pdfPassword: pdfPasswordRef(request.query.pdfPasswordSecret),
         level: request.query.level,
         tenant: caller.tenantId,
       });

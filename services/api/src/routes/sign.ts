@@ -6,14 +6,20 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
-import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
-import { sendStoredPdf, uploadRef } from "./documents";
+import { sendStoredPdf, uploadRefs } from "./documents";
+
+/** A flat `pdfPasswordSecret` option as the job's `pdfPassword` reference. */
+export function pdfPasswordRef(secret: string | undefined): SignJobInput["pdfPassword"] {
+  return secret === undefined ? undefined : { secret };
+}
 
 function jobFromQuery(query: SignQuery, caller: Caller): Omit<SignJobInput, "input" | "tenant"> {
   return {
     signer: signerFor(caller, query.signer),
+    pdfPassword: pdfPasswordRef(query.pdfPasswordSecret),
     level: query.level,
     field: {
       name: query.field,
@@ -61,6 +67,23 @@ export interface RequestPdf {
   fields: Record<string, string>;
 }
 
+/** The media types a PDF upload may come as. */
+const PDF_UPLOAD_TYPES = ["application/pdf", "multipart/form-data"];
+
+/**
+ * Route hook of every PDF upload route: any other content type is refused before its body is
+ * read (fastify would otherwise parse JSON or text and hand the handler an object, not a stream).
+ */
+export async function requirePdfUpload(request: FastifyRequest): Promise<void> {
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type === undefined || !PDF_UPLOAD_TYPES.includes(type)) {
+    throw new EsignError(
+      "E_UNSUPPORTED_MEDIA",
+      `send the PDF as ${PDF_UPLOAD_TYPES.join(" or ")}, not ${type ?? "a body without a content type"}`,
+    );
+  }
+}
+
 export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
   if (!request.isMultipart()) {
     const declared = request.headers["content-length"];
@@ -70,7 +93,11 @@ export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
       fields: {},
     };
   }
-  const part = await request.file();
+  const part = await request.file().catch((error: unknown) => {
+    throw new EsignError("E_UPLOAD_ABORTED", "the multipart body is malformed or ended early", {
+      cause: error,
+    });
+  });
   if (!part) throw new EsignError("E_NOT_PDF", "the multipart body has no file part");
   const fields: Record<string, string> = {};
   for (const [name, field] of Object.entries(part.fields)) {
@@ -80,17 +107,23 @@ export async function requestPdf(request: FastifyRequest): Promise<RequestPdf> {
   return { body: part.file, declaredLength: undefined, fields };
 }
 
-/** Streams the request's PDF into the caller's upload area; shared by `POST /v1/sign` and `POST /v1/jobs/upload`. */
+/**
+ * Streams the request's PDF into the caller's upload area; shared by `POST /v1/sign` and
+ * `POST /v1/jobs/upload`. Answers where it is and where its signed copy goes, both checked against
+ * the tenant's allow-list before anything is written.
+ */
 export async function storeRequestPdf(
   request: FastifyRequest,
   deps: RouteDeps,
   pdf: RequestPdf,
-): Promise<ObjectRef> {
-  const ref = uploadRef(callerOf(request));
-  await storeUpload(deps.stores.get(ref.store), ref.key, pdf.body, pdf.declaredLength, {
+): Promise<{ input: ObjectRef; output: ObjectRef }> {
+  const caller = callerOf(request);
+  const refs = uploadRefs(caller);
+  assertJobObjectsAllowed(caller, refs.input, refs.output);
+  await storeUpload(deps.stores.get(refs.input.store), refs.input.key, pdf.body, pdf.declaredLength, {
     maxBytes: deps.config.maxUploadBytes,
   });
-  return ref;
+  return refs;
 }
 
 /** Options from the query, overridden by multipart form fields; checked against the same schema. */
@@ -124,14 +157,15 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         produces: ["application/pdf", "application/json"],
         response: { 202: AcceptedSchema, "4xx": ErrorSchema, "5xx": ErrorSchema },
       },
+      onRequest: requirePdfUpload,
     },
     async (request, reply) => {
       const caller = callerOf(request);
       const pdf = await requestPdf(request);
       const options = signOptions(request.query, pdf.fields);
       const job = jobFromQuery(options, caller);
-      const input = await storeRequestPdf(request, deps, pdf);
-      const submitted = await deps.client.submit({ ...job, input, tenant: caller.tenantId });
+      const { input, output } = await storeRequestPdf(request, deps, pdf);
+      const submitted = await deps.client.submit({ ...job, input, output, tenant: caller.tenantId });
       await assertOwnSubmission(deps.client, caller, submitted.id);
       const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;

@@ -1,0 +1,195 @@
+/**
+ * The gateway's HTTP edges, in process on real Redis and a real local store (no worker: jobs stay
+ * queued): slow and stalled clients over raw sockets, refused bodies, content types, and where
+ * uploads of a prefix-limited tenant go.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isEsignError } from "@esign/errors";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApi, parseApiConfig } from "../src";
+
+const REQUEST_TIMEOUT_MS = 1_000;
+const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
+const ACME_KEY = `acme-${randomBytes(12).toString("hex")}`;
+const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+/** A tenant limited to one prefix of the default store. */
+const ACME = { stores: { default: ["acme/"] }, uploadPrefix: "acme/in/" };
+
+let app: FastifyInstance;
+let port: number;
+let dataDir: string;
+let logs = "";
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "esign-api-limits-"));
+  const config = parseApiConfig({
+    port: 0,
+    redisUrl: "redis://127.0.0.1:6379",
+    queuePrefix: `{esign-limits-${randomBytes(4).toString("hex")}}`,
+    dataDir,
+    devApiKey: DEV_KEY,
+    tenants: { acme: ACME },
+    apiKeys: [{ sha256: sha256hex(ACME_KEY), tenant: "acme", name: "acme" }],
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    syncTimeoutMs: 500,
+    logLevel: "info",
+  });
+  // The gateway's own log lines, to see at which level a refused or aborted request is logged.
+  app = await buildApi({
+    config,
+    logDestination: {
+      write: (line: string) => {
+        logs += line;
+      },
+    },
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  port = (app.server.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A raw connection that sends `text` (CRLF line ends) and keeps quiet: what it received, once closed. */
+async function rawSend(text: string): Promise<{ closed: Promise<string> }> {
+  const socket = connect(port, "127.0.0.1");
+  await new Promise((resolve) => socket.once("connect", resolve));
+  let received = "";
+  socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+  const closed = new Promise<string>((resolve) => socket.once("close", () => resolve(received)));
+  socket.on("error", () => undefined);
+  socket.write(text.replaceAll("\n", "\r\n"));
+  return { closed };
+}
+
+/** Complete request headers, then `body` (which may be shorter than the content-length it declares). */
+const rawRequest = (head: string, body = "") => rawSend(`${head}\n\n${body}`);
+
+async function closesWithin(closed: Promise<string>, ms: number): Promise<string> {
+  const timer = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`the connection was still open after ${ms} ms`)), ms),
+  );
+  return Promise.race([closed, timer]);
+}
+
+async function uploadedObjects(): Promise<string[]> {
+  return (await readdir(join(dataDir, "objects"), { recursive: true }).catch(() => [])) as string[];
+}
+
+describe("slow and stalled clients", () => {
+  it("closes a connection that sends part of its headers and stalls", async () => {
+    const { closed } = await rawSend("POST /v1/sign HTTP/1.1\nhost: x\nx-slow: 1");
+    await closesWithin(closed, REQUEST_TIMEOUT_MS * 3);
+  });
+
+  it("aborts a PDF upload that stalls mid-body, logs it at info and keeps no partial object", async () => {
+    const before = await uploadedObjects();
+    const { closed } = await rawRequest(
+      `POST /v1/sign HTTP/1.1\nhost: x\nauthorization: Bearer ${DEV_KEY}\ncontent-type: application/pdf\ncontent-length: 100000`,
+      "%PDF-1.7\n% a document that never ends\n",
+    );
+    await closesWithin(closed, REQUEST_TIMEOUT_MS * 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(logs).toMatch(/"level":30[^\n]*"msg":"upload aborted"/);
+    expect(logs).not.toMatch(/"level":50/);
+    expect((await uploadedObjects()).filter((name) => name.endsWith(".pdf"))).toEqual(
+      before.filter((name) => name.endsWith(".pdf")),
+    );
+  });
+
+  it.each([
+    ["no key (401)", "", "application/pdf", 401],
+    ["a wrong content type (415)", `authorization: Bearer ${DEV_KEY}\n`, "application/json", 415],
+  ])("answers %s with connection: close without reading the body", async (_, auth, type, status) => {
+    const { closed } = await rawRequest(
+      `POST /v1/sign HTTP/1.1\nhost: x\n${auth}content-type: ${type}\ncontent-length: 1000000`,
+      "%PDF-1.7\n",
+    );
+    // The body never comes: the answer and the close must not wait for it (nor for the timeout).
+    const answer = await closesWithin(closed, REQUEST_TIMEOUT_MS / 2);
+    expect(answer).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    expect(answer.toLowerCase()).toContain("connection: close");
+  });
+});
+
+describe("content types", () => {
+  const post = (path: string, type: string, body: string) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": type },
+      body,
+    });
+
+  it.each([
+    ["/v1/sign", "application/json", JSON.stringify({ pdf: "x" })],
+    ["/v1/sign", "text/plain", "%PDF-1.7 as text"],
+    ["/v1/verify", "application/json", "{}"],
+    ["/v1/jobs/upload", "text/plain", "hello"],
+  ])("%s refuses %s with 415 E_UNSUPPORTED_MEDIA", async (path, type, body) => {
+    const response = await post(path, type, body);
+    expect(response.status).toBe(415);
+    const { error } = (await response.json()) as {
+      error: { code: string; message: string; permanent: boolean };
+    };
+    expect(error).toMatchObject({ code: "E_UNSUPPORTED_MEDIA", permanent: true });
+    expect(error.message).not.toMatch(/TypeError|undefined|\bat\b/);
+  });
+
+  it("answers broken multipart with 400 E_UPLOAD_ABORTED, not an internal error", async () => {
+    for (const path of ["/v1/sign", "/v1/verify"]) {
+      const truncated = await post(
+        path,
+        "multipart/form-data; boundary=XYZ",
+        '--XYZ\r\ncontent-disposition: form-data; name="document"; filename="a.pdf"\r\ncontent-type: application/pdf\r\n\r\n%PDF-1.7\n',
+      );
+      expect(truncated.status, path).toBe(400);
+      expect(((await truncated.json()) as { error: { code: string } }).error.code).toBe("E_UPLOAD_ABORTED");
+      const noBoundary = await post(path, "multipart/form-data", "garbage");
+      expect(noBoundary.status, path).toBe(400);
+    }
+  });
+});
+
+describe("tenant boundaries", () => {
+  const PDF = "%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+  it.each(["/v1/jobs/upload", "/v1/sign?wait=0"])(
+    "%s keeps the signed copy inside a prefix-limited tenant's area",
+    async (path) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ACME_KEY}`, "content-type": "application/pdf" },
+        body: PDF,
+      });
+      expect(response.status, await response.clone().text()).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      const job = await fetch(`http://127.0.0.1:${port}/v1/jobs/${id}`, {
+        headers: { authorization: `Bearer ${ACME_KEY}` },
+      });
+      const { input, output } = (await job.json()) as { input: { key: string }; output: { key: string } };
+      expect(input.key).toMatch(/^acme\/in\//);
+      expect(output.key).toMatch(/^acme\/in\/signed\//);
+    },
+  );
+
+  it("refuses tenant names that could make two tenants' idempotency keys collide", () => {
+    const refused = (tenant: string) => {
+      try {
+        parseApiConfig({ redisUrl: "redis://127.0.0.1:6379", tenants: { [tenant]: ACME } });
+        return undefined;
+      } catch (error) {
+        return isEsignError(error) ? error.code : String(error);
+      }
+    };
+    expect(refused("acme.eu")).toBe("E_CONFIG");
+    expect(refused("../x")).toBe("E_CONFIG");
+    expect(refused("acme-eu")).toBeUndefined();
+  });
+});
