@@ -9,7 +9,7 @@ export const SCHEMA_VERSION = 1;
 const SchemaVersionSchema = z.literal(SCHEMA_VERSION).default(SCHEMA_VERSION);
 
 /** Names that end up in Redis keys, logs and configuration lookups. */
-const NameSchema = z
+export const NameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.', '-'");
 
