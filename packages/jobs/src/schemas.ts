@@ -50,7 +50,7 @@ const Offset = z.number().finite().min(-14_400).max(14_400);
  */
 export const AppearanceSchema = z
   .strictObject({
-    /** A seal template of the job's signer profile (image, text template, font, size). */
+    /** A seal template (image, text template, size...): the job's tenant's (see SealTemplateStore), else its signer profile's. */
     template: NameSchema.optional(),
     /** 1-based page; default `field.page`, else the last page (an anchor: every page, first match). */
     page: z.int().min(1).optional(),
