@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { AppearanceFont, readSealImage, type VisibleSignatureOptions } from "@esign/appearance";
+import { checkSealText, readSealImage, type VisibleSignatureOptions } from "@esign/appearance";
 import { EsignError, isEsignError } from "@esign/errors";
 import type { SealTemplateStore, SignJob } from "@esign/jobs";
 import type { SealTemplate } from "./config";
@@ -10,7 +10,7 @@ export interface LoadedSeal extends Omit<SealTemplate, "image"> {
 }
 
 /**
- * Reads each seal template's image and font, so a missing or unreadable file stops the worker at
+ * Reads each seal template's image and font and checks its text, so a missing or unreadable file stops the worker at
  * start (E_CONFIG naming the profile and seal) rather than failing every job that asks for it.
  */
 export async function loadSeals(
@@ -22,7 +22,7 @@ export async function loadSeals(
     try {
       const image = seal.image === undefined ? undefined : await readFile(seal.image);
       if (image) readSealImage(image);
-      if (seal.text !== "") await AppearanceFont.open(seal.font);
+      await checkSealText(seal.text, seal.font);
       loaded.set(name, { ...seal, image });
     } catch (cause) {
       const reason = isEsignError(cause) ? cause.message : (cause as Error).message;

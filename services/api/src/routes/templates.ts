@@ -1,4 +1,4 @@
-import { readSealImage } from "@esign/appearance";
+import { checkSealText, readSealImage } from "@esign/appearance";
 import { EsignError, isEsignError } from "@esign/errors";
 import {
   MAX_TEMPLATE_IMAGE_BYTES,
@@ -87,7 +87,7 @@ export async function templateRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     {
       schema: {
         summary: "Create or replace a seal template of the caller's tenant",
-        description: `multipart/form-data: field \`template\`, JSON {text, fontSize, size, border, background}, and an optional file \`image\` (PNG or JPEG, at most ${MAX_TEMPLATE_IMAGE_BYTES} bytes), decoded here: an image the signer could not draw is refused (422 E_APPEARANCE).`,
+        description: `multipart/form-data: field \`template\`, JSON {text, fontSize, size, border, background}, and an optional file \`image\` (PNG or JPEG, at most ${MAX_TEMPLATE_IMAGE_BYTES} bytes), decoded here, and the text checked against the bundled font: what the signer could not draw is refused (422 E_APPEARANCE).`,
         tags: ["templates"],
         params: TemplateParamsSchema,
         consumes: ["multipart/form-data"],
@@ -104,7 +104,9 @@ export async function templateRoutes(app: FastifyInstance, deps: RouteDeps): Pro
           `invalid template: ${style.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
         );
       }
+      // What would fail every job that uses the template fails here instead.
       if (upload.image) readSealImage(upload.image);
+      await checkSealText(style.data.text);
       const stored = await store.put(caller.tenantId, request.params.name, style.data, upload.image);
       return view(request.params.name, stored);
     },
