@@ -268,6 +268,9 @@ describe("the gateway started with pnpm start", () => {
     const corrupt = await putTemplate({ text: "x" }, Buffer.from("\x89PNG\r\n\x1a\nnot really a png"));
     expect(corrupt.status).toBe(422);
     expect((await json(corrupt)).error.code).toBe("E_APPEARANCE");
+    const oversized = await putTemplate({}, Buffer.alloc(1024 * 1024 + 1, 0x89));
+    expect(oversized.status).toBe(413);
+    expect((await json(oversized)).error.code).toBe("E_TOO_LARGE");
     const typo = await putTemplate({ text: "{nmae}" }, await readFile(join(fixtures, "stamp.png")));
     expect(typo.status).toBe(422);
     expect((await json(typo)).error.message).toContain("{nmae}");
