@@ -206,6 +206,84 @@ describe("the gateway started with pnpm start", () => {
     expect((await json(missing)).error).toMatchObject({ code: "E_APPEARANCE", permanent: true });
   });
 
+  it("signs with a seal template PUT for the tenant; another tenant can neither see nor use it", async () => {
+    const fixtures = join(REPO_ROOT, "packages/appearance/test/fixtures");
+    const input = await readFile(join(fixtures, "gs-contract.pdf"));
+    const name = `hr-${randomBytes(4).toString("hex")}`;
+    const putTemplate = (template: object, image: Uint8Array, key = DEV_KEY) => {
+      const form = new FormData();
+      form.set("template", JSON.stringify(template));
+      form.set("image", new Blob([image], { type: "image/png" }), "seal.png");
+      return fetch(`${base}/v1/templates/${name}`, { method: "PUT", headers: auth(key), body: form });
+    };
+    const put = await putTemplate(
+      { text: "人事部印章\n{name}", size: [200, 50], border: { width: 1, color: "#aa0000" } },
+      await readFile(join(fixtures, "stamp.png")),
+    );
+    expect(put.status, await put.clone().text()).toBe(200);
+    expect(await json(put)).toMatchObject({
+      name,
+      image: { type: "png" },
+      style: { text: "人事部印章\n{name}" },
+    });
+    const listed = await json(await fetch(`${base}/v1/templates`, { headers: auth() }));
+    expect(listed.templates.map((template: { name: string }) => template.name)).toContain(name);
+
+    const sign = `/v1/sign?template=${name}&anchor=${encodeURIComponent("{{seal}}")}`;
+    const response = await postPdf(sign, input, DEV_KEY);
+    expect(response.status, await response.clone().text()).toBe(200);
+    const out = join(work, "tenant-template.pdf");
+    await writeFile(out, Buffer.from(await response.arrayBuffer()));
+    // "{{seal}}" is on page 2 at x=300 on the baseline y=200; the template's size is 200 x 50.
+    expect(await textInRegion(out, 2, [300, 197, 500, 247], 842)).toContain("人事部印章");
+    // The uploaded stamp is drawn too (the input has no image of its own).
+    expect((await readFile(out)).includes("/Subtype /Image")).toBe(true);
+    const root = join(work, "sim-root.pem");
+    await writeFile(root, await (await fetch(`${simUrl}/pki/root.pem`)).text());
+    const verdict = await validate(out, root);
+    expect(verdict.failures, verdict.output).toEqual([]);
+
+    // A replaced template takes effect for the next job (workers cache by version).
+    const replaced = await putTemplate(
+      { text: "财务部印章", size: [200, 50] },
+      await readFile(join(fixtures, "stamp.png")),
+    );
+    expect(replaced.status).toBe(200);
+    const again = await postPdf(sign, input, DEV_KEY);
+    expect(again.status).toBe(200);
+    const replacedOut = join(work, "tenant-template-replaced.pdf");
+    await writeFile(replacedOut, Buffer.from(await again.arrayBuffer()));
+    expect(await textInRegion(replacedOut, 2, [300, 197, 500, 247], 842)).toContain("财务部印章");
+
+    // Another tenant: not listed, not found, and its job naming it fails.
+    const foreignGet = await fetch(`${base}/v1/templates/${name}`, { headers: auth(OTHER_KEY) });
+    expect(foreignGet.status).toBe(404);
+    const foreignList = await json(await fetch(`${base}/v1/templates`, { headers: auth(OTHER_KEY) }));
+    expect(foreignList.templates).toEqual([]);
+    const foreignSign = await postPdf(sign, input, OTHER_KEY);
+    expect(foreignSign.status).toBe(422);
+    expect((await json(foreignSign)).error).toMatchObject({ code: "E_APPEARANCE", permanent: true });
+
+    // A corrupt image is refused at upload; the stored template is unchanged.
+    const corrupt = await putTemplate({ text: "x" }, Buffer.from("\x89PNG\r\n\x1a\nnot really a png"));
+    expect(corrupt.status).toBe(422);
+    expect((await json(corrupt)).error.code).toBe("E_APPEARANCE");
+    const oversized = await putTemplate({}, Buffer.alloc(1024 * 1024 + 1, 0x89));
+    expect(oversized.status).toBe(413);
+    expect((await json(oversized)).error.code).toBe("E_TOO_LARGE");
+    const typo = await putTemplate({ text: "{nmae}" }, await readFile(join(fixtures, "stamp.png")));
+    expect(typo.status).toBe(422);
+    expect((await json(typo)).error.message).toContain("{nmae}");
+    const kept = await json(await fetch(`${base}/v1/templates/${name}`, { headers: auth() }));
+    expect(kept.style.text).toBe("财务部印章");
+
+    // Deleted, the name is unknown to the tenant's jobs too (the dev profile has no such seal).
+    const deleted = await fetch(`${base}/v1/templates/${name}`, { method: "DELETE", headers: auth() });
+    expect(deleted.status).toBe(204);
+    expect((await fetch(`${base}/v1/templates/${name}`, { headers: auth() })).status).toBe(404);
+    expect((await postPdf(sign, input, DEV_KEY)).status).toBe(422);
+  });
+
   it("answers 401 without a key and 403 for another tenant's objects", async () => {
     const input = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
     expect((await postPdf("/v1/sign", input)).status).toBe(401);
@@ -331,6 +409,8 @@ describe("the gateway started with pnpm start", () => {
       "/v1/jobs/{id}",
       "/v1/jobs/{id}/document",
       "/v1/jobs/{id}/deliveries",
+      "/v1/templates",
+      "/v1/templates/{name}",
     ]) {
       expect(Object.keys(document.paths)).toContain(route);
     }

@@ -4,7 +4,13 @@ export { type ColorSpace, readSealImage, type SealImage } from "./image";
 export type { PdfAConstraints } from "./pdfa";
 export { type Placement, type PlacementRequest, resolvePlacement } from "./placement";
 export type { Rotation, SealDesign } from "./seal";
-export { certificateSubject, fillTemplate, signatureTemplateValues, type TemplateValues } from "./template";
+export {
+  certificateSubject,
+  checkSealText,
+  fillTemplate,
+  signatureTemplateValues,
+  type TemplateValues,
+} from "./template";
 export {
   prepareVisibleSignature,
   type VisibleSignature,

@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
+import { AppearanceFont } from "./font";
 
 /** What a seal's text template can say about the signature. */
 export interface TemplateValues {
@@ -76,4 +77,14 @@ export function fillTemplate(template: string, values: TemplateValues): string[]
     lines.push(filled.replace(/\p{Cc}/gu, " "));
   }
   return lines;
+}
+
+/**
+ * Checks a seal's text template where it is configured (a profile's seal at start-up, a tenant's
+ * template at upload) rather than on every job that uses it: an unknown placeholder or a character
+ * the font lacks is E_APPEARANCE. Placeholders stand in as their own names, which any font draws.
+ */
+export async function checkSealText(template = DEFAULT_TEXT_TEMPLATE, fontPath?: string): Promise<void> {
+  const lines = fillTemplate(template, Object.fromEntries(PLACEHOLDERS.map((key) => [key, key])));
+  if (lines.length > 0) await (await AppearanceFont.open(fontPath)).shape(lines);
 }

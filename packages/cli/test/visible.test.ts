@@ -207,6 +207,41 @@ describe("esign sign --visible", () => {
     expect(verdict.output).toContain("sig#2");
   });
 
+  it("adds a visible approval seal to a certified (DocMDP P=2) document: the certification reports allowed changes", async () => {
+    const certified = join(work, "certified.pdf");
+    const certifying = await esign([
+      "sign",
+      CONTRACT,
+      "-o",
+      certified,
+      "--p12",
+      pki.p12,
+      "--password",
+      PASSWORD,
+      "--certify",
+      "2",
+    ]);
+    expect(certifying, certifying.stderr).toMatchObject({ code: 0 });
+    const output = join(work, "certified-visible.pdf");
+    const result = await signVisible(certified, output, ["--anchor", "{{seal}}", "--image", STAMP_PNG]);
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    const verdict = await validate(output, pki.rootPem);
+    expect(verdict.failures, verdict.output).toEqual([]);
+    const report = JSON.parse((await esign(["verify", output, "--trust", pki.rootPem, "--json"])).stdout) as {
+      signatures: Array<{
+        fieldName: string;
+        indication: string;
+        modifications: string;
+        changes: Array<{ kind: string; allowed: boolean }>;
+      }>;
+    };
+    const [certification, approval] = report.signatures;
+    expect(certification).toMatchObject({ indication: "TOTAL-PASSED", modifications: "allowed" });
+    expect(certification!.changes.filter((change) => change.kind === "appearance").length).toBeGreaterThan(0);
+    expect(certification!.changes.every((change) => change.allowed)).toBe(true);
+    expect(approval).toMatchObject({ indication: "TOTAL-PASSED", modifications: "none" });
+  });
+
   it("keeps three visible signatures in a row valid, each seal where it was put", async () => {
     let current = CONTRACT;
     const rects = [

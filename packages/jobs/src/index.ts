@@ -7,5 +7,6 @@ export * from "./constants";
 export * from "./delivery-log";
 export * from "./events";
 export * from "./schemas";
+export * from "./seal-templates";
 export * from "./validate";
 export * from "./webhooks";

@@ -9,7 +9,7 @@ export const SCHEMA_VERSION = 1;
 const SchemaVersionSchema = z.literal(SCHEMA_VERSION).default(SCHEMA_VERSION);
 
 /** Names that end up in Redis keys, logs and configuration lookups. */
-const NameSchema = z
+export const NameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.', '-'");
 
@@ -50,7 +50,7 @@ const Offset = z.number().finite().min(-14_400).max(14_400);
  */
 export const AppearanceSchema = z
   .strictObject({
-    /** A seal template of the job's signer profile (image, text template, font, size). */
+    /** A seal template (image, text template, size...): the job's tenant's (see SealTemplateStore), else its signer profile's. */
     template: NameSchema.optional(),
     /** 1-based page; default `field.page`, else the last page (an anchor: every page, first match). */
     page: z.int().min(1).optional(),

@@ -22,6 +22,7 @@ import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
+import { templateRoutes } from "./routes/templates";
 import { verifyRoutes } from "./routes/verify";
 
 export interface BuildApiOptions {
@@ -112,6 +113,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => signRoutes(scope, deps));
   await app.register(async (scope) => jobRoutes(scope, deps));
   await app.register(async (scope) => batchRoutes(scope, deps));
+  await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;

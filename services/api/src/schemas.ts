@@ -41,7 +41,7 @@ export const SignQuerySchema = z.strictObject({
    * as the reader sees it (origin bottom-left of the crop box, after rotation).
    */
   visible: z.enum(["true", "false"]).optional(),
-  /** A seal template of the signer profile. */
+  /** A seal template of the tenant (PUT /v1/templates/:name), else of the signer profile. */
   template: AppearanceSchema.shape.template,
   rect: numberList(4, "rect x1,y1,x2,y2").optional(),
   anchor: AppearanceSchema.shape.anchor,

@@ -1,4 +1,4 @@
-import { QueuePrefixSchema, SIGNING_QUEUES } from "@esign/jobs";
+import { QueuePrefixSchema, SealStyleSchema, SIGNING_QUEUES } from "@esign/jobs";
 import {
   configLoader,
   type EnvBindings,
@@ -37,25 +37,15 @@ const DocumentTimestampUrlsSchema = z
   .optional();
 
 const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
-const ColorSchema = z.string().regex(/^#[0-9a-fA-F]{6}$/, "a colour is #rrggbb");
-const SealLength = z.number().positive().max(14_400);
-
 /**
  * A seal a profile's jobs ask for by name (`"appearance": {"template": "hr-seal"}`): the
  * organisation's stamp image and text template, so jobs only say where it goes.
  */
-export const SealTemplateSchema = z.strictObject({
+export const SealTemplateSchema = SealStyleSchema.extend({
   /** PNG (alpha kept as a soft mask) or JPEG file. */
   image: z.string().min(1).optional(),
-  /** `{name}`, `{date}`, `{reason}`, `{location}`, `{subject}`; "\n" breaks lines; "" for an image-only seal. */
-  text: z.string().max(1000).optional(),
   /** TrueType/OpenType file; default the bundled Noto Sans SC. */
   font: z.string().min(1).optional(),
-  fontSize: z.number().min(4).max(72).optional(),
-  /** [width, height] in points when a job places the seal by anchor or by default. */
-  size: z.tuple([SealLength, SealLength]).optional(),
-  border: z.strictObject({ width: z.number().min(0).max(20), color: ColorSchema }).optional(),
-  background: ColorSchema.optional(),
 });
 export type SealTemplate = z.infer<typeof SealTemplateSchema>;
 

@@ -1,4 +1,4 @@
-import { certificateSubject } from "@esign/appearance";
+import { certificateSubject, type VisibleSignatureOptions } from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
 import {
@@ -14,7 +14,7 @@ import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/stor
 import { type CheckpointStore, signResultOf } from "./checkpoints";
 import type { ExactlyOnceSigner } from "./exactly-once-signer";
 import type { WorkerMetrics } from "./metrics";
-import { appearanceOf } from "./seals";
+import { appearanceOf, sealOf, type TenantSeals } from "./seals";
 import type { SignerEntry, SignerRegistry } from "./signer-profiles";
 
 export interface SignDocumentDeps {
@@ -23,6 +23,7 @@ export interface SignDocumentDeps {
   checkpoints: CheckpointStore;
   signing: ExactlyOnceSigner;
   metrics: WorkerMetrics;
+  tenantSeals: TenantSeals;
 }
 
 export interface JobIdentity {
@@ -76,6 +77,7 @@ async function prepareJob(
   entry: SignerEntry,
   metrics: WorkerMetrics,
   open: OpenInputOptions,
+  appearance: VisibleSignatureOptions | undefined,
 ): Promise<Prepared> {
   const prepared = await metrics.time("prepare", () =>
     prepare(
@@ -94,7 +96,7 @@ async function prepareJob(
           name: job.field.signerName,
           certify: job.field.certify,
         },
-        appearance: appearanceOf(job, entry.profile, entry.seals),
+        appearance,
       },
     ),
   );
@@ -105,7 +107,7 @@ async function prepareJob(
 async function signFetched(
   job: SignJob,
   { queue, jobId, attempt }: JobIdentity,
-  { checkpoints, signing, metrics }: SignDocumentDeps,
+  { checkpoints, signing, metrics, tenantSeals }: SignDocumentDeps,
   source: StoredObjectSource,
   entry: SignerEntry,
   output: { store: ObjectStore; key: string },
@@ -116,7 +118,14 @@ async function signFetched(
     prepared = await checkpoints.savePrepared(
       queue,
       jobId,
-      await prepareJob(job, source, entry, metrics, open),
+      await prepareJob(
+        job,
+        source,
+        entry,
+        metrics,
+        open,
+        appearanceOf(job, await sealOf(job, entry, tenantSeals)),
+      ),
     );
   }
 

@@ -3,6 +3,7 @@ import {
   parseFailureReason,
   parseSignJob,
   QUEUES,
+  SealTemplateStore,
   type SigningQueueName,
   type SignJob,
   signingRateLimitKey,
@@ -20,6 +21,7 @@ import { asEsignError, toQueueError } from "./failures";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./publish";
 import { SigningRateLimiter } from "./rate-limiter";
+import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
 import { createSignerRegistry } from "./signer-profiles";
 
@@ -70,6 +72,7 @@ export async function createSigningWorker(
     checkpoints,
     signing: new ExactlyOnceSigner(checkpoints, limiter, metrics),
     metrics,
+    tenantSeals: new TenantSeals(new SealTemplateStore(redis, config.prefix)),
   };
   const publisher = new JobPublisher(redis, webhooks, config.prefix);
   const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
