@@ -65,8 +65,11 @@ async function putDocument(key: string): Promise<void> {
   await copyFile(join(SAMPLES_DIR, "chromium-invoice.pdf"), join(agent.dataDir, "objects", key));
 }
 
-async function nextWebhook(): Promise<(typeof received)[number]> {
-  const count = received.length;
+/**
+ * The first webhook received after `count` had arrived. Count before submitting: the notifier may
+ * deliver before the producer hears of the completion.
+ */
+async function webhookAfter(count: number): Promise<(typeof received)[number]> {
   for (let i = 0; i < 300 && received.length === count; i++)
     await new Promise((done) => setTimeout(done, 100));
   expect(received).toHaveLength(count + 1);
@@ -84,6 +87,7 @@ it("signs the webhook of a producer's job with the secret its callback.secretId 
   const key = "erp/contract-4711.pdf";
   await putDocument(key);
 
+  const before = received.length;
   const { id } = await client.submit({
     input: { store: "default", key },
     signer: "default",
@@ -93,7 +97,7 @@ it("signs the webhook of a producer's job with the secret its callback.secretId 
   });
   await client.waitFor(id, { timeoutMs: 60_000 });
 
-  const { headers, body } = await nextWebhook();
+  const { headers, body } = await webhookAfter(before);
   const payload = new Webhook(ERP_HOOK_SECRET).verify(body, headers as Record<string, string>);
   expect(payload).toMatchObject({
     type: "job.completed",
@@ -119,10 +123,11 @@ it("lets an API tenant name only the webhook secrets it was granted", async () =
     expect(await refused.json()).toMatchObject({ error: { code: "E_FORBIDDEN" } });
   }
 
+  const before = received.length;
   const accepted = await post("/v1/jobs", ERP_KEY, job);
   expect(accepted.status, await accepted.clone().text()).toBe(202);
   const { id } = (await accepted.json()) as { id: string };
-  const { headers, body } = await nextWebhook();
+  const { headers, body } = await webhookAfter(before);
   expect(new Webhook(ERP_HOOK_SECRET).verify(body, headers as Record<string, string>)).toMatchObject({
     type: "job.completed",
     data: { jobId: id, tenant: "erp" },
