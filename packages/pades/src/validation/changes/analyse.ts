@@ -122,6 +122,20 @@ async function inheritedValue(
   return undefined;
 }
 
+/**
+ * The xref entries of a revision's objects, without those a later section freed: the reader still
+ * resolves a freed object to its older definition, but a viewer reads it as null, so it is gone.
+ */
+function definedEntries(doc: PdfDocument): Map<number, Entry> {
+  const freed = new Set(doc.freedObjectNumbers());
+  return new Map(
+    doc
+      .liveObjectEntries()
+      .filter(({ num }) => !freed.has(num))
+      .map(({ num, entry }) => [num, entry]),
+  );
+}
+
 /** Judges the changes between two consecutive revisions under one signature's policy. */
 class RevisionDiff {
   private readonly rules: string;
@@ -135,8 +149,8 @@ class RevisionDiff {
     private readonly policy: ModificationPolicy,
   ) {
     this.rules = describePolicy(policy);
-    this.beforeEntries = new Map(before.liveObjectEntries().map(({ num, entry }) => [num, entry]));
-    this.afterEntries = new Map(after.liveObjectEntries().map(({ num, entry }) => [num, entry]));
+    this.beforeEntries = definedEntries(before);
+    this.afterEntries = definedEntries(after);
   }
 
   private get fillAllowed(): boolean {
@@ -163,6 +177,9 @@ class RevisionDiff {
     }
     for (const [num] of beforeEntries) {
       if (afterEntries.has(num)) continue;
+      // Whatever the signed revision showed or relied on (page content, an annotation, an XObject,
+      // a field...) may not vanish under any P: a freed overlay is shadow attack "hide". An object
+      // nothing referred to showed nothing, so freeing it is the garbage collection tools do.
       const role = this.beforeRoles.roles.get(num);
       changes.push(
         role
