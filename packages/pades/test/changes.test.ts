@@ -327,6 +327,47 @@ describe("shadow attacks are caught", () => {
     expect(signature.indication).toBe("TOTAL-FAILED");
   });
 
+  it('"hide": an xref stream points the page back into the object stream that held its older version', async () => {
+    const original = await readFile(FORM_OBJSTM);
+    const originalDoc = await openPdf(new BufferSource(original));
+    const page = (await firstPage(originalDoc)).ref;
+    const older = originalDoc.liveObjectEntries().find(({ num }) => num === page.num)!.entry!;
+    if (!("streamNum" in older)) throw new Error("expected the page inside an object stream");
+    // Before signing: the page gets a white box over part of it, as a plain object of its own.
+    const covered = await handMade(original, async (update) => {
+      const overlay = update.add(contentStream("q 1 1 1 rg 0 0 600 400 re f Q"));
+      const pageDict = await update.editDict(page);
+      const contents = pageDict.get("Contents");
+      pageDict.set("Contents", [...(Array.isArray(contents) ? contents : [contents ?? null]), overlay]);
+    });
+    const signed = await sign(covered, { certify: 2 });
+    // After signing: only an xref stream, sending the page back to its uncovered version.
+    const doc = await openPdf(new BufferSource(signed));
+    const self = doc.nextObjectNumber;
+    const entries = Buffer.alloc(14);
+    entries.writeUInt8(2, 0);
+    entries.writeUInt32BE(older.streamNum, 1);
+    entries.writeUInt16BE(older.index, 5);
+    entries.writeUInt8(1, 7);
+    entries.writeUInt32BE(signed.length, 8);
+    const xrefStream = Buffer.concat([
+      Buffer.from(
+        `${self} 0 obj\n<< /Type /XRef /Size ${self + 1} /W [1 4 2] /Index [${page.num} 1 ${self} 1]` +
+          ` /Root ${doc.catalogRef.key} R /Prev ${doc.startxref} /Length ${entries.length} >>\nstream\n`,
+        "latin1",
+      ),
+      entries,
+      Buffer.from(`\nendstream\nendobj\nstartxref\n${signed.length}\n%%EOF\n`, "latin1"),
+    ]);
+    const attacked = Buffer.concat([signed, xrefStream]);
+
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    const redirect = signature.changes.find((change) => change.object === `${page.num} 0`);
+    expect(redirect).toMatchObject({ kind: "xref-redirect", allowed: false });
+    expect(redirect!.why).toContain(`object stream ${older.streamNum}`);
+  });
+
   it('"replace": a field hidden when signed is revealed and filled', async () => {
     const original = await readFile(FORM);
     const originalDoc = await openPdf(new BufferSource(original));

@@ -217,12 +217,13 @@ class RevisionDiff {
   ): Promise<DocumentChange | undefined> {
     const [oldValue, newValue] = await Promise.all([this.before.getObject(num), this.after.getObject(num)]);
     if (await sameValue(this.before, this.after, oldValue, newValue)) return undefined;
-    if (entry && "offset" in entry && entry.offset < this.before.source.size) {
+    const olderBytes = this.olderBytes(entry);
+    if (olderBytes) {
       return this.verdict(
         num,
         "xref-redirect",
         false,
-        `the cross-reference now points object ${num} at older bytes (offset ${entry.offset}) holding other content: shadow attack "hide"`,
+        `the cross-reference now points object ${num} at older bytes (${olderBytes}) holding other content: shadow attack "hide"`,
       );
     }
     const role = this.beforeRoles.roles.get(num) ?? this.afterRoles.roles.get(num);
@@ -233,6 +234,24 @@ class RevisionDiff {
       change.why += ` (replaced by rewriting object stream ${viaObjectStream} without a new xref entry)`;
     }
     return change;
+  }
+
+  /**
+   * Where an entry points into bytes that were already there when signed (a plain object's offset,
+   * or a member of an object stream this revision did not rewrite), said for the report. A new
+   * definition is written after the signed bytes, so a changed object found there was not defined
+   * anew: an older definition was brought back.
+   */
+  private olderBytes(entry: Entry): string | undefined {
+    if (entry && "offset" in entry && entry.offset < this.before.source.size) return `offset ${entry.offset}`;
+    if (
+      entry &&
+      "streamNum" in entry &&
+      this.beforeEntries.has(entry.streamNum) &&
+      !this.isRewritten(entry.streamNum)
+    )
+      return `object stream ${entry.streamNum}, index ${entry.index}`;
+    return undefined;
   }
 
   private isRewritten(num: number): boolean {
