@@ -3,9 +3,15 @@ import { readdirSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { createTestPki, type TestPkiFiles, writeTestPki } from "@esign/pades/testing";
+import {
+  createTestPki,
+  issueCertificate,
+  startOcspResponder,
+  type TestPkiFiles,
+  writeTestPki,
+} from "@esign/pades/testing";
 import { failuresUnderRoots, REPO_ROOT, run, SAMPLES_DIR, tamper, validate } from "@esign/testkit";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { esign } from "./esign";
 
 const FIXTURES = join(REPO_ROOT, "packages/pdf/test/fixtures");
@@ -305,6 +311,43 @@ describe("esign verify", () => {
     const result = await esign(["verify", signed]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/INDETERMINATE \/ NO_CERTIFICATE_CHAIN_FOUND/);
+  });
+
+  it("with --online, asks the signer's OCSP responder on 127.0.0.1 and reports what it says", async () => {
+    const root = await issueCertificate({ subject: "CN=esign online root,O=esign-agent tests", ca: true });
+    const responder = await startOcspResponder(root);
+    afterAll(() => responder.close());
+    const signer = await issueCertificate({
+      subject: "CN=Online Signer,O=esign-agent tests",
+      issuer: root,
+      ocspUrl: responder.url,
+    });
+    const onlinePki = await writeTestPki(
+      { root, intermediate: undefined, signer },
+      join(work, "online-pki"),
+      PASSWORD,
+    );
+    const output = join(work, "online.pdf");
+    const input = join(SAMPLES_DIR, "chromium-invoice.pdf");
+    const signed = await esign(["sign", input, "-o", output, "--p12", onlinePki.p12, "--password", PASSWORD]);
+    expect(signed, signed.stderr).toMatchObject({ code: 0 });
+    responder.setStatus(signer.certificate, "good");
+
+    const offline = await esign(["verify", output, "--trust", onlinePki.rootPem]);
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toMatch(/INDETERMINATE \/ TRY_LATER/);
+    expect(responder.responses).toHaveLength(0);
+
+    const good = await esign(["verify", output, "--trust", onlinePki.rootPem, "--online"]);
+    expect(good, good.stderr).toMatchObject({ code: 0 });
+    expect(good.stdout).toMatch(/TOTAL-PASSED/);
+    expect(good.stdout).toMatch(/^OK$/m);
+    expect(responder.responses).toHaveLength(1);
+
+    responder.setStatus(signer.certificate, "revoked");
+    const revoked = await esign(["verify", output, "--trust", onlinePki.rootPem, "--online"]);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stdout).toMatch(/TOTAL-FAILED \/ REVOKED/);
   });
 
   it("exits non-zero for a tampered file and for an untrusted root", async () => {

@@ -265,6 +265,42 @@ describe("shadow attacks are caught", () => {
     return ref;
   }
 
+  /** Appends a revision that is only a classic xref section with one `row` for object `num`. */
+  async function withXrefOnlyRevision(signed: Buffer, num: number, row: string): Promise<Buffer> {
+    const doc = await openPdf(new BufferSource(signed));
+    const section =
+      `xref\n${num} 1\n${row} \ntrailer\n<< /Size ${doc.nextObjectNumber} /Root ${doc.catalogRef.key} R` +
+      ` /Prev ${doc.startxref} >>\nstartxref\n${signed.length}\n%%EOF\n`;
+    return Buffer.concat([signed, Buffer.from(section, "latin1")]);
+  }
+
+  it('"hide": an xref-only revision frees the overlay that covered part of the page', async () => {
+    let overlay: PdfRef | undefined;
+    let leftover: PdfRef | undefined;
+    const covered = await handMade(await readFile(FORM), async (update, doc) => {
+      overlay = update.add(contentStream("q 1 1 1 rg 0 0 600 400 re f Q"));
+      leftover = update.add(contentStream("BT (never shown) Tj ET"));
+      const page = await update.editDict((await firstPage(doc)).ref);
+      const contents = page.get("Contents");
+      page.set("Contents", [...(Array.isArray(contents) ? contents : [contents ?? null]), overlay]);
+    });
+    const signed = await sign(covered, { certify: 2 });
+    // Freeing an object nothing referred to changes nothing shown.
+    const tidied = await firstSignature(
+      await withXrefOnlyRevision(signed, leftover!.num, "0000000000 00001 f"),
+    );
+    expect(tidied.modifications).toBe("allowed");
+    expect(tidied.changes).toEqual([expect.objectContaining({ kind: "unreferenced", allowed: true })]);
+    // A viewer reads a freed object as null: the white box is gone and what it covered shows.
+    const attacked = await withXrefOnlyRevision(signed, overlay!.num, "0000000000 00001 f");
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    expect(signature.changes).toContainEqual(
+      expect.objectContaining({ object: `${overlay!.num} 0`, kind: "page-content", allowed: false }),
+    );
+    expect(signature.indication).toBe("TOTAL-FAILED");
+  });
+
   it('"hide": an xref-only revision points the page content back at older bytes', async () => {
     const original = await readFile(FORM);
     const originalDoc = await openPdf(new BufferSource(original));
@@ -277,13 +313,11 @@ describe("shadow attacks are caught", () => {
     });
     const signed = await sign(covered, { certify: 2 });
     // After signing: no new object at all, only an xref section sending the content to its first definition.
-    const doc = await openPdf(new BufferSource(signed));
-    const row = `${String(entry.offset).padStart(10, "0")} 00000 n \n`;
-    const xrefOffset = signed.length;
-    const section =
-      `xref\n${content.num} 1\n${row}trailer\n<< /Size ${doc.nextObjectNumber} /Root ${doc.catalogRef.key} R` +
-      ` /Prev ${doc.startxref} >>\nstartxref\n${xrefOffset}\n%%EOF\n`;
-    const attacked = Buffer.concat([signed, Buffer.from(section, "latin1")]);
+    const attacked = await withXrefOnlyRevision(
+      signed,
+      content.num,
+      `${String(entry.offset).padStart(10, "0")} 00000 n`,
+    );
 
     const signature = await firstSignature(attacked);
     expect(signature.modifications).toBe("disallowed");
@@ -291,6 +325,47 @@ describe("shadow attacks are caught", () => {
       expect.objectContaining({ object: `${content.num} 0`, kind: "xref-redirect", allowed: false }),
     );
     expect(signature.indication).toBe("TOTAL-FAILED");
+  });
+
+  it('"hide": an xref stream points the page back into the object stream that held its older version', async () => {
+    const original = await readFile(FORM_OBJSTM);
+    const originalDoc = await openPdf(new BufferSource(original));
+    const page = (await firstPage(originalDoc)).ref;
+    const older = originalDoc.liveObjectEntries().find(({ num }) => num === page.num)!.entry!;
+    if (!("streamNum" in older)) throw new Error("expected the page inside an object stream");
+    // Before signing: the page gets a white box over part of it, as a plain object of its own.
+    const covered = await handMade(original, async (update) => {
+      const overlay = update.add(contentStream("q 1 1 1 rg 0 0 600 400 re f Q"));
+      const pageDict = await update.editDict(page);
+      const contents = pageDict.get("Contents");
+      pageDict.set("Contents", [...(Array.isArray(contents) ? contents : [contents ?? null]), overlay]);
+    });
+    const signed = await sign(covered, { certify: 2 });
+    // After signing: only an xref stream, sending the page back to its uncovered version.
+    const doc = await openPdf(new BufferSource(signed));
+    const self = doc.nextObjectNumber;
+    const entries = Buffer.alloc(14);
+    entries.writeUInt8(2, 0);
+    entries.writeUInt32BE(older.streamNum, 1);
+    entries.writeUInt16BE(older.index, 5);
+    entries.writeUInt8(1, 7);
+    entries.writeUInt32BE(signed.length, 8);
+    const xrefStream = Buffer.concat([
+      Buffer.from(
+        `${self} 0 obj\n<< /Type /XRef /Size ${self + 1} /W [1 4 2] /Index [${page.num} 1 ${self} 1]` +
+          ` /Root ${doc.catalogRef.key} R /Prev ${doc.startxref} /Length ${entries.length} >>\nstream\n`,
+        "latin1",
+      ),
+      entries,
+      Buffer.from(`\nendstream\nendobj\nstartxref\n${signed.length}\n%%EOF\n`, "latin1"),
+    ]);
+    const attacked = Buffer.concat([signed, xrefStream]);
+
+    const signature = await firstSignature(attacked);
+    expect(signature.modifications).toBe("disallowed");
+    const redirect = signature.changes.find((change) => change.object === `${page.num} 0`);
+    expect(redirect).toMatchObject({ kind: "xref-redirect", allowed: false });
+    expect(redirect!.why).toContain(`object stream ${older.streamNum}`);
   });
 
   it('"replace": a field hidden when signed is revealed and filled', async () => {

@@ -73,6 +73,20 @@ describe("reader", () => {
     expect(doc.recovered).toBe(false);
     const info = await doc.resolveDict(doc.trailer.get("Info"));
     expect(info?.entries.size).toBeGreaterThan(0);
+    // The table and its /XRefStm are one section: the object was never freed.
+    expect(doc.freedObjectNumbers()).not.toContain(280);
+  });
+
+  it("lists an object a later xref section frees, and still reads its older definition", async () => {
+    const original = readFileSync(join(SAMPLES, "hybrid-xref.pdf"));
+    const doc = await openPdf(new BufferSource(original));
+    const info = doc.trailer.get("Info") as PdfRef;
+    const section =
+      `xref\n${info.num} 1\n0000000000 00001 f \ntrailer\n<< /Size ${doc.nextObjectNumber}` +
+      ` /Root ${doc.catalogRef.key} R /Prev ${doc.startxref} >>\nstartxref\n${original.length}\n%%EOF\n`;
+    const freed = await openPdf(new BufferSource(Buffer.concat([original, Buffer.from(section, "latin1")])));
+    expect(freed.freedObjectNumbers()).toEqual([info.num]);
+    expect(await freed.resolveDict(info)).toBeInstanceOf(PdfDict);
   });
 
   it("reads the catalog and pages from an object stream", async () => {

@@ -165,6 +165,15 @@ export class PdfDocument {
     return [...this.table.liveObjects()].map((num) => ({ num, entry: this.table.get(num) }));
   }
 
+  /**
+   * Objects a later revision marked free (a classic `f` entry, or type 0 in an xref stream). The
+   * reader still resolves them to their older definition, as it always did; change analysis needs
+   * to know that a viewer following the spec reads them as null.
+   */
+  freedObjectNumbers(): number[] {
+    return [...this.table.freedObjects()];
+  }
+
   /** Follows references until a direct object. A missing object is `null`, as the spec says. */
   resolve(value: PdfObject | undefined): Promise<PdfObject> {
     return this.resolveWithin(value, NO_CHAIN);

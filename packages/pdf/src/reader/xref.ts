@@ -25,6 +25,9 @@ export class XrefTable {
   private second = new Uint32Array(0);
   /** One past the highest object number any section mentions. */
   size = 0;
+  /** Which section (counted newest first) marked an object free, for objects whose newest entry is free. */
+  private readonly freedInSection = new Map<number, number>();
+  private section = 0;
 
   constructor(private readonly maxObjects: number) {}
 
@@ -54,9 +57,26 @@ export class XrefTable {
     this.size = Math.max(this.size, num + 1);
     const current = this.kinds[num];
     if (current !== ENTRY_UNKNOWN && current !== ENTRY_FREE) return;
+    if (current === ENTRY_UNKNOWN && kind === ENTRY_FREE) this.freedInSection.set(num, this.section);
+    // A hybrid file's /XRefStm belongs to the same section as its table: that is no later freeing.
+    else if (kind !== ENTRY_FREE && this.freedInSection.get(num) === this.section)
+      this.freedInSection.delete(num);
     this.kinds[num] = kind;
     this.first[num] = first;
     this.second[num] = second;
+  }
+
+  /** The entries read from now on belong to the next older section. */
+  startOlderSection(): void {
+    this.section++;
+  }
+
+  /**
+   * Object numbers whose newest entry is free, though an older section may still define them (and
+   * `get` then returns that definition). Object 0, the head of the free list, is left out.
+   */
+  *freedObjects(): Generator<number> {
+    for (const num of this.freedInSection.keys()) if (num !== 0) yield num;
   }
 
   /** Overwrites an entry (recovery: a later definition in the file wins). */
@@ -123,6 +143,7 @@ export async function readXref(source: ByteSource, limits: PdfLimits): Promise<X
     if (visited.size >= limits.maxXrefSections)
       throw limitExceeded(`more than ${limits.maxXrefSections} xref sections`);
     visited.add(offset);
+    table.startOlderSection();
     const section = await readSection(source, offset, table, limits);
     if (trailer) inheritTrailerKeys(trailer, section.trailer);
     else trailer = section.trailer;

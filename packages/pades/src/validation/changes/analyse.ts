@@ -122,6 +122,20 @@ async function inheritedValue(
   return undefined;
 }
 
+/**
+ * The xref entries of a revision's objects, without those a later section freed: the reader still
+ * resolves a freed object to its older definition, but a viewer reads it as null, so it is gone.
+ */
+function definedEntries(doc: PdfDocument): Map<number, Entry> {
+  const freed = new Set(doc.freedObjectNumbers());
+  return new Map(
+    doc
+      .liveObjectEntries()
+      .filter(({ num }) => !freed.has(num))
+      .map(({ num, entry }) => [num, entry]),
+  );
+}
+
 /** Judges the changes between two consecutive revisions under one signature's policy. */
 class RevisionDiff {
   private readonly rules: string;
@@ -135,8 +149,8 @@ class RevisionDiff {
     private readonly policy: ModificationPolicy,
   ) {
     this.rules = describePolicy(policy);
-    this.beforeEntries = new Map(before.liveObjectEntries().map(({ num, entry }) => [num, entry]));
-    this.afterEntries = new Map(after.liveObjectEntries().map(({ num, entry }) => [num, entry]));
+    this.beforeEntries = definedEntries(before);
+    this.afterEntries = definedEntries(after);
   }
 
   private get fillAllowed(): boolean {
@@ -163,6 +177,9 @@ class RevisionDiff {
     }
     for (const [num] of beforeEntries) {
       if (afterEntries.has(num)) continue;
+      // Whatever the signed revision showed or relied on (page content, an annotation, an XObject,
+      // a field...) may not vanish under any P: a freed overlay is shadow attack "hide". An object
+      // nothing referred to showed nothing, so freeing it is the garbage collection tools do.
       const role = this.beforeRoles.roles.get(num);
       changes.push(
         role
@@ -200,12 +217,13 @@ class RevisionDiff {
   ): Promise<DocumentChange | undefined> {
     const [oldValue, newValue] = await Promise.all([this.before.getObject(num), this.after.getObject(num)]);
     if (await sameValue(this.before, this.after, oldValue, newValue)) return undefined;
-    if (entry && "offset" in entry && entry.offset < this.before.source.size) {
+    const olderBytes = this.olderBytes(entry);
+    if (olderBytes) {
       return this.verdict(
         num,
         "xref-redirect",
         false,
-        `the cross-reference now points object ${num} at older bytes (offset ${entry.offset}) holding other content: shadow attack "hide"`,
+        `the cross-reference now points object ${num} at older bytes (${olderBytes}) holding other content: shadow attack "hide"`,
       );
     }
     const role = this.beforeRoles.roles.get(num) ?? this.afterRoles.roles.get(num);
@@ -216,6 +234,24 @@ class RevisionDiff {
       change.why += ` (replaced by rewriting object stream ${viaObjectStream} without a new xref entry)`;
     }
     return change;
+  }
+
+  /**
+   * Where an entry points into bytes that were already there when signed (a plain object's offset,
+   * or a member of an object stream this revision did not rewrite), said for the report. A new
+   * definition is written after the signed bytes, so a changed object found there was not defined
+   * anew: an older definition was brought back.
+   */
+  private olderBytes(entry: Entry): string | undefined {
+    if (entry && "offset" in entry && entry.offset < this.before.source.size) return `offset ${entry.offset}`;
+    if (
+      entry &&
+      "streamNum" in entry &&
+      this.beforeEntries.has(entry.streamNum) &&
+      !this.isRewritten(entry.streamNum)
+    )
+      return `object stream ${entry.streamNum}, index ${entry.index}`;
+    return undefined;
   }
 
   private isRewritten(num: number): boolean {
