@@ -396,6 +396,14 @@ describe("the gateway started with pnpm start", () => {
     expect(await board.text()).toMatch(/<html/i);
   });
 
+  it("keeps the simulator's admin routes behind the admin token it prints", async () => {
+    expect((await fetch(`${simUrl}/admin/usage`)).status).toBe(401);
+    const token = /simulator admin token: (\S+)/.exec(agent.output())?.[1];
+    expect(token).toBeDefined();
+    const usage = await fetch(`${simUrl}/admin/usage`, { headers: { authorization: `Bearer ${token}` } });
+    expect(usage.status).toBe(200);
+  });
+
   it("publishes a valid OpenAPI 3.1 document listing every route", async () => {
     const document = await json(await fetch(`${base}/openapi.json`));
     const validator = new Validator();

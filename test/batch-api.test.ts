@@ -117,4 +117,17 @@ describe("POST/GET/DELETE /v1/batches", () => {
     expect(foreign.status).toBe(403);
     expect((await json(foreign)).error.code).toBe("E_FORBIDDEN");
   });
+
+  it("refuses an item whose output the store cannot write before anything is signed", async () => {
+    const underAFile = await call("POST", "/v1/batches", {
+      items: [
+        {
+          input: { store: "default", key: "in/part-0/doc-0.pdf" },
+          output: { store: "default", key: "in/broken.pdf/signed.pdf" },
+        },
+      ],
+    });
+    expect(underAFile.status).toBe(400);
+    expect((await json(underAFile)).error.code).toBe("E_INVALID_JOB");
+  });
 });

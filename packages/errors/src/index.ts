@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   E_NOT_FOUND: { permanent: true, status: 404 },
   E_FORBIDDEN: { permanent: true, status: 403 },
   E_UNAUTHORIZED: { permanent: true, status: 401 },
+  /** Too many requests from one key, or too many refused keys from one address. */
+  E_RATE_LIMITED: { permanent: false, status: 429 },
   E_UNSUPPORTED_MEDIA: { permanent: true, status: 415 },
   /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
   E_UPLOAD_ABORTED: { permanent: true, status: 400 },

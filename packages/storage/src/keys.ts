@@ -3,6 +3,12 @@ import { EsignError } from "@esign/errors";
 /** S3's own limit on key length, in UTF-8 bytes; the local store follows it so both accept the same keys. */
 export const MAX_KEY_BYTES = 1024;
 
+/**
+ * The local store's in-progress writes carry this suffix and listings skip them, so no store
+ * accepts keys ending with it: a key one store refuses must be refused before work starts.
+ */
+export const RESERVED_KEY_SUFFIX = ".esign-partial";
+
 /** Why a key is unusable, or undefined when it is fine. Shared by the zod schema and the stores. */
 export function keyProblem(
   key: string,
@@ -27,6 +33,9 @@ export function keyProblem(
   }
   if (segments.some((segment) => segment === "")) {
     return { code: "E_INVALID_JOB", message: "object key contains an empty path segment" };
+  }
+  if (key.endsWith(RESERVED_KEY_SUFFIX)) {
+    return { code: "E_INVALID_JOB", message: `object keys ending in ${RESERVED_KEY_SUFFIX} are reserved` };
   }
   return undefined;
 }

@@ -6,6 +6,7 @@ import { EsignError } from "@esign/errors";
 import { FileSource } from "@esign/pdf";
 import type { LocalStoreConfig } from "./config";
 import { storageError } from "./errors";
+import { RESERVED_KEY_SUFFIX } from "./keys";
 import {
   BaseStore,
   type ListedObject,
@@ -14,9 +15,6 @@ import {
   type StoredObjectSource,
   type WriteOptions,
 } from "./store";
-
-/** In-progress writes carry this suffix; listings skip such files, so object keys may not end with it. */
-const PARTIAL_SUFFIX = ".esign-partial";
 
 /**
  * A directory as an object store. Writes go to a temporary file in the target's directory, are
@@ -80,12 +78,9 @@ export class LocalStore extends BaseStore {
     body: AsyncIterable<Uint8Array>,
     _options: WriteOptions,
   ): Promise<string> {
-    if (key.endsWith(PARTIAL_SUFFIX)) {
-      throw new EsignError("E_INVALID_JOB", `object keys ending in ${PARTIAL_SUFFIX} are reserved: ${key}`);
-    }
     const target = this.pathOf(key);
     const directory = dirname(target);
-    const partial = join(directory, `.${randomBytes(8).toString("hex")}${PARTIAL_SUFFIX}`);
+    const partial = join(directory, `.${randomBytes(8).toString("hex")}${RESERVED_KEY_SUFFIX}`);
     // Not fsCall: ENOTDIR here means a file sits where a directory is needed, not a missing object.
     const handle = await mkdir(directory, { recursive: true })
       .then(() => open(partial, "wx"))
@@ -104,6 +99,25 @@ export class LocalStore extends BaseStore {
     }
     await syncDirectory(directory);
     return (await this.statValid(key)).etag;
+  }
+
+  /** A file cannot sit where the key needs a folder, nor a folder where it needs a file. */
+  protected override async checkWritableValid(key: string): Promise<void> {
+    const segments = key.split("/");
+    for (let depth = 1; depth <= segments.length; depth++) {
+      const partKey = segments.slice(0, depth).join("/");
+      const stats = await stat(this.pathOf(partKey)).catch(() => undefined);
+      if (!stats) return;
+      if (depth === segments.length && stats.isDirectory()) {
+        throw new EsignError("E_INVALID_JOB", `${this.name}:${key} is a folder, not an object`);
+      }
+      if (depth < segments.length && !stats.isDirectory()) {
+        throw new EsignError(
+          "E_INVALID_JOB",
+          `${this.name}:${partKey} is an object, so ${key} cannot be written`,
+        );
+      }
+    }
   }
 
   protected async deleteValid(key: string): Promise<void> {
@@ -138,7 +152,7 @@ export class LocalStore extends BaseStore {
       },
     );
     const names = entries
-      .filter((entry) => entry.isDirectory() || (entry.isFile() && !entry.name.endsWith(PARTIAL_SUFFIX)))
+      .filter((entry) => entry.isDirectory() || (entry.isFile() && !entry.name.endsWith(RESERVED_KEY_SUFFIX)))
       .map((entry) => base + entry.name + (entry.isDirectory() ? "/" : ""))
       .sort(compareKeys);
     for (const name of names) {

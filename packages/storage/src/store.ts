@@ -62,6 +62,11 @@ export interface ObjectStore {
    * document in memory. Refuses to overwrite the object `source` reads from.
    */
   writeSignedOutput(key: string, source: ByteSource, revision: Uint8Array): Promise<WrittenObject>;
+  /**
+   * Refuses (E_INVALID_JOB) a key this store could not write, e.g. under a local file: for checking
+   * an output when a job is submitted, before anything is signed (and paid for).
+   */
+  checkWritable(key: string): Promise<void>;
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in UTF-8 byte order of keys. */
@@ -87,6 +92,8 @@ export abstract class BaseStore implements ObjectStore {
     options: WriteOptions,
   ): Promise<string>;
   protected abstract deleteValid(key: string): Promise<void>;
+  /** Backend-specific reasons a valid key cannot be written; none by default (S3 takes any valid key). */
+  protected async checkWritableValid(_key: string): Promise<void> {}
   protected abstract listValid(prefix: string, options: ListOptions): AsyncIterable<ListedObject>;
   abstract close(): Promise<void>;
 
@@ -115,8 +122,15 @@ export abstract class BaseStore implements ObjectStore {
     return this.readValid(key, options.maxBytes ?? DEFAULT_READ_LIMIT);
   }
 
-  async write(key: string, body: WritableBody, options: WriteOptions = {}): Promise<WrittenObject> {
+  async checkWritable(key: string): Promise<void> {
     assertValidKey(key);
+    await this.checkWritableValid(key);
+  }
+
+  async write(key: string, body: WritableBody, options: WriteOptions = {}): Promise<WrittenObject> {
+    // Checked here too, so that a job submitted before the conflict appeared fails permanently
+    // instead of being retried as a storage outage.
+    await this.checkWritable(key);
     const tally = { hash: createHash("sha256"), size: 0 };
     const etag = await this.writeValid(key, tallying(body, tally), options);
     return { key, size: tally.size, etag, sha256: tally.hash.digest("hex") };

@@ -44,7 +44,16 @@ describe("object keys", () => {
   });
 
   it("rejects malformed keys as invalid input", () => {
-    for (const key of ["", "a\u0000", "line\nbreak", "a//b", "dir/", "é".repeat(513)]) {
+    // ".esign-partial" is the local store's temporary-file suffix, reserved in every store.
+    for (const key of [
+      "",
+      "a\u0000",
+      "line\nbreak",
+      "a//b",
+      "dir/",
+      "é".repeat(513),
+      "out/x.esign-partial",
+    ]) {
       expect(
         codeOf(() => assertValidKey(key)),
         JSON.stringify(key),

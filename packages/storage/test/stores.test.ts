@@ -365,4 +365,28 @@ describe("local store specifics", () => {
     await expectCode(store.write("out/x.esign-partial", [Buffer.from("x")]), "E_INVALID_JOB");
     await rm(root, { recursive: true, force: true });
   });
+
+  it("refuses outputs under a file or over a folder as E_INVALID_JOB, before and at writing", async () => {
+    const root = await mkdtemp(join(tmpdir(), "esign-local-writable-"));
+    const store = new LocalStore("local", { type: "local", root });
+    await store.write("out/a.pdf", [Buffer.from("a")]);
+    await expectCode(store.checkWritable("out/a.pdf/b.pdf"), "E_INVALID_JOB");
+    await expectCode(store.checkWritable("out"), "E_INVALID_JOB");
+    await expectCode(store.write("out/a.pdf/b.pdf", [Buffer.from("b")]), "E_INVALID_JOB");
+    await store.checkWritable("out/b.pdf");
+    await store.checkWritable("new/folder/c.pdf");
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("never names the server's absolute path in a storage error", async () => {
+    const root = await mkdtemp(join(tmpdir(), "esign-local-paths-"));
+    const store = new LocalStore("local", { type: "local", root });
+    // A path segment longer than the filesystem allows: the OS error names the full path.
+    const error = await store.stat(`${"x".repeat(300)}.pdf`).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(EsignError);
+    expect((error as EsignError).code).toBe("E_STORAGE");
+    expect((error as EsignError).message).toContain("ENAMETOOLONG");
+    expect((error as EsignError).message).not.toContain(root);
+    await rm(root, { recursive: true, force: true });
+  });
 });

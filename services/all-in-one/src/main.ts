@@ -74,7 +74,14 @@ await runService("esign-agent", async () => {
   process.once("exit", () => redis.stop?.());
 
   const simulatorDir = join(dataDir, "esign-sim");
-  const simulator = await startSimulator({ port: config.simulatorPort, dataDir: simulatorDir });
+  // Fresh each start and printed below: the simulator's admin routes (faults, revocations, OTPs)
+  // are for whoever started it.
+  const simulatorAdminToken = `simadmin_${randomBytes(18).toString("base64url")}`;
+  const simulator = await startSimulator({
+    port: config.simulatorPort,
+    dataDir: simulatorDir,
+    adminToken: simulatorAdminToken,
+  });
   const trustRoot = join(simulatorDir, "root.pem");
   await writeFile(trustRoot, simulator.rootPem);
   // The simulator's demo client secret reaches the worker the way production secrets do: by reference.
@@ -132,6 +139,7 @@ await runService("esign-agent", async () => {
       `  API:            ${address}   (OpenAPI: ${address}/openapi.json, docs: ${address}/docs)`,
       `  dev API key:    ${devApiKey}`,
       `  simulator:      ${simulator.url}   (trust anchor: ${simulator.url}/pki/root.pem)`,
+      `  simulator admin token: ${simulatorAdminToken}`,
       `  storage:        ${join(dataDir, "objects")}`,
       `  redis:          ${redis.url}`,
       `  webhook secret: ${secretsConfigured ? "as configured in WEBHOOK_SECRETS" : webhookSecret}`,

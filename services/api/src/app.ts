@@ -93,12 +93,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: false } });
   app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
-  // The docs UI and its assets are public, like the document they show.
-  app.addHook("onRoute", (route) => {
-    if (route.url.startsWith("/docs")) route.config = { ...(route.config as object), public: true };
-  });
 
-  await app.register(authPlugin, { apiKeys: config.apiKeys, tenants: config.tenants });
   await app.register(fastifyRateLimit, {
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
@@ -106,7 +101,19 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     nameSpace: apiRateLimitKeyPrefix(config.queuePrefix),
     keyGenerator: (request) => request.caller?.keyId ?? request.ip,
     allowList: (request) => Boolean(request.routeOptions.config.public),
+    // After auth (onRequest), so that a known caller is counted by key rather than by address.
     hook: "preHandler",
+  });
+  // Refused keys are answered in onRequest and never reach the limiter above: they are counted
+  // per address here, so that guessing keys is limited too.
+  const refusedKeyLimit = app.createRateLimit({ keyGenerator: (request) => `refused-key:${request.ip}` });
+  await app.register(authPlugin, {
+    apiKeys: config.apiKeys,
+    tenants: config.tenants,
+    countRefusedKey: async (request) => {
+      const limit = await refusedKeyLimit(request);
+      return limit.isAllowed || !limit.isExceeded ? undefined : limit.ttlInSeconds;
+    },
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));

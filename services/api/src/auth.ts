@@ -29,11 +29,19 @@ declare module "fastify" {
 export interface AuthOptions {
   apiKeys: ApiKeyEntry[];
   tenants: Record<string, Tenant>;
+  /**
+   * Counts one refused key against the client's address; the seconds to wait once too many were
+   * refused, undefined while under the limit. Refused requests never reach the per-key limiter.
+   */
+  countRefusedKey: (request: FastifyRequest) => Promise<number | undefined>;
 }
 
+/** The auth scheme is case-insensitive (RFC 9110 §11.1): `bearer KEY` is as good as `Bearer KEY`. */
+const BEARER = /^bearer\s+(.+)$/i;
+
 function presentedKey(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith("Bearer ")) return header.slice("Bearer ".length).trim();
+  const bearer = BEARER.exec(request.headers.authorization ?? "");
+  if (bearer) return bearer[1]!.trim();
   const apiKey = request.headers["x-api-key"];
   return typeof apiKey === "string" ? apiKey : undefined;
 }
@@ -54,7 +62,17 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     if (!key) return refuse("E_UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
     const digest = Buffer.from(hashApiKey(key), "hex");
     const match = keys.find((candidate) => timingSafeEqual(candidate.digest, digest));
-    if (!match) return refuse("E_UNAUTHORIZED", "unknown API key");
+    if (!match) {
+      const retryAfter = await options.countRefusedKey(request);
+      if (retryAfter !== undefined) {
+        return sendEsignError(
+          request,
+          reply,
+          new EsignError("E_RATE_LIMITED", "too many unknown API keys from this address", { retryAfter }),
+        );
+      }
+      return refuse("E_UNAUTHORIZED", "unknown API key");
+    }
     const { entry } = match;
     if (config.admin && !entry.admin) return refuse("E_FORBIDDEN", "this route needs an admin key");
     request.caller = {

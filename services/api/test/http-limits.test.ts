@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
+import { createStores } from "@esign/storage";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi, parseApiConfig } from "../src";
@@ -153,6 +154,29 @@ describe("content types", () => {
       expect(((await truncated.json()) as { error: { code: string } }).error.code).toBe("E_UPLOAD_ABORTED");
       const noBoundary = await post(path, "multipart/form-data", "garbage");
       expect(noBoundary.status, path).toBe(400);
+    }
+  });
+});
+
+describe("outputs the store would refuse", () => {
+  const submit = (output: { store: string; key: string }) =>
+    fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ input: { store: "default", key: "in/a.pdf" }, output }),
+    });
+
+  it("are refused at submission, before any job exists", async () => {
+    const file = `taken/${randomBytes(4).toString("hex")}.pdf`;
+    const stores = createStores({ default: { type: "local", root: join(dataDir, "objects") } });
+    await stores.get("default").write(file, [Buffer.from("a file where a folder is needed")]);
+    await stores.close();
+    for (const key of [`${file}/out.pdf`, "taken", "out/x.esign-partial", "out/", "out/../x.pdf"]) {
+      const response = await submit({ store: "default", key });
+      expect(response.status, key).toBe(400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code, key).toMatch(/^E_(INVALID_JOB|INVALID_REQUEST)$/);
+      expect(error.message, key).not.toContain(dataDir);
     }
   });
 });

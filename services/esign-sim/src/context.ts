@@ -18,6 +18,8 @@ export interface ContextSettings {
   limits: ClientLimits;
   faults: FaultConfigInput | undefined;
   adminToken: string | undefined;
+  /** Host names admin requests may name in `Host` and `Origin` (adminHostNames). */
+  adminHosts: ReadonlySet<string>;
   tsaPolicyOid: string;
   tsaAccuracySeconds: number;
   accessTokenLifetimeSeconds: number;

@@ -9,6 +9,7 @@ import { SimulatorContext } from "./context";
 import { type CredentialDefinition, DEFAULT_CREDENTIALS } from "./credentials";
 import type { FaultConfig, FaultConfigInput } from "./faults";
 import { revokeCredential } from "./http/admin-routes";
+import { adminHostNames } from "./http/auth";
 import { OID } from "./oids";
 import { caChainPem, generatePki, loadOrCreatePki, type Pki, toPem } from "./pki";
 import type { RequestLogEntry } from "./request-log";
@@ -131,6 +132,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         limits: options.limits ?? {},
         faults: options.faults,
         adminToken: options.adminToken,
+        adminHosts: adminHostNames(host, baseUrl),
         tsaPolicyOid: options.tsaPolicyOid ?? OID.simulatorTsaPolicy,
         tsaAccuracySeconds: options.tsaAccuracySeconds ?? 1,
         accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600,

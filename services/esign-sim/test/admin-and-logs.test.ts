@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { Writable } from "node:stream";
 import { createLogger } from "@esign/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +33,48 @@ describe("admin token and log redaction", () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(right.status).toBe(200);
+  });
+
+  it("refuses admin requests a web page could make: foreign Host or Origin, form bodies", async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    // fetch will not send a Host of our choosing; node:http will.
+    const withHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${simulator.url}/admin/usage`);
+        request(
+          { host: url.hostname, port: url.port, path: url.pathname, headers: { ...auth, host } },
+          (answer) => {
+            answer.resume();
+            resolve(answer.statusCode ?? 0);
+          },
+        )
+          .on("error", reject)
+          .end();
+      });
+    expect(await withHost("evil.example:80")).toBe(403);
+    expect(await withHost(`localhost:${simulator.port}`)).toBe(200);
+    const reset = `${simulator.url}/admin/usage/reset`;
+    const fromSite = await http(reset, {
+      method: "POST",
+      headers: { ...auth, origin: "https://evil.example" },
+    });
+    expect(fromSite.status).toBe(403);
+    expect((await http(reset, { method: "POST", headers: { ...auth, origin: simulator.url } })).status).toBe(
+      204,
+    );
+    for (const contentType of [
+      "application/x-www-form-urlencoded",
+      "text/plain",
+      "multipart/form-data; boundary=x",
+    ]) {
+      const form = await http(reset, {
+        method: "POST",
+        body: Buffer.from("a=b"),
+        headers: { ...auth, "content-type": contentType },
+      });
+      expect(form.status, contentType).toBe(415);
+    }
+    expect((await http(reset, { method: "POST", json: {}, headers: auth })).status).toBe(204);
   });
 
   it("keeps secrets out of the logs and out of the request log", async () => {

@@ -109,7 +109,11 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
       }
       for (const item of items ?? []) {
         assertAllowed(item.input, policy);
-        if (item.output) assertAllowed(item.output, policy);
+        if (item.output) {
+          assertAllowed(item.output, policy);
+          // Refused now rather than after the signing call, which may be paid for.
+          await deps.stores.get(item.output.store).checkWritable(item.output.key);
+        }
         if (item.signer) signerFor(caller, item.signer);
         assertWebhookSecretGranted(item.callback, policy.webhookSecretIds);
       }

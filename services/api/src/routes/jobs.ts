@@ -2,6 +2,7 @@ import { EsignError } from "@esign/errors";
 import {
   assertWebhookSecretGranted,
   DeliveryAttemptSchema,
+  defaultOutputRef,
   getDeliveries,
   type JobStatus,
 } from "@esign/jobs";
@@ -72,6 +73,9 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
       const caller = callerOf(request);
       const body = request.body;
       assertJobObjectsAllowed(caller, body.input, body.output);
+      // Refused now rather than after the signing call, which may be paid for.
+      const output = body.output ?? defaultOutputRef(body.input);
+      await deps.stores.get(output.store).checkWritable(output.key);
       assertWebhookSecretGranted(body.callback, caller.tenant.webhookSecretIds);
       const submitted = await deps.client.submit({
         ...body,

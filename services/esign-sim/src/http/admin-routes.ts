@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { SimulatorContext } from "../context";
 import type { FaultConfigInput } from "../faults";
 import { REVOCATION_REASONS, type Revocation, type RevocationReason } from "../revocation";
-import { requireAdminToken } from "./auth";
+import { guardAdminRequest } from "./auth";
 import { ServiceError } from "./service-error";
 
 const revokeSchema = z.object({ reason: z.enum(REVOCATION_REASONS).default("keyCompromise") }).strict();
@@ -27,7 +27,7 @@ export async function revokeCredential(
 
 /** Test and operator controls: usage, request log, faults, revocation, OTPs. */
 export function registerAdminRoutes(app: FastifyInstance, context: SimulatorContext): void {
-  const admin = { preHandler: requireAdminToken(context) };
+  const admin = { onRequest: guardAdminRequest(context) };
 
   app.get("/admin/usage", admin, async () => context.usage.report());
   app.post("/admin/usage/reset", admin, async (_request, reply) => {

@@ -1,4 +1,4 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from "fastify";
 import type { ClientDefinition } from "../clients";
 import type { SimulatorContext } from "../context";
 import { constantTimeEqual } from "../secrets";
@@ -45,12 +45,63 @@ export function requireApiKey(context: SimulatorContext): preHandlerAsyncHookHan
   };
 }
 
-/** Admin routes are open unless an admin token is configured; then they need it as a bearer token. */
-export function requireAdminToken(context: SimulatorContext): preHandlerAsyncHookHandler {
+/**
+ * The host names the admin API answers to: loopback, the bind address and the base URL's host.
+ * Anything else in `Host` is a DNS-rebinding page talking to a simulator on the victim's machine.
+ */
+export function adminHostNames(bindHost: string, baseUrl: string): ReadonlySet<string> {
+  const names = ["127.0.0.1", "localhost", "[::1]", new URL(baseUrl).hostname];
+  const bind = hostNameOf(bindHost.includes(":") ? `[${bindHost}]` : bindHost);
+  if (bind !== undefined) names.push(bind);
+  return new Set(names);
+}
+
+/** The host name (lower case, IPv6 in brackets) of a `Host` or `host:port`; undefined if malformed. */
+function hostNameOf(hostAndPort: string): string | undefined {
+  try {
+    return new URL(`http://${hostAndPort}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+function forbidden(description: string): ServiceError {
+  return new ServiceError(403, "access_denied", description);
+}
+
+/**
+ * Admin routes change what the simulator answers (faults, revocations) and show OTPs, so a web
+ * page must not reach them: no foreign `Host` (DNS rebinding) or `Origin` (cross-site requests),
+ * and bodies only as JSON, which a cross-site form cannot send. Then the admin token, if one is
+ * configured, as a bearer token.
+ */
+export function guardAdminRequest(context: SimulatorContext): onRequestAsyncHookHandler {
+  const { adminHosts, adminToken } = context.settings;
   return async (request) => {
-    const expected = context.settings.adminToken;
-    if (expected === undefined) return;
-    const given = bearerToken(request) ?? "";
-    if (!constantTimeEqual(given, expected)) throw invalidToken("Admin token required");
+    const host = hostNameOf(request.headers.host ?? "");
+    if (host === undefined || !adminHosts.has(host)) throw forbidden("Admin routes answer to this host only");
+    const origin = request.headers.origin;
+    if (origin !== undefined && !adminHosts.has(originHostName(origin) ?? "")) {
+      throw forbidden("Admin routes refuse cross-site requests");
+    }
+    const contentType = request.headers["content-type"];
+    const hasBody =
+      contentType !== undefined ||
+      request.headers["transfer-encoding"] !== undefined ||
+      Number(request.headers["content-length"] ?? 0) > 0;
+    if (hasBody && contentType?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
+      throw new ServiceError(415, "invalid_request", "Admin request bodies must be application/json");
+    }
+    if (adminToken === undefined) return;
+    if (!constantTimeEqual(bearerToken(request) ?? "", adminToken))
+      throw invalidToken("Admin token required");
   };
+}
+
+function originHostName(origin: string): string | undefined {
+  try {
+    return new URL(origin).hostname;
+  } catch {
+    return undefined;
+  }
 }
