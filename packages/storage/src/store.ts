@@ -128,9 +128,10 @@ export abstract class BaseStore implements ObjectStore {
   }
 
   async write(key: string, body: WritableBody, options: WriteOptions = {}): Promise<WrittenObject> {
-    // Checked here too, so that a job submitted before the conflict appeared fails permanently
-    // instead of being retried as a storage outage.
-    await this.checkWritable(key);
+    // Only the key's form here: a folder or file that appeared at the output after the job was
+    // accepted is a storage failure an operator can clear, and the job's retry then delivers the
+    // signature already paid for (checkWritable refused what was visible at submission).
+    assertValidKey(key);
     const tally = { hash: createHash("sha256"), size: 0 };
     const etag = await this.writeValid(key, tallying(body, tally), options);
     return { key, size: tally.size, etag, sha256: tally.hash.digest("hex") };

@@ -366,13 +366,13 @@ describe("local store specifics", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it("refuses outputs under a file or over a folder as E_INVALID_JOB, before and at writing", async () => {
+  it("refuses outputs under a file or over a folder as E_INVALID_JOB at submission; at writing they are a storage failure to retry", async () => {
     const root = await mkdtemp(join(tmpdir(), "esign-local-writable-"));
     const store = new LocalStore("local", { type: "local", root });
     await store.write("out/a.pdf", [Buffer.from("a")]);
     await expectCode(store.checkWritable("out/a.pdf/b.pdf"), "E_INVALID_JOB");
     await expectCode(store.checkWritable("out"), "E_INVALID_JOB");
-    await expectCode(store.write("out/a.pdf/b.pdf", [Buffer.from("b")]), "E_INVALID_JOB");
+    await expectCode(store.write("out/a.pdf/b.pdf", [Buffer.from("b")]), "E_STORAGE");
     await store.checkWritable("out/b.pdf");
     await store.checkWritable("new/folder/c.pdf");
     await rm(root, { recursive: true, force: true });
