@@ -1,0 +1,2 @@
+// The e-contract engine: contracts, signers and their authentication, notifications, evidence.
+export {};
