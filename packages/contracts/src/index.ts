@@ -1,2 +1,8 @@
 // The e-contract engine: contracts, signers and their authentication, notifications, evidence.
-export {};
+export * from "./config";
+export * from "./model";
+export * from "./runtime";
+export * from "./secrets";
+export * from "./service";
+export * from "./state";
+export * from "./store";
