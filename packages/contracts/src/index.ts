@@ -1,2 +1,4 @@
 // The e-contract engine: contracts, signers and their authentication, notifications, evidence.
-export {};
+export * from "./notify/mailer";
+export * from "./notify/messages";
+export * from "./notify/sms";
