@@ -1,6 +1,9 @@
 // The e-contract engine: contracts, signers and their authentication, notifications, evidence.
 export * from "./config";
 export * from "./model";
+export * from "./notify/mailer";
+export * from "./notify/messages";
+export * from "./notify/sms";
 export * from "./runtime";
 export * from "./secrets";
 export * from "./service";
