@@ -15,16 +15,16 @@ export const CONTRACT_FIELDS = {
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** SMTP_URL (`smtp://`, `smtps://user:pass@host`); unset: the dev outbox in Redis (`GET /dev/mail`). */
   smtpUrl: z.string().min(1).optional(),
-  /** MAIL_FROM. */
-  mailFrom: z.string().min(3).default("esign-agent <no-reply@esign-agent.invalid>"),
+  /** MAIL_FROM; default `esign-agent <no-reply@esign-agent.invalid>`. */
+  mailFrom: z.string().min(3).optional(),
   /** SMS_WEBHOOK_URL: a gateway taking `POST {"to", "text"}`; unset: sms-otp signers cannot be served. */
   smsWebhookUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** CONTRACT_REMIND_AFTER_HOURS: reminders to signers whose turn it is; 0 sends none. */
-  contractRemindAfterHours: z.number().min(0).default(72),
-  /** ESIGN_CONTRACT_STORE: the store holding every contract's folder (versions, audit trail). */
-  contractStore: z.string().min(1).default("default"),
-  /** CONTRACT_SENDER_NAME: who invitations say the contract is from. */
-  contractSenderName: z.string().min(1).default("esign-agent"),
+  /** CONTRACT_REMIND_AFTER_HOURS: reminders to signers whose turn it is; 0 sends none; default 72. */
+  contractRemindAfterHours: z.number().min(0).optional(),
+  /** ESIGN_CONTRACT_STORE: the store holding every contract's folder (versions, audit trail); default `default`. */
+  contractStore: z.string().min(1).optional(),
+  /** CONTRACT_SENDER_NAME: who invitations say the contract is from; default `esign-agent`. */
+  contractSenderName: z.string().min(1).optional(),
 };
 
 export const CONTRACT_BINDINGS = {

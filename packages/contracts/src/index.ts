@@ -1,5 +1,8 @@
 // The e-contract engine: contracts, signers and their authentication, notifications, evidence.
 export * from "./config";
+export * from "./evidence/audit-trail";
+export * from "./evidence/certificate";
+export * from "./evidence/evidence-pack";
 export * from "./model";
 export * from "./notify/mailer";
 export * from "./notify/messages";

@@ -51,7 +51,14 @@ export const CreateContractSchema = z.strictObject({
 export type CreateContractInput = z.input<typeof CreateContractSchema>;
 export type CreateContract = z.output<typeof CreateContractSchema>;
 
-export const CONTRACT_STATUSES = ["draft", "in_progress", "completed", "declined", "voided", "expired"] as const;
+export const CONTRACT_STATUSES = [
+  "draft",
+  "in_progress",
+  "completed",
+  "declined",
+  "voided",
+  "expired",
+] as const;
 export type ContractStatus = (typeof CONTRACT_STATUSES)[number];
 export const CLOSED_STATUSES: readonly ContractStatus[] = ["completed", "declined", "voided", "expired"];
 
@@ -128,4 +135,3 @@ export interface ContractRecord {
   signers: SignerRecord[];
   voidReason?: string;
 }
-

@@ -1,5 +1,5 @@
 import { CONTRACTS_QUEUE, QUEUES } from "@esign/jobs";
-import type { StoreRegistry } from "@esign/storage";
+import { DEFAULT_STORE, type StoreRegistry } from "@esign/storage";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -37,15 +37,22 @@ export function createContractRuntime(options: {
   const { settings, redis, prefix, logger } = options;
   if (!settings.contractSecret) return undefined;
   // Contract documents and audit trails live together under contracts/<id>/ in one store.
+  const documentStore = settings.contractStore ?? DEFAULT_STORE;
   const store = new ContractStore(redis, prefix);
   const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
-  const mailer = createMailer({ smtpUrl: settings.smtpUrl, from: settings.mailFrom, redis, keyPrefix: prefix, logger });
+  const mailer = createMailer({
+    smtpUrl: settings.smtpUrl,
+    from: settings.mailFrom ?? "esign-agent <no-reply@esign-agent.invalid>",
+    redis,
+    keyPrefix: prefix,
+    logger,
+  });
   const audit = new AuditTrail({
     redis,
     keyPrefix: prefix,
-    store: options.stores.get(settings.contractStore),
-    folderOf: (contractId: string) => `contracts/${contractId}/`,
+    store: options.stores.get(documentStore),
+    folderOf: (contractId: string) => ({ store: documentStore, key: `contracts/${contractId}` }),
   });
   const service = new ContractService({
     store,
@@ -56,15 +63,15 @@ export function createContractRuntime(options: {
     sms: createSmsSender({ webhookUrl: settings.smsWebhookUrl }),
     audit,
     publicUrl: settings.publicUrl ?? options.defaultPublicUrl,
-    remindAfterMs: settings.contractRemindAfterHours * 3600_000,
-    senderName: settings.contractSenderName,
+    remindAfterMs: (settings.contractRemindAfterHours ?? 72) * 3600_000,
+    senderName: settings.contractSenderName ?? "esign-agent",
     logger,
   });
   return {
     service,
     store,
     audit,
-    documentStore: settings.contractStore,
+    documentStore,
     async close() {
       await service.close();
       await mailer.close();

@@ -91,7 +91,9 @@ export class ContractSecrets {
       decipher.setAuthTag(bytes.subarray(12, 28));
       return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
     } catch (cause) {
-      throw new EsignError("E_AUTH_FAILED", "the signing authorisation cannot be read; sign again", { cause });
+      throw new EsignError("E_AUTH_FAILED", "the signing authorisation cannot be read; sign again", {
+        cause,
+      });
     }
   }
 }

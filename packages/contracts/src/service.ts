@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { EsignError, isEsignError, isErrorCode } from "@esign/errors";
+import { EsignError, isErrorCode, isEsignError } from "@esign/errors";
 import {
   type ContractEvent,
   type ContractEventType,
@@ -97,8 +97,12 @@ export class ContractService {
     return `${this.deps.publicUrl.replace(/\/+$/, "")}/s/${token}`;
   }
 
+  private tokenOf(contract: ContractRecord, signer: SignerRecord): string {
+    return this.deps.secrets.open(signer.tokenBox, `${contract.id}:${signer.id}`);
+  }
+
   private linkOf(contract: ContractRecord, signer: SignerRecord): string {
-    return this.signerUrl(this.deps.secrets.open(signer.tokenBox, `${contract.id}:${signer.id}`));
+    return this.signerUrl(this.tokenOf(contract, signer));
   }
 
   /** Creates an in-progress contract, invites the first signers and schedules expiry and reminders. */
@@ -181,6 +185,15 @@ export class ContractService {
     return signerView(contract, signer);
   }
 
+  /** The PDF a signer may download: as it stands while open, the signed one once completed. */
+  async documentFor(token: string): Promise<ContractRecord> {
+    const { contract } = await this.deps.store.byToken(token);
+    if (isClosed(contract) && contract.status !== "completed") {
+      throw new EsignError("E_CONTRACT_CLOSED", `contract ${contract.id} is ${contract.status}`);
+    }
+    return contract;
+  }
+
   /** The signer's link, for signer routes: E_CONTRACT_CLOSED once the contract is closed. */
   async openLink(token: string): Promise<{ contract: ContractRecord; signer: SignerRecord }> {
     const found = await this.deps.store.byToken(token);
@@ -212,7 +225,11 @@ export class ContractService {
       return { method: signer.method, sent: true };
     }
     const code = newOtp();
-    await this.deps.store.saveOtp(contract.id, signer.id, this.deps.secrets.hashOtp(otpSubject(contract, signer), code));
+    await this.deps.store.saveOtp(
+      contract.id,
+      signer.id,
+      this.deps.secrets.hashOtp(otpSubject(contract, signer), code),
+    );
     const notice: Notice = {
       kind: "otp",
       contractTitle: contract.title,
@@ -223,7 +240,9 @@ export class ContractService {
     const to = signer.method === "sms-otp" ? signer.phone! : signer.email;
     if (signer.method === "sms-otp") await this.deps.sms.send(to, renderNotice(notice).text);
     else await this.deps.mailer.send({ to, ...renderNotice(notice) });
-    await this.audit(contract, "otp.sent", signer, origin, { channel: signer.method === "sms-otp" ? "sms" : "email" });
+    await this.audit(contract, "otp.sent", signer, origin, {
+      channel: signer.method === "sms-otp" ? "sms" : "email",
+    });
     return {
       method: signer.method,
       sent: true,
@@ -246,7 +265,10 @@ export class ContractService {
     const { contract, signer } = await this.openLink(token);
     if (signer.status === "signed") return signerView(contract, signer);
     if (body.consent !== true) {
-      throw new EsignError("E_INVALID_REQUEST", "consent must be true: the signer agrees to sign electronically");
+      throw new EsignError(
+        "E_INVALID_REQUEST",
+        "consent must be true: the signer agrees to sign electronically",
+      );
     }
     if (signer.status !== "signing") {
       assertMayAct(contract, signer);
@@ -284,20 +306,27 @@ export class ContractService {
   ): Promise<void> {
     if (signer.method === "esign-api") {
       if (!body.pin || !body.otp) {
-        throw new EsignError("E_INVALID_REQUEST", "pin and otp are required (request the OTP with /challenge)");
+        throw new EsignError(
+          "E_INVALID_REQUEST",
+          "pin and otp are required (request the OTP with /challenge)",
+        );
       }
       return;
     }
     const given = signer.method === "access-code" ? body.code : body.otp;
     if (!given) {
-      throw new EsignError("E_INVALID_REQUEST", `${signer.method === "access-code" ? "code" : "otp"} is required`);
+      throw new EsignError(
+        "E_INVALID_REQUEST",
+        `${signer.method === "access-code" ? "code" : "otp"} is required`,
+      );
     }
     let passed: boolean;
     if (signer.method === "access-code") {
       passed = verifyAccessCode(given, signer.accessCodeHash ?? "");
     } else {
       const stored = await this.deps.store.otpHash(contract.id, signer.id);
-      passed = stored !== undefined && this.deps.secrets.verifyOtp(otpSubject(contract, signer), given, stored);
+      passed =
+        stored !== undefined && this.deps.secrets.verifyOtp(otpSubject(contract, signer), given, stored);
     }
     if (passed) {
       if (signer.method !== "access-code") await this.deps.store.deleteOtp(contract.id, signer.id);
@@ -320,7 +349,10 @@ export class ContractService {
       return refusedBySigningService ? signingRefused(target) : recordFailedAttempt(target);
     });
     const signer = signerOf(contract, signerId);
-    await this.audit(contract, "otp.failed", signer, origin, { method, failedAttempts: signer.failedAttempts });
+    await this.audit(contract, "otp.failed", signer, origin, {
+      method,
+      failedAttempts: signer.failedAttempts,
+    });
     if (locked) {
       await this.audit(contract, "locked", signer, origin);
       if (contract.owner) {
@@ -330,7 +362,10 @@ export class ContractService {
           signerName: signer.name,
         });
       }
-      throw new EsignError("E_LOCKED", "too many failed attempts: this signer is locked; the sender was told");
+      throw new EsignError(
+        "E_LOCKED",
+        "too many failed attempts: this signer is locked; the sender was told",
+      );
     }
     throw new EsignError(
       "E_AUTH_FAILED",
@@ -348,7 +383,12 @@ export class ContractService {
     await this.audit(contract, "declined", signer, origin, { reason });
     await this.announce(contract, "contract.signer.declined", signer, { reason });
     for (const email of this.everyone(contract)) {
-      await this.notify(email, { kind: "declined", contractTitle: contract.title, signerName: signer.name, reason });
+      await this.notify(email, {
+        kind: "declined",
+        contractTitle: contract.title,
+        signerName: signer.name,
+        reason,
+      });
     }
     return signerView(contract, signer);
   }
@@ -389,12 +429,18 @@ export class ContractService {
 
   /** After a signature (worker): audit, webhook, and the next signers' invitations. */
   async signed(contract: ContractRecord, signer: SignerRecord, invited: SignerRecord[]): Promise<void> {
-    await this.audit(contract, "signed", signer, { ip: signer.ip, userAgent: signer.userAgent }, {
-      digest: signer.signature?.digest,
-      certificate: signer.signature?.certificateSubject,
-      field: signer.signature?.fieldName,
-      sha256: contract.currentSha256,
-    });
+    await this.audit(
+      contract,
+      "signed",
+      signer,
+      { ip: signer.ip, userAgent: signer.userAgent },
+      {
+        digest: signer.signature?.digest,
+        certificate: signer.signature?.certificateSubject,
+        field: signer.signature?.fieldName,
+        sha256: contract.currentSha256,
+      },
+    );
     await this.announce(contract, "contract.signer.signed", signer);
     await this.invite(contract, invited, "invitation");
   }
@@ -402,11 +448,17 @@ export class ContractService {
   /** The contract is complete (worker): audit, webhook, and the completed notice to everyone. */
   async completed(contract: ContractRecord): Promise<void> {
     if (contract.sealed) {
-      await this.audit(contract, "sealed", undefined, {}, {
-        digest: contract.sealed.digest,
-        certificate: contract.sealed.certificateSubject,
-        level: contract.sealLevel,
-      });
+      await this.audit(
+        contract,
+        "sealed",
+        undefined,
+        {},
+        {
+          digest: contract.sealed.digest,
+          certificate: contract.sealed.certificateSubject,
+          level: contract.sealLevel,
+        },
+      );
     }
     await this.audit(contract, "completed", undefined, {}, { sha256: contract.currentSha256 });
     await this.announce(contract, "contract.completed", undefined, { sha256: contract.currentSha256 });
@@ -415,7 +467,8 @@ export class ContractService {
         kind: "completed",
         contractTitle: contract.title,
         recipientName: signer.name,
-        url: `${this.linkOf(contract, signer)}`,
+        // The signer's document route still answers for a completed contract: the signed PDF.
+        url: `${this.deps.publicUrl.replace(/\/+$/, "")}/v1/signing/${this.tokenOf(contract, signer)}/document`,
       });
     }
   }
@@ -453,7 +506,11 @@ export class ContractService {
 
   private async scheduleReminder(contract: ContractRecord, round: number): Promise<void> {
     if (this.deps.remindAfterMs <= 0) return;
-    await this.enqueue({ kind: "remind", contractId: contract.id }, { delay: this.deps.remindAfterMs }, String(round));
+    await this.enqueue(
+      { kind: "remind", contractId: contract.id },
+      { delay: this.deps.remindAfterMs },
+      String(round),
+    );
   }
 
   async close(): Promise<void> {
@@ -475,7 +532,12 @@ export class ContractService {
   }
 
   private everyone(contract: ContractRecord): string[] {
-    return [...new Set([...contract.signers.map((signer) => signer.email), ...(contract.owner ? [contract.owner.email] : [])])];
+    return [
+      ...new Set([
+        ...contract.signers.map((signer) => signer.email),
+        ...(contract.owner ? [contract.owner.email] : []),
+      ]),
+    ];
   }
 
   private async closingNotices(contract: ContractRecord, kind: "voided" | "expired"): Promise<void> {
@@ -548,7 +610,13 @@ export function signerView(contract: ContractRecord, signer: SignerRecord): Sign
     contractId: contract.id,
     title: contract.title,
     status: contract.status,
-    signer: { id: signer.id, name: signer.name, email: signer.email, status: signer.status, order: signer.order },
+    signer: {
+      id: signer.id,
+      name: signer.name,
+      email: signer.email,
+      status: signer.status,
+      order: signer.order,
+    },
     auth: { method: signer.method },
     yourTurn: !isClosed(contract) && (signer.status === "pending" || signer.status === "signing"),
     attemptsLeft: Math.max(0, 5 - signer.failedAttempts),

@@ -89,7 +89,10 @@ export function signingRefused(signer: SignerRecord): boolean {
 }
 
 /** What happens after a signature: the next signers' turn, the seal, or completion. */
-export type AfterSignature = { next: "signers"; invited: SignerRecord[] } | { next: "seal" } | { next: "complete" };
+export type AfterSignature =
+  | { next: "signers"; invited: SignerRecord[] }
+  | { next: "seal" }
+  | { next: "complete" };
 
 export function recordSignature(
   contract: ContractRecord,
@@ -142,7 +145,8 @@ export function voidContract(contract: ContractRecord, reason: string | undefine
 
 /** Expires an open contract whose time has come; false when it is closed or not due. */
 export function expireIfDue(contract: ContractRecord, now: string): boolean {
-  if (isClosed(contract) || !contract.expiresAt || Date.parse(contract.expiresAt) > Date.parse(now)) return false;
+  if (isClosed(contract) || !contract.expiresAt || Date.parse(contract.expiresAt) > Date.parse(now))
+    return false;
   close(contract, "expired", now);
   return true;
 }

@@ -92,7 +92,13 @@ export class ContractStore {
       const contract = JSON.parse(data) as ContractRecord;
       const wasClosed = isClosed(contract);
       const result = transition(contract);
-      const stored = await this.redis.eval(COMPARE_AND_SET, 1, this.key(id), version, JSON.stringify(contract));
+      const stored = await this.redis.eval(
+        COMPARE_AND_SET,
+        1,
+        this.key(id),
+        version,
+        JSON.stringify(contract),
+      );
       if (stored === 1) {
         if (!wasClosed && isClosed(contract)) await this.expireTokens(contract);
         return { contract, result };
@@ -103,7 +109,8 @@ export class ContractStore {
 
   private async expireTokens(contract: ContractRecord): Promise<void> {
     const multi = this.redis.multi();
-    for (const signer of contract.signers) multi.expire(this.tokenKey(signer.tokenHash), CLOSED_TOKEN_TTL_SECONDS);
+    for (const signer of contract.signers)
+      multi.expire(this.tokenKey(signer.tokenHash), CLOSED_TOKEN_TTL_SECONDS);
     await multi.exec();
   }
 

@@ -3,15 +3,21 @@ import {
   type ContractRecord,
   type ContractService,
   type ContractStore,
-  type SignerRecord,
   recordSeal,
   recordSignature,
+  type SignerRecord,
   type SignJobOutcome,
   signerOf,
   versionRef,
 } from "@esign/contracts";
 import { EsignError, isEsignError } from "@esign/errors";
-import { CONTRACTS_QUEUE, type ContractJob, ContractJobSchema, parseSignJob, type SignResult } from "@esign/jobs";
+import {
+  CONTRACTS_QUEUE,
+  type ContractJob,
+  ContractJobSchema,
+  parseSignJob,
+  type SignResult,
+} from "@esign/jobs";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -41,6 +47,8 @@ function approvalRect(index: number): [number, number, number, number] {
   const y = 36 + Math.floor(index / 3) * 80;
   return [x, y, x + 170, y + 70];
 }
+
+const APPROVAL_TEXT = "Signed by {name}\n{date}";
 
 const METHOD_LABEL: Record<SignerRecord["method"], string> = {
   "esign-api": "own signing-service credential (PIN and OTP)",
@@ -100,7 +108,10 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     const signer = signerOf(contract, signerId);
     const personal = options.signing.signers.get(contract.sealProfile).personal;
     if (!personal || !signer.credentialId) {
-      throw new EsignError("E_CONFIG", `signer profile ${contract.sealProfile} cannot reach personal credentials`);
+      throw new EsignError(
+        "E_CONFIG",
+        `signer profile ${contract.sealProfile} cannot reach personal credentials`,
+      );
     }
     await personal.sendOtp(signer.credentialId);
   }
@@ -109,7 +120,12 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
   async function withTurn<T>(contractId: string, run: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + TURN_WAIT_MS;
     for (;;) {
-      const lease = await options.signing.checkpoints.claimSignCall(CONTRACTS_QUEUE, contractId, "turn", TURN_LEASE_MS);
+      const lease = await options.signing.checkpoints.claimSignCall(
+        CONTRACTS_QUEUE,
+        contractId,
+        "turn",
+        TURN_LEASE_MS,
+      );
       if (lease) {
         try {
           return await run();
@@ -117,7 +133,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
           await lease.release().catch(() => undefined);
         }
       }
-      if (Date.now() > deadline) throw new EsignError("E_QUEUE", `contract ${contractId} is busy; will retry`);
+      if (Date.now() > deadline)
+        throw new EsignError("E_QUEUE", `contract ${contractId} is busy; will retry`);
       await setTimeout(TURN_POLL_MS);
     }
   }
@@ -126,7 +143,11 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     contract: ContractRecord,
     stepId: string,
     entry: SignerEntry,
-    request: { level: "B-B" | "B-T" | "B-LT" | "B-LTA"; field: Record<string, string>; rect?: [number, number, number, number] },
+    request: {
+      level: "B-B" | "B-T" | "B-LT" | "B-LTA";
+      field: Record<string, string>;
+      rect?: [number, number, number, number];
+    },
     job: Job,
   ): Promise<SignResult> {
     const signJob = parseSignJob({
@@ -135,7 +156,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       signer: entry.profile,
       level: request.level,
       field: request.field,
-      ...(request.rect && { appearance: { rect: request.rect } }),
+      // The reason is long (who, how authenticated): the box shows the name and the time.
+      ...(request.rect && { appearance: { rect: request.rect, text: APPROVAL_TEXT } }),
       tenant: contract.tenant,
     });
     const deps: SignDocumentDeps = {
@@ -170,7 +192,10 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       const handoff = await store.takeHandoff(service.deps.secrets, contract.id, signer.id, step.attempt);
       const personal = sealEntry.personal;
       if (!personal || !signer.credentialId) {
-        throw new EsignError("E_CONFIG", `signer profile ${contract.sealProfile} cannot reach personal credentials`);
+        throw new EsignError(
+          "E_CONFIG",
+          `signer profile ${contract.sealProfile} cannot reach personal credentials`,
+        );
       }
       const own = personal.signer(signer.credentialId, { pin: handoff?.pin ?? "", otp: handoff?.otp ?? "" });
       const entry: SignerEntry = {
@@ -185,7 +210,10 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       try {
         result = await signStep(contract, signer.id, entry, { level, field, rect: approvalRect(index) }, job);
       } catch (error) {
-        if (isEsignError(error) && (error.code === "E_SIGNER_AUTH" || (!handoff && error.code === "E_CONFIG"))) {
+        if (
+          isEsignError(error) &&
+          (error.code === "E_SIGNER_AUTH" || (!handoff && error.code === "E_CONFIG"))
+        ) {
           return refused(contract.id, signer, handoff === undefined, error);
         }
         throw error;
@@ -193,7 +221,13 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         await own.close?.();
       }
     } else {
-      result = await signStep(contract, signer.id, sealEntry, { level, field, rect: approvalRect(index) }, job);
+      result = await signStep(
+        contract,
+        signer.id,
+        sealEntry,
+        { level, field, rect: approvalRect(index) },
+        job,
+      );
     }
     const now = new Date().toISOString();
     const { contract: after, result: next } = await store.update(contract.id, (current) => {
@@ -230,10 +264,20 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
   ): Promise<SignJobOutcome> {
     if (expired) {
       await releaseSigner(contractId, signer.id);
-      return { outcome: "refused", message: "the authorisation expired; enter PIN and OTP again", locked: false };
+      return {
+        outcome: "refused",
+        message: "the authorisation expired; enter PIN and OTP again",
+        locked: false,
+      };
     }
     try {
-      await service.failedAttempt(contractId, signer.id, { ip: signer.ip, userAgent: signer.userAgent }, "esign-api", true);
+      await service.failedAttempt(
+        contractId,
+        signer.id,
+        { ip: signer.ip, userAgent: signer.userAgent },
+        "esign-api",
+        true,
+      );
     } catch (counted) {
       const code = isEsignError(counted) ? counted.code : "E_AUTH_FAILED";
       return {
@@ -253,7 +297,10 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       contract,
       "seal",
       entry,
-      { level: contract.sealLevel, field: { name: "Seal", reason: `Organisation seal over "${contract.title}", all signers signed` } },
+      {
+        level: contract.sealLevel,
+        field: { name: "Seal", reason: `Organisation seal over "${contract.title}", all signers signed` },
+      },
       job,
     );
     const now = new Date().toISOString();
@@ -261,7 +308,11 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       if (current.sealed) return false;
       recordSeal(
         current,
-        { signedAt: result.signingTime, digest: result.signatureId, certificateSubject: result.signerSubject },
+        {
+          signedAt: result.signingTime,
+          digest: result.signatureId,
+          certificateSubject: result.signerSubject,
+        },
         { ref: result.output, sha256: result.sha256 },
         now,
       );

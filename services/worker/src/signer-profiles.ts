@@ -72,7 +72,11 @@ function timestamperOf(profile: SignerProfile): TsaClient | undefined {
 
 function personalCredentialsOf(profile: SignerProfile): PersonalCredentials | undefined {
   if (profile.type !== "csc") return undefined;
-  const connection = { url: profile.url, clientId: profile.clientId, clientSecret: readSecret(profile.clientSecret) };
+  const connection = {
+    url: profile.url,
+    clientId: profile.clientId,
+    clientSecret: readSecret(profile.clientSecret),
+  };
   const client = new signers.CscClient(connection);
   return {
     async sendOtp(credentialId) {

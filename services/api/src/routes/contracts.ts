@@ -11,7 +11,7 @@ import {
 import { EsignError } from "@esign/errors";
 import { assertWebhookSecretGranted } from "@esign/jobs";
 import { loadTrustStore, verificationReportJson, verifyPdfSignatures } from "@esign/pades";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
@@ -98,7 +98,10 @@ async function contractUpload(
   id: string,
 ): Promise<{ contract: z.output<typeof CreateContractSchema>; sha256: string }> {
   if (!request.isMultipart()) {
-    throw new EsignError("E_UNSUPPORTED_MEDIA", "send multipart/form-data with the fields contract and document");
+    throw new EsignError(
+      "E_UNSUPPORTED_MEDIA",
+      "send multipart/form-data with the fields contract and document",
+    );
   }
   let contractJson: string | undefined;
   let sha256: string | undefined;
@@ -106,7 +109,10 @@ async function contractUpload(
     if (part.type === "file") {
       if (part.fieldname !== "document") {
         part.file.resume();
-        throw new EsignError("E_INVALID_REQUEST", `unexpected file field ${part.fieldname}; send the PDF as document`);
+        throw new EsignError(
+          "E_INVALID_REQUEST",
+          `unexpected file field ${part.fieldname}; send the PDF as document`,
+        );
       }
       const written = await storeUpload(
         deps.stores.get(deps.contracts.documentStore),
@@ -161,7 +167,8 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
           response: { 200: z.array(z.record(z.string(), z.unknown())), "4xx": ErrorSchema },
         },
       },
-      async () => (await readOutbox(deps.redis, deps.config.queuePrefix)) as unknown as Record<string, unknown>[],
+      async () =>
+        (await readOutbox(deps.redis, deps.config.queuePrefix)) as unknown as Record<string, unknown>[],
     );
   }
 
@@ -178,7 +185,9 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
           201: z.object({
             id: z.string(),
             status: z.string(),
-            signers: z.array(z.object({ id: z.string(), email: z.string(), status: z.string(), url: z.string() })),
+            signers: z.array(
+              z.object({ id: z.string(), email: z.string(), status: z.string(), url: z.string() }),
+            ),
           }),
           "4xx": ErrorSchema,
         },
@@ -213,7 +222,10 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
         });
       } catch (error) {
         if (!(await store.get(id))) {
-          await deps.stores.get(documentStore).delete(originalKey(id)).catch(() => undefined);
+          await deps.stores
+            .get(documentStore)
+            .delete(originalKey(id))
+            .catch(() => undefined);
         }
         throw error;
       }
@@ -232,7 +244,12 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
         response: {
-          200: z.object({ items: z.array(ContractSchema), total: z.number(), offset: z.number(), limit: z.number() }),
+          200: z.object({
+            items: z.array(ContractSchema),
+            total: z.number(),
+            offset: z.number(),
+            limit: z.number(),
+          }),
           "4xx": ErrorSchema,
         },
       },
@@ -246,7 +263,14 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
 
   typed.get(
     "/v1/contracts/:id",
-    { schema: { summary: "A contract and its signers", tags, params: ContractIdParams, response: { 200: ContractSchema, "4xx": ErrorSchema } } },
+    {
+      schema: {
+        summary: "A contract and its signers",
+        tags,
+        params: ContractIdParams,
+        response: { 200: ContractSchema, "4xx": ErrorSchema },
+      },
+    },
     async (request) => contractView(await owned(request, request.params.id)),
   );
 
@@ -263,7 +287,9 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     },
     async (request, reply) => {
       const contract = await owned(request, request.params.id);
-      return sendStoredPdf(reply, deps.stores, contract.current, { "x-esign-sha256": contract.currentSha256 });
+      return sendStoredPdf(reply, deps.stores, contract.current, {
+        "x-esign-sha256": contract.currentSha256,
+      });
     },
   );
 
@@ -356,7 +382,8 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     "/v1/contracts/:id/certificate",
     {
       schema: {
-        summary: "Certificate of completion (PDF): signers, methods, times, document digests, audit chain head",
+        summary:
+          "Certificate of completion (PDF): signers, methods, times, document digests, audit chain head",
         tags,
         params: ContractIdParams,
         produces: ["application/pdf"],
@@ -365,7 +392,7 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     },
     async (request, reply) => {
       const contract = await owned(request, request.params.id);
-      return reply.type("application/pdf").send(Buffer.from(await certificateOf(contract)));
+      return (reply as FastifyReply).type("application/pdf").send(Buffer.from(await certificateOf(contract)));
     },
   );
 
@@ -373,7 +400,8 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     "/v1/contracts/:id/evidence",
     {
       schema: {
-        summary: "Evidence pack (zip): the signed PDF, its validation report, the audit trail and the certificate",
+        summary:
+          "Evidence pack (zip): the signed PDF, its validation report, the audit trail and the certificate",
         tags,
         params: ContractIdParams,
         produces: ["application/zip"],
@@ -398,7 +426,7 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
         audit: await audit.read(contract.id),
         certificatePdf: await certificateOf(contract),
       });
-      return reply
+      return (reply as FastifyReply)
         .type("application/zip")
         .header("content-disposition", `attachment; filename="${contract.id}-evidence.zip"`)
         .send(Buffer.from(pack));

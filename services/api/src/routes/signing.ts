@@ -17,7 +17,13 @@ const SignerViewSchema = z.object({
   contractId: z.string(),
   title: z.string(),
   status: z.string(),
-  signer: z.object({ id: z.string(), name: z.string(), email: z.string(), status: z.string(), order: z.number() }),
+  signer: z.object({
+    id: z.string(),
+    name: z.string(),
+    email: z.string(),
+    status: z.string(),
+    order: z.number(),
+  }),
   auth: z.object({ method: z.string() }),
   yourTurn: z.boolean(),
   attemptsLeft: z.number(),
@@ -58,7 +64,7 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
     {
       ...signerRoute,
       schema: {
-        summary: "The PDF as it stands",
+        summary: "The PDF as it stands; once the contract is completed, the signed PDF",
         tags,
         security: [],
         params: TokenParams,
@@ -67,8 +73,10 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
       },
     },
     async (request, reply) => {
-      const { contract } = await service.openLink(request.params.token);
-      return sendStoredPdf(reply, deps.stores, contract.current);
+      const contract = await service.documentFor(request.params.token);
+      return sendStoredPdf(reply, deps.stores, contract.current, {
+        "x-esign-sha256": contract.currentSha256,
+      });
     },
   );
 
