@@ -7,14 +7,18 @@
  * audit trail verifies until a stored entry is edited; the simulator billed one signature per
  * signer plus the seal.
  */
+import { randomBytes } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { verifyPdfSignatures } from "@esign/pades";
 import { BufferSource } from "@esign/pdf";
 import { freePort } from "@esign/runtime";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { SMTPServer } from "smtp-server";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 
@@ -27,6 +31,10 @@ let smtp: SMTPServer;
 let smtpPort: number;
 const mails: ReceivedMail[] = [];
 let agent: RunningAgent;
+const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+let receiver: Server;
+let receiverUrl: string;
+const webhooks: { headers: IncomingMessage["headers"]; body: string }[] = [];
 
 beforeAll(async () => {
   smtp = new SMTPServer({
@@ -41,12 +49,24 @@ beforeAll(async () => {
       });
     },
   });
+  receiver = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      webhooks.push({ headers: request.headers, body });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/contracts`;
   smtpPort = await freePort();
   await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
   expect((smtp.server.address() as AddressInfo).port).toBe(smtpPort);
   agent = await startAllInOne({
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     MAIL_FROM: "Contracts <contracts@example.com>",
+    ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
     LOG_LEVEL: "warn",
   });
 }, 180_000);
@@ -54,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.stop();
   await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+  await new Promise((resolve) => receiver?.close(resolve));
 });
 
 const api = (path: string, init: RequestInit = {}) =>
@@ -129,6 +150,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
       ],
       seal: { level: "B-LTA" },
       expiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
+      callback: { url: receiverUrl },
     }),
   );
   const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
@@ -242,6 +264,26 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   );
   expect(report.signatures.some((entry) => entry.type === "DocTimeStamp")).toBe(true);
 
+  // Standard Webhooks events, signed with the tenant's secret, one per transition.
+  let events: { type: string; data: { contractId: string; signerId?: string } }[] = [];
+  for (let i = 0; i < 100 && !events.some((event) => event.type === "contract.completed"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    events = webhooks.map(
+      ({ headers, body }) =>
+        new Webhook(WEBHOOK_SECRET).verify(
+          body,
+          headers as Record<string, string>,
+        ) as (typeof events)[number],
+    );
+  }
+  expect(events.map((event) => [event.type, event.data.signerId])).toEqual([
+    ["contract.sent", undefined],
+    ["contract.signer.signed", "s1"],
+    ["contract.signer.signed", "s2"],
+    ["contract.completed", undefined],
+  ]);
+  expect(events.every((event) => event.data.contractId === id)).toBe(true);
+
   // The audit trail verifies, and no longer once a stored entry is edited.
   const audit = await api(`/v1/contracts/${id}/audit?verify=1`);
   expect(audit.status).toBe(200);
@@ -280,3 +322,29 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   };
   expect(tampered.verification).toMatchObject({ valid: false, brokenAt: 1 });
 }, 600_000);
+
+it("documents the contract and signer routes in a valid OpenAPI document", async () => {
+  const document = (await (await fetch(`${agent.base}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  };
+  const result = await new Validator().validate(document as never);
+  expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+  for (const path of [
+    "/v1/contracts",
+    "/v1/contracts/{id}",
+    "/v1/contracts/{id}/document",
+    "/v1/contracts/{id}/audit",
+    "/v1/contracts/{id}/certificate",
+    "/v1/contracts/{id}/evidence",
+    "/v1/contracts/{id}/void",
+    "/v1/signing/{token}",
+    "/v1/signing/{token}/document",
+    "/v1/signing/{token}/challenge",
+    "/v1/signing/{token}/sign",
+    "/v1/signing/{token}/decline",
+  ]) {
+    expect(document.paths[path], path).toBeDefined();
+  }
+  // Signer routes take the link's token, not an API key.
+  expect(document.paths["/v1/signing/{token}/sign"]!.post!.security).toEqual([]);
+});

@@ -3,6 +3,7 @@ import {
   type ContractRecord,
   type ContractService,
   type ContractStore,
+  currentOrder,
   recordSeal,
   recordSignature,
   type SignerRecord,
@@ -174,7 +175,13 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
   async function sign(step: Extract<ContractJob, { kind: "sign" }>, job: Job): Promise<SignJobOutcome> {
     const contract = await store.require(step.contractId);
     const signer = signerOf(contract, step.signerId);
-    if (signer.status === "signed") return { outcome: "signed" };
+    if (signer.status === "signed") {
+      // A retry of a step whose process died after recording the signature: the seal may be owed.
+      if (contract.status === "in_progress" && currentOrder(contract) === undefined && contract.sealLevel) {
+        await service.enqueue({ kind: "seal", contractId: contract.id });
+      }
+      return { outcome: "signed" };
+    }
     if (signer.status !== "signing" || signer.signAttempt !== step.attempt) {
       return { outcome: "refused", message: "this signature attempt is over; sign again", locked: false };
     }
