@@ -140,6 +140,35 @@ describe("signing order", () => {
   });
 });
 
+describe("expiry and void", () => {
+  it("expires an open contract once due (the delayed job's work) and voids only open ones", async () => {
+    const { contract, links } = await create([{ name: "Kim", order: 1, auth: { method: "email-otp" } }]);
+    // Not due: nothing changes.
+    await runtime.service.expire(contract.id);
+    expect((await runtime.store.require(contract.id)).status).toBe("in_progress");
+    await runtime.store.update(contract.id, (current) => {
+      current.expiresAt = new Date(Date.now() - 1000).toISOString();
+    });
+    await runtime.service.expire(contract.id);
+    const expired = await runtime.store.require(contract.id);
+    expect(expired).toMatchObject({ status: "expired" });
+    expect(expired.closedAt).toBeDefined();
+    expect(await codeOf(runtime.service.challenge(tokenOf(links.get("s1")!), origin))).toBe(
+      "E_CONTRACT_CLOSED",
+    );
+    await mailTo("kim@example.com", /expired|no longer/i);
+    // Expiring twice (a repeated job) records it once.
+    await runtime.service.expire(contract.id);
+    expect((await runtime.audit.read(contract.id)).filter((entry) => entry.type === "expired")).toHaveLength(
+      1,
+    );
+
+    const other = await create([{ name: "Lou", order: 1, auth: { method: "email-otp" } }]);
+    expect((await runtime.service.void(other.contract.id, "t1", "sent by mistake")).status).toBe("voided");
+    expect(await codeOf(runtime.service.void(other.contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+  });
+});
+
 describe("one-time passwords", () => {
   it("sends a 6-digit code, refuses wrong ones with a count, locks at the fifth and tells the owner", async () => {
     const { contract, links } = await create(
