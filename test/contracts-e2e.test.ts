@@ -231,6 +231,10 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
     final = await contract(id);
   }
   expect(final).toMatchObject({ status: "completed", signatures: 3 });
+  const listed = (await (await api("/v1/contracts?status=completed")).json()) as { items: { id: string }[] };
+  expect(listed.items.map((item) => item.id)).toContain(id);
+  const open = (await (await api("/v1/contracts?status=in_progress")).json()) as { items: { id: string }[] };
+  expect(open.items.map((item) => item.id)).not.toContain(id);
   expect(await mailTo(alice, /completed|signed by everyone/i, mailsBefore)).toContain("Employment agreement");
   // After the restart the simulator counts afresh: Bob's approval (the seal profile) and the seal.
   expect(await simUsage()).toMatchObject({ signatures: 2 });
