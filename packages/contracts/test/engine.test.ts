@@ -222,7 +222,12 @@ describe("one-time passwords", () => {
     // A double click after the code was used joins the attempt instead of counting a failure.
     const again = await runtime.service.sign(token, { consent: true, otp: code }, origin, WAIT_MS);
     expect(again.attemptsLeft).toBe(MAX_AUTH_ATTEMPTS);
-    const signer = signerOf(await runtime.store.require(contract.id), "s1");
+    expect(signerOf(await runtime.store.require(contract.id), "s1")).toMatchObject({
+      status: "signing",
+      signAttempt: 1,
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+    });
     const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
     const jobId = contractJobId({ kind: "sign", contractId: contract.id, signerId: "s1", attempt: 1 });
     expect((await queue.getJob(jobId))?.data).toEqual({
