@@ -127,6 +127,8 @@ export class AuditTrail {
       throw new EsignError("E_INTERNAL", `unknown audit event type ${JSON.stringify(event.type)}`);
     }
     const keys = this.keys(contractId);
+    // Before the head moves: a contract whose folder is not in this store must not get an entry.
+    this.auditFolder(contractId);
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
       const head = await this.head(contractId);
       const entry = sealEntry({
