@@ -45,6 +45,7 @@ export interface AuditEvent {
   signerId?: string;
   ip?: string;
   userAgent?: string;
+  /** Plain JSON (digests, certificate subjects, reasons): never a PIN, OTP, code or token. */
   details?: Record<string, unknown>;
 }
 
