@@ -468,3 +468,64 @@ it("signs parallel signers one after the other, and announces declined and voide
   expect((await announced(declined.id, "contract.signer.declined")).data.reason).toBe("wrong rate");
   expect((await announced(voided.id, "contract.voided")).data.reason).toBe("superseded");
 }, 300_000);
+
+it("loses nothing when the agent is killed in the middle of a signature", async () => {
+  const form = new FormData();
+  form.set(
+    "contract",
+    JSON.stringify({
+      title: "Lease 99",
+      signers: [
+        { name: "Gil Grant", email: "gil@example.com", auth: { method: "access-code", code: "gil-2026" } },
+      ],
+      seal: { level: "B-LTA" },
+    }),
+  );
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  form.set("document", new Blob([pdf], { type: "application/pdf" }), "lease.pdf");
+  const created = await api("/v1/contracts", { method: "POST", body: form });
+  expect(created.status).toBe(201);
+  const { id, signers } = (await created.json()) as { id: string; signers: { url: string }[] };
+
+  // Slow signatures, so the kill lands while the step runs.
+  const slow = await fetch(`${agent.simUrl}/admin/faults`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${agent.simAdminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ routes: ["sign"], latencyMs: 5000 }),
+  });
+  expect(slow.status).toBe(200);
+  const pending = signer(signers[0]!.url, "sign", { consent: true, code: "gil-2026" }).catch(
+    (error: unknown) => error,
+  );
+  let signing = await contract(id);
+  for (let i = 0; i < 100 && signing.signers[0]!.status !== "signing"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    signing = await contract(id);
+  }
+  expect(signing.signers[0]!.status).toBe("signing");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await agent.kill();
+  expect(await pending).toBeInstanceOf(Error);
+
+  // Restarted (faults are gone with the old simulator), the stalled step is taken up again.
+  agent = await startAllInOne({ WORKER_LOCK_DURATION_MS: "4000", WORKER_STALLED_INTERVAL_MS: "2000" }, agent);
+  let final = await contract(id);
+  for (let i = 0; i < 600 && final.status !== "completed"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    final = await contract(id);
+  }
+  expect(final).toMatchObject({ status: "completed", signatures: 2, signers: [{ status: "signed" }] });
+  expect(await simUsage()).toMatchObject({ signatures: 2 });
+  const path = join(agent.dataDir, "killed-mid-signature.pdf");
+  await writeFile(path, Buffer.from(await (await api(`/v1/contracts/${id}/document`)).arrayBuffer()));
+  const rootPath = join(agent.dataDir, "sim-root.pem");
+  await writeFile(rootPath, await (await fetch(`${agent.simUrl}/pki/root.pem`)).text());
+  const verdict = await validate(path, rootPath);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  const audit = (await (await api(`/v1/contracts/${id}/audit?verify=1`)).json()) as {
+    entries: { type: string }[];
+    verification: { valid: boolean };
+  };
+  expect(audit.verification.valid).toBe(true);
+  expect(audit.entries.filter((entry) => entry.type === "signed")).toHaveLength(1);
+}, 300_000);
