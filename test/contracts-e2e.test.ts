@@ -17,6 +17,7 @@ import { BufferSource } from "@esign/pdf";
 import { freePort } from "@esign/runtime";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Redis } from "ioredis";
 import { SMTPServer } from "smtp-server";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -111,6 +112,43 @@ async function mailTo(address: string, subject: RegExp, after: number): Promise<
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no mail to ${address} matching ${subject}; got ${mails.length} mails`);
+}
+
+/** A code on its own, not as part of a longer number (a time-stamp may contain any six digits). */
+const standalone = (code: string) => new RegExp(`(^|[^0-9])${code}([^0-9]|$)`);
+
+/** Every key and value under an agent's prefix (BullMQ's hashes, lists, sorted sets and streams too). */
+async function redisDump(prefix: string): Promise<string> {
+  const redis = new Redis("redis://127.0.0.1:6379");
+  try {
+    const parts: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      for (const key of keys) {
+        const type = await redis.type(key);
+        const value =
+          type === "string"
+            ? await redis.get(key)
+            : type === "hash"
+              ? await redis.hgetall(key)
+              : type === "list"
+                ? await redis.lrange(key, 0, -1)
+                : type === "zset"
+                  ? await redis.zrange(key, 0, -1)
+                  : type === "set"
+                    ? await redis.smembers(key)
+                    : type === "stream"
+                      ? await redis.xrange(key, "-", "+")
+                      : null;
+        parts.push(key, JSON.stringify(value));
+      }
+    } while (cursor !== "0");
+    return parts.join("\n");
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function simUsage(): Promise<{ signatures: number; signCalls: number }> {
@@ -215,6 +253,14 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(bobInvitation).toContain(bobUrl);
   expect((await contract(id)).signers.map((entry) => entry.status)).toEqual(["signed", "pending"]);
 
+  // Neither the PIN nor the OTP was logged or kept (jobs carry ids, the hand-over is gone).
+  expect(agent.output()).not.toMatch(standalone(otp));
+  expect(agent.output()).not.toMatch(/"pin"/);
+  const kept = await redisDump(agent.queuePrefix);
+  expect(kept).toContain(id);
+  expect(kept).not.toMatch(standalone(otp));
+  expect(kept).not.toMatch(/"pin"/);
+
   // The agent dies between the two signatures and comes back on the same data, ports and queues.
   await agent.kill();
   agent = await startAllInOne({}, agent);
@@ -234,6 +280,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(await (await signer(bobUrl)).json()).toMatchObject({ attemptsLeft: 4 });
   const signed = await signer(bobUrl, "sign", { consent: true, otp: code });
   expect(signed.status, await signed.clone().text()).toBe(200);
+  expect(await redisDump(agent.queuePrefix)).not.toMatch(standalone(code!));
 
   // The seal follows the last signer.
   let final = await contract(id);
