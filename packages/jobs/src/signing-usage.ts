@@ -18,10 +18,7 @@ export const SigningUsageSchema = z.object({
   answered: z.int().min(0),
   replayed: z.int().min(0),
   delivered: z.int().min(0),
-  /**
-   * What the service billed at least: every answer seen (a replay stands for an earlier call that
-   * was billed but whose answer was lost, e.g. to a crash).
-   */
+  /** What the service billed at least: every answer that was not a replay. */
   billedAtLeast: z.int().min(0),
   /** At most: every call that was not answered with a replay (calls in doubt included). */
   billedAtMost: z.int().min(0),
@@ -40,7 +37,7 @@ export function reconcileSigningUsage(counts: Record<SigningUsageKind, number>):
   const billedAtMost = Math.max(0, counts.calls - counts.replayed);
   return {
     ...counts,
-    billedAtLeast: counts.answered,
+    billedAtLeast: Math.max(0, counts.answered - counts.replayed),
     billedAtMost,
     undeliveredAtMost: Math.max(0, billedAtMost - counts.delivered),
   };
