@@ -110,31 +110,6 @@ async function stop(workers: WorkerProcess[]) {
 }
 
 describe("signing workers under failure", () => {
-  it("loses no job when a worker is SIGKILLed mid-run, and re-signs at most its in-flight jobs", async () => {
-    const total = 160;
-    cluster.sim.resetUsage();
-    // Slow signing keeps jobs in flight in the worker that is about to die.
-    cluster.sim.setFaults({ routes: ["sign"], latencyMs: 100 });
-    const [victim, survivor] = await Promise.all([cluster.startWorker(), cluster.startWorker()]);
-    const submitted = await cluster.client.submitBulk(jobs("chaos", total));
-    await expect.poll(completedCount, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(40);
-    victim.child.kill("SIGKILL");
-    expect(await victim.exited).toBeNull();
-
-    const results = await waitForAll(submitted.map(({ id }) => id));
-    expect(results).toHaveLength(total);
-    const { signatures } = cluster.sim.usage();
-    expect(signatures).toBeGreaterThanOrEqual(total);
-    expect(signatures - total).toBeLessThanOrEqual(CONCURRENCY);
-    expect(survivor.logged("recovered a stalled job")).toBeGreaterThan(0);
-    for (const index of [0, total / 2, total - 1]) {
-      const report = await validate(await cluster.download(`signed/chaos/${index}.pdf`), cluster.rootPemPath);
-      expect(report.failures, report.output).toEqual([]);
-    }
-    cluster.sim.clearFaults();
-    await stop([survivor]);
-  }, 300_000);
-
   it("bills exactly one signature per job when a worker is SIGKILLed three times mid-signing (idempotency keys)", async () => {
     const total = 200;
     const profiles = ["seal-rsa", "seal-esign-api"];
@@ -184,6 +159,7 @@ describe("signing workers under failure", () => {
     expect(usage.billedAtMost).toBeGreaterThanOrEqual(billed.signatures);
     expect(usage.undeliveredAtMost).toBe(usage.billedAtMost - total);
     expect(await scrape(survivor, "esign_signing_usage_total", { kind: "delivered" })).toBeGreaterThan(0);
+    expect(survivor.logged("recovered a stalled job")).toBeGreaterThan(0);
 
     // Jobs the killed workers had started ran again, and say so.
     const rerun = results.filter((result) => result.attempts > 1);
