@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { setTimeout } from "node:timers/promises";
 import { EsignError, isEsignError } from "@esign/errors";
-import type { SigningUsageKind, SigningUsageLedger } from "@esign/jobs";
 import { checkSignResult, type Prepared, signRequestOf } from "@esign/pipeline";
 import type { SignResult } from "@esign/signers";
 import {
@@ -13,6 +12,7 @@ import {
 import type { ApiOutcome, WorkerMetrics } from "./metrics";
 import type { SigningRateLimiter } from "./rate-limiter";
 import type { SignerEntry } from "./signer-profiles";
+import type { SigningUsageCounter } from "./signing-usage";
 
 export interface SignTarget {
   queue: string;
@@ -63,7 +63,7 @@ export class ExactlyOnceSigner {
     private readonly checkpoints: CheckpointStore,
     private readonly limiter: SigningRateLimiter,
     private readonly metrics: WorkerMetrics,
-    private readonly usage: SigningUsageLedger,
+    private readonly usage: SigningUsageCounter,
   ) {}
 
   async sign(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
@@ -93,21 +93,14 @@ export class ExactlyOnceSigner {
     };
     const result = await this.callWithinQuota(entry, async () => {
       // Counted before the call leaves: a crash during it leaves the call counted, in doubt.
-      await this.count(entry, "calls");
+      await this.usage.count(entry, "calls");
       const answer = await entry.signer.sign(request);
-      await this.count(entry, "answered");
-      if (answer.replayed) await this.count(entry, "replayed");
+      await this.usage.count(entry, "answered");
+      if (answer.replayed) await this.usage.count(entry, "replayed");
       return answer;
     });
     await checkSignResult(prepared, result, await entry.describe());
     return this.checkpoints.saveSignature(queue, jobId, prepared.digest, signatureCheckpointOf(result));
-  }
-
-  /** Paid signing of remote profiles, in Redis (every worker, GET /v1/usage) and in /metrics. */
-  private async count(entry: SignerEntry, kind: SigningUsageKind): Promise<void> {
-    if (!entry.remote) return;
-    this.metrics.signingUsage.inc({ profile: entry.profile, kind });
-    await this.usage.record(entry.profile, kind);
   }
 
   /**

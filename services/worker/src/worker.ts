@@ -25,6 +25,7 @@ import { SigningRateLimiter } from "./rate-limiter";
 import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
 import { createSignerRegistry } from "./signer-profiles";
+import { SigningUsageCounter } from "./signing-usage";
 
 export interface SigningWorker {
   /** One BullMQ worker per consumed queue. */
@@ -76,7 +77,7 @@ export async function createSigningWorker(
     key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
-  const usage = new SigningUsageLedger(redis, config.prefix);
+  const usage = new SigningUsageCounter(new SigningUsageLedger(redis, config.prefix), metrics);
   const deps: SignDocumentDeps = {
     stores,
     signers,
@@ -129,12 +130,10 @@ export async function createSigningWorker(
     }
   };
 
-  /** A completed job of a remote profile delivered one paid signature (signing usage). */
+  /** A completed job delivered one signature (paid, for remote profiles). */
   const countDelivered = async (job: Job) => {
     const entry = signers.find((job.data as Partial<SignJob>).signer);
-    if (!entry?.remote) return;
-    metrics.signingUsage.inc({ profile: entry.profile, kind: "delivered" });
-    await usage.record(entry.profile, "delivered");
+    if (entry) await usage.count(entry, "delivered");
   };
 
   const workers = config.queues.map((queueName) => {

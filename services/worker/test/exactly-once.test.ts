@@ -13,6 +13,7 @@ import { ExactlyOnceSigner, signCallIdempotencyKey } from "../src/exactly-once-s
 import { createWorkerMetrics } from "../src/metrics";
 import { SigningRateLimiter } from "../src/rate-limiter";
 import type { SignerEntry } from "../src/signer-profiles";
+import { SigningUsageCounter } from "../src/signing-usage";
 import { REDIS_URL } from "./harness";
 
 const prefix = `{esign-once-test-${randomUUID().slice(0, 8)}}`;
@@ -29,11 +30,12 @@ afterAll(async () => {
 function workerProcess(): ExactlyOnceSigner {
   const redis = new Redis(REDIS_URL);
   connections.push(redis);
+  const metrics = createWorkerMetrics(() => []);
   return new ExactlyOnceSigner(
     new CheckpointStore(redis, prefix),
     new SigningRateLimiter(redis, { key: `${prefix}:limiter`, perSecond: undefined }),
-    createWorkerMetrics(() => []),
-    new SigningUsageLedger(redis, prefix),
+    metrics,
+    new SigningUsageCounter(new SigningUsageLedger(redis, prefix), metrics),
   );
 }
 
