@@ -1,6 +1,5 @@
 import { EsignError } from "@esign/errors";
-import { defaultOutputRef, type SigningClient } from "@esign/jobs";
-import { assertAllowed, type ObjectRef } from "@esign/storage";
+import type { SigningClient } from "@esign/jobs";
 import type { Caller } from "./auth";
 
 /** BullMQ job ids (= idempotency keys) are at most 128 characters; ours carry the tenant too. */
@@ -37,16 +36,6 @@ export function tenantIdempotencyKey(caller: Caller, key: string | undefined): s
     );
   }
   return scoped;
-}
-
-/** Input and output (given or defaulted) must both lie in the tenant's stores and prefixes. */
-export function assertJobObjectsAllowed(
-  caller: Caller,
-  input: ObjectRef,
-  output: ObjectRef | undefined,
-): void {
-  assertAllowed(input, caller.tenant);
-  assertAllowed(output ?? defaultOutputRef(input), caller.tenant);
 }
 
 /**

@@ -203,6 +203,53 @@ describe("tenant boundaries", () => {
     },
   );
 
+  const postJson = (path: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("POST /v1/jobs with an object reference and no output signs into the tenant's area", async () => {
+    const input = { store: "default", key: "acme/contracts/a.pdf" };
+    const response = await postJson("/v1/jobs", { input });
+    expect(response.status, await response.clone().text()).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    const job = await fetch(`http://127.0.0.1:${port}/v1/jobs/${id}`, {
+      headers: { authorization: `Bearer ${ACME_KEY}` },
+    });
+    expect(((await job.json()) as { output: unknown }).output).toEqual({
+      store: "default",
+      key: "acme/signed/contracts/a.pdf",
+    });
+    const outside = await postJson("/v1/jobs", { input, output: { store: "default", key: "signed/a.pdf" } });
+    expect(outside.status).toBe(403);
+    expect(((await outside.json()) as { error: { code: string } }).error.code).toBe("E_FORBIDDEN");
+  });
+
+  it("POST /v1/batches checks each inline item's output, the default one included, at submission", async () => {
+    const accepted = await postJson("/v1/batches", {
+      items: [{ input: { store: "default", key: "acme/b/1.pdf" } }],
+    });
+    expect(accepted.status, await accepted.clone().text()).toBe(202);
+    // The next item's default output is acme/signed/b/2.pdf; with a file at acme/signed/b it cannot
+    // be written, so it is refused before anything is signed.
+    const stores = createStores({ default: { type: "local", root: join(dataDir, "objects") } });
+    await stores.get("default").write("acme/signed/b", [Buffer.from("a file where a folder is needed")]);
+    await stores.close();
+    const underAFile = await postJson("/v1/batches", {
+      items: [{ input: { store: "default", key: "acme/b/2.pdf" } }],
+    });
+    expect(underAFile.status, await underAFile.clone().text()).toBe(400);
+    expect(((await underAFile.json()) as { error: { code: string } }).error.code).toBe("E_INVALID_JOB");
+    const outside = await postJson("/v1/batches", {
+      items: [
+        { input: { store: "default", key: "acme/b/3.pdf" }, output: { store: "default", key: "b/3.pdf" } },
+      ],
+    });
+    expect(outside.status).toBe(403);
+  });
+
   it("refuses tenant names that could make two tenants' idempotency keys collide", () => {
     const refused = (tenant: string) => {
       try {

@@ -1,12 +1,12 @@
 import type { Readable } from "node:stream";
 import { EsignError, isEsignError } from "@esign/errors";
-import type { SignJobInput, SignResult } from "@esign/jobs";
+import { type SignJobInput, type SignResult, tenantJobObjects } from "@esign/jobs";
 import type { ObjectRef } from "@esign/storage";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
-import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf, uploadRefs } from "./documents";
@@ -118,8 +118,7 @@ export async function storeRequestPdf(
   pdf: RequestPdf,
 ): Promise<{ input: ObjectRef; output: ObjectRef }> {
   const caller = callerOf(request);
-  const refs = uploadRefs(caller);
-  assertJobObjectsAllowed(caller, refs.input, refs.output);
+  const refs = tenantJobObjects(uploadRefs(caller), caller.tenant);
   await storeUpload(deps.stores.get(refs.input.store), refs.input.key, pdf.body, pdf.declaredLength, {
     maxBytes: deps.config.maxUploadBytes,
   });
