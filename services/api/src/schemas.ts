@@ -1,6 +1,7 @@
 import {
   AppearanceSchema,
   FieldOptionsSchema,
+  IdempotencyKeySchema,
   PdfPasswordRefSchema,
   SignatureLevelSchema,
   SignJobFieldsSchema,
@@ -32,7 +33,7 @@ export const SignQuerySchema = z.strictObject({
   contactInfo: FieldOptionsSchema.shape.contactInfo,
   certify: z.coerce.number().int().min(1).max(3).optional(),
   callbackUrl: z.url().optional(),
-  idempotencyKey: z.string().optional(),
+  idempotencyKey: IdempotencyKeySchema.optional(),
   /** Milliseconds to wait for the signed PDF before answering 202; capped by the server's setting. */
   wait: z.coerce.number().int().min(0).optional(),
   /**

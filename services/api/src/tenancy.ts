@@ -1,5 +1,5 @@
 import { EsignError } from "@esign/errors";
-import type { SigningClient } from "@esign/jobs";
+import type { SigningClient, SignJob } from "@esign/jobs";
 import type { Caller } from "./auth";
 
 /** BullMQ job ids (= idempotency keys) are at most 128 characters; ours carry the tenant too. */
@@ -42,9 +42,14 @@ export function tenantIdempotencyKey(caller: Caller, key: string | undefined): s
  * After a submit that may have collapsed into an existing job (same idempotency key): the job must
  * be this tenant's, or the request is refused rather than answered with someone else's document.
  */
-export async function assertOwnSubmission(client: SigningClient, caller: Caller, id: string): Promise<void> {
+export async function assertOwnSubmission(
+  client: SigningClient,
+  caller: Caller,
+  id: string,
+): Promise<SignJob> {
   const { job } = await client.get(id);
   if (job.tenant !== caller.tenantId) {
     throw new EsignError("E_FORBIDDEN", "this idempotency key is already in use; choose another");
   }
+  return job;
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi, parseApiConfig } from "../src";
 
 const REQUEST_TIMEOUT_MS = 1_000;
+const MAX_UPLOAD_BYTES = 200_000;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 const ACME_KEY = `acme-${randomBytes(12).toString("hex")}`;
 const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -37,6 +38,7 @@ beforeAll(async () => {
     tenants: { acme: ACME },
     apiKeys: [{ sha256: sha256hex(ACME_KEY), tenant: "acme", name: "acme" }],
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    maxUploadBytes: MAX_UPLOAD_BYTES,
     syncTimeoutMs: 500,
     logLevel: "info",
   });
@@ -117,6 +119,55 @@ describe("slow and stalled clients", () => {
     const answer = await closesWithin(closed, REQUEST_TIMEOUT_MS / 2);
     expect(answer).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
     expect(answer.toLowerCase()).toContain("connection: close");
+  });
+});
+
+describe("refused uploads", () => {
+  const PDF = "%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+  const upload = (path: string, body: string | (() => ReadableStream)) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/pdf" },
+      // A stream goes chunked, without a content-length: the limit is found while storing it.
+      body: typeof body === "string" ? body : body(),
+      duplex: "half",
+    } as RequestInit);
+  /** A PDF header, then more bytes than the upload limit, in 16 KiB chunks. */
+  const overLimit = () => {
+    let sent = 0;
+    return new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode(sent === 0 ? PDF : "x".repeat(16 * 1024)));
+        sent += 1;
+        if (sent * 16 * 1024 > MAX_UPLOAD_BYTES * 1.5) controller.close();
+      },
+    });
+  };
+  const storedPdfs = async () => (await uploadedObjects()).filter((name) => name.endsWith(".pdf")).sort();
+
+  it.each([
+    ["an idempotency key the job schema refuses", "/v1/sign?idempotencyKey=not:allowed", PDF, 400],
+    ["appearance options the job schema refuses", "/v1/sign?rect=0,0,90,40&anchor=Sign%20here", PDF, 400],
+    ["a body that is not a PDF", "/v1/sign", "just text, no PDF header at all", 415],
+    ["a body over the upload limit", "/v1/jobs/upload", overLimit, 413],
+  ])("leave nothing in storage: %s", async (_, path, body, status) => {
+    const before = await storedPdfs();
+    const response = await upload(path, body);
+    expect(response.status, await response.clone().text()).toBe(status);
+    expect(await storedPdfs()).toEqual(before);
+  });
+
+  it("a retry with the same idempotency key keeps only the upload its job signs", async () => {
+    const path = `/v1/sign?wait=0&idempotencyKey=retry-${randomBytes(4).toString("hex")}`;
+    const before = await storedPdfs();
+    const first = await upload(path, PDF);
+    expect(first.status, await first.clone().text()).toBe(202);
+    const afterFirst = await storedPdfs();
+    expect(afterFirst.length).toBe(before.length + 1);
+    const retried = await upload(path, PDF);
+    expect(retried.status).toBe(202);
+    expect(((await retried.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    expect(await storedPdfs()).toEqual(afterFirst);
   });
 });
 

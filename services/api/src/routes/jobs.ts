@@ -14,7 +14,7 @@ import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema, SignQuerySchema } 
 import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
-import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf } from "./sign";
+import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf, submitUpload } from "./sign";
 
 const JobViewSchema = z.object({
   id: z.string(),
@@ -108,13 +108,12 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
       const caller = callerOf(request);
       const signer = signerFor(caller, request.query.signer);
       const { input, output } = await storeRequestPdf(request, deps, await requestPdf(request));
-      const submitted = await deps.client.submit({
+      const submitted = await submitUpload(request, deps, {
         input,
         output,
         signer,
         pdfPassword: pdfPasswordRef(request.query.pdfPasswordSecret),
         level: request.query.level,
-        tenant: caller.tenantId,
       });
       return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
     },

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { EsignError, isEsignError } from "@esign/errors";
-import { type SignJobInput, type SignResult, tenantJobObjects } from "@esign/jobs";
-import type { ObjectRef } from "@esign/storage";
+import { type SignJobInput, type SignResult, type Submitted, tenantJobObjects } from "@esign/jobs";
+import { type ObjectRef, sameRef } from "@esign/storage";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
@@ -125,6 +125,34 @@ export async function storeRequestPdf(
   return refs;
 }
 
+/**
+ * Submits the job of a stored upload. When the submission is refused, or collapses into an earlier
+ * job of the same idempotency key (which signs its own upload), the upload is removed: nothing is
+ * left in storage that no job will read.
+ */
+export async function submitUpload(
+  request: FastifyRequest,
+  deps: RouteDeps,
+  job: SignJobInput & { input: ObjectRef },
+): Promise<Submitted> {
+  const caller = callerOf(request);
+  const discard = () => deps.stores.get(job.input.store).delete(job.input.key);
+  let submitted: Submitted;
+  try {
+    submitted = await deps.client.submit({ ...job, tenant: caller.tenantId });
+  } catch (error) {
+    await discard().catch((cause: unknown) =>
+      request.log.warn({ err: cause }, "removing a refused upload failed"),
+    );
+    throw error;
+  }
+  if (job.idempotencyKey !== undefined) {
+    const accepted = await assertOwnSubmission(deps.client, caller, submitted.id);
+    if (!sameRef(accepted.input, job.input)) await discard();
+  }
+  return submitted;
+}
+
 /** Options from the query, overridden by multipart form fields; checked against the same schema. */
 function signOptions(query: SignQuery, fields: Record<string, string>): SignQuery {
   if (Object.keys(fields).length === 0) return query;
@@ -164,8 +192,7 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       const options = signOptions(request.query, pdf.fields);
       const job = jobFromQuery(options, caller);
       const { input, output } = await storeRequestPdf(request, deps, pdf);
-      const submitted = await deps.client.submit({ ...job, input, output, tenant: caller.tenantId });
-      await assertOwnSubmission(deps.client, caller, submitted.id);
+      const submitted = await submitUpload(request, deps, { ...job, input, output });
       const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
       try {
