@@ -81,15 +81,27 @@ export function loggableUrl(rawUrl: string): string {
 function censor(value: unknown, path: readonly (string | symbol)[]): unknown {
   if (typeof value !== "string") return "[redacted]";
   const [parent, field] = path.slice(-2);
-  if (parent === "req" && field === "url") return withLoggableCallbackUrl(value);
+  if (parent === "req" && field === "url") return withLoggableQueryUrls(value);
   if ((parent === "callback" && field === "url") || field === "callbackUrl") return loggableUrl(value);
   return "[redacted]";
 }
 
-function withLoggableCallbackUrl(requestUrl: string): string {
-  const url = new URL(requestUrl, "http://request.invalid");
-  const callbackUrl = url.searchParams.get("callbackUrl");
-  if (callbackUrl === null) return requestUrl;
-  url.searchParams.set("callbackUrl", loggableUrl(callbackUrl));
-  return `${url.pathname}?${url.searchParams}`;
+/** An absolute URL as a URL parser reads it (leading blanks, `\\` for `/`): where credentials can hide. */
+const URL_LIKE = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]/;
+
+/**
+ * The request URL as logged: every URL in its query (`callbackUrl`, but also a misspelt or repeated
+ * one, which the request is refused for yet still logged) without credentials or query.
+ */
+function withLoggableQueryUrls(requestUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(requestUrl, "http://request.invalid");
+  } catch {
+    return "(invalid URL)";
+  }
+  const entries = [...url.searchParams];
+  if (!entries.some(([, value]) => URL_LIKE.test(value))) return requestUrl;
+  const query = entries.map(([name, value]) => [name, URL_LIKE.test(value) ? loggableUrl(value) : value]);
+  return `${url.pathname}?${new URLSearchParams(query)}`;
 }

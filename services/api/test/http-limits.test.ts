@@ -171,6 +171,41 @@ describe("refused uploads", () => {
   });
 });
 
+describe("callback URLs in the gateway's log", () => {
+  const PDF = "%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+  const SECRET = `pw${randomBytes(6).toString("hex")}`;
+  const TOKEN = `tk${randomBytes(6).toString("hex")}`;
+  const callbackUrl = `https://erp:${SECRET}@erp.example.com/hooks?token=${TOKEN}`;
+  const send = (path: string, type: string, body: string) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": type },
+      body,
+    });
+
+  it("never carry the URL's credentials or query, whatever the request did", async () => {
+    const encoded = encodeURIComponent(callbackUrl);
+    const answers = [
+      await send(`/v1/sign?wait=0&callbackUrl=${encoded}`, "application/pdf", PDF),
+      // Refused requests are logged too: a misspelt option, a second value, a malformed URL.
+      await send(`/v1/sign?callbackURL=${encoded}`, "application/pdf", PDF),
+      await send(`/v1/sign?callbackUrl=${encoded}&callbackUrl=${encoded}x`, "application/pdf", PDF),
+      await send(`/v1/sign?callbackUrl=https%3A%2F%2Ferp%3A${SECRET}%40`, "application/pdf", PDF),
+      await send(
+        "/v1/jobs",
+        "application/json",
+        JSON.stringify({ input: { store: "default", key: "in/cb.pdf" }, callback: { url: callbackUrl } }),
+      ),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([202, 400, 400, 400, 202]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The requests were logged (their URLs included), with the receiver's host but no secret.
+    expect(logs).toContain("erp.example.com");
+    expect(logs).not.toContain(SECRET);
+    expect(logs).not.toContain(TOKEN);
+  });
+});
+
 describe("content types", () => {
   const post = (path: string, type: string, body: string) =>
     fetch(`http://127.0.0.1:${port}${path}`, {
