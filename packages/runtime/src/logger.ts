@@ -102,6 +102,9 @@ function withLoggableQueryUrls(requestUrl: string): string {
   }
   const entries = [...url.searchParams];
   if (!entries.some(([, value]) => URL_LIKE.test(value))) return requestUrl;
-  const query = entries.map(([name, value]) => [name, URL_LIKE.test(value) ? loggableUrl(value) : value]);
+  const query = entries.map(([name, value]): [string, string] => [
+    name,
+    URL_LIKE.test(value) ? loggableUrl(value) : value,
+  ]);
   return `${url.pathname}?${new URLSearchParams(query)}`;
 }
