@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
+import { SigningClient } from "@esign/jobs";
 import { createStores } from "@esign/storage";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +17,7 @@ import { buildApi, parseApiConfig } from "../src";
 
 const REQUEST_TIMEOUT_MS = 1_000;
 const MAX_UPLOAD_BYTES = 200_000;
+const QUEUE_PREFIX = `{esign-limits-${randomBytes(4).toString("hex")}}`;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 const ACME_KEY = `acme-${randomBytes(12).toString("hex")}`;
 const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -32,7 +34,7 @@ beforeAll(async () => {
   const config = parseApiConfig({
     port: 0,
     redisUrl: "redis://127.0.0.1:6379",
-    queuePrefix: `{esign-limits-${randomBytes(4).toString("hex")}}`,
+    queuePrefix: QUEUE_PREFIX,
     dataDir,
     devApiKey: DEV_KEY,
     tenants: { acme: ACME },
@@ -334,6 +336,41 @@ describe("tenant boundaries", () => {
       ],
     });
     expect(outside.status).toBe(403);
+  });
+
+  it("keeps each tenant's idempotency keys its own, and never answers with a job that is not", async () => {
+    const key = `inv-${randomBytes(4).toString("hex")}`;
+    const submit = (authorization: string, input: string) =>
+      fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: JSON.stringify({ input: { store: "default", key: input }, idempotencyKey: key }),
+      });
+    const acme = await submit(`Bearer ${ACME_KEY}`, "acme/i.pdf");
+    const dev = await submit(`Bearer ${DEV_KEY}`, "dev/i.pdf");
+    expect([acme.status, dev.status]).toEqual([202, 202]);
+    const ids = [((await acme.json()) as { id: string }).id, ((await dev.json()) as { id: string }).id];
+    expect(ids[0]).not.toBe(ids[1]);
+    // A producer outside the gateway that happened to use acme's scoped id: acme is refused, not
+    // handed that job.
+    const producer = new SigningClient({
+      connection: { host: "127.0.0.1", port: 6379 },
+      prefix: QUEUE_PREFIX,
+    });
+    const taken = `taken-${randomBytes(4).toString("hex")}`;
+    await producer.submit({
+      input: { store: "default", key: "x/i.pdf" },
+      signer: "default",
+      idempotencyKey: `acme.${taken}`,
+    });
+    await producer.close();
+    const refused = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ input: { store: "default", key: "acme/i.pdf" }, idempotencyKey: taken }),
+    });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("E_FORBIDDEN");
   });
 
   it("refuses tenant names that could make two tenants' idempotency keys collide", () => {
