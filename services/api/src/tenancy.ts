@@ -42,14 +42,12 @@ export function tenantIdempotencyKey(caller: Caller, key: string | undefined): s
  * After a submit that may have collapsed into an existing job (same idempotency key): the job must
  * be this tenant's, or the request is refused rather than answered with someone else's document.
  */
-export async function assertOwnSubmission(
-  client: SigningClient,
-  caller: Caller,
-  id: string,
-): Promise<SignJob> {
-  const { job } = await client.get(id);
+export async function assertOwnSubmission(client: SigningClient, caller: Caller, id: string): Promise<void> {
+  assertOwnJob(caller, (await client.get(id)).job);
+}
+
+export function assertOwnJob(caller: Caller, job: SignJob): void {
   if (job.tenant !== caller.tenantId) {
     throw new EsignError("E_FORBIDDEN", "this idempotency key is already in use; choose another");
   }
-  return job;
 }

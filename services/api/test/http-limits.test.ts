@@ -371,6 +371,16 @@ describe("tenant boundaries", () => {
     });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("E_FORBIDDEN");
+    // The same through an upload: refused, and the uploaded PDF is not kept.
+    const pdfs = async () => (await uploadedObjects()).filter((name) => name.endsWith(".pdf"));
+    const before = await pdfs();
+    const upload = await fetch(`http://127.0.0.1:${port}/v1/sign?wait=0&idempotencyKey=${taken}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ACME_KEY}`, "content-type": "application/pdf" },
+      body: PDF,
+    });
+    expect(upload.status).toBe(403);
+    expect(await pdfs()).toEqual(before);
   });
 
   it("refuses tenant names that could make two tenants' idempotency keys collide", () => {

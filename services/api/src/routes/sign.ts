@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
-import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertOwnJob, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf, uploadRefs } from "./documents";
@@ -146,10 +146,10 @@ export async function submitUpload(
     );
     throw error;
   }
-  if (job.idempotencyKey !== undefined) {
-    const accepted = await assertOwnSubmission(deps.client, caller, submitted.id);
-    if (!sameRef(accepted.input, job.input)) await discard();
-  }
+  if (job.idempotencyKey === undefined) return submitted;
+  const { job: accepted } = await deps.client.get(submitted.id);
+  if (!sameRef(accepted.input, job.input)) await discard();
+  assertOwnJob(caller, accepted);
   return submitted;
 }
 
