@@ -1,5 +1,6 @@
 import { EsignError } from "@esign/errors";
 import type { SigningClient, SignJob } from "@esign/jobs";
+import { allowedPrefixes } from "@esign/storage";
 import type { Caller } from "./auth";
 
 /** BullMQ job ids (= idempotency keys) are at most 128 characters; ours carry the tenant too. */
@@ -19,6 +20,21 @@ export function signerFor(caller: Caller, requested: string | undefined): string
     );
   }
   return signer;
+}
+
+/**
+ * The key prefix in the tenant's `uploadStore` where the gateway puts what it stores for the tenant
+ * (uploads, inline batches' manifests): its `uploadPrefix`, else `fallback` when the tenant may
+ * write there, else `uploads/` inside the first of its areas in that store, so that the default
+ * stays inside a prefix-limited tenant's area rather than being refused.
+ */
+export function uploadArea(caller: Caller, fallback: string): string {
+  const { uploadPrefix, uploadStore } = caller.tenant;
+  if (uploadPrefix !== undefined) return uploadPrefix;
+  const prefixes = allowedPrefixes({ store: uploadStore, key: fallback }, caller.tenant);
+  if (prefixes.some((prefix) => fallback.startsWith(prefix))) return fallback;
+  const area = prefixes.find((prefix) => prefix.endsWith("/"));
+  return area === undefined ? fallback : `${area}uploads/`;
 }
 
 /**

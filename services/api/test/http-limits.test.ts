@@ -20,9 +20,12 @@ const MAX_UPLOAD_BYTES = 200_000;
 const QUEUE_PREFIX = `{esign-limits-${randomBytes(4).toString("hex")}}`;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 const ACME_KEY = `acme-${randomBytes(12).toString("hex")}`;
+const BETA_KEY = `beta-${randomBytes(12).toString("hex")}`;
 const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
 /** A tenant limited to one prefix of the default store. */
 const ACME = { stores: { default: ["acme/"] }, uploadPrefix: "acme/in/" };
+/** The same without an upload prefix: the gateway's defaults must stay inside `beta/`. */
+const BETA = { stores: { default: ["beta/"] } };
 
 let app: FastifyInstance;
 let port: number;
@@ -37,8 +40,11 @@ beforeAll(async () => {
     queuePrefix: QUEUE_PREFIX,
     dataDir,
     devApiKey: DEV_KEY,
-    tenants: { acme: ACME },
-    apiKeys: [{ sha256: sha256hex(ACME_KEY), tenant: "acme", name: "acme" }],
+    tenants: { acme: ACME, beta: BETA },
+    apiKeys: [
+      { sha256: sha256hex(ACME_KEY), tenant: "acme", name: "acme" },
+      { sha256: sha256hex(BETA_KEY), tenant: "beta", name: "beta" },
+    ],
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     maxUploadBytes: MAX_UPLOAD_BYTES,
     syncTimeoutMs: 500,
@@ -290,6 +296,32 @@ describe("tenant boundaries", () => {
       expect(output.key).toMatch(/^acme\/in\/signed\//);
     },
   );
+
+  it("without an upload prefix, uploads and inline batches' manifests stay inside the tenant's area", async () => {
+    const auth = { authorization: `Bearer ${BETA_KEY}` };
+    const uploaded = await fetch(`http://127.0.0.1:${port}/v1/jobs/upload`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/pdf" },
+      body: PDF,
+    });
+    expect(uploaded.status, await uploaded.clone().text()).toBe(202);
+    const { id } = (await uploaded.json()) as { id: string };
+    const job = await fetch(`http://127.0.0.1:${port}/v1/jobs/${id}`, { headers: auth });
+    const { input, output } = (await job.json()) as { input: { key: string }; output: { key: string } };
+    expect(input.key).toMatch(/^beta\/uploads\/\d{4}-\d\d-\d\d\//);
+    expect(output.key).toMatch(/^beta\/uploads\/signed\//);
+
+    const batch = await fetch(`http://127.0.0.1:${port}/v1/batches`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ items: [{ input: { store: "default", key: "beta/b.pdf" } }] }),
+    });
+    expect(batch.status, await batch.clone().text()).toBe(202);
+    const created = (await batch.json()) as { id: string };
+    const status = await fetch(`http://127.0.0.1:${port}/v1/batches/${created.id}`, { headers: auth });
+    const { manifest } = (await status.json()) as { manifest: { key: string } };
+    expect(manifest.key).toBe(`beta/uploads/batches/${created.id}.manifest.jsonl`);
+  });
 
   const postJson = (path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${port}${path}`, {

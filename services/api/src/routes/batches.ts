@@ -18,7 +18,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { ErrorSchema, JobIdParamsSchema } from "../schemas";
-import { signerFor } from "../tenancy";
+import { signerFor, uploadArea } from "../tenancy";
 import type { RouteDeps } from "./deps";
 
 /** The batch request minus what the gateway decides (tenant); inline items are capped. */
@@ -125,7 +125,7 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
         (items
           ? {
               store: caller.tenant.uploadStore,
-              key: `${caller.tenant.uploadPrefix ?? ""}batches/${id}.manifest.jsonl`,
+              key: `${uploadArea(caller, "")}batches/${id}.manifest.jsonl`,
             }
           : defaultManifestRef({ ...settings, tenant: caller.tenantId }, id));
       assertAllowed(manifest, policy);
