@@ -1,7 +1,6 @@
 import {
   AppearanceSchema,
   FieldOptionsSchema,
-  IdempotencyKeySchema,
   PdfPasswordRefSchema,
   SignatureLevelSchema,
   SignJobFieldsSchema,
@@ -33,7 +32,7 @@ export const SignQuerySchema = z.strictObject({
   contactInfo: FieldOptionsSchema.shape.contactInfo,
   certify: z.coerce.number().int().min(1).max(3).optional(),
   callbackUrl: z.url().optional(),
-  idempotencyKey: IdempotencyKeySchema.optional(),
+  idempotencyKey: z.string().optional(),
   /** Milliseconds to wait for the signed PDF before answering 202; capped by the server's setting. */
   wait: z.coerce.number().int().min(0).optional(),
   /**
