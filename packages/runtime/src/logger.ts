@@ -81,7 +81,7 @@ export function loggableUrl(rawUrl: string): string {
 function censor(value: unknown, path: readonly (string | symbol)[]): unknown {
   if (typeof value !== "string") return "[redacted]";
   const [parent, field] = path.slice(-2);
-  if (parent === "req" && field === "url") return withLoggableQueryUrls(value);
+  if (parent === "req" && field === "url") return withLoggableCallbackUrl(value);
   if ((parent === "callback" && field === "url") || field === "callbackUrl") return loggableUrl(value);
   return "[redacted]";
 }
@@ -93,7 +93,7 @@ const URL_LIKE = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]/;
  * The request URL as logged: every URL in its query (`callbackUrl`, but also a misspelt or repeated
  * one, which the request is refused for yet still logged) without credentials or query.
  */
-function withLoggableQueryUrls(requestUrl: string): string {
+function withLoggableCallbackUrl(requestUrl: string): string {
   let url: URL;
   try {
     url = new URL(requestUrl, "http://request.invalid");

@@ -64,6 +64,13 @@ describe("createLogger", () => {
     expect(lines[0]).not.toContain("hunter2");
   });
 
+  it("honours the level", () => {
+    const { logger, lines } = capture("warn");
+    logger.info("hidden");
+    logger.warn("shown");
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["shown"]);
+  });
+
   it("keeps credentials out of every URL in a request's query, misspelt or odd ones too", () => {
     const { logger, lines } = capture();
     const urls = [
@@ -76,12 +83,5 @@ describe("createLogger", () => {
     expect(JSON.parse(lines[2]!).req.url).toBe(
       "/v1/sign?callbackUrl=https%3A%2F%2Ferp.example.com%2F&reason=Approved%3A+final",
     );
-  });
-
-  it("honours the level", () => {
-    const { logger, lines } = capture("warn");
-    logger.info("hidden");
-    logger.warn("shown");
-    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["shown"]);
   });
 });
