@@ -86,14 +86,9 @@ function censor(value: unknown, path: readonly (string | symbol)[]): unknown {
   return "[redacted]";
 }
 
-/** An absolute URL as a URL parser reads it (leading blanks, `\\` for `/`): where credentials can hide. */
-const URL_LIKE = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]/;
-
-/**
- * The request URL as logged: every URL in its query (`callbackUrl`, but also a misspelt or repeated
- * one, which the request is refused for yet still logged) without credentials or query.
- */
 function withLoggableCallbackUrl(requestUrl: string): string {
+  // Every URL in the query, not only `callbackUrl`: a misspelt or repeated one gets the request
+  // refused, yet the request is still logged. Each is logged without credentials or query.
   let url: URL;
   try {
     url = new URL(requestUrl, "http://request.invalid");
@@ -108,3 +103,6 @@ function withLoggableCallbackUrl(requestUrl: string): string {
   ]);
   return `${url.pathname}?${new URLSearchParams(query)}`;
 }
+
+/** An absolute URL as a URL parser reads it (leading blanks, `\\` for `/`): where credentials can hide. */
+const URL_LIKE = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]/;
