@@ -64,15 +64,15 @@ const DENIED = [
   ]),
   rangesBy("benchmarking address", ["198.18.0.0/15", "2001:2::/48"]),
   rangesBy("6to4 relay anycast address", ["192.88.99.0/24"]),
-  rangesBy("IETF protocol assignment address", ["192.0.0.0/24"]),
+  rangesBy("protocol assignment address", ["192.0.0.0/24"]),
   rangesBy("reserved address", ["240.0.0.0/4"]),
   // IPv6 forms a gateway or host may turn into an IPv4 address we cannot see here.
-  rangesBy("IPv4-compatible address (deprecated, reaches the IPv4 address it carries)", ["::/96"]),
-  rangesBy("IPv4-translated address", ["::ffff:0:0:0/96"]),
+  rangesBy("deprecated IPv4-compatible address (reaches the IPv4 address it carries)", ["::/96"]),
+  rangesBy("translated IPv4 address", ["::ffff:0:0:0/96"]),
   rangesBy("local-use NAT64 address", ["64:ff9b:1::/48"]),
   rangesBy("Teredo address (tunnels to an IPv4 address)", ["2001::/32"]),
-  rangesBy("ORCHID address", ["2001:10::/28", "2001:20::/28"]),
-  rangesBy("IETF protocol assignment address", ["2001::/23"]),
+  rangesBy("hash identifier (ORCHID) address", ["2001:10::/28", "2001:20::/28"]),
+  rangesBy("protocol assignment address", ["2001::/23"]),
   rangesBy("discard-only address", ["100::/64"]),
 ];
 
