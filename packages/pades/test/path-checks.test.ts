@@ -12,6 +12,7 @@ import {
   issueTsaCertificate,
   KeyUsageFlags,
   opensslOcspResponse,
+  resignCertificate,
   startOcspResponder,
   type TestIdentity,
   toPem,
@@ -204,6 +205,81 @@ describe("algorithms and key usages", () => {
       subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
     });
     expect(signature.findings.map((found) => found.reason)).toContain("signature uses SHA-1");
+  });
+
+  it("refuses a chain whose intermediate CA certificate is signed with SHA-1, naming it", async () => {
+    const intermediate = await resignCertificate(
+      await issueCertificate({ subject: "CN=SHA-1 Issuing CA", issuer: root, ca: true }),
+      root,
+      "sha1",
+    );
+    const signer = await issueCertificate({ subject: "CN=Signer Under SHA-1 CA", issuer: intermediate });
+    const signature = await verdictOf(await signedPdf(signer));
+    expect(signature.trusted).toBe(true);
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings).toEqual([
+      {
+        subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+        reason: "signer path: CN=SHA-1 Issuing CA is signed with SHA-1 with RSA",
+      },
+    ]);
+  });
+
+  it("refuses a TSA certificate issued with an RSA-1024 key, naming the certificate", async () => {
+    const weakCa = await issueCertificate({
+      subject: "CN=Short Key TSA CA",
+      issuer: root,
+      ca: true,
+      keyType: "rsa-1024",
+    });
+    const weakTsa = await issueTsaCertificate(weakCa);
+    const weakStamper = await createOpensslTimestamper(weakTsa, join(directory, "weak-tsa"));
+    const signer = await issueCertificate({ subject: "CN=Weakly Stamped Signer", issuer: root });
+    const file = await signedPdf(signer, {
+      finish: async (cms) =>
+        addUnsignedAttribute(
+          cms,
+          OID.signatureTimeStampToken,
+          await weakStamper.timestamp(signatureValueOf(cms)),
+        ),
+    });
+    const signature = await verdictOf(file);
+    expect(signature.cms?.signatureTimestamp?.valid).toBe(true);
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings.map((found) => found.reason)).toContain(
+      "signature time-stamp certificate CN=esign test TSA, O=esign-agent tests is signed by CN=Short Key TSA CA, whose key is RSA-1024 (at least 2048 bits required)",
+    );
+  });
+
+  it("refuses a delegated OCSP responder certificate signed with SHA-1", async () => {
+    const responder = await resignCertificate(await issueOcspResponder(root), root, "sha1");
+    const signer = await issueCertificate({
+      subject: "CN=Signer With SHA-1 Responder",
+      issuer: root,
+      ocspUrl: DEAD_OCSP_URL,
+    });
+    const file = await signedPdf(signer, {
+      dss: {
+        certs: [],
+        ocsps: [await opensslOcspResponse(root, signer.certificate, "good", { responder })],
+        crls: [],
+      },
+    });
+    const signature = await verdictOf(file);
+    expect(signature.revocation?.status).toBe("good");
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings.map((found) => found.reason)).toEqual([
+      "OCSP responder for CN=Signer With SHA-1 Responder certificate CN=esign test OCSP responder, O=esign-agent tests is signed with SHA-1 with RSA",
+    ]);
   });
 
   it("refuses a signer certificate without digitalSignature or nonRepudiation key usage", async () => {

@@ -25,7 +25,7 @@ import {
 import { lockPermission, type ModificationPolicy, signatureLocks } from "./changes/policy";
 import { type Indication, indicationOf, type SubIndication } from "./indication";
 import {
-  checkPathRevocation,
+  checkCertificatePaths,
   cryptoFindings,
   type PathToCheck,
   type RevocationEvidence,
@@ -303,7 +303,7 @@ async function judgePaths(
     info.type === "DocTimeStamp"
       ? parseCms(info.contents).certificates
       : certificatesOfSignature(info.contents);
-  const { findings, notes } = await checkPathRevocation(paths, evidence, {
+  const { findings, notes } = await checkCertificatePaths(paths, evidence, {
     trustRoots: options.trustRoots,
     pool: [...carried, ...dssCertificates, ...options.trustRoots],
     now: options.now,
