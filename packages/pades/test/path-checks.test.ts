@@ -352,3 +352,87 @@ describe("claimed signing time against the time-stamp", () => {
     expect(signature.problems.join("\n")).toContain("more than a day before the signature time-stamp");
   });
 });
+
+/**
+ * ETSI EN 319 102-1 proofs of existence: a later archive (document) time-stamp whose own path
+ * holds proves that what it covers existed at its genTime, so a revocation after that time does
+ * not count; without it, a time-stamp's genTime is only its revoked TSA's word.
+ */
+describe("proof of existence from an archive time-stamp", () => {
+  const archiveTsa = issueTsaCertificate(root).then((identity) =>
+    createOpensslTimestamper(identity, join(directory, "archive-tsa")),
+  );
+
+  async function withArchiveTimestamp(file: Buffer): Promise<{ file: Buffer; genTime: Date }> {
+    const prepared = await prepareSignature(await openPdf(new BufferSource(file)), {
+      kind: "timestamp",
+      contentsSize: 6000,
+    });
+    const digest = new Uint8Array(await prepared.digest("sha256"));
+    const token = await (await archiveTsa).timestampDigest(digest, "sha256");
+    const stamped = Buffer.concat([file, prepared.embed(token)]);
+    const report = await verifyPdfSignatures(new BufferSource(stamped), { trustRoots: [root.certificate] });
+    return { file: stamped, genTime: new Date(report.signatures.at(-1)!.documentTimestamp!.genTime) };
+  }
+
+  async function withDss(file: Buffer, ocsps: Uint8Array[]): Promise<Buffer> {
+    const dss = await appendDss(await openPdf(new BufferSource(file)), { certs: [], ocsps, crls: [] });
+    return Buffer.concat([file, dss.revision]);
+  }
+
+  it("rescues a signature whose TSA (or signer) was revoked after the archive time-stamp", async () => {
+    // A TSA and a signer that will be revoked; both name an OCSP responder, so their status is needed.
+    const revokedTsa = await issueTsaCertificate(root, { ocspUrl: DEAD_OCSP_URL });
+    const stamper = await createOpensslTimestamper(revokedTsa, join(directory, "revoked-tsa"));
+    const stamped = await signedPdf(await issueCertificate({ subject: "CN=POE Signer", issuer: root }), {
+      finish: async (cms) =>
+        addUnsignedAttribute(
+          cms,
+          OID.signatureTimeStampToken,
+          await stamper.timestamp(signatureValueOf(cms)),
+        ),
+    });
+    const revokedSigner = await issueCertificate({
+      subject: "CN=Revoked Later Signer",
+      issuer: root,
+      ocspUrl: DEAD_OCSP_URL,
+    });
+    const plain = await signedPdf(revokedSigner);
+    const archivedStamped = await withArchiveTimestamp(stamped);
+    const archivedPlain = await withArchiveTimestamp(plain);
+
+    // Revoked after the archive time-stamps (whole seconds, as OCSP says it), and answered once it happened.
+    const last = Math.max(archivedStamped.genTime.getTime(), archivedPlain.genTime.getTime());
+    const revokedAt = new Date(Math.floor(last / 1000) * 1000 + 2000);
+    await new Promise((resolve) => setTimeout(resolve, revokedAt.getTime() + 200 - Date.now()));
+    const tsaRevoked = await opensslOcspResponse(root, revokedTsa.certificate, "revoked", { revokedAt });
+    const signerRevoked = await opensslOcspResponse(root, revokedSigner.certificate, "revoked", {
+      revokedAt,
+    });
+
+    // The signature time-stamp: its genTime is before the revocation, but only the revoked TSA says so.
+    const unproven = await verdictOf(await withDss(stamped, [tsaRevoked]));
+    expect(unproven).toMatchObject({ indication: "INDETERMINATE", subIndication: "REVOKED_NO_POE" });
+    expect(unproven.findings).toEqual([
+      {
+        subIndication: "REVOKED_NO_POE",
+        reason: expect.stringContaining("signature time-stamp certificate CN=esign test TSA"),
+      },
+    ]);
+    const rescued = await verifyPdfSignatures(
+      new BufferSource(await withDss(archivedStamped.file, [tsaRevoked])),
+      { trustRoots: [root.certificate] },
+    );
+    expect(rescued.signatures.map((signature) => [signature.type, signature.indication])).toEqual([
+      ["Sig", "TOTAL-PASSED"],
+      ["DocTimeStamp", "TOTAL-PASSED"],
+    ]);
+    expect(rescued.signatures[0]!.findings).toEqual([]);
+
+    // A B-B signature whose signer was revoked: only the archive time-stamp proves it was made before.
+    const revoked = await verdictOf(await withDss(plain, [signerRevoked]));
+    expect(revoked).toMatchObject({ indication: "TOTAL-FAILED", subIndication: "REVOKED" });
+    const signerRescued = await verdictOf(await withDss(archivedPlain.file, [signerRevoked]));
+    expect(signerRescued).toMatchObject({ indication: "TOTAL-PASSED", revocation: { status: "revoked" } });
+  });
+});

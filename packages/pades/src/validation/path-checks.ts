@@ -16,6 +16,7 @@ import type { SignerVerification } from "./verify-cms";
  */
 export type FindingSubIndication =
   | "REVOKED"
+  | "REVOKED_NO_POE"
   | "TRY_LATER"
   | "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
   | "CHAIN_CONSTRAINTS_FAILURE"
@@ -52,6 +53,12 @@ export interface PathToCheck {
   at: Date;
   /** A valid time-stamp proves the signature existed then: a later revocation does not count. */
   provenAt?: Date;
+  /**
+   * When the object says it was made (a token's genTime, the TSA's own word). Revoked after it
+   * with nothing proving it: REVOKED_NO_POE (ETSI EN 319 102-1: the validator cannot ascertain
+   * whether it was made before or after the revocation); revoked before it: REVOKED.
+   */
+  claimedAt?: Date;
 }
 
 const TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
@@ -145,7 +152,7 @@ export async function checkCertificatePaths(
   const seen = new Set<string>();
   const pending = [...paths];
   while (pending.length > 0) {
-    const { role, certificate, at, provenAt } = pending.shift()!;
+    const { role, certificate, at, provenAt, claimedAt } = pending.shift()!;
     const path = issuerPath(certificate, options.pool, options.trustRoots);
     for (const [index, der] of path.entries()) {
       const issuer = path[index + 1];
@@ -166,7 +173,14 @@ export async function checkCertificatePaths(
         const revokedAt = status.revokedAt ? new Date(status.revokedAt) : undefined;
         if (!(provenAt && revokedAt && provenAt < revokedAt)) {
           const since = status.revokedAt ? ` since ${status.revokedAt}` : "";
-          findings.push({ subIndication: "REVOKED", reason: `${named} is revoked${since}` });
+          findings.push(
+            claimedAt && revokedAt && claimedAt < revokedAt
+              ? {
+                  subIndication: "REVOKED_NO_POE",
+                  reason: `${named} is revoked${since}; the token says ${claimedAt.toISOString()}, but no archive time-stamp proves it existed before the revocation`,
+                }
+              : { subIndication: "REVOKED", reason: `${named} is revoked${since}` },
+          );
         }
       } else if (status.status === "unknown" && status.source !== undefined) {
         findings.push({
