@@ -20,7 +20,7 @@ import {
 import { SAMPLES_DIR } from "@esign/testkit";
 import { describe, expect, it } from "vitest";
 import { etsiValidationReportXml, type PdfSignatureReport, verifyPdfSignatures } from "../src";
-import { issueCertificate } from "../src/testing";
+import { issueCertificate, type TestIdentity } from "../src/testing";
 import { run, scratchDirectory, signDigest } from "./helpers";
 
 /**
@@ -46,14 +46,17 @@ const certifyOf = (policy: Policy) => (policy === "approval" ? undefined : (Numb
 
 async function sign(
   input: Buffer,
-  options: { certify?: 1 | 2 | 3; fieldName?: string } = {},
+  {
+    identity = signer,
+    ...options
+  }: { certify?: 1 | 2 | 3; fieldName?: string; identity?: TestIdentity } = {},
 ): Promise<Buffer> {
   const prepared = await prepareSignature(await openPdf(new BufferSource(input)), {
     contentsSize: 8000,
     signingTime: new Date(),
     ...options,
   });
-  const cms = signDigest(signer, new Uint8Array(await prepared.digest("sha256")));
+  const cms = signDigest(identity, new Uint8Array(await prepared.digest("sha256")));
   return Buffer.concat([input, prepared.embed(cms)]);
 }
 
@@ -461,6 +464,68 @@ describe("ETSI TS 119 102-2 XML report", () => {
     expect(failingXml).toContain("urn:etsi:019102:mainindication:total-failed");
     expect(failingXml).toContain("urn:etsi:019102:subindication:FORMAT_FAILURE");
     expect(failingXml).toContain("urn:esign-agent:validation:disallowed-change");
+  });
+
+  /** The text of the nodes `path` selects (steps by local name, so no namespace set-up), one per line. */
+  async function select(file: string, path: string): Promise<string[]> {
+    const steps = path
+      .split("/")
+      .map((step) => {
+        const [name, predicate] = step.split("?");
+        if (name!.startsWith("@")) return name;
+        return `*[local-name()='${name}']${predicate ? `[*[local-name()='Type']='${predicate}']` : ""}`;
+      })
+      .join("/");
+    const { stdout } = await run("xmllint", ["--xpath", `//${steps}`, file]);
+    return stdout
+      .split(/<\/?vr:Value>|\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "");
+  }
+
+  it("carries the change analysis, findings and LTV gaps in the status's associated report data", async () => {
+    const unchecked = await issueCertificate({
+      subject: "CN=Report Signer,O=esign-agent tests",
+      issuer: root,
+      ocspUrl: "http://127.0.0.1:9/",
+    });
+    const signed = await sign(await readFile(FORM_OBJSTM), { certify: 2, identity: unchecked });
+    const changed = await MODIFICATIONS["change page content (mutool)"]!(signed, "P=2");
+    const report = await verifyPdfSignatures(new BufferSource(changed), { trustRoots: [root.certificate] });
+    const signature = report.signatures[0]!;
+    expect(signature.findings).toContainEqual(expect.objectContaining({ subIndication: "TRY_LATER" }));
+    const xml = etsiValidationReportXml(report);
+    expect(await validateAgainstXsd(xml, "findings.xml")).toContain("validates");
+    const file = join(directory, "findings.xml");
+    const data = "SignatureValidationStatus/AssociatedValidationReportData/AdditionalValidationReportData";
+    const values = (type: string) =>
+      select(file, `${data}/ReportData?urn:esign-agent:validation:${type}/Value`);
+
+    const disallowed = signature.changes.filter((change) => !change.allowed);
+    expect(disallowed.length).toBeGreaterThan(0);
+    expect(await values("disallowed-change")).toEqual(
+      disallowed.map((change) => `object ${change.object} (${change.kind}): ${change.why}`),
+    );
+    expect(await values("finding")).toEqual(
+      signature.findings.map((finding) => `${finding.subIndication}: ${finding.reason}`),
+    );
+    expect((await values("finding"))[0]).toContain("TRY_LATER: signer certificate CN=Report Signer");
+    expect(await values("ltv-enabled")).toEqual(["false"]);
+    expect(await values("ltv-gap")).toContainEqual(expect.stringMatching(/^CN=Report Signer.* lacks /));
+
+    // The signer certificate is a validation object, referred to by the signer information and the chain.
+    const [objectId] = await select(file, "SignatureValidationObjects/ValidationObject/@id");
+    const chainRef = await select(
+      file,
+      "SignatureValidationStatus/AssociatedValidationReportData/CertificateChain/SigningCertificate/@VOReference",
+    );
+    const signerRef = await select(file, "SignerInformation/SignerCertificate/@VOReference");
+    const id = objectId!.replace(/^id="(.*)"$/, "$1");
+    expect(chainRef).toEqual([`VOReference="${id}"`]);
+    expect(signerRef).toEqual([`VOReference="${id}"`]);
+    expect(
+      await select(file, "SignatureValidationObjects/ValidationObject/ValidationObjectRepresentation/base64"),
+    ).toEqual([expect.stringContaining(Buffer.from(unchecked.certificate).toString("base64"))]);
   });
 });
 
