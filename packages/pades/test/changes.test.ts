@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
+import { findText } from "@esign/appearance";
 import {
   appendDss,
   asInteger,
@@ -79,11 +80,15 @@ async function signDespiteP1(input: Buffer): Promise<Buffer> {
   return Buffer.concat([input, prepared.embed(signDigest(signer, new Uint8Array(digest)))]);
 }
 
-async function withMutool(input: Buffer, mode: "fill" | "annot" | "content"): Promise<Buffer> {
+async function withMutool(
+  input: Buffer,
+  mode: "fill" | "annot" | "content" | "cover",
+  ...args: number[]
+): Promise<Buffer> {
   const before = join(directory, `mutool-in-${mode}.pdf`);
   const after = join(directory, `mutool-out-${mode}.pdf`);
   await writeFile(before, input);
-  await run("mutool", ["run", MUTOOL_EDIT, before, after, mode]);
+  await run("mutool", ["run", MUTOOL_EDIT, before, after, mode, ...args.map(String)]);
   const edited = await readFile(after);
   expect(edited.subarray(0, input.length).equals(input), "mutool must save incrementally").toBe(true);
   return edited;
@@ -102,6 +107,26 @@ async function firstPage(doc: PdfDocument) {
   const page = await doc.page(1);
   if (!page) throw new Error("no page 1");
   return page;
+}
+
+/** A form field whose merged widget is `field` (given /Type, /Subtype and /P here) added on page 1. */
+async function withNewField(input: Buffer, field: PdfDict): Promise<Buffer> {
+  return handMade(input, async (update, doc) => {
+    const page = await firstPage(doc);
+    const ref = update.add(
+      field.set("Type", name("Annot")).set("Subtype", name("Widget")).set("P", page.ref),
+    );
+    await update.appendToArray(page.ref, "Annots", [ref]);
+    const formValue = (await doc.catalog()).get("AcroForm");
+    if (formValue instanceof PdfRef) {
+      await update.appendToArray(formValue, "Fields", [ref]);
+    } else {
+      // The sample's /AcroForm is direct in the catalog: the catalog gets the new version.
+      const form = ((await doc.resolveDict(formValue)) ?? new PdfDict()).clone();
+      await update.appendToArray(form, "Fields", [ref]);
+      (await update.editDict(doc.catalogRef)).set("AcroForm", form);
+    }
+  });
 }
 
 type Modification = (signed: Buffer, policy: Policy) => Promise<Buffer>;
@@ -435,6 +460,121 @@ describe("shadow attacks are caught", () => {
   });
 });
 
+/**
+ * Shadow "hide" by overlay: P=3 and approval signatures allow annotations and form filling, but
+ * not drawing over what was signed. The title of the form sample is the signed text covered.
+ */
+describe("overlays drawn over signed text after signing", async () => {
+  const form = await readFile(FORM);
+  const title = await findText(new BufferSource(form), "Consent form", 1);
+  if (!title) throw new Error("the form sample's title was not found");
+  const [x0, y0, x1, y1] = title.box;
+  const overTitle = [x0 - 2, y0 - 2, x1 + 2, y1 + 2];
+  const pageHeight = ((await firstPage(await openPdf(new BufferSource(form)))).mediaBox as number[])[3]!;
+  /** MuPDF places annotations in its page space, whose y axis points down. */
+  const mutoolCover = (signed: Buffer, [left, bottom, right, top]: number[]) =>
+    withMutool(signed, "cover", left!, pageHeight - top!, right!, pageHeight - bottom!);
+
+  for (const policy of ["P=3", "approval"] as const) {
+    it(`a white square annotation (mutool) over the signed title under ${policy}: disallowed, naming the text`, async () => {
+      const signed = await sign(form, { certify: certifyOf(policy) });
+      const signature = await firstSignature(await mutoolCover(signed, overTitle));
+      expect(signature.modifications).toBe("disallowed");
+      // The annotation and its appearance stream, each named.
+      const covering = signature.changes.filter((change) => !change.allowed);
+      expect(covering.map((change) => change.kind)).toEqual(["annotation", "appearance"]);
+      for (const change of covering)
+        expect(change.why).toContain(
+          'drawn over signed text on page 1 ("Consent form"): shadow attack "hide" by overlay',
+        );
+      expect(signature.indication).toBe("TOTAL-FAILED");
+
+      // The same annotation where the page shows no text is an allowed comment.
+      const elsewhere = await firstSignature(await mutoolCover(signed, [420, 20, 560, 60]));
+      expect(elsewhere.modifications).toBe("allowed");
+      expect(elsewhere.changes).toContainEqual(
+        expect.objectContaining({ kind: "annotation", allowed: true }),
+      );
+    });
+  }
+
+  it("a highlight over the signed title stays allowed (text markup is meant to lie over text)", async () => {
+    const signed = await sign(form, { certify: 3 });
+    const highlighted = await handMade(signed, async (update, doc) => {
+      const page = await firstPage(doc);
+      const look = update.add(
+        new PdfStream(
+          new PdfDict().set("Type", name("XObject")).set("Subtype", name("Form")).set("BBox", overTitle),
+          undefined,
+          Buffer.from(
+            `1 1 0 rg ${overTitle.slice(0, 2).join(" ")} ${x1 - x0 + 4} ${y1 - y0 + 4} re f`,
+            "latin1",
+          ),
+        ),
+      );
+      const highlight = update.add(
+        new PdfDict()
+          .set("Type", name("Annot"))
+          .set("Subtype", name("Highlight"))
+          .set("Rect", overTitle)
+          .set("QuadPoints", [x0, y1, x1, y1, x0, y0, x1, y0])
+          .set("F", 4)
+          .set("P", page.ref)
+          .set("AP", new PdfDict().set("N", look)),
+      );
+      await update.appendToArray(page.ref, "Annots", [highlight]);
+    });
+    const signature = await firstSignature(highlighted);
+    expect(signature.modifications).toBe("allowed");
+  });
+
+  it('"replace via overlay": a field prepared over the title, filled after signing under P=2, is disallowed', async () => {
+    const prepared = await withNewField(
+      form,
+      new PdfDict()
+        .set("FT", name("Tx"))
+        .set("T", new PdfString(Buffer.from("Overlay")))
+        .set("Rect", overTitle)
+        .set("F", 4),
+    );
+    const signed = await sign(prepared, { certify: 2 });
+    const field = (await formFields(await openPdf(new BufferSource(signed)))).find(
+      (candidate) => candidate.name === "Overlay",
+    )!.ref!;
+    const fill = (text: string, box: number[]) =>
+      handMade(signed, async (update) => {
+        const [left, bottom, right, top] = box as [number, number, number, number];
+        const look = update.add(
+          new PdfStream(
+            new PdfDict()
+              .set("Type", name("XObject"))
+              .set("Subtype", name("Form"))
+              .set("BBox", [0, 0, right - left, top - bottom]),
+            undefined,
+            Buffer.from(
+              `1 1 1 rg 0 0 ${right - left} ${top - bottom} re f 0 g BT /Helv 18 Tf 2 6 Td (${text}) Tj ET`,
+              "latin1",
+            ),
+          ),
+        );
+        (await update.editDict(field))
+          .set("V", new PdfString(Buffer.from(text)))
+          .set("AP", new PdfDict().set("N", look))
+          .set("Rect", box);
+      });
+    const attacked = await firstSignature(await fill("Agreement void", overTitle));
+    expect(attacked.modifications).toBe("disallowed");
+    expect(attacked.changes.filter((change) => !change.allowed)).toEqual([
+      expect.objectContaining({
+        kind: "appearance",
+        why: expect.stringContaining(
+          'appearance added for field Overlay, but it is drawn over signed text on page 1 ("Consent form")',
+        ),
+      }),
+    ]);
+  });
+});
+
 describe("ETSI TS 119 102-2 XML report", () => {
   const XSD_DIR = join(import.meta.dirname, "fixtures", "etsi-xsd");
 
@@ -531,32 +671,16 @@ describe("ETSI TS 119 102-2 XML report", () => {
 
 describe("FieldMDP: an approval signature's /Lock keeps the fields it names from being filled", () => {
   /** An empty signature field carrying `lock`, prepared before signing so the signature fills it. */
-  async function withLockedSignatureField(input: Buffer, lock: PdfDict): Promise<Buffer> {
-    return handMade(input, async (update, doc) => {
-      const page = await firstPage(doc);
-      const field = update.add(
-        new PdfDict()
-          .set("FT", name("Sig"))
-          .set("T", new PdfString(Buffer.from("Locker")))
-          .set("Type", name("Annot"))
-          .set("Subtype", name("Widget"))
-          .set("Rect", [0, 0, 0, 0])
-          .set("F", 132)
-          .set("P", page.ref)
-          .set("Lock", lock),
-      );
-      await update.appendToArray(page.ref, "Annots", [field]);
-      const formValue = (await doc.catalog()).get("AcroForm");
-      if (formValue instanceof PdfRef) {
-        await update.appendToArray(formValue, "Fields", [field]);
-      } else {
-        // The sample's /AcroForm is direct in the catalog: the catalog gets the new version.
-        const form = ((await doc.resolveDict(formValue)) ?? new PdfDict()).clone();
-        await update.appendToArray(form, "Fields", [field]);
-        (await update.editDict(doc.catalogRef)).set("AcroForm", form);
-      }
-    });
-  }
+  const withLockedSignatureField = (input: Buffer, lock: PdfDict) =>
+    withNewField(
+      input,
+      new PdfDict()
+        .set("FT", name("Sig"))
+        .set("T", new PdfString(Buffer.from("Locker")))
+        .set("Rect", [0, 0, 0, 0])
+        .set("F", 132)
+        .set("Lock", lock),
+    );
 
   const lockOf = (action: string, fields: string[] = []) =>
     new PdfDict()

@@ -10,6 +10,7 @@ import {
   PdfString,
 } from "@esign/pdf";
 import { openRevision, revisionEnds } from "../revisions";
+import { hiddenSignedText, SignedText } from "./overlay";
 import { describePolicy, type ModificationPolicy } from "./policy";
 import { isReadOnlyField, type RevisionRoles, type RoleOf, revisionRoles } from "./roles";
 
@@ -147,6 +148,7 @@ class RevisionDiff {
     private readonly beforeRoles: RevisionRoles,
     private readonly afterRoles: RevisionRoles,
     private readonly policy: ModificationPolicy,
+    private readonly signedText: SignedText,
   ) {
     this.rules = describePolicy(policy);
     this.beforeEntries = definedEntries(before);
@@ -187,7 +189,33 @@ class RevisionDiff {
           : this.verdict(num, "unreferenced", true, "an object nothing referred to was freed"),
       );
     }
+    for (const change of changes) {
+      if (!change.allowed) continue;
+      const hidden = await this.hiddenText(Number.parseInt(change.object, 10));
+      if (!hidden) continue;
+      change.allowed = false;
+      change.why += `, but it is drawn over signed text on page ${hidden.page} ("${hidden.text}"): shadow attack "hide" by overlay`;
+    }
     return changes;
+  }
+
+  /**
+   * The signed text an allowed change draws over: an annotation added or changed, or an appearance
+   * added or replaced for an annotation or a form field (a fill). A signature's own appearance is
+   * where its signer chose to put it, and is not judged here.
+   */
+  private async hiddenText(num: number): Promise<{ page: number; text: string } | undefined> {
+    const role = this.afterRoles.roles.get(num);
+    if (role?.role === "annotation") {
+      const annotation = await this.after.resolveDict(new PdfRef(num, 0));
+      return annotation ? hiddenSignedText(this.after, num, annotation, this.signedText) : undefined;
+    }
+    if (role?.role !== "appearance" || role.owner === undefined || role.fieldType === "Sig") return undefined;
+    const appearance = await this.after.getObject(num);
+    const owner = await this.after.resolveDict(new PdfRef(role.owner, 0));
+    // Only the appearance streams themselves (fonts and images they use are not drawn alone).
+    if (!(appearance instanceof PdfStream) || !appearance.dict.has("BBox") || !owner) return undefined;
+    return hiddenSignedText(this.after, role.owner, owner, this.signedText, appearance);
   }
 
   private verdict(num: number, kind: string, allowed: boolean, why: string): DocumentChange {
@@ -521,10 +549,12 @@ export async function analyseLaterRevisions(
 ): Promise<ModificationReport> {
   const changes: DocumentChange[] = [];
   const lengths = [signedLength, ...(await revisions.endsAfter(signedLength))];
+  const signedText = new SignedText(await revisions.open(signedLength), revisions.password);
   for (let i = 1; i < lengths.length; i++) {
     const before = await revisions.open(lengths[i - 1]!);
     const after = await revisions.open(lengths[i]!);
-    const diff = new RevisionDiff(before, after, await rolesOf(before), await rolesOf(after), policy);
+    const roles = [await rolesOf(before), await rolesOf(after)] as const;
+    const diff = new RevisionDiff(before, after, ...roles, policy, signedText);
     changes.push(...(await diff.changes()));
   }
   const modifications: Modifications =
@@ -541,6 +571,10 @@ export class RevisionChain {
     /** How the file was opened (an encrypted file's password): every revision opens the same way. */
     private readonly options: OpenOptions = {},
   ) {}
+
+  get password(): string | undefined {
+    return this.options.password;
+  }
 
   open(length: number): Promise<PdfDocument> {
     if (length === this.full.source.size) return Promise.resolve(this.full);
