@@ -363,13 +363,16 @@ describe("proof of existence from an archive time-stamp", () => {
     createOpensslTimestamper(identity, join(directory, "archive-tsa")),
   );
 
-  async function withArchiveTimestamp(file: Buffer): Promise<{ file: Buffer; genTime: Date }> {
+  async function withArchiveTimestamp(
+    file: Buffer,
+    stamper: Promise<Awaited<typeof archiveTsa>> = archiveTsa,
+  ): Promise<{ file: Buffer; genTime: Date }> {
     const prepared = await prepareSignature(await openPdf(new BufferSource(file)), {
       kind: "timestamp",
       contentsSize: 6000,
     });
     const digest = new Uint8Array(await prepared.digest("sha256"));
-    const token = await (await archiveTsa).timestampDigest(digest, "sha256");
+    const token = await (await stamper).timestampDigest(digest, "sha256");
     const stamped = Buffer.concat([file, prepared.embed(token)]);
     const report = await verifyPdfSignatures(new BufferSource(stamped), { trustRoots: [root.certificate] });
     return { file: stamped, genTime: new Date(report.signatures.at(-1)!.documentTimestamp!.genTime) };
@@ -400,9 +403,16 @@ describe("proof of existence from an archive time-stamp", () => {
     const plain = await signedPdf(revokedSigner);
     const archivedStamped = await withArchiveTimestamp(stamped);
     const archivedPlain = await withArchiveTimestamp(plain);
+    // An archive time-stamp whose own path does not hold (its TSA's status is unknown) proves nothing.
+    const uncheckedArchiveTsa = issueTsaCertificate(root, { ocspUrl: DEAD_OCSP_URL }).then((identity) =>
+      createOpensslTimestamper(identity, join(directory, "unchecked-archive-tsa")),
+    );
+    const archivedUnchecked = await withArchiveTimestamp(stamped, uncheckedArchiveTsa);
 
     // Revoked after the archive time-stamps (whole seconds, as OCSP says it), and answered once it happened.
-    const last = Math.max(archivedStamped.genTime.getTime(), archivedPlain.genTime.getTime());
+    const last = Math.max(
+      ...[archivedStamped, archivedPlain, archivedUnchecked].map((archived) => archived.genTime.getTime()),
+    );
     const revokedAt = new Date(Math.floor(last / 1000) * 1000 + 2000);
     await new Promise((resolve) => setTimeout(resolve, revokedAt.getTime() + 200 - Date.now()));
     const tsaRevoked = await opensslOcspResponse(root, revokedTsa.certificate, "revoked", { revokedAt });
@@ -428,6 +438,14 @@ describe("proof of existence from an archive time-stamp", () => {
       ["DocTimeStamp", "TOTAL-PASSED"],
     ]);
     expect(rescued.signatures[0]!.findings).toEqual([]);
+    const notRescued = await verifyPdfSignatures(
+      new BufferSource(await withDss(archivedUnchecked.file, [tsaRevoked])),
+      { trustRoots: [root.certificate] },
+    );
+    expect(notRescued.signatures.map((signature) => signature.subIndication)).toEqual([
+      "REVOKED_NO_POE",
+      "TRY_LATER",
+    ]);
 
     // A B-B signature whose signer was revoked: only the archive time-stamp proves it was made before.
     const revoked = await verdictOf(await withDss(plain, [signerRevoked]));
