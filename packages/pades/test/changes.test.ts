@@ -498,6 +498,24 @@ describe("overlays drawn over signed text after signing", async () => {
     });
   }
 
+  it("an annotation that already covered the title when signed may still be edited under P=3", async () => {
+    const covered = await mutoolCover(form, overTitle);
+    const signed = await sign(covered, { certify: 3 });
+    const edited = await handMade(signed, async (update, doc) => {
+      const annots = (await doc.resolveArray((await firstPage(doc)).dict.get("Annots"))) ?? [];
+      let square: PdfRef | undefined;
+      for (const annot of annots) {
+        const dict = await doc.resolveDict(annot);
+        if (annot instanceof PdfRef && dict?.get("Subtype") === name("Square")) square = annot;
+      }
+      if (!square) throw new Error("no square annotation");
+      (await update.editDict(square)).set("Contents", new PdfString(Buffer.from("a reply")));
+    });
+    const signature = await firstSignature(edited);
+    expect(signature.changes).toEqual([expect.objectContaining({ kind: "annotation", allowed: true })]);
+    expect(signature.modifications).toBe("allowed");
+  });
+
   it("a highlight over the signed title stays allowed (text markup is meant to lie over text)", async () => {
     const signed = await sign(form, { certify: 3 });
     const highlighted = await handMade(signed, async (update, doc) => {

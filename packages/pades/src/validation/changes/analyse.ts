@@ -201,21 +201,30 @@ class RevisionDiff {
 
   /**
    * The signed text an allowed change draws over: an annotation added or changed, or an appearance
-   * added or replaced for an annotation or a form field (a fill). A signature's own appearance is
-   * where its signer chose to put it, and is not judged here.
+   * added or replaced for an annotation or a form field (a fill), when the annotation did not
+   * already cover that text before this revision (what the signer saw hidden was not shown to
+   * them). A signature's own appearance is where its signer chose to put it, and is not judged here.
    */
   private async hiddenText(num: number): Promise<{ page: number; text: string } | undefined> {
     const role = this.afterRoles.roles.get(num);
-    if (role?.role === "annotation") {
-      const annotation = await this.after.resolveDict(new PdfRef(num, 0));
-      return annotation ? hiddenSignedText(this.after, num, annotation, this.signedText) : undefined;
+    let annotation = num;
+    let appearance: PdfStream | undefined;
+    if (role?.role === "appearance" && role.owner !== undefined && role.fieldType !== "Sig") {
+      const stream = await this.after.getObject(num);
+      // Only the appearance streams themselves (fonts and images they use are not drawn alone).
+      if (!(stream instanceof PdfStream) || !stream.dict.has("BBox")) return undefined;
+      annotation = role.owner;
+      appearance = stream;
+    } else if (role?.role !== "annotation") {
+      return undefined;
     }
-    if (role?.role !== "appearance" || role.owner === undefined || role.fieldType === "Sig") return undefined;
-    const appearance = await this.after.getObject(num);
-    const owner = await this.after.resolveDict(new PdfRef(role.owner, 0));
-    // Only the appearance streams themselves (fonts and images they use are not drawn alone).
-    if (!(appearance instanceof PdfStream) || !appearance.dict.has("BBox") || !owner) return undefined;
-    return hiddenSignedText(this.after, role.owner, owner, this.signedText, appearance);
+    const ref = new PdfRef(annotation, 0);
+    const now = await this.after.resolveDict(ref);
+    const hidden = now && (await hiddenSignedText(this.after, annotation, now, this.signedText, appearance));
+    if (!hidden) return undefined;
+    const before = this.beforeEntries.has(annotation) ? await this.before.resolveDict(ref) : undefined;
+    const already = before && (await hiddenSignedText(this.before, annotation, before, this.signedText));
+    return already?.page === hidden.page && already.text === hidden.text ? undefined : hidden;
   }
 
   private verdict(num: number, kind: string, allowed: boolean, why: string): DocumentChange {

@@ -8,6 +8,7 @@ import {
   type PdfObject,
   PdfRef,
   PdfStream,
+  PdfString,
 } from "@esign/pdf";
 
 /**
@@ -54,7 +55,7 @@ export class SignedText {
 /** Drawn over text on purpose and translucent (text markup), or not drawn on the page. */
 const SEE_THROUGH = new Set(["Highlight", "Underline", "Squiggly", "StrikeOut", "Link", "Popup"]);
 /** Drawn by viewers without an appearance stream (from /DA, /IC or a stamp name). */
-const DRAWN_WITHOUT_APPEARANCE = new Set(["FreeText", "Stamp", "Redact", "Widget"]);
+const DRAWN_WITHOUT_APPEARANCE = new Set(["FreeText", "Stamp", "Redact"]);
 /** Annotation flags Hidden (2) and NoView (32): not drawn. */
 const NOT_DRAWN = 2 | 32;
 /** Content operators that cover what is under them: fills, shadings, XObjects, inline images, text. */
@@ -89,6 +90,18 @@ async function normalAppearance(doc: PdfDocument, annotation: PdfDict): Promise<
     return drawn instanceof PdfStream ? drawn : undefined;
   }
   return undefined;
+}
+
+/**
+ * A widget without an appearance stream is drawn by viewers that make one (/NeedAppearances):
+ * its value as text, and its /MK background. An empty field without a background shows nothing.
+ */
+async function widgetDrawnWithoutAppearance(doc: PdfDocument, widget: PdfDict): Promise<boolean> {
+  const look = await doc.resolveDict(widget.get("MK"));
+  if (look?.has("BG")) return true;
+  const field = widget.has("V") ? widget : await doc.resolveDict(widget.get("Parent"));
+  const value = await doc.resolve(field?.get("V"));
+  return value instanceof PdfString ? value.bytes.length > 0 : value !== undefined && value !== null;
 }
 
 async function rectOf(doc: PdfDocument, annotation: PdfDict): Promise<Box | undefined> {
@@ -134,7 +147,9 @@ export async function hiddenSignedText(
   const drawn = appearance ?? (await normalAppearance(doc, annotation));
   const opaque = drawn
     ? await paints(doc, drawn)
-    : isName(subtype) && DRAWN_WITHOUT_APPEARANCE.has(subtype.name);
+    : isName(subtype, "Widget")
+      ? await widgetDrawnWithoutAppearance(doc, annotation)
+      : isName(subtype) && DRAWN_WITHOUT_APPEARANCE.has(subtype.name);
   if (!opaque) return undefined;
   const page = await pageOfAnnotation(doc, num, annotation);
   if (page === undefined) return undefined;
