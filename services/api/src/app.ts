@@ -23,6 +23,7 @@ import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
 
 export interface BuildApiOptions {
@@ -122,6 +123,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
+  await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }
