@@ -26,6 +26,7 @@ import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
 import { signingRoutes } from "./routes/signing";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
 
 export interface BuildApiOptions {
@@ -133,6 +134,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
+  await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   if (contracts) {
     await app.register(async (scope) => contractRoutes(scope, { ...deps, contracts }));
