@@ -168,7 +168,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     });
     const deps: SignDocumentDeps = {
       ...options.signing,
-      signers: { get: () => entry, close: async () => undefined },
+      // The step's one signer, whatever profile name the job carries.
+      signers: { get: () => entry, find: () => entry, close: async () => undefined },
     };
     return signDocument(
       signJob,
