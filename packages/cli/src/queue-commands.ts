@@ -37,7 +37,7 @@ async function withClient<T>(
   const { redisUrl, prefix, stores: storesConfig } = environment();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   await redis.connect().catch((cause: unknown) => {
-    throw new EsignError("E_QUEUE", `cannot reach Redis at ${redisUrl}`, { cause });
+    throw new EsignError("E_UNAVAILABLE", `cannot reach Redis at ${redisUrl}`, { cause });
   });
   const client = new SigningClient({ connection: redis, prefix });
   const stores = createStores(storesConfig);

@@ -48,8 +48,11 @@ export const ERROR_CODES = {
   /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
   E_UPLOAD_ABORTED: { permanent: true, status: 400 },
   E_INVALID_JOB: { permanent: true, status: 400 },
-  /** Redis (the job queue) unreachable or refusing commands. */
-  E_QUEUE: { permanent: false, status: 503 },
+  /**
+   * Redis (the job queue) unreachable, refusing commands or silent past the command timeout: the
+   * request was not carried out (nothing was enqueued) and may be sent again.
+   */
+  E_UNAVAILABLE: { permanent: false, status: 503 },
   /** Waited for a job's outcome longer than asked; the job itself carries on. */
   E_TIMEOUT: { permanent: false, status: 504 },
   // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)

@@ -1,4 +1,4 @@
-import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
+import { apiRateLimitKeyPrefix, BoundedRedis, SigningClient } from "@esign/jobs";
 import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import fastifyMultipart from "@fastify/multipart";
@@ -37,9 +37,18 @@ export interface BuildApiOptions {
 /** The HTTP gateway as a fastify instance; `listen` is the caller's business. */
 export async function buildApi(options: BuildApiOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // Bounded: while Redis is unreachable or silent a request fails 503 within the command timeout,
+  // and nothing is left queued to run after the client was told it failed.
+  const redis =
+    options.redis ?? new BoundedRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  // Only ever duplicated, for the blocking reads of QueueEvents (waitFor): never connects itself.
+  const eventsRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
-  const client = new SigningClient({ connection: redis, prefix: config.queuePrefix });
+  const client = new SigningClient({
+    connection: redis,
+    eventsConnection: eventsRedis,
+    prefix: config.queuePrefix,
+  });
   const deps: RouteDeps = { config, client, stores, redis };
 
   const app = Fastify({
@@ -70,6 +79,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   app.addHook("onClose", async () => {
     await client.close();
     if (!options.stores) await stores.close();
+    eventsRedis.disconnect();
     if (!options.redis) redis.disconnect();
   });
 
