@@ -121,6 +121,14 @@ export const WorkerConfigSchema = z.object({
   stalledIntervalMs: z.int().min(1).default(30_000),
   /** How often a job may be recovered from a dead worker before it fails (E_INTERNAL). */
   maxStalledCount: z.int().min(1).default(3),
+  /**
+   * A job naming a store this worker lacks is put back (delayed) for a worker that has it, for
+   * up to this long after it was submitted; then it fails E_INVALID_JOB (no worker has the store).
+   */
+  unknownStoreWaitMs: z
+    .int()
+    .min(0)
+    .default(15 * 60_000),
   logLevel: LogLevelSchema.default("info"),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
@@ -138,6 +146,7 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
   lockDurationMs: integer("WORKER_LOCK_DURATION_MS"),
   stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
   maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
+  unknownStoreWaitMs: integer("WORKER_UNKNOWN_STORE_WAIT_MS"),
   logLevel: text("LOG_LEVEL"),
 };
 

@@ -10,7 +10,7 @@ import {
 } from "@esign/jobs";
 import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
-import { type Job, Queue, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
@@ -37,6 +37,27 @@ export interface SigningWorker {
 
 export interface SigningWorkerOptions {
   logger?: Logger;
+}
+
+/** Longest wait between two looks at a job whose store this worker lacks. */
+const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
+
+/**
+ * When a job names a store this worker lacks (another deployment's job on a shared queue, or a
+ * worker not yet configured like the rest), the delay after which it is looked at again;
+ * undefined once it has waited long enough (then it fails like any job naming an unknown store).
+ * Delayed rather than failed: a worker that has the store takes it meanwhile.
+ */
+function unknownStoreBackoff(
+  job: Job,
+  parsed: SignJob,
+  storeNames: readonly string[],
+  waitMs: number,
+): number | undefined {
+  const lacking = [parsed.input.store, parsed.output.store].some((store) => !storeNames.includes(store));
+  if (!lacking || Date.now() - job.timestamp >= waitMs) return undefined;
+  const exponential = 500 * 2 ** Math.min(job.attemptsStarted, 10);
+  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, exponential) * (0.5 + Math.random() / 2);
 }
 
 /** Job fields for events of a job whose data may not even parse. */
@@ -80,10 +101,19 @@ export async function createSigningWorker(
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
 
-  const process = (queueName: SigningQueueName) => async (job: Job) => {
+  const process = (queueName: SigningQueueName) => async (job: Job, token?: string) => {
     let parsed: SignJob | undefined;
     try {
       parsed = parseSignJob(job.data);
+      const backoff = unknownStoreBackoff(job, parsed, stores.names(), config.unknownStoreWaitMs);
+      if (backoff !== undefined) {
+        logger.warn(
+          { jobId: job.id, queue: queueName, stores: [parsed.input.store, parsed.output.store] },
+          "job names a store this worker lacks; put back for a worker that has it",
+        );
+        await job.moveToDelayed(Date.now() + backoff, token);
+        throw new DelayedError();
+      }
       const identity = { queue: queueName, jobId: job.id!, attempt: job.attemptsMade + 1 };
       const result = await signDocument(parsed, identity, deps);
       await publish(
@@ -92,6 +122,7 @@ export async function createSigningWorker(
       );
       return result;
     } catch (thrown) {
+      if (thrown instanceof DelayedError) throw thrown;
       const error = asEsignError(thrown);
       const final = error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       logger[final ? "error" : "warn"](

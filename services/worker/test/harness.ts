@@ -77,6 +77,7 @@ export async function createHarness(): Promise<Harness> {
           lockDurationMs: 30_000,
           stalledIntervalMs: 30_000,
           maxStalledCount: 3,
+          unknownStoreWaitMs: 15 * 60_000,
           logLevel: "silent",
           ...overrides,
         },
