@@ -76,6 +76,26 @@ export class BoundedRedis extends Redis {
     return Date.now() + this.clockOffsetMs + this.commandTimeoutMs / 2;
   }
 
+  /**
+   * Resolves true once connected, or false after `timeoutMs` when Redis is not there yet: commands
+   * sent before fail at once (no offline queue), so a service waits for this before it serves, and
+   * serves 503 from then on until Redis answers.
+   */
+  connected(timeoutMs: number): Promise<boolean> {
+    if (this.status === "ready") return Promise.resolve(true);
+    return new Promise((done) => {
+      const timer = setTimeout(() => {
+        this.off("ready", onReady);
+        done(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        done(true);
+      };
+      this.once("ready", onReady);
+    });
+  }
+
   override sendCommand(...[command, stream]: Parameters<Redis["sendCommand"]>): unknown {
     const sent = this.stream;
     command.promise.catch((error: unknown) => {

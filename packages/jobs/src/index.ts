@@ -10,5 +10,6 @@ export * from "./events";
 export * from "./redis-persistence";
 export * from "./schemas";
 export * from "./seal-templates";
+export * from "./signer-health";
 export * from "./validate";
 export * from "./webhooks";

@@ -25,6 +25,9 @@ import { signRoutes } from "./routes/sign";
 import { templateRoutes } from "./routes/templates";
 import { verifyRoutes } from "./routes/verify";
 
+/** How long the gateway waits for Redis at start before serving anyway (503 until Redis answers). */
+const REDIS_START_WAIT_MS = 5_000;
+
 export interface BuildApiOptions {
   config: ApiConfig;
   /** Shared with an embedding process (all-in-one); created from config.redisUrl otherwise. */
@@ -41,6 +44,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   // and nothing is left queued to run after the client was told it failed.
   const redis =
     options.redis ?? new BoundedRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  if (redis instanceof BoundedRedis) await redis.connected(REDIS_START_WAIT_MS);
   // Only ever duplicated, for the blocking reads of QueueEvents (waitFor): never connects itself.
   const eventsRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
@@ -64,6 +68,16 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     requestTimeout: config.requestTimeoutMs,
     // Node checks requestTimeout on this interval (default 30 s): keep the cut-off close to the setting.
     http: { connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.requestTimeoutMs / 4)) },
+  });
+  // Once per outage, not at every reconnection attempt; requests meanwhile answer 503.
+  let redisUp = redis.status === "ready";
+  redis.on("error", (error: Error) => {
+    if (redisUp) app.log.warn({ err: error }, "Redis connection lost: answering 503 until it returns");
+    redisUp = false;
+  });
+  redis.on("ready", () => {
+    if (!redisUp) app.log.info("Redis connected");
+    redisUp = true;
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -129,6 +129,11 @@ export const WorkerConfigSchema = z.object({
     .int()
     .min(0)
     .default(15 * 60_000),
+  /**
+   * How often each profile with a cheap call on its signing path (CSC credentials/info) is probed
+   * for the API's /readyz; 0: never.
+   */
+  signerProbeIntervalMs: z.int().min(0).default(10_000),
   logLevel: LogLevelSchema.default("info"),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
@@ -147,6 +152,7 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
   stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
   maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
   unknownStoreWaitMs: integer("WORKER_UNKNOWN_STORE_WAIT_MS"),
+  signerProbeIntervalMs: integer("SIGNER_PROBE_INTERVAL_MS"),
   logLevel: text("LOG_LEVEL"),
 };
 

@@ -32,6 +32,7 @@ export interface SignerEntry {
 export interface SignerRegistry {
   /** The profile a job names; E_INVALID_JOB when it is not configured (the job cannot get better). */
   get(profile: string): SignerEntry;
+  entries(): SignerEntry[];
   close(): Promise<void>;
 }
 
@@ -137,6 +138,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
       if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);
       return entry;
     },
+    entries: () => [...entries.values()],
     async close() {
       await Promise.allSettled([...entries.values()].map((entry) => entry.signer.close?.()));
     },

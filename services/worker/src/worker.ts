@@ -23,6 +23,7 @@ import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./p
 import { SigningRateLimiter } from "./rate-limiter";
 import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
+import { startSignerProbes } from "./signer-probes";
 import { createSignerRegistry } from "./signer-profiles";
 
 export interface SigningWorker {
@@ -38,6 +39,9 @@ export interface SigningWorker {
 export interface SigningWorkerOptions {
   logger?: Logger;
 }
+
+/** Longest wait for a signer probe's answer. */
+const SIGNER_PROBE_TIMEOUT_MS = 5_000;
 
 /** Longest wait between two looks at a job whose store this worker lacks. */
 const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
@@ -97,6 +101,14 @@ export async function createSigningWorker(
   };
   const publisher = new JobPublisher(redis, webhooks, config.prefix);
   const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
+  const probes = startSignerProbes({
+    entries: config.signerProbeIntervalMs > 0 ? signers.entries() : [],
+    redis,
+    prefix: config.prefix,
+    intervalMs: config.signerProbeIntervalMs,
+    timeoutMs: Math.min(SIGNER_PROBE_TIMEOUT_MS, Math.max(config.signerProbeIntervalMs, 1)),
+    logger,
+  });
 
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
@@ -201,7 +213,7 @@ export async function createSigningWorker(
     metricsUrl: metricsServer?.url,
     async close() {
       logger.info("draining: finishing running jobs before closing");
-      await Promise.all([...workers.map((worker) => worker.close()), batches.close()]);
+      await Promise.all([...workers.map((worker) => worker.close()), batches.close(), probes.close()]);
       await metricsServer?.close();
       await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
       await Promise.all([signers.close(), stores.close()]);

@@ -78,6 +78,7 @@ export async function createHarness(): Promise<Harness> {
           stalledIntervalMs: 30_000,
           maxStalledCount: 3,
           unknownStoreWaitMs: 15 * 60_000,
+          signerProbeIntervalMs: 10_000,
           logLevel: "silent",
           ...overrides,
         },

@@ -1,4 +1,9 @@
-import { NO_PERSISTENCE_WARNING, persistenceGaugeValue, redisPersistence } from "@esign/jobs";
+import {
+  NO_PERSISTENCE_WARNING,
+  persistenceGaugeValue,
+  readSignerHealth,
+  redisPersistence,
+} from "@esign/jobs";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RouteDeps } from "./deps";
@@ -41,10 +46,20 @@ export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promi
 
   app.get("/readyz", { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
+    // The workers' last probe of each signer profile (credentials/info...), not older than a few
+    // intervals: one cheap call per interval however often /readyz is asked.
+    const profiles: Record<string, string> = {};
     await Promise.all([
       deps.redis.ping().then(
         () => (checks.redis = "ok"),
         (error: Error) => (checks.redis = error.message),
+      ),
+      readSignerHealth(deps.redis, deps.config.queuePrefix).then(
+        (health) => {
+          for (const [profile, { ok, reason }] of health)
+            profiles[`profile:${profile}`] = ok ? "ok" : reason!;
+        },
+        () => undefined, // Redis itself failing is the redis check's to report.
       ),
       ...deps.stores.names().map((name) =>
         deps.stores
@@ -63,8 +78,14 @@ export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         ),
       ),
     ]);
-    const ready = Object.values(checks).every((value) => value === "ok");
-    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    // Not ready when every probed profile fails: then every signing call would. One failing
+    // profile among working ones is reported, but the API still serves the others' jobs.
+    const probed = Object.values(profiles);
+    const signingPossible = probed.length === 0 || probed.includes("ok");
+    const ready = signingPossible && Object.values(checks).every((value) => value === "ok");
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? "ready" : "not ready", checks: { ...checks, ...profiles } });
   });
 
   app.get("/metrics", { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
