@@ -57,6 +57,11 @@ export const ERROR_CODES = {
   E_TIMEOUT: { permanent: false, status: 504 },
   // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)
   E_WEBHOOK: { permanent: false, status: 502 },
+  /**
+   * A mail or SMS could not be handed to its server or gateway (unreachable, timed out, 4xx/5xx).
+   * Retryable by default; a recipient the server refuses for good is raised as permanent.
+   */
+  E_NOTIFY_FAILED: { permanent: false, status: 502 },
   E_VERIFY: { permanent: true, status: 500 },
   E_INTERNAL: { permanent: false, status: 500 },
 } as const satisfies Record<string, { permanent: boolean; status: number }>;

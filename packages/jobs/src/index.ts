@@ -11,5 +11,6 @@ export * from "./redis-persistence";
 export * from "./schemas";
 export * from "./seal-templates";
 export * from "./signer-health";
+export * from "./signing-usage";
 export * from "./validate";
 export * from "./webhooks";

@@ -23,6 +23,7 @@ import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
 
 /** How long the gateway waits for Redis at start before serving anyway (503 until Redis answers). */
@@ -146,6 +147,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
+  await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }

@@ -16,6 +16,8 @@ export interface SignerEntry {
   backend: SignerProfile["type"];
   /** Remote backends count against the signing service's quota; local keys do not. */
   remote: boolean;
+  /** The service takes an Idempotency-Key on its sign calls (profile `idempotency`, remote only). */
+  idempotent: boolean;
   signer: Signer;
   /** Bytes to reserve for the CMS; undefined: ask the signer's estimate. */
   contentsSize: number | undefined;
@@ -32,6 +34,8 @@ export interface SignerEntry {
 export interface SignerRegistry {
   /** The profile a job names; E_INVALID_JOB when it is not configured (the job cannot get better). */
   get(profile: string): SignerEntry;
+  /** The profile if configured, without throwing. */
+  find(profile: string | undefined): SignerEntry | undefined;
   entries(): SignerEntry[];
   close(): Promise<void>;
 }
@@ -119,6 +123,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         profile: name,
         backend: profile.type,
         remote: profile.type !== "p12",
+        idempotent: profile.type !== "p12" && profile.idempotency,
         signer,
         contentsSize: profile.contentsSize,
         documentTimestamper:
@@ -133,6 +138,9 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
     throw error;
   }
   return {
+    find(profile) {
+      return profile === undefined ? undefined : entries.get(profile);
+    },
     get(profile) {
       const entry = entries.get(profile);
       if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);

@@ -5,6 +5,7 @@ import {
   QUEUES,
   SealTemplateStore,
   type SigningQueueName,
+  SigningUsageLedger,
   type SignJob,
   signingRateLimitKey,
 } from "@esign/jobs";
@@ -25,6 +26,7 @@ import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
 import { startSignerProbes } from "./signer-probes";
 import { createSignerRegistry } from "./signer-profiles";
+import { SigningUsageCounter } from "./signing-usage";
 
 export interface SigningWorker {
   /** One BullMQ worker per consumed queue. */
@@ -48,9 +50,10 @@ const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
 
 /**
  * When a job names a store this worker lacks (another deployment's job on a shared queue, or a
- * worker not yet configured like the rest), the delay after which it is looked at again;
- * undefined once it has waited long enough (then it fails like any job naming an unknown store).
- * Delayed rather than failed: a worker that has the store takes it meanwhile.
+ * worker not yet configured like the rest), the delay after which it is looked at again: a
+ * quarter of the job's age, from 0.5 s up to 30 s, with jitter; undefined once it has waited
+ * `waitMs` (then it fails like any job naming an unknown store). Delayed rather than failed: a
+ * worker that has the store takes it meanwhile.
  */
 function unknownStoreBackoff(
   job: Job,
@@ -59,9 +62,18 @@ function unknownStoreBackoff(
   waitMs: number,
 ): number | undefined {
   const lacking = [parsed.input.store, parsed.output.store].some((store) => !storeNames.includes(store));
-  if (!lacking || Date.now() - job.timestamp >= waitMs) return undefined;
-  const exponential = 500 * 2 ** Math.min(job.attemptsStarted, 10);
-  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, exponential) * (0.5 + Math.random() / 2);
+  const age = Date.now() - job.timestamp;
+  if (!lacking || age >= waitMs) return undefined;
+  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, Math.max(500, age / 4)) * (0.5 + Math.random() / 2);
+}
+
+/**
+ * The attempt running now, 1 for the first. BullMQ's `attemptsMade` counts failed attempts only:
+ * an attempt cut short by a crash (the job recovered as stalled) is not in it, but every start is
+ * in `attemptsStarted`.
+ */
+function attemptOf(job: Job): number {
+  return Math.max(job.attemptsStarted, job.attemptsMade + 1);
 }
 
 /** Job fields for events of a job whose data may not even parse. */
@@ -91,11 +103,12 @@ export async function createSigningWorker(
     key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
+  const usage = new SigningUsageCounter(new SigningUsageLedger(redis, config.prefix), metrics);
   const deps: SignDocumentDeps = {
     stores,
     signers,
     checkpoints,
-    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics),
+    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics, usage),
     metrics,
     tenantSeals: new TenantSeals(new SealTemplateStore(redis, config.prefix)),
   };
@@ -123,10 +136,12 @@ export async function createSigningWorker(
           { jobId: job.id, queue: queueName, stores: [parsed.input.store, parsed.output.store] },
           "job names a store this worker lacks; put back for a worker that has it",
         );
+        // Not an attempt: BullMQ counted this start (attemptsStarted), and the job reports it.
+        await redis.hincrby(queues.get(queueName)!.toKey(job.id!), "ats", -1);
         await job.moveToDelayed(Date.now() + backoff, token);
         throw new DelayedError();
       }
-      const identity = { queue: queueName, jobId: job.id!, attempt: job.attemptsMade + 1 };
+      const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
       await publish(
         finishedJobOf(job, queueName, parsed),
@@ -142,7 +157,7 @@ export async function createSigningWorker(
           jobId: job.id,
           queue: queueName,
           code: error.code,
-          attempt: job.attemptsMade + 1,
+          attempt: attemptOf(job),
           final,
           err: error,
         },
@@ -152,13 +167,19 @@ export async function createSigningWorker(
         const failure = parseFailureReason(toQueueError(error).message);
         await publish(
           finishedJobOf(job, queueName, parsed),
-          failedEvent(finishedJobOf(job, queueName, parsed), failure, job.attemptsMade + 1),
+          failedEvent(finishedJobOf(job, queueName, parsed), failure, attemptOf(job)),
         ).catch((publishError: unknown) =>
           logger.error({ err: publishError, jobId: job.id }, "cannot publish job.failed"),
         );
       }
       throw toQueueError(error);
     }
+  };
+
+  /** A completed job delivered one signature (paid, for remote profiles). */
+  const countDelivered = async (job: Job) => {
+    const entry = signers.find((job.data as Partial<SignJob>).signer);
+    if (entry) await usage.count(entry, "delivered");
   };
 
   const workers = config.queues.map((queueName) => {
@@ -172,6 +193,9 @@ export async function createSigningWorker(
     });
     worker.on("completed", (job) => {
       metrics.jobs.inc({ queue: queueName, state: "completed" });
+      countDelivered(job).catch((error: unknown) =>
+        logger.warn({ err: error, jobId: job.id }, "cannot count the delivered signature"),
+      );
       // Only now is the outcome recorded: until here a crash could have retried the job.
       checkpoints
         .clear(queueName, job.id!)
