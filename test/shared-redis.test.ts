@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { SAMPLES_DIR } from "@esign/testkit";
+import { REPO_ROOT, run, SAMPLES_DIR } from "@esign/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 import { startTestRedis, type TestRedis } from "./support/redis-server";
@@ -97,4 +97,12 @@ it(`signs ${JOBS} jobs on each of two agents sharing a Redis, each by the agent 
       Array.from({ length: JOBS }, () => true),
     );
   }
+  // A producer on the same machine finds an agent's jobs from its data folder alone (the CLI
+  // derives the prefix the way the agent does).
+  const { ESIGN_QUEUE_PREFIX: _unset, ...inherited } = process.env;
+  const status = await run("pnpm", ["-s", "esign", "status", submitted[1]![0]!], {
+    cwd: REPO_ROOT,
+    env: { ...inherited, REDIS_URL: redis.url, ESIGN_DATA_DIR: agents[1]!.dataDir },
+  });
+  expect(JSON.parse(status.stdout)).toMatchObject({ id: submitted[1]![0], state: "completed" });
 }, 300_000);

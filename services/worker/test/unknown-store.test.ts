@@ -38,7 +38,10 @@ it("leaves jobs for a store it lacks to the worker that has it, failing none", a
   await new Promise((done) => setTimeout(done, 1500));
   const meanwhile = await Promise.all(submitted.map(({ id }) => harness.client.get(id)));
   expect(meanwhile.map((status) => status.state)).not.toContain("failed");
-  expect(meanwhile.some((status) => status.attempts > 0)).toBe(true);
+  // Taken and put back: delayed, not started for good.
+  expect(meanwhile.some((status) => status.state === "delayed")).toBe(true);
+  // At most the one being looked at right now counts a start; put-backs do not add up.
+  expect(Math.max(...meanwhile.map((status) => status.attempts))).toBeLessThanOrEqual(1);
 
   const owner = await harness.startWorker();
   const results = await Promise.all(
@@ -47,6 +50,8 @@ it("leaves jobs for a store it lacks to the worker that has it, failing none", a
   expect(results.map((result) => result.output.key).sort()).toEqual(
     Array.from({ length: JOBS }, (_, index) => `signed/invoice-${index}.pdf`).sort(),
   );
+  // Put back is not an attempt: each job was signed at its first.
+  expect(results.map((result) => result.attempts)).toEqual(Array.from({ length: JOBS }, () => 1));
   expect(await harness.metric(foreign, "esign_jobs_total", { state: "completed" })).toBe(0);
   expect(await harness.metric(foreign, "esign_jobs_total", { state: "failed" })).toBe(0);
   expect(await harness.metric(owner, "esign_jobs_total", { state: "completed" })).toBe(JOBS);
