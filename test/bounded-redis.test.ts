@@ -98,3 +98,13 @@ it("tells whether Redis persists its data", async () => {
   await reader.config("SET", "save", "");
   reader.disconnect();
 });
+
+it("cannot tell whether Redis persists when CONFIG is disabled and AOF is off", async () => {
+  const managed = await startTestRedis(["--rename-command", "CONFIG", ""]);
+  const reader = new Redis(managed.url);
+  const persistence = await redisPersistence(reader);
+  expect(persistence.persistent).toBeUndefined();
+  expect(persistence.detail).toMatch(/RDB save points unknown/);
+  reader.disconnect();
+  await managed.stop();
+});

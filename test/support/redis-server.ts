@@ -19,9 +19,10 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** `extraArgs`: more redis-server options, e.g. `["--rename-command", "CONFIG", ""]`. */
+export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const port = await freePort();
-  let child = await spawnRedis(port);
+  let child = await spawnRedis(port, extraArgs);
   const exited = (process: ChildProcess) =>
     process.exitCode !== null || process.signalCode !== null
       ? Promise.resolve()
@@ -39,16 +40,16 @@ export async function startTestRedis(): Promise<TestRedis> {
     kill,
     async restart() {
       await kill();
-      child = await spawnRedis(port);
+      child = await spawnRedis(port, extraArgs);
     },
     stop: kill,
   };
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
+async function spawnRedis(port: number, extraArgs: string[]): Promise<ChildProcess> {
   const child = spawn(
     "/usr/bin/redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
     { stdio: "ignore" },
   );
   for (let i = 0; i < 100; i++) {
