@@ -28,6 +28,11 @@ export interface ContractRuntime {
 export function createContractRuntime(options: {
   settings: ContractSettings;
   redis: Redis;
+  /**
+   * For the blocking reads of QueueEvents (a gateway waiting for a signature); default `redis`.
+   * A gateway's `redis` has a command timeout that a blocking read must not have.
+   */
+  eventsConnection?: Redis;
   prefix: string;
   stores: StoreRegistry;
   /** Base URL of the gateway when ESIGN_PUBLIC_URL is unset. */
@@ -58,6 +63,7 @@ export function createContractRuntime(options: {
     store,
     secrets: new ContractSecrets(settings.contractSecret),
     queue,
+    eventsConnection: options.eventsConnection ?? redis,
     webhooks,
     mailer,
     sms: createSmsSender({ webhookUrl: settings.smsWebhookUrl }),
