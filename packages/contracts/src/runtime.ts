@@ -46,6 +46,12 @@ export function createContractRuntime(options: {
   const store = new ContractStore(redis, prefix);
   const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+  // A Redis outage surfaces in the calls that fail (E_UNAVAILABLE); unheard 'error' events would crash the process.
+  for (const each of [queue, webhooks]) {
+    each.on("error", (error) =>
+      logger.warn({ err: error, queue: each.name }, "contract queue connection error"),
+    );
+  }
   const mailer = createMailer({
     smtpUrl: settings.smtpUrl,
     from: settings.mailFrom ?? "esign-agent <no-reply@esign-agent.invalid>",

@@ -525,10 +525,15 @@ export class ContractService {
   /** Adds a contract job (deterministic id) and waits for its outcome; the job's failure as an EsignError. */
   async runJob(job: ContractJob, timeoutMs: number, nonce?: string): Promise<unknown> {
     const added = await this.enqueue(job, {}, nonce);
-    this.events ??= new QueueEvents(this.deps.queue.name, {
-      connection: this.deps.eventsConnection,
-      prefix: this.deps.queue.opts.prefix,
-    });
+    if (!this.events) {
+      this.events = new QueueEvents(this.deps.queue.name, {
+        connection: this.deps.eventsConnection,
+        prefix: this.deps.queue.opts.prefix,
+      });
+      this.events.on("error", (error) =>
+        this.deps.logger.warn({ err: error }, "contract queue events connection error"),
+      );
+    }
     await this.events.waitUntilReady();
     try {
       return await added.waitUntilFinished(this.events, timeoutMs);
