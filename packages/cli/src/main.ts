@@ -67,6 +67,7 @@ async function sign(argv: string[]): Promise<number> {
       contentsSize: args.contentsSize,
       appearance,
       pdfPassword: args.pdfPassword,
+      onWarning: (warning) => process.stderr.write(`warning: ${warning}\n`),
     });
     await writeSignedPdf(signed.output, args.output, args.input);
     process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level})\n`);

@@ -3,6 +3,7 @@ export {
   type CompleteOptions,
   checkSignResult,
   complete,
+  type OutputCheck,
   type SignedPdf,
   signRequestOf,
   verifyOutput,
@@ -11,6 +12,7 @@ export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper
 export {
   type FieldOptions,
   hashedLengthOf,
+  ltvGapWarnings,
   type OpenInputOptions,
   type Prepared,
   PreparedSchema,
@@ -21,5 +23,5 @@ export {
   signedLengthOf,
   type VersionedSource,
 } from "./prepare";
-export { type SignPdfOptions, signPdf } from "./sign";
+export { type SignPdfOptions, signPdf, type VerifiedSignedPdf } from "./sign";
 export { writeSignedPdf } from "./write";
