@@ -1,6 +1,7 @@
+import { eventsStreamKey, parseJobEventEntry } from "@esign/jobs";
 import { validate } from "@esign/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "./worker-cluster";
+import { type Cluster, scrape, startCluster } from "./worker-cluster";
 
 let cluster: Cluster;
 
@@ -31,6 +32,19 @@ describe("signing worker levels (worker process, the simulator's E-sign API and 
       submitted.map(({ id }) => cluster.client.waitFor(id, { timeoutMs: 120_000, pollIntervalMs: 500 })),
     );
     expect(results.map((result) => result.level)).toEqual([...levels]);
+    // Judged on the output after B-LT/B-LTA: the simulator's chain and its validation data cover it.
+    expect(results.map((result) => result.ltvEnabled)).toEqual([undefined, true, true]);
+    expect(results.map((result) => result.ltvGaps)).toEqual([undefined, [], []]);
+    expect(results.map((result) => result.warnings)).toEqual([undefined, undefined, undefined]);
+    const entries = await cluster.redis.xrange(eventsStreamKey(cluster.prefix), "-", "+");
+    const completed = entries
+      .map(([, fields]) => parseJobEventEntry(fields))
+      .filter((event) => event.type === "job.completed");
+    const ltvInEvents = submitted.map(
+      ({ id }) => completed.find((event) => event.data.jobId === id)?.data.result.ltvEnabled,
+    );
+    expect(ltvInEvents).toEqual([undefined, true, true]);
+    expect(await scrape(worker, "esign_ltv_not_enabled_total", { profile: "seal-esign-api" })).toBe(0);
     expect(cluster.sim.usage().signatures).toBe(levels.length);
     for (const level of levels) {
       const file = await cluster.download(`signed/${level}.pdf`);
