@@ -12,7 +12,6 @@ export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper
 export {
   type FieldOptions,
   hashedLengthOf,
-  ltvGapWarnings,
   type OpenInputOptions,
   type Prepared,
   PreparedSchema,
