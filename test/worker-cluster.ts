@@ -16,6 +16,8 @@ import { type RunningS3, startS3 } from "../packages/storage/test/s3-server";
 export const REDIS_URL = "redis://127.0.0.1:6379";
 export const SMALL_PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
 const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
+/** The esbuild bundle production runs (`pnpm build`). */
+const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
 const SIM_CLIENT_SECRET = "demo-secret";
 const LOCAL_P12_PASSWORD = "local seal";
 const run = promisify(execFile);
@@ -70,6 +72,10 @@ export interface WorkerProcess {
 export interface ClusterOptions {
   /** Environment every worker gets on top of the defaults. */
   workerEnv?: Record<string, string>;
+  /** Run the built bundle on plain node, as production does, instead of the sources under tsx. */
+  built?: boolean;
+  /** Extra node flags for every worker (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface Cluster {
@@ -131,6 +137,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
       },
+      // The same seal with hash batching, as a batch deployment configures it (multisign 100).
+      "seal-rsa-batched": {
+        type: "csc",
+        url: `${sim.url}/csc/v2`,
+        clientId: "demo",
+        clientSecret: { env: "SIM_CLIENT_SECRET" },
+        credentialId: "seal-rsa",
+        hashBatching: { maxHashes: 100, maxWaitMs: 200 },
+      },
       // The simulator's CMS-returning API; certificate and /Contents size configured, so the
       // signer never spends a billed probe signature to learn them.
       "seal-esign-api": {
@@ -166,7 +181,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async startWorker(env = {}) {
       // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a child process of
       // its own, so a SIGKILL would hit the wrapper and leave the real worker running.
-      const child = spawn(process.execPath, ["--import", "tsx", WORKER_MAIN], {
+      const entry = options.built ? [WORKER_BUNDLE] : ["--import", "tsx", WORKER_MAIN];
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
         cwd: REPO_ROOT,
         env: { ...baseEnv, ...env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import { checkReturnedCms, type RevocationOptions } from "@esign/pades";
 import {
@@ -128,6 +129,23 @@ export async function verifyOutput(
   result: Pick<SignResult, "cms">,
   options: OpenInputOptions = {},
 ): Promise<number> {
+  const signature = await verifyOutputStructure(output, prepared, result, options);
+  const { digest, algorithm } = digestOf(prepared);
+  const rehashed = await hashByteRange(output, signature.byteRange, algorithm);
+  if (Buffer.compare(rehashed, digest) !== 0) throw byteRangeMismatch();
+  return hashedLengthOf(prepared);
+}
+
+/**
+ * `verifyOutput` but the hash: for a writer that hashes the byte range of the very bytes it
+ * stores on their way out (`byteRangeCheck`), instead of a second pass over the whole document.
+ */
+export async function verifyOutputStructure(
+  output: ByteSource,
+  prepared: Prepared,
+  result: Pick<SignResult, "cms">,
+  options: OpenInputOptions = {},
+): Promise<{ byteRange: number[] }> {
   const fields = await signatureFields(await openInput(output, options));
   const signature = fields.find((field) => field.name === prepared.fieldName)?.signature;
   if (!signature) {
@@ -143,10 +161,45 @@ export async function verifyOutput(
   if (Buffer.compare(embedded, result.cms) !== 0) {
     throw new EsignError("E_VERIFY", "the new signature's /Contents is not the CMS the signer returned");
   }
+  return signature;
+}
+
+function byteRangeMismatch(): EsignError {
+  return new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
+}
+
+/**
+ * Hashes the prepared /ByteRange of a document streamed through `update` from its first byte, and
+ * refuses it in `final` (E_VERIFY) unless that is the signed digest: the storage write of the
+ * output runs its bytes through this, so the bytes stored are the bytes verified, in one pass.
+ */
+export function byteRangeCheck(prepared: Prepared): {
+  update(chunk: Uint8Array): void;
+  final(): void;
+} {
   const { digest, algorithm } = digestOf(prepared);
-  const rehashed = await hashByteRange(output, signature.byteRange, algorithm);
-  if (Buffer.compare(rehashed, digest) !== 0) {
-    throw new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
-  }
-  return hashedLengthOf(prepared);
+  const [, gapStart, gapEnd, tailLength] = prepared.byteRange;
+  const hash = createHash(algorithm);
+  let offset = 0;
+  let hashed = 0;
+  const take = (chunk: Uint8Array, from: number, to: number) => {
+    const start = Math.max(from, offset) - offset;
+    const end = Math.min(to, offset + chunk.length) - offset;
+    if (end > start) {
+      hash.update(chunk.subarray(start, end));
+      hashed += end - start;
+    }
+  };
+  return {
+    update(chunk) {
+      take(chunk, 0, gapStart);
+      take(chunk, gapEnd, gapEnd + tailLength);
+      offset += chunk.length;
+    },
+    final() {
+      if (hashed !== hashedLengthOf(prepared) || Buffer.compare(hash.digest(), digest) !== 0) {
+        throw byteRangeMismatch();
+      }
+    },
+  };
 }

@@ -1,11 +1,13 @@
 export {
   assertCompletable,
+  byteRangeCheck,
   type CompleteOptions,
   checkSignResult,
   complete,
   type SignedPdf,
   signRequestOf,
   verifyOutput,
+  verifyOutputStructure,
 } from "./complete";
 export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper } from "./ltv";
 export {

@@ -4,9 +4,9 @@ import type { RawSignatureProvider, SignerDescription } from "./types";
 
 /**
  * `hashBatching` of a signer profile: gather the hashes of concurrent jobs into one call of up to
- * `maxHashes`, waiting at most `maxWaitMs` for company. Worth it when the credential signs several
- * hashes per call (CSC `multisign` > 1, e.g. an organisation seal) and calls are what is billed or
- * rate-limited.
+ * `maxHashes`, waiting at most `maxWaitMs` for company, and only while a call is already under way
+ * (an idle system sends at once). Worth it when the credential signs several hashes per call (CSC
+ * `multisign` > 1, e.g. an organisation seal) and calls are what is billed or rate-limited.
  */
 export const HashBatchingOptionsSchema = z.strictObject({
   maxHashes: z.int().min(2).max(10_000),
@@ -23,16 +23,21 @@ interface Waiting {
 
 /**
  * A RawSignatureProvider decorator that merges concurrent `signHashes` calls of one process into
- * one call of the wrapped provider. A batch leaves when it holds `maxHashes` hashes or when its
- * first caller has waited `maxWaitMs`, whichever comes first; each caller gets back exactly its
- * own signatures, in order. If the merged call fails, every caller in it gets that error (and its
- * job retries on its own terms). The CMS-building signer above checks each signature against the
- * certificate, so a mix-up could not go unnoticed.
+ * one call of the wrapped provider. The wait adapts to the load: with no call of ours under way
+ * the hashes leave at once, with only those that arrived in the same turn of the event loop (an
+ * idle system pays no latency); while a call is under way, arrivals gather until it returns, the
+ * batch holds `maxHashes` hashes, or the first of them has waited `maxWaitMs`, whichever comes
+ * first (a backlog fills batches). Each caller gets back exactly its own signatures, in order. If
+ * the merged call fails, every caller in it gets that error (and its job retries on its own
+ * terms). The CMS-building signer above checks each signature against the certificate, so a
+ * mix-up could not go unnoticed.
  */
 export class HashBatchingProvider implements RawSignatureProvider {
   private waiting: Waiting[] = [];
   private waitingHashes = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private callsUnderWay = 0;
 
   constructor(
     private readonly inner: RawSignatureProvider,
@@ -46,12 +51,13 @@ export class HashBatchingProvider implements RawSignatureProvider {
   signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
     if (hashes.length === 0) return Promise.resolve([]);
     // A caller that fills a batch by itself has nobody to wait for.
-    if (hashes.length >= this.options.maxHashes) return this.inner.signHashes(hashes, toBeSigned);
+    if (hashes.length >= this.options.maxHashes) return this.call(hashes, toBeSigned);
     return new Promise<Uint8Array[]>((resolve, reject) => {
       if (this.waitingHashes + hashes.length > this.options.maxHashes) this.flush();
       this.waiting.push({ hashes, toBeSigned, resolve, reject });
       this.waitingHashes += hashes.length;
       if (this.waitingHashes >= this.options.maxHashes) this.flush();
+      else if (this.callsUnderWay === 0) this.immediate ??= setImmediate(() => this.flush());
       else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
     });
   }
@@ -62,18 +68,30 @@ export class HashBatchingProvider implements RawSignatureProvider {
     await this.inner.close?.();
   }
 
+  /** One call of the wrapped provider; its return sends whatever gathered meanwhile. */
+  private async call(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
+    this.callsUnderWay++;
+    try {
+      return await this.inner.signHashes(hashes, toBeSigned);
+    } finally {
+      this.callsUnderWay--;
+      if (this.waiting.length > 0) this.flush();
+    }
+  }
+
   private flush(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     const batch = this.waiting;
     this.waiting = [];
     this.waitingHashes = 0;
     if (batch.length === 0) return;
-    this.inner
-      .signHashes(
-        batch.flatMap((caller) => caller.hashes),
-        batch.flatMap((caller) => caller.toBeSigned),
-      )
+    this.call(
+      batch.flatMap((caller) => caller.hashes),
+      batch.flatMap((caller) => caller.toBeSigned),
+    )
       .then((signatures) => {
         const expected = batch.reduce((sum, caller) => sum + caller.hashes.length, 0);
         if (signatures.length !== expected) {

@@ -2,13 +2,14 @@ import { certificateSubject, type VisibleSignatureOptions } from "@esign/appeara
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
 import {
+  byteRangeCheck,
   complete,
   hashedLengthOf,
   type OpenInputOptions,
   type Prepared,
   prepare,
   preparedFor,
-  verifyOutput,
+  verifyOutputStructure,
 } from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
 import { type CheckpointStore, signResultOf } from "./checkpoints";
@@ -133,13 +134,18 @@ async function signFetched(
   const signed = await metrics.time("embed", () =>
     complete(source, prepared, signature, { ...open, documentTimestamper: entry.documentTimestamper }),
   );
-  await metrics.time("verify", async () => {
-    metrics.bytesHashed.inc(await verifyOutput(signed.output, prepared, signature, open));
-  });
-
+  // The reader's view of the new signature here; that the bytes stored hash to the signed digest
+  // is checked on their way into the store (one pass: no re-read, no re-hash of the document).
+  await metrics.time("verify", () => verifyOutputStructure(signed.output, prepared, signature, open));
   const written = await metrics.time("upload", () =>
-    output.store.writeSignedOutput(output.key, source, Buffer.concat(signed.revisions)),
+    output.store.writeSignedOutput(
+      output.key,
+      source,
+      Buffer.concat(signed.revisions),
+      byteRangeCheck(prepared),
+    ),
   );
+  metrics.bytesHashed.inc(hashedLengthOf(prepared));
   const description = await entry.describe();
   return {
     schemaVersion: SCHEMA_VERSION,

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import { children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 
@@ -60,4 +61,24 @@ function parseFields(certificate: Uint8Array): CertificateFields {
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** Distinct certificates kept parsed: a worker sees a handful (its signers, their chains, TSAs). */
+const X509_CACHE_SIZE = 64;
+const x509ByDer = new Map<string, X509Certificate>();
+
+/**
+ * `new X509Certificate(der)`, parsed once per distinct certificate: every CMS of a signer carries
+ * the same certificates in fresh buffers, and parsing one costs more than signing (~0.3 ms). Keyed
+ * by content, so a cached object always describes exactly these bytes; X509Certificate is immutable.
+ */
+export function x509Of(der: Uint8Array): X509Certificate {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  let certificate = x509ByDer.get(key);
+  if (!certificate) {
+    certificate = new X509Certificate(der);
+    if (x509ByDer.size >= X509_CACHE_SIZE) x509ByDer.delete(x509ByDer.keys().next().value!);
+    x509ByDer.set(key, certificate);
+  }
+  return certificate;
 }
