@@ -4,7 +4,8 @@
  * events), for a key held by the worker and for the E-sign API simulator's CSC API with 100 ms
  * latency per sign call (hash batching on), with one and two worker processes, on a 1-page and a
  * 50-page PDF. Workers run the built bundle (`pnpm build`, `node services/worker/dist/main.js`),
- * as production does; `--tsx` runs the sources instead.
+ * as production does; `--tsx` runs the sources instead, `--bundle PATH` another build (e.g. the
+ * commit before a change, for an A/B run under the same load).
  *
  *   pnpm build && pnpm exec tsx bench/worker-throughput.ts [--jobs 300] [--workers 1,2]
  *        [--pages 1,50] [--signers local,csc] [--concurrency 16] [--cpu-prof DIR] [--write]
@@ -21,7 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "@esign/testkit";
 import { PDFDocument } from "pdf-lib";
-import { SMALL_PDF, startCluster } from "../test/worker-cluster";
+import { SMALL_PDF, startCluster, WORKER_BUNDLE } from "../test/worker-cluster";
 import { writeBenchmarksSection } from "./benchmarks-doc";
 
 const { values } = parseArgs({
@@ -31,26 +32,35 @@ const { values } = parseArgs({
     pages: { type: "string", default: "1,50" },
     signers: { type: "string", default: "local,csc" },
     concurrency: { type: "string", default: "16" },
+    "csc-concurrency": { type: "string", default: "64" },
     "cpu-prof": { type: "string" },
     tsx: { type: "boolean", default: false },
+    bundle: { type: "string", default: WORKER_BUNDLE },
     write: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(values.jobs);
-const CONCURRENCY = Number(values.concurrency);
 const list = (text: string) => text.split(",").map((item) => item.trim());
 
 interface Backend {
   label: string;
   signer: string;
   latencyMs: number;
+  /** Jobs per worker process at once: a remote signer needs many in flight to cover its latency. */
+  concurrency: number;
 }
 const BACKENDS: Record<string, Backend> = {
-  local: { label: "local key (p12 in the worker)", signer: "local-seal", latencyMs: 0 },
+  local: {
+    label: "local key (p12 in the worker)",
+    signer: "local-seal",
+    latencyMs: 0,
+    concurrency: Number(values.concurrency),
+  },
   csc: {
     label: "simulator CSC API, 100 ms latency, hash batching",
     signer: "seal-rsa-batched",
     latencyMs: 100,
+    concurrency: Number(values["csc-concurrency"]),
   },
 };
 
@@ -76,6 +86,10 @@ interface Scenario {
 
 interface Measured {
   rate: number;
+  /** CPU time of the worker processes per document, ms (user + system, from /proc). */
+  workerCpuMs: number;
+  /** CPU time of this process (s3rver, the simulator, the client) per document, ms. */
+  benchCpuMs: number;
   inputBytes: number;
   signCalls: number;
   loadStart: number;
@@ -84,9 +98,9 @@ interface Measured {
 
 async function measure({ backend, workers: workerCount, pages }: Scenario): Promise<Measured> {
   const cluster = await startCluster({
-    built: !values.tsx,
+    workerBundle: values.tsx ? undefined : values.bundle,
     nodeArgs: values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", values["cpu-prof"]] : [],
-    workerEnv: { WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: "info" },
+    workerEnv: { WORKER_CONCURRENCY: String(backend.concurrency), LOG_LEVEL: "info" },
   });
   try {
     if (backend.latencyMs > 0) cluster.sim.setFaults({ routes: ["sign"], latencyMs: backend.latencyMs });
@@ -113,17 +127,23 @@ async function measure({ backend, workers: workerCount, pages }: Scenario): Prom
     await waitFor(warmUp);
     const callsBefore = cluster.sim.usage().signCalls;
     const loadStart = loadavg()[0]!;
+    const workerCpuBefore = await sumCpuMs(workers.map((worker) => worker.child.pid!));
+    const benchCpuBefore = process.cpuUsage();
     const started = performance.now();
     await submit(JOBS, "run");
     await waitFor(warmUp + JOBS);
     const seconds = (performance.now() - started) / 1000;
     const loadEnd = loadavg()[0]!;
+    const workerCpuMs = (await sumCpuMs(workers.map((worker) => worker.child.pid!))) - workerCpuBefore;
+    const benchCpu = process.cpuUsage(benchCpuBefore);
     const callsAfter = cluster.sim.usage().signCalls;
     for (const worker of workers) worker.child.kill("SIGTERM");
     await Promise.all(workers.map((worker) => worker.exited));
     const { size } = await cluster.stores.get("default").stat("inbox/input.pdf");
     return {
       rate: JOBS / seconds,
+      workerCpuMs: workerCpuMs / JOBS,
+      benchCpuMs: (benchCpu.user + benchCpu.system) / 1000 / JOBS,
       inputBytes: size,
       signCalls: callsAfter - callsBefore,
       loadStart,
@@ -132,6 +152,16 @@ async function measure({ backend, workers: workerCount, pages }: Scenario): Prom
   } finally {
     await cluster.close();
   }
+}
+
+/** utime + stime of processes, ms (Linux /proc; clock ticks are 100 Hz). */
+async function sumCpuMs(pids: number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return total;
 }
 
 const scenarios: Scenario[] = list(values.workers).flatMap((workers) =>
@@ -148,7 +178,7 @@ const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO
 const rows: string[] = [];
 for (const scenario of scenarios) {
   const result = await measure(scenario);
-  const row = `| ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${CONCURRENCY} | ${JOBS} | **${result.rate.toFixed(1)}** | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
+  const row = `| ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${scenario.backend.concurrency} | ${JOBS} | **${result.rate.toFixed(1)}** | ${result.workerCpuMs.toFixed(1)} + ${result.benchCpuMs.toFixed(1)} | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
   process.stdout.write(`${row}\n`);
   rows.push(row);
 }
@@ -165,13 +195,13 @@ const section = [
   "sign call and batch hashes (`hashBatching: {maxHashes: 100, maxWaitMs: 200}`, adaptive).",
   "",
   "```sh",
-  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --concurrency ${CONCURRENCY} --write`,
+  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --concurrency ${values.concurrency} --csc-concurrency ${values["csc-concurrency"]} --write`,
   "```",
   "",
   `Measured ${new Date().toISOString().slice(0, 16)}Z at commit ${commit} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; Redis, s3rver, the simulator, the benchmark and the workers share these cores with other engineers' work (1-minute load average at start → end of each row).`,
   "",
-  "| signer | pages | worker processes | concurrency each | jobs | documents/s | sign calls per document | load average |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| signer | pages | worker processes | concurrency each | jobs | documents/s | CPU ms per document: workers + s3rver/simulator/client | sign calls per document | load average |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ...rows,
 ];
 

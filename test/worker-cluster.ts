@@ -17,7 +17,7 @@ export const REDIS_URL = "redis://127.0.0.1:6379";
 export const SMALL_PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
 const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
 /** The esbuild bundle production runs (`pnpm build`). */
-const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
+export const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
 const SIM_CLIENT_SECRET = "demo-secret";
 const LOCAL_P12_PASSWORD = "local seal";
 const run = promisify(execFile);
@@ -72,8 +72,11 @@ export interface WorkerProcess {
 export interface ClusterOptions {
   /** Environment every worker gets on top of the defaults. */
   workerEnv?: Record<string, string>;
-  /** Run the built bundle on plain node, as production does, instead of the sources under tsx. */
-  built?: boolean;
+  /**
+   * A built worker (`WORKER_BUNDLE`, or another checkout's) to run on plain node, as production
+   * does, instead of the sources under tsx.
+   */
+  workerBundle?: string;
   /** Extra node flags for every worker (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
 }
@@ -181,7 +184,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async startWorker(env = {}) {
       // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a child process of
       // its own, so a SIGKILL would hit the wrapper and leave the real worker running.
-      const entry = options.built ? [WORKER_BUNDLE] : ["--import", "tsx", WORKER_MAIN];
+      const entry = options.workerBundle ? [options.workerBundle] : ["--import", "tsx", WORKER_MAIN];
       const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
         cwd: REPO_ROOT,
         env: { ...baseEnv, ...env },

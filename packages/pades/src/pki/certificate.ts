@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
+import * as x509 from "@peculiar/x509";
 import { children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
@@ -64,21 +65,29 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Distinct certificates kept parsed: a worker sees a handful (its signers, their chains, TSAs). */
-const X509_CACHE_SIZE = 64;
-const x509ByDer = new Map<string, X509Certificate>();
+const CACHE_SIZE = 64;
 
 /**
- * `new X509Certificate(der)`, parsed once per distinct certificate: every CMS of a signer carries
- * the same certificates in fresh buffers, and parsing one costs more than signing (~0.3 ms). Keyed
- * by content, so a cached object always describes exactly these bytes; X509Certificate is immutable.
+ * `parse`, run once per distinct certificate content (the most recent CACHE_SIZE kept): every CMS
+ * of a signer carries the same certificates in fresh buffers, and parsing one costs more than
+ * signing. Keyed by the bytes themselves, so a cached result always describes exactly these bytes.
  */
-export function x509Of(der: Uint8Array): X509Certificate {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-  let certificate = x509ByDer.get(key);
-  if (!certificate) {
-    certificate = new X509Certificate(der);
-    if (x509ByDer.size >= X509_CACHE_SIZE) x509ByDer.delete(x509ByDer.keys().next().value!);
-    x509ByDer.set(key, certificate);
-  }
-  return certificate;
+function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
+  const cache = new Map<string, T>();
+  return (der) => {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+    if (cache.has(key)) return cache.get(key)!;
+    const value = parse(der);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+    return value;
+  };
 }
+
+/** `new X509Certificate(der)`, once per distinct certificate (X509Certificate is immutable). */
+export const x509Of = cachedByContent((der) => new X509Certificate(der));
+
+/** The subjectKeyIdentifier of a certificate, hex, once per distinct certificate. */
+export const subjectKeyIdOf = cachedByContent(
+  (der) => new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+);

@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import { EsignError } from "@esign/errors";
-import * as x509 from "@peculiar/x509";
 import { OID } from "../asn1/oids";
 import { children, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "../cms/parse";
 import { parseSignatureAlgorithm } from "../pki/algorithm-identifiers";
 import { type DigestAlgorithm, digestAlgorithmFromOid, hash, verifyData } from "../pki/algorithms";
-import { bytesEqual, certificateIdentity, x509Of } from "../pki/certificate";
+import { bytesEqual, certificateIdentity, subjectKeyIdOf, x509Of } from "../pki/certificate";
 import { buildChain, type CertificateSummary, type ChainReport, summarizeCertificate } from "../pki/chain";
 import { parseTstInfo } from "../timestamp/tst-info";
 
@@ -61,10 +60,7 @@ function findSignerCertificate(signer: ParsedSignerInfo, certificates: Uint8Arra
   const { sid } = signer;
   if ("subjectKeyIdentifier" in sid) {
     const wanted = Buffer.from(sid.subjectKeyIdentifier).toString("hex");
-    return certificates.find(
-      (der) =>
-        new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId === wanted,
-    );
+    return certificates.find((der) => subjectKeyIdOf(der) === wanted);
   }
   return certificates.find((der) => {
     const identity = certificateIdentity(der);
