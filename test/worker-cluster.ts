@@ -19,14 +19,14 @@ const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
 /** The esbuild bundle production runs (`pnpm build`). */
 export const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
 const SIM_CLIENT_SECRET = "demo-secret";
-const LOCAL_P12_PASSWORD = "local seal";
+export const LOCAL_P12_PASSWORD = "local seal";
 const run = promisify(execFile);
 
 /**
  * A self-signed RSA seal in a PKCS#12 file, for the `local-seal` profile (a key held by the worker
  * itself, no signing service): made with openssl, as an operator would.
  */
-async function makeLocalP12(directory: string): Promise<string> {
+export async function makeLocalP12(directory: string): Promise<string> {
   const key = join(directory, "local-seal.key");
   const certificate = join(directory, "local-seal.pem");
   const p12 = join(directory, "local-seal.p12");
