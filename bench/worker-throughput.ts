@@ -31,6 +31,8 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1,2" },
     pages: { type: "string", default: "1,50" },
     signers: { type: "string", default: "local,csc" },
+    /** `s3`: s3rver over HTTP (the cluster's `default` store); `local`: a local-directory store. */
+    stores: { type: "string", default: "s3" },
     concurrency: { type: "string", default: "16" },
     "csc-concurrency": { type: "string", default: "64" },
     "cpu-prof": { type: "string" },
@@ -40,6 +42,7 @@ const { values } = parseArgs({
   },
 });
 const JOBS = Number(values.jobs);
+const STORE_NAMES: Record<string, string> = { s3: "default", local: "local" };
 const list = (text: string) => text.split(",").map((item) => item.trim());
 
 interface Backend {
@@ -79,6 +82,8 @@ async function inputWithPages(pages: number, directory: string): Promise<string>
 }
 
 interface Scenario {
+  /** `s3` or `local`. */
+  store: string;
   backend: Backend;
   workers: number;
   pages: number;
@@ -96,7 +101,8 @@ interface Measured {
   loadEnd: number;
 }
 
-async function measure({ backend, workers: workerCount, pages }: Scenario): Promise<Measured> {
+async function measure({ store, backend, workers: workerCount, pages }: Scenario): Promise<Measured> {
+  const STORE = STORE_NAMES[store] ?? "default";
   const cluster = await startCluster({
     workerBundle: values.tsx ? undefined : values.bundle,
     nodeArgs: values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", values["cpu-prof"]] : [],
@@ -105,14 +111,14 @@ async function measure({ backend, workers: workerCount, pages }: Scenario): Prom
   try {
     if (backend.latencyMs > 0) cluster.sim.setFaults({ routes: ["sign"], latencyMs: backend.latencyMs });
     const input = await inputWithPages(pages, cluster.scratch);
-    await cluster.upload("inbox/input.pdf", input);
+    await cluster.stores.get(STORE).write("inbox/input.pdf", [await readFile(input)]);
     const workers = await Promise.all(Array.from({ length: workerCount }, () => cluster.startWorker()));
     // A short warm-up per process, outside the timing: the first documents compile the code paths.
     const submit = (count: number, tag: string) =>
       cluster.client.submitBulk(
         Array.from({ length: count }, (_, index) => ({
-          input: { store: "default", key: "inbox/input.pdf" },
-          output: { store: "default", key: `signed/${tag}-${index}.pdf` },
+          input: { store: STORE, key: "inbox/input.pdf" },
+          output: { store: STORE, key: `signed/${tag}-${index}.pdf` },
           signer: backend.signer,
         })),
       );
@@ -139,7 +145,7 @@ async function measure({ backend, workers: workerCount, pages }: Scenario): Prom
     const callsAfter = cluster.sim.usage().signCalls;
     for (const worker of workers) worker.child.kill("SIGTERM");
     await Promise.all(workers.map((worker) => worker.exited));
-    const { size } = await cluster.stores.get("default").stat("inbox/input.pdf");
+    const { size } = await cluster.stores.get(STORE).stat("inbox/input.pdf");
     return {
       rate: JOBS / seconds,
       workerCpuMs: workerCpuMs / JOBS,
@@ -164,13 +170,16 @@ async function sumCpuMs(pids: number[]): Promise<number> {
   return total;
 }
 
-const scenarios: Scenario[] = list(values.workers).flatMap((workers) =>
-  list(values.pages).flatMap((pages) =>
-    list(values.signers).map((name) => ({
-      backend: BACKENDS[name] ?? BACKENDS.local!,
-      workers: Number(workers),
-      pages: Number(pages),
-    })),
+const scenarios: Scenario[] = list(values.stores).flatMap((store) =>
+  list(values.workers).flatMap((workers) =>
+    list(values.pages).flatMap((pages) =>
+      list(values.signers).map((name) => ({
+        store,
+        backend: BACKENDS[name] ?? BACKENDS.local!,
+        workers: Number(workers),
+        pages: Number(pages),
+      })),
+    ),
   ),
 );
 
@@ -178,7 +187,7 @@ const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO
 const rows: string[] = [];
 for (const scenario of scenarios) {
   const result = await measure(scenario);
-  const row = `| ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${scenario.backend.concurrency} | ${JOBS} | **${result.rate.toFixed(1)}** | ${result.workerCpuMs.toFixed(1)} + ${result.benchCpuMs.toFixed(1)} | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
+  const row = `| ${scenario.store} | ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${scenario.backend.concurrency} | ${JOBS} | **${result.rate.toFixed(1)}** | ${result.workerCpuMs.toFixed(1)} + ${result.benchCpuMs.toFixed(1)} | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
   process.stdout.write(`${row}\n`);
   rows.push(row);
 }
@@ -187,21 +196,22 @@ const section = [
   "## Signing worker throughput",
   "",
   "Documents per second through the whole job path: `SigningClient.submitBulk` → Redis → worker",
-  "processes (the built bundle, `node services/worker/dist/main.js`) → ranged S3 reads from",
-  "s3rver → prepare, digest, sign, embed, verify → S3 upload → events stream, timed from the",
+  "processes (the built bundle, `node services/worker/dist/main.js`) → reads from the store",
+  "(`s3`: ranged GETs from s3rver over HTTP; `local`: a local-directory store) → prepare, digest,",
+  "sign, embed, verify → store write (S3 upload, or temp file + fsync + rename) → events stream, timed from the",
   "submission to the last completion after a warm-up of 20 documents per process. Input:",
   "`chromium-invoice.pdf` (31 KB, 1 page) or its page repeated 50 times (pdf-lib), PAdES B-B,",
   "RSA-2048. The simulator and s3rver run in the benchmark process; the CSC rows add 100 ms to each",
   "sign call and batch hashes (`hashBatching: {maxHashes: 100, maxWaitMs: 200}`, adaptive).",
   "",
   "```sh",
-  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --concurrency ${values.concurrency} --csc-concurrency ${values["csc-concurrency"]} --write`,
+  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --stores ${values.stores} --concurrency ${values.concurrency} --csc-concurrency ${values["csc-concurrency"]} --write`,
   "```",
   "",
   `Measured ${new Date().toISOString().slice(0, 16)}Z at commit ${commit} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; Redis, s3rver, the simulator, the benchmark and the workers share these cores with other engineers' work (1-minute load average at start → end of each row).`,
   "",
-  "| signer | pages | worker processes | concurrency each | jobs | documents/s | CPU ms per document: workers + s3rver/simulator/client | sign calls per document | load average |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| store | signer | pages | worker processes | concurrency each | jobs | documents/s | CPU ms per document: workers + s3rver/simulator/client | sign calls per document | load average |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ...rows,
 ];
 

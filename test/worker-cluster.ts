@@ -110,7 +110,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const scratch = await mkdtemp(join(tmpdir(), "esign-worker-e2e-"));
   const sim = await startSimulator();
   const s3 = await startS3();
-  const storesConfig = { default: s3.config() };
+  // `local`: a directory beside the S3 store, for comparing the two storage paths.
+  const storesConfig = {
+    default: s3.config(),
+    local: { type: "local" as const, root: join(scratch, "local-store") },
+  };
   const stores = createStores(storesConfig);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const client = new SigningClient({
