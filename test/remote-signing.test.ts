@@ -13,6 +13,7 @@ import {
   verifyPdfSignatures,
   vriKey,
 } from "@esign/pades";
+import { createTestPki, writeTestPki } from "@esign/pades/testing";
 import { BufferSource, openPdf, signatureFields } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import {
@@ -81,6 +82,10 @@ function cscFlags(credential: string): string[] {
 async function signTo(signer: Signer, level: PadesLevel, name: string): Promise<string> {
   const signed = await signPdf(new BufferSource(input), signer, { level, documentTimestamper: tsa });
   expect(signed.revisions).toHaveLength({ "B-B": 1, "B-T": 1, "B-LT": 2, "B-LTA": 3 }[level]);
+  // Every backend's B-LT and B-LTA come out "LTV enabled"; below, no judgement and no warning.
+  const ltv = level === "B-LT" || level === "B-LTA" ? { ltvEnabled: true, gaps: [] } : undefined;
+  expect(signed.ltv).toEqual(ltv);
+  expect(signed.warnings).toEqual([]);
   const path = join(dir, `${name}-${level}.pdf`);
   await writeSignedPdf(signed.output, path);
   return path;
@@ -179,6 +184,9 @@ async function expectCliSigns(
   const result = await cli([source, "-o", output, ...flags, ...passwordFlags, "--level", level], env);
   expect(result.stderr).toContain("signed");
   expect(result.code).toBe(0);
+  // The simulator's certificates name their OCSP responder and CRLs: nothing to warn about.
+  expect(result.stderr).not.toMatch(/^warning:/m);
+  if (level === "B-LT" || level === "B-LTA") expect(result.stderr).toMatch(/, LTV enabled\)$/m);
   await expectValidAt(output, level, pdfPassword);
 }
 
@@ -251,6 +259,30 @@ describe("csc backend", () => {
       .map((call) => (call.fields?.hashes as unknown[] | undefined)?.length);
     expect(sizes).toEqual([10, 2]);
     expect(otpsAsked).toBe(2);
+  });
+
+  it("sends an Idempotency-Key per signHash call: a repeated call is replayed, not billed; a batch keys on its contents", async () => {
+    const signer = cscSigner("seal-rsa");
+    await signer.describe();
+    const requests = [1, 2, 3].map((n) => ({
+      documentDigest: new Uint8Array(32).fill(0x40 + n),
+      digestAlgorithm: "sha256" as const,
+      level: "B-B" as const,
+      idempotencyKey: `csc-idem-${process.pid}-${n}`,
+    }));
+    const billedBefore = sim.usage().clients.demo?.signatures ?? 0;
+    const first = await signer.signBatch(requests);
+    expect(first.map((result) => result.replayed)).toEqual([undefined, undefined, undefined]);
+    const again = await signer.signBatch(requests);
+    expect(again.map((result) => result.replayed)).toEqual([true, true, true]);
+    expect(again.map((result) => Buffer.from(result.cms).toString("hex"))).toEqual(
+      first.map((result) => Buffer.from(result.cms).toString("hex")),
+    );
+    // One request alone is another call (its key is its own, not the batch's): billed once, then replayed.
+    const alone = await signer.sign(requests[0]!);
+    expect(alone.replayed).toBeUndefined();
+    expect((await signer.sign(requests[0]!)).replayed).toBe(true);
+    expect(sim.usage().clients.demo!.signatures - billedBefore).toBe(4);
   });
 
   it("reports a revoked credential as E_SIGNER_REVOKED", async () => {
@@ -376,6 +408,32 @@ describe("esign-api backend", () => {
       /not about/,
     );
     expect(() => checkOcspResponse(signerStatus!, signerCertificate, sim.pki.root.der)).toThrow(/not signed/);
+  });
+
+  it("sends the request's Idempotency-Key: the same call again is replayed, not billed; another digest under it is refused", async () => {
+    const signer = new EsignApiSigner({
+      url: sim.url,
+      apiKey: "demo-key",
+      credentialId: "seal-rsa",
+      certificate: sim.pki.credentials.get("seal-rsa")!.der,
+    });
+    const request = {
+      documentDigest: new Uint8Array(32).fill(0x51),
+      digestAlgorithm: "sha256" as const,
+      level: "B-T" as const,
+      idempotencyKey: `esign-api-idem-${process.pid}`,
+    };
+    const billedBefore = sim.usage().clients.demo?.signatures ?? 0;
+    const first = await signer.sign(request);
+    const again = await signer.sign(request);
+    expect(first.replayed).toBeUndefined();
+    expect(again.replayed).toBe(true);
+    expect(Buffer.from(again.cms).equals(Buffer.from(first.cms))).toBe(true);
+    expect(sim.usage().clients.demo!.signatures - billedBefore).toBe(1);
+    await expectEsignError(
+      signer.sign({ ...request, documentDigest: new Uint8Array(32).fill(0x52) }),
+      "E_SIGNER_REJECTED",
+    );
   });
 
   it("sizes /Contents with one probe per signer and learns the certificate from it", async () => {
@@ -568,6 +626,28 @@ describe("p12 backend with a TSA", () => {
       .slice(requestsBefore)
       .map((entry) => `${entry.method} ${entry.path}`);
     expect(fetched).toContain("POST /ocsp");
+  });
+
+  it("warns before signing at B-LT with a key whose chain names no OCSP or CRL URL, naming each certificate", async () => {
+    const pki = await writeTestPki(
+      await createTestPki({ intermediate: true }),
+      join(dir, "no-url-pki"),
+      "pw",
+    );
+    const output = join(dir, "cli-no-url.pdf");
+    const flags = ["--p12", pki.p12, "--password", "pw", "--tsa", `${sim.url}/tsa`, "--level", "B-LT"];
+    const result = await cli([inputPath, "-o", output, ...flags]);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines.slice(0, 2)).toEqual([
+      expect.stringMatching(
+        /^warning: B-LT cannot reach LTV: CN=Test Signer, .* lacks an OCSP responder or CRL/,
+      ),
+      expect.stringMatching(/^warning: B-LT cannot reach LTV: CN=esign test issuing CA, /),
+    ]);
+    // With no signing service to bring the revocation data, B-LT then cannot be completed.
+    expect(lines[2]).toMatch(/^error: E_REVOCATION: CN=(Test Signer|esign test issuing CA)/);
+    expect(result.code).toBe(2);
+    expect(existsSync(output)).toBe(false);
   });
 
   it("signs an AES-256 encrypted PDF at B-LTA from the CLI with --pdf-password", async () => {

@@ -79,6 +79,8 @@ export interface ClusterOptions {
   workerBundle?: string;
   /** Extra node flags for every worker (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Settings added to the remote signer profiles (`seal-rsa`, `seal-esign-api`). */
+  remoteProfileOptions?: Record<string, unknown>;
 }
 
 export interface Cluster {
@@ -143,6 +145,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientId: "demo",
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
+        ...options.remoteProfileOptions,
       },
       // The same seal with hash batching, as a batch deployment configures it (multisign 100).
       "seal-rsa-batched": {
@@ -163,6 +166,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         certificatePath: sealCertificate,
         contentsSize: 16_384,
         documentTimestampUrls: [`${sim.url}/tsa`],
+        ...options.remoteProfileOptions,
       },
       "local-seal": { type: "p12", p12Path: localP12, password: { env: "LOCAL_P12_PASSWORD" } },
     }),

@@ -16,7 +16,7 @@ export interface RunningAgent {
   /** ESIGN_DATA_DIR of this agent (its local store is `objects/` inside). */
   dataDir: string;
   devKey: string;
-  /** Its BullMQ prefix (unique per agent). */
+  /** Its BullMQ prefix (unique per agent), as its banner prints it. */
   queuePrefix: string;
   /** A second tenant's key: tenant `other`, allowed only `default:other/`. */
   otherKey: string;
@@ -28,30 +28,31 @@ export interface RunningAgent {
 /**
  * Starts the agent the way a user does (`pnpm start`, the all-in-one default: the built JavaScript
  * on node, built first when stale) on free ports, with a dev key and a second tenant, and waits for
- * its banner. `env` adds or overrides settings.
+ * its banner. `env` adds or overrides settings; `undefined` removes one (ESIGN_QUEUE_PREFIX: undefined
+ * lets the agent derive its prefix from its data folder).
  */
-export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningAgent> {
+export async function startAllInOne(env: Record<string, string | undefined> = {}): Promise<RunningAgent> {
   const dataDir = join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
   const [port, simPort] = [await freePort(), await freePort()];
   const devKey = `devkey-${randomBytes(12).toString("hex")}`;
   const otherKey = `other-${randomBytes(12).toString("hex")}`;
-  const queuePrefix = `{esign-test-${randomBytes(4).toString("hex")}}`;
+  const settings: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    ESIGN_SIM_PORT: String(simPort),
+    ESIGN_DATA_DIR: dataDir,
+    ESIGN_DEV_API_KEY: devKey,
+    // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
+    ESIGN_QUEUE_PREFIX: `{esign-test-${randomBytes(4).toString("hex")}}`,
+    ESIGN_TENANTS: JSON.stringify({
+      other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
+    }),
+    ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(otherKey), tenant: "other", name: "other" }]),
+    ...env,
+  };
   const child = spawn("pnpm", ["start"], {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      ESIGN_SIM_PORT: String(simPort),
-      ESIGN_DATA_DIR: dataDir,
-      ESIGN_DEV_API_KEY: devKey,
-      // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
-      ESIGN_QUEUE_PREFIX: queuePrefix,
-      ESIGN_TENANTS: JSON.stringify({
-        other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
-      }),
-      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(otherKey), tenant: "other", name: "other" }]),
-      ...env,
-    },
+    env: Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)),
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so stop() reaches pnpm, its shell and the agent alike.
     detached: true,
@@ -68,6 +69,8 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     if (child.pid) process.kill(-child.pid, "SIGTERM");
     throw new Error(`the agent did not start:\n${output}`);
   }
+  const queuePrefix = /queue prefix: (\{[^}]+\})/.exec(output)?.[1];
+  if (!queuePrefix) throw new Error(`the agent printed no queue prefix:\n${output}`);
   return {
     base: `http://127.0.0.1:${port}`,
     simUrl: `http://127.0.0.1:${simPort}`,

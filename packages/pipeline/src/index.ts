@@ -4,6 +4,7 @@ export {
   type CompleteOptions,
   checkSignResult,
   complete,
+  type OutputCheck,
   type SignedPdf,
   signRequestOf,
   verifyOutput,
@@ -23,5 +24,5 @@ export {
   signedLengthOf,
   type VersionedSource,
 } from "./prepare";
-export { type SignPdfOptions, signPdf } from "./sign";
+export { type SignPdfOptions, signPdf, type VerifiedSignedPdf } from "./sign";
 export { writeSignedPdf } from "./write";

@@ -51,7 +51,13 @@ function maxSignatureSize(certificate: Uint8Array, algorithm: SignatureAlgorithm
 export class CmsBuildingSigner implements Signer {
   private description: Promise<SignerDescription> | undefined;
 
-  constructor(private readonly options: CmsBuildingSignerOptions) {}
+  /** The provider's probe, where it has one. */
+  readonly probe?: () => Promise<void>;
+
+  constructor(private readonly options: CmsBuildingSignerOptions) {
+    const provider = options.provider;
+    if (provider.probe) this.probe = () => provider.probe!();
+  }
 
   describe(): Promise<SignerDescription> {
     this.description ??= this.options.provider.describe().catch((error: unknown) => {
@@ -93,7 +99,11 @@ export class CmsBuildingSigner implements Signer {
       }),
     );
     const hashes = signedAttributes.map((attributes) => hash(digestAlgorithm, attributes));
-    const signatures = await this.options.provider.signHashes(hashes, signedAttributes);
+    const { signatures, replayed } = await this.options.provider.signHashes(
+      hashes,
+      signedAttributes,
+      requests.map((request) => request.idempotencyKey),
+    );
     if (signatures.length !== requests.length) {
       throw new EsignError(
         "E_SIGNER_BAD_RESPONSE",
@@ -117,7 +127,10 @@ export class CmsBuildingSigner implements Signer {
           signerCertificate: description.certificate,
           certificates: description.chain,
         });
-        return { cms: request.level === "B-B" ? cms : await this.addSignatureTimestamp(cms) };
+        return {
+          cms: request.level === "B-B" ? cms : await this.addSignatureTimestamp(cms),
+          ...(replayed?.[index] && { replayed: true }),
+        };
       }),
     );
   }

@@ -1,12 +1,13 @@
 import { EsignError } from "@esign/errors";
 import { z } from "zod";
-import type { RawSignatureProvider, SignerDescription } from "./types";
+import type { RawSignatureProvider, RawSignatures, SignerDescription } from "./types";
 
 /**
  * `hashBatching` of a signer profile: gather the hashes of concurrent jobs into one call of up to
  * `maxHashes`, waiting at most `maxWaitMs` for company, and only while a call is already under way
- * (an idle system sends at once). Worth it when the credential signs several hashes per call (CSC
- * `multisign` > 1, e.g. an organisation seal) and calls are what is billed or rate-limited.
+ * (an idle system sends at once). Worth it when the credential signs several
+ * hashes per call (CSC `multisign` > 1, e.g. an organisation seal) and calls are what is billed or
+ * rate-limited.
  */
 export const HashBatchingOptionsSchema = z.strictObject({
   maxHashes: z.int().min(2).max(10_000),
@@ -17,7 +18,8 @@ export type HashBatchingOptions = z.infer<typeof HashBatchingOptionsSchema>;
 interface Waiting {
   hashes: Uint8Array[];
   toBeSigned: Uint8Array[];
-  resolve(signatures: Uint8Array[]): void;
+  idempotencyKeys: readonly (string | undefined)[];
+  resolve(signatures: RawSignatures): void;
   reject(error: unknown): void;
 }
 
@@ -30,7 +32,9 @@ interface Waiting {
  * first (a backlog fills batches). Each caller gets back exactly its own signatures, in order. If
  * the merged call fails, every caller in it gets that error (and its job retries on its own
  * terms). The CMS-building signer above checks each signature against the certificate, so a
- * mix-up could not go unnoticed.
+ * mix-up could not go unnoticed. Idempotency keys travel with their hashes, so
+ * the call's key is one of the batch's contents: a batch made up differently after a crash (other
+ * jobs joined it) is a new call for the service, billed again.
  */
 export class HashBatchingProvider implements RawSignatureProvider {
   private waiting: Waiting[] = [];
@@ -39,22 +43,31 @@ export class HashBatchingProvider implements RawSignatureProvider {
   private immediate: NodeJS.Immediate | undefined;
   private callsUnderWay = 0;
 
+  /** The wrapped provider's probe, where it has one. */
+  readonly probe?: () => Promise<void>;
+
   constructor(
     private readonly inner: RawSignatureProvider,
     private readonly options: HashBatchingOptions,
-  ) {}
+  ) {
+    if (inner.probe) this.probe = () => inner.probe!();
+  }
 
   describe(): Promise<SignerDescription> {
     return this.inner.describe();
   }
 
-  signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
-    if (hashes.length === 0) return Promise.resolve([]);
+  signHashes(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    idempotencyKeys: readonly (string | undefined)[] = [],
+  ): Promise<RawSignatures> {
+    if (hashes.length === 0) return Promise.resolve({ signatures: [] });
     // A caller that fills a batch by itself has nobody to wait for.
-    if (hashes.length >= this.options.maxHashes) return this.call(hashes, toBeSigned);
-    return new Promise<Uint8Array[]>((resolve, reject) => {
+    if (hashes.length >= this.options.maxHashes) return this.call(hashes, toBeSigned, idempotencyKeys);
+    return new Promise<RawSignatures>((resolve, reject) => {
       if (this.waitingHashes + hashes.length > this.options.maxHashes) this.flush();
-      this.waiting.push({ hashes, toBeSigned, resolve, reject });
+      this.waiting.push({ hashes, toBeSigned, idempotencyKeys, resolve, reject });
       this.waitingHashes += hashes.length;
       if (this.waitingHashes >= this.options.maxHashes) this.flush();
       else if (this.callsUnderWay === 0) this.immediate ??= setImmediate(() => this.flush());
@@ -69,10 +82,14 @@ export class HashBatchingProvider implements RawSignatureProvider {
   }
 
   /** One call of the wrapped provider; its return sends whatever gathered meanwhile. */
-  private async call(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
+  private async call(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    idempotencyKeys: readonly (string | undefined)[],
+  ): Promise<RawSignatures> {
     this.callsUnderWay++;
     try {
-      return await this.inner.signHashes(hashes, toBeSigned);
+      return await this.inner.signHashes(hashes, toBeSigned, idempotencyKeys);
     } finally {
       this.callsUnderWay--;
       if (this.waiting.length > 0) this.flush();
@@ -91,8 +108,9 @@ export class HashBatchingProvider implements RawSignatureProvider {
     this.call(
       batch.flatMap((caller) => caller.hashes),
       batch.flatMap((caller) => caller.toBeSigned),
+      batch.flatMap((caller) => caller.hashes.map((_, index) => caller.idempotencyKeys[index])),
     )
-      .then((signatures) => {
+      .then(({ signatures, replayed }) => {
         const expected = batch.reduce((sum, caller) => sum + caller.hashes.length, 0);
         if (signatures.length !== expected) {
           throw new EsignError(
@@ -102,7 +120,11 @@ export class HashBatchingProvider implements RawSignatureProvider {
         }
         let offset = 0;
         for (const caller of batch) {
-          caller.resolve(signatures.slice(offset, offset + caller.hashes.length));
+          const end = offset + caller.hashes.length;
+          caller.resolve({
+            signatures: signatures.slice(offset, end),
+            replayed: replayed?.slice(offset, end),
+          });
           offset += caller.hashes.length;
         }
       })

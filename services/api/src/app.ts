@@ -1,4 +1,4 @@
-import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
+import { apiRateLimitKeyPrefix, BoundedRedis, SigningClient } from "@esign/jobs";
 import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import fastifyMultipart from "@fastify/multipart";
@@ -23,7 +23,11 @@ import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { signRoutes } from "./routes/sign";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
+
+/** How long the gateway waits for Redis at start before serving anyway (503 until Redis answers). */
+const REDIS_START_WAIT_MS = 5_000;
 
 export interface BuildApiOptions {
   config: ApiConfig;
@@ -37,9 +41,19 @@ export interface BuildApiOptions {
 /** The HTTP gateway as a fastify instance; `listen` is the caller's business. */
 export async function buildApi(options: BuildApiOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // Bounded: while Redis is unreachable or silent a request fails 503 within the command timeout,
+  // and nothing is left queued to run after the client was told it failed.
+  const redis =
+    options.redis ?? new BoundedRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  if (redis instanceof BoundedRedis) await redis.connected(REDIS_START_WAIT_MS);
+  // Only ever duplicated, for the blocking reads of QueueEvents (waitFor): never connects itself.
+  const eventsRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
-  const client = new SigningClient({ connection: redis, prefix: config.queuePrefix });
+  const client = new SigningClient({
+    connection: redis,
+    eventsConnection: eventsRedis,
+    prefix: config.queuePrefix,
+  });
   const deps: RouteDeps = { config, client, stores, redis };
 
   const app = Fastify({
@@ -56,6 +70,16 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     // Node checks requestTimeout on this interval (default 30 s): keep the cut-off close to the setting.
     http: { connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.requestTimeoutMs / 4)) },
   });
+  // Once per outage, not at every reconnection attempt; requests meanwhile answer 503.
+  let redisUp = redis.status === "ready";
+  redis.on("error", (error: Error) => {
+    if (redisUp) app.log.warn({ err: error }, "Redis connection lost: answering 503 until it returns");
+    redisUp = false;
+  });
+  redis.on("ready", () => {
+    if (!redisUp) app.log.info("Redis connected");
+    redisUp = true;
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
@@ -70,6 +94,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   app.addHook("onClose", async () => {
     await client.close();
     if (!options.stores) await stores.close();
+    eventsRedis.disconnect();
     if (!options.redis) redis.disconnect();
   });
 
@@ -122,6 +147,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
+  await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   return app;
 }

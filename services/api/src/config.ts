@@ -33,7 +33,11 @@ export const TenantSchema = z.strictObject({
   signers: z.array(z.string()).optional(),
   /** Webhook secrets (the notifier's names for them) this tenant's callbacks may name as `secretId`; default none. */
   webhookSecretIds: z.array(z.string()).default([]),
-  /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
+  /**
+   * Where `POST /v1/sign` and `POST /v1/jobs/upload` put the documents (and inline batches their
+   * result manifests). Default prefix: `uploads/<tenant>/`, or `uploads/` inside the tenant's first
+   * area of `uploadStore` when it may not write there (tenancy.ts, uploadArea).
+   */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),
   /**
@@ -64,6 +68,11 @@ export const ApiConfigSchema = z
     port: PortSchema.default(8080),
     host: BindHostSchema,
     redisUrl: RedisUrlSchema,
+    /**
+     * How long a Redis command may go unanswered before the request fails 503 E_UNAVAILABLE: a
+     * stopped or unreachable Redis costs a client this long, not the whole outage.
+     */
+    redisCommandTimeoutMs: z.int().min(50).max(60_000).default(1000),
     /** BullMQ prefix shared with the worker and notifier; keep it a `{hash tag}` on Redis Cluster. */
     queuePrefix: QueuePrefixSchema,
     /** When `stores` names none, the store `default` is the local folder `<dataDir>/objects`. */
@@ -128,6 +137,7 @@ export const loadApiConfig = configLoader(
     port: integer("PORT"),
     host: text("HOST"),
     redisUrl: text("REDIS_URL"),
+    redisCommandTimeoutMs: integer("REDIS_COMMAND_TIMEOUT_MS"),
     queuePrefix: text("ESIGN_QUEUE_PREFIX"),
     dataDir: text("ESIGN_DATA_DIR"),
     stores: json("ESIGN_STORES"),

@@ -36,6 +36,13 @@ const DocumentTimestampUrlsSchema = z
   .min(1)
   .optional();
 
+/**
+ * Refuse B-LT and B-LTA jobs (E_CERT, before signing) when the signer's chain names no OCSP
+ * responder or CRL for some certificate, so the output could not be "LTV enabled". Default: sign
+ * and report it as a warning.
+ */
+const RequireLtvSchema = z.boolean().optional();
+
 const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
 /**
  * A seal a profile's jobs ask for by name (`"appearance": {"template": "hr-seal"}`): the
@@ -57,6 +64,7 @@ const P12ProfileSchema = z.strictObject({
   password: SecretRefSchema,
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  requireLtv: RequireLtvSchema,
   seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 });
@@ -64,8 +72,16 @@ const P12ProfileSchema = z.strictObject({
 /** Remote backends are configured by their own package; the worker only checks the common shape. */
 const RemoteProfileFields = {
   url: z.url({ protocol: /^https?$/ }),
+  /**
+   * Whether the service honours an `Idempotency-Key` on its sign calls (the simulator does). With
+   * it, a call repeated after a crash is answered from the service's store and not billed again;
+   * `false` sends no key, and a worker killed mid-call may have that signature billed twice
+   * (counted at GET /v1/usage). Default true: a service that ignores the header bills as before.
+   */
+  idempotency: z.boolean().default(true),
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  requireLtv: RequireLtvSchema,
   seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 };
@@ -121,6 +137,19 @@ export const WorkerConfigSchema = z.object({
   stalledIntervalMs: z.int().min(1).default(30_000),
   /** How often a job may be recovered from a dead worker before it fails (E_INTERNAL). */
   maxStalledCount: z.int().min(1).default(3),
+  /**
+   * A job naming a store this worker lacks is put back (delayed) for a worker that has it, for
+   * up to this long after it was submitted; then it fails E_INVALID_JOB (no worker has the store).
+   */
+  unknownStoreWaitMs: z
+    .int()
+    .min(0)
+    .default(15 * 60_000),
+  /**
+   * How often each profile with a cheap call on its signing path (CSC credentials/info) is probed
+   * for the API's /readyz; 0: never.
+   */
+  signerProbeIntervalMs: z.int().min(0).default(10_000),
   logLevel: LogLevelSchema.default("info"),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
@@ -138,6 +167,8 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
   lockDurationMs: integer("WORKER_LOCK_DURATION_MS"),
   stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
   maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
+  unknownStoreWaitMs: integer("WORKER_UNKNOWN_STORE_WAIT_MS"),
+  signerProbeIntervalMs: integer("SIGNER_PROBE_INTERVAL_MS"),
   logLevel: text("LOG_LEVEL"),
 };
 

@@ -24,9 +24,13 @@ export interface WorkerMetrics {
   jobs: Counter<"queue" | "state">;
   stageDuration: Histogram<"stage">;
   apiCalls: Counter<"backend" | "outcome">;
+  /** Paid signatures of remote profiles by kind (SIGNING_USAGE_KINDS of @esign/jobs), this process only. */
+  signingUsage: Counter<"profile" | "kind">;
   retries: Counter;
   rateLimitWait: Counter;
   bytesHashed: Counter;
+  /** Completed B-LT/B-LTA jobs whose output is not "LTV enabled", by signer profile. */
+  ltvNotEnabled: Counter<"profile">;
   /** Times `work` as `stage`, failures included. */
   time<T>(stage: Stage, work: () => Promise<T>): Promise<T>;
 }
@@ -61,6 +65,12 @@ export function createWorkerMetrics(queues: () => Queue[]): WorkerMetrics {
       labelNames: ["backend", "outcome"],
       registers,
     }),
+    signingUsage: new Counter({
+      name: "esign_signing_usage_total",
+      help: "Signatures of remote signer profiles: calls (asked for), answered, replayed (for an idempotency key, not billed again), delivered (in completed jobs' outputs)",
+      labelNames: ["profile", "kind"],
+      registers,
+    }),
     retries: new Counter({
       name: "esign_retries_total",
       help: "Job attempts that failed and were scheduled again",
@@ -74,6 +84,12 @@ export function createWorkerMetrics(queues: () => Queue[]): WorkerMetrics {
     bytesHashed: new Counter({
       name: "esign_bytes_hashed_total",
       help: "Bytes run through the document digest and its verification",
+      registers,
+    }),
+    ltvNotEnabled: new Counter({
+      name: "esign_ltv_not_enabled_total",
+      help: 'Completed B-LT/B-LTA jobs whose output Acrobat would not show as "LTV enabled", by signer profile',
+      labelNames: ["profile"],
       registers,
     }),
     async time(stage, work) {

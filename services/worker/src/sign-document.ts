@@ -6,6 +6,7 @@ import {
   complete,
   hashedLengthOf,
   type OpenInputOptions,
+  type OutputCheck,
   type Prepared,
   prepare,
   preparedFor,
@@ -88,6 +89,7 @@ async function prepareJob(
         ...open,
         level: job.level,
         contentsSize: entry.contentsSize,
+        requireLtv: entry.requireLtv,
         field: {
           fieldName: job.field.name,
           page: job.field.page,
@@ -136,7 +138,9 @@ async function signFetched(
   );
   // The reader's view of the new signature here; that the bytes stored hash to the signed digest
   // is checked on their way into the store (one pass: no re-read, no re-hash of the document).
-  await metrics.time("verify", () => verifyOutputStructure(signed.output, prepared, signature, open));
+  const check = await metrics.time("verify", () =>
+    verifyOutputStructure(signed.output, prepared, signature, open),
+  );
   const written = await metrics.time("upload", () =>
     output.store.writeSignedOutput(
       output.key,
@@ -145,7 +149,7 @@ async function signFetched(
       byteRangeCheck(prepared),
     ),
   );
-  metrics.bytesHashed.inc(hashedLengthOf(prepared));
+  metrics.bytesHashed.inc(check.hashedLength);
   const description = await entry.describe();
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -158,5 +162,14 @@ async function signFetched(
     signerSubject: certificateSubject(description.certificate),
     signatureId: prepared.digest,
     attempts: attempt,
+    ...ltvResultFields(check),
+  };
+}
+
+/** The result's `ltvEnabled`/`ltvGaps` (B-LT and B-LTA) and `warnings` (when there are any). */
+function ltvResultFields({ ltv, warnings }: OutputCheck): Partial<SignResult> {
+  return {
+    ...(ltv && { ltvEnabled: ltv.ltvEnabled, ltvGaps: ltv.gaps }),
+    ...(warnings.length > 0 && { warnings }),
   };
 }

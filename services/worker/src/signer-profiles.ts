@@ -16,11 +16,15 @@ export interface SignerEntry {
   backend: SignerProfile["type"];
   /** Remote backends count against the signing service's quota; local keys do not. */
   remote: boolean;
+  /** The service takes an Idempotency-Key on its sign calls (profile `idempotency`, remote only). */
+  idempotent: boolean;
   signer: Signer;
   /** Bytes to reserve for the CMS; undefined: ask the signer's estimate. */
   contentsSize: number | undefined;
   /** Time-stamp authority for B-LTA's document time-stamp; undefined: the profile cannot do B-LTA. */
   documentTimestamper: DocumentTimestamper | undefined;
+  /** B-LT/B-LTA jobs whose signer chain cannot reach "LTV enabled" fail before signing (profile `requireLtv`). */
+  requireLtv: boolean;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
   /** Seal templates jobs of this profile may name, images read. */
@@ -32,6 +36,9 @@ export interface SignerEntry {
 export interface SignerRegistry {
   /** The profile a job names; E_INVALID_JOB when it is not configured (the job cannot get better). */
   get(profile: string): SignerEntry;
+  /** The profile if configured, without throwing. */
+  find(profile: string | undefined): SignerEntry | undefined;
+  entries(): SignerEntry[];
   close(): Promise<void>;
 }
 
@@ -118,10 +125,12 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         profile: name,
         backend: profile.type,
         remote: profile.type !== "p12",
+        idempotent: profile.type !== "p12" && profile.idempotency,
         signer,
         contentsSize: profile.contentsSize,
         documentTimestamper:
           profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
+        requireLtv: profile.requireLtv ?? false,
         describe: memoizeSuccess(() => signer.describe()),
         seals: await loadSeals(name, profile.seals),
         pdfPassword: pdfPasswordsOf(name, profile),
@@ -132,11 +141,15 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
     throw error;
   }
   return {
+    find(profile) {
+      return profile === undefined ? undefined : entries.get(profile);
+    },
     get(profile) {
       const entry = entries.get(profile);
       if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);
       return entry;
     },
+    entries: () => [...entries.values()],
     async close() {
       await Promise.allSettled([...entries.values()].map((entry) => entry.signer.close?.()));
     },

@@ -5,12 +5,13 @@ import {
   QUEUES,
   SealTemplateStore,
   type SigningQueueName,
+  SigningUsageLedger,
   type SignJob,
   signingRateLimitKey,
 } from "@esign/jobs";
 import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
-import { type Job, Queue, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
@@ -23,7 +24,9 @@ import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./p
 import { SigningRateLimiter } from "./rate-limiter";
 import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
+import { startSignerProbes } from "./signer-probes";
 import { createSignerRegistry } from "./signer-profiles";
+import { SigningUsageCounter } from "./signing-usage";
 
 export interface SigningWorker {
   /** One BullMQ worker per consumed queue. */
@@ -37,6 +40,40 @@ export interface SigningWorker {
 
 export interface SigningWorkerOptions {
   logger?: Logger;
+}
+
+/** Longest wait for a signer probe's answer. */
+const SIGNER_PROBE_TIMEOUT_MS = 5_000;
+
+/** Longest wait between two looks at a job whose store this worker lacks. */
+const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
+
+/**
+ * When a job names a store this worker lacks (another deployment's job on a shared queue, or a
+ * worker not yet configured like the rest), the delay after which it is looked at again: a
+ * quarter of the job's age, from 0.5 s up to 30 s, with jitter; undefined once it has waited
+ * `waitMs` (then it fails like any job naming an unknown store). Delayed rather than failed: a
+ * worker that has the store takes it meanwhile.
+ */
+function unknownStoreBackoff(
+  job: Job,
+  parsed: SignJob,
+  storeNames: readonly string[],
+  waitMs: number,
+): number | undefined {
+  const lacking = [parsed.input.store, parsed.output.store].some((store) => !storeNames.includes(store));
+  const age = Date.now() - job.timestamp;
+  if (!lacking || age >= waitMs) return undefined;
+  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, Math.max(500, age / 4)) * (0.5 + Math.random() / 2);
+}
+
+/**
+ * The attempt running now, 1 for the first. BullMQ's `attemptsMade` counts failed attempts only:
+ * an attempt cut short by a crash (the job recovered as stalled) is not in it, but every start is
+ * in `attemptsStarted`.
+ */
+function attemptOf(job: Job): number {
+  return Math.max(job.attemptsStarted, job.attemptsMade + 1);
 }
 
 /** Job fields for events of a job whose data may not even parse. */
@@ -66,32 +103,57 @@ export async function createSigningWorker(
     key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
+  const usage = new SigningUsageCounter(new SigningUsageLedger(redis, config.prefix), metrics);
   const deps: SignDocumentDeps = {
     stores,
     signers,
     checkpoints,
-    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics),
+    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics, usage),
     metrics,
     tenantSeals: new TenantSeals(new SealTemplateStore(redis, config.prefix)),
   };
   const publisher = new JobPublisher(redis, webhooks, config.prefix);
   const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
+  const probes = startSignerProbes({
+    entries: config.signerProbeIntervalMs > 0 ? signers.entries() : [],
+    redis,
+    prefix: config.prefix,
+    intervalMs: config.signerProbeIntervalMs,
+    timeoutMs: Math.min(SIGNER_PROBE_TIMEOUT_MS, Math.max(config.signerProbeIntervalMs, 1)),
+    logger,
+  });
 
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
 
-  const process = (queueName: SigningQueueName) => async (job: Job) => {
+  const process = (queueName: SigningQueueName) => async (job: Job, token?: string) => {
     let parsed: SignJob | undefined;
     try {
       parsed = parseSignJob(job.data);
-      const identity = { queue: queueName, jobId: job.id!, attempt: job.attemptsMade + 1 };
+      const backoff = unknownStoreBackoff(job, parsed, stores.names(), config.unknownStoreWaitMs);
+      if (backoff !== undefined) {
+        logger.warn(
+          { jobId: job.id, queue: queueName, stores: [parsed.input.store, parsed.output.store] },
+          "job names a store this worker lacks; put back for a worker that has it",
+        );
+        // Not an attempt: BullMQ counted this start (attemptsStarted), and the job reports it.
+        await redis.hincrby(queues.get(queueName)!.toKey(job.id!), "ats", -1);
+        await job.moveToDelayed(Date.now() + backoff, token);
+        throw new DelayedError();
+      }
+      const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
+      if (result.ltvEnabled === false) metrics.ltvNotEnabled.inc({ profile: parsed.signer });
+      if (result.warnings) {
+        logger.warn({ jobId: job.id, queue: queueName, warnings: result.warnings }, "signed with warnings");
+      }
       await publish(
         finishedJobOf(job, queueName, parsed),
         completedEvent(finishedJobOf(job, queueName, parsed), result),
       );
       return result;
     } catch (thrown) {
+      if (thrown instanceof DelayedError) throw thrown;
       const error = asEsignError(thrown);
       const final = error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       logger[final ? "error" : "warn"](
@@ -99,7 +161,7 @@ export async function createSigningWorker(
           jobId: job.id,
           queue: queueName,
           code: error.code,
-          attempt: job.attemptsMade + 1,
+          attempt: attemptOf(job),
           final,
           err: error,
         },
@@ -109,13 +171,19 @@ export async function createSigningWorker(
         const failure = parseFailureReason(toQueueError(error).message);
         await publish(
           finishedJobOf(job, queueName, parsed),
-          failedEvent(finishedJobOf(job, queueName, parsed), failure, job.attemptsMade + 1),
+          failedEvent(finishedJobOf(job, queueName, parsed), failure, attemptOf(job)),
         ).catch((publishError: unknown) =>
           logger.error({ err: publishError, jobId: job.id }, "cannot publish job.failed"),
         );
       }
       throw toQueueError(error);
     }
+  };
+
+  /** A completed job delivered one signature (paid, for remote profiles). */
+  const countDelivered = async (job: Job) => {
+    const entry = signers.find((job.data as Partial<SignJob>).signer);
+    if (entry) await usage.count(entry, "delivered");
   };
 
   const workers = config.queues.map((queueName) => {
@@ -129,6 +197,9 @@ export async function createSigningWorker(
     });
     worker.on("completed", (job) => {
       metrics.jobs.inc({ queue: queueName, state: "completed" });
+      countDelivered(job).catch((error: unknown) =>
+        logger.warn({ err: error, jobId: job.id }, "cannot count the delivered signature"),
+      );
       // Only now is the outcome recorded: until here a crash could have retried the job.
       checkpoints
         .clear(queueName, job.id!)
@@ -170,7 +241,7 @@ export async function createSigningWorker(
     metricsUrl: metricsServer?.url,
     async close() {
       logger.info("draining: finishing running jobs before closing");
-      await Promise.all([...workers.map((worker) => worker.close()), batches.close()]);
+      await Promise.all([...workers.map((worker) => worker.close()), batches.close(), probes.close()]);
       await metricsServer?.close();
       await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
       await Promise.all([signers.close(), stores.close()]);
