@@ -48,7 +48,7 @@ export interface StoredObjectSource extends ByteSource {
  * Sees every byte `writeSignedOutput` stores, in order, and may refuse the object before its last
  * byte is stored: a refused write leaves no object (and replaces none), like any failed write.
  */
-export interface OutputCheck {
+export interface WriteCheck {
   update(chunk: Uint8Array): void;
   /** Called once all bytes went through `update`, before the last is stored; throws to refuse. */
   final(): void;
@@ -76,7 +76,7 @@ export interface ObjectStore {
     key: string,
     source: ByteSource,
     revision: Uint8Array,
-    check?: OutputCheck,
+    check?: WriteCheck,
   ): Promise<WrittenObject>;
   /**
    * Refuses (E_INVALID_JOB) a key this store could not write, e.g. under a local file: for checking
@@ -157,7 +157,7 @@ export abstract class BaseStore implements ObjectStore {
     key: string,
     source: ByteSource,
     revision: Uint8Array,
-    check?: OutputCheck,
+    check?: WriteCheck,
   ): Promise<WrittenObject> {
     if (isStoredSource(source) && source.store === this.name && source.key === key) {
       throw new EsignError(
@@ -198,7 +198,7 @@ async function* tallying(body: WritableBody, tally: { hash: Hash; size: number }
 async function* sourceThenRevision(
   source: ByteSource,
   revision: Uint8Array,
-  check: OutputCheck | undefined,
+  check: WriteCheck | undefined,
 ): AsyncIterable<Uint8Array> {
   for (let offset = 0; offset < source.size; ) {
     const chunk = await source.read(offset, Math.min(COPY_CHUNK, source.size - offset));
