@@ -126,3 +126,105 @@ it("fires a pending expiry after the agent is killed and restarted (the delayed 
     "E_CONTRACT_CLOSED",
   );
 }, 240_000);
+
+it("creates a draft with send: false, sends it later, and voids a draft", async () => {
+  const title = "Draft lease 12";
+  const draft = await created(
+    await create({
+      title,
+      signers: [
+        { name: "Kay Kern", email: "kay@example.com", order: 1, auth: { method: "email-otp" } },
+        {
+          name: "Lou Lind",
+          email: "lou@example.com",
+          order: 2,
+          auth: { method: "access-code", code: "lou-0042" },
+        },
+      ],
+      callback: { url: hooks.url },
+      send: false,
+    }),
+  );
+  expect(draft.status).toBe("draft");
+  expect(draft.signers.map((entry) => entry.status)).toEqual(["waiting", "waiting"]);
+  const [kayUrl, louUrl] = draft.signers.map((entry) => entry.url) as [string, string];
+  // Not usable yet: a clear code, nothing sent (not even by the reminder job, due every two seconds).
+  await expectError(await signer(kayUrl), 409, "E_CONTRACT_NOT_SENT");
+  await expectError(await signer(kayUrl, "challenge", {}), 409, "E_CONTRACT_NOT_SENT");
+  await expectError(await signer(kayUrl, "document"), 409, "E_CONTRACT_NOT_SENT");
+  await expectError(
+    await signer(louUrl, "sign", { consent: true, code: "lou-0042" }),
+    409,
+    "E_CONTRACT_NOT_SENT",
+  );
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const toKay = () => mail.mails.filter((entry) => entry.to.includes("kay@example.com"));
+  expect(toKay()).toEqual([]);
+  expect(hooks.events(WEBHOOK_SECRET).filter((event) => event.data.contractId === draft.id)).toEqual([]);
+  expect((await contract(draft.id)).status).toBe("draft");
+  const drafts = (await (await api("/v1/contracts?status=draft")).json()) as { items: { id: string }[] };
+  expect(drafts.items.map((item) => item.id)).toContain(draft.id);
+
+  // Sent: the first signer's turn and invitation, contract.sent, and the link works.
+  const sent = await api(`/v1/contracts/${draft.id}/send`, { method: "POST" });
+  expect(sent.status, await sent.clone().text()).toBe(200);
+  expect(await sent.json()).toMatchObject({
+    status: "in_progress",
+    signers: [{ status: "pending" }, { status: "waiting" }],
+  });
+  expect(await mail.mailTo("kay@example.com", new RegExp(`Please sign: ${title}`), 0)).toContain(kayUrl);
+  await hooks.announced(WEBHOOK_SECRET, draft.id, "contract.sent");
+  expect(await (await signer(kayUrl)).json()).toMatchObject({ status: "in_progress", yourTurn: true });
+  const challenge = await signer(kayUrl, "challenge", {});
+  expect(challenge.status, await challenge.clone().text()).toBe(200);
+  await mail.mailTo("kay@example.com", /one-time code/, 0);
+  await expectError(
+    await signer(louUrl, "sign", { consent: true, code: "lou-0042" }),
+    409,
+    "E_NOT_YOUR_TURN",
+  );
+  // Sending again changes nothing: no second invitation, no second contract.sent.
+  const again = await api(`/v1/contracts/${draft.id}/send`, { method: "POST" });
+  expect(again.status, await again.clone().text()).toBe(200);
+  expect(await again.json()).toMatchObject({ status: "in_progress" });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const invitations = toKay().filter((entry) => new RegExp(`Please sign: ${title}`).test(entry.raw));
+  expect(invitations).toHaveLength(1);
+  const sentEvents = hooks
+    .events(WEBHOOK_SECRET)
+    .filter((event) => event.data.contractId === draft.id && event.type === "contract.sent");
+  expect(sentEvents).toHaveLength(1);
+
+  // A draft is voided like any open contract; its signers, never invited, get no notice.
+  const other = await created(
+    await create({
+      title: "Draft to drop",
+      signers: [{ name: "Max Moll", email: "max@example.com", auth: { method: "email-otp" } }],
+      callback: { url: hooks.url },
+      send: false,
+    }),
+  );
+  const voided = await api(`/v1/contracts/${other.id}/void`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ reason: "not needed" }),
+  });
+  expect(voided.status, await voided.clone().text()).toBe(200);
+  expect(await voided.json()).toMatchObject({ status: "voided" });
+  expect((await hooks.announced(WEBHOOK_SECRET, other.id, "contract.voided")).data.reason).toBe("not needed");
+  await expectError(await signer(other.signers[0]!.url), 409, "E_CONTRACT_CLOSED");
+  await expectError(
+    await api(`/v1/contracts/${other.id}/send`, { method: "POST" }),
+    409,
+    "E_CONTRACT_CLOSED",
+  );
+  expect(mail.mails.some((entry) => entry.to.includes("max@example.com"))).toBe(false);
+}, 120_000);
+
+it("documents draft sending in the OpenAPI document", async () => {
+  const document = (await (await fetch(`${agent.base}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { description?: string }>>;
+  };
+  expect(document.paths["/v1/contracts/{id}/send"]?.post).toBeDefined();
+  expect(document.paths["/v1/contracts"]!.post!.description).toMatch(/"send": false/);
+});
