@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
   E_UPLOAD_ABORTED: { permanent: true, status: 400 },
   E_INVALID_JOB: { permanent: true, status: 400 },
+  /** An Idempotency-Key sent again with a different request (another contract or document). */
+  E_IDEMPOTENCY_KEY_REUSED: { permanent: true, status: 422 },
   // HTTP requests and e-contracts
   /** A request body or parameter the route cannot take (fastify validation, a missing consent). */
   E_INVALID_REQUEST: { permanent: true, status: 400 },
@@ -59,6 +61,8 @@ export const ERROR_CODES = {
   E_LOCKED: { permanent: true, status: 423 },
   /** The contract is completed, declined, voided or expired: nothing can change it any more. */
   E_CONTRACT_CLOSED: { permanent: true, status: 409 },
+  /** The contract is a draft: its signer links work once the owner sends it (`POST /v1/contracts/:id/send`). */
+  E_CONTRACT_NOT_SENT: { permanent: true, status: 409 },
   /**
    * Redis (the job queue) unreachable, refusing commands or silent past the command timeout: the
    * request was not carried out (nothing was enqueued) and may be sent again.
