@@ -18,9 +18,11 @@ import type { ApiConfig } from "./config";
 import { registerErrorHandler } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { batchRoutes } from "./routes/batches";
+import { callerRoutes } from "./routes/caller";
 import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
+import { pageRoutes } from "./routes/pages";
 import { signRoutes } from "./routes/sign";
 import { templateRoutes } from "./routes/templates";
 import { verifyRoutes } from "./routes/verify";
@@ -59,6 +61,11 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  // A signer's link carries its token in the path: no page or answer of ours may pass it on as a
+  // Referer to another site (the pages load nothing from elsewhere anyway).
+  app.addHook("onSend", async (_request, reply) => {
+    reply.header("referrer-policy", "no-referrer");
+  });
   // The PDF body stays a stream: it is counted, checked and written to storage chunk by chunk.
   app.addContentTypeParser("application/pdf", (_request, payload, done) => done(null, payload));
   // Multipart uploads are streamed the same way (request.file()); one file, options as fields.
@@ -123,5 +130,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(callerRoutes);
+  await app.register(pageRoutes);
   return app;
 }

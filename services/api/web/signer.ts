@@ -1,0 +1,364 @@
+/**
+ * The signer's page at `/s/<token>`: shows the contract's PDF (PDF.js, from this origin), asks for
+ * consent and the proof the signer's method needs, then signs or declines through the signer API
+ * (`/v1/signing/<token>...`, authorised by the token alone) and offers the signed PDF.
+ */
+import { GlobalWorkerOptions, getDocument } from "pdfjs-dist";
+import {
+  ApiError,
+  callApi,
+  currentLanguage,
+  errorMessage,
+  h,
+  languageSwitcher,
+  type Translate,
+  translator,
+} from "./common";
+
+const ASSETS = "/assets/";
+GlobalWorkerOptions.workerSrc = `${ASSETS}pdf.worker.min.mjs`;
+
+/** Pages rendered at most; a longer document is read from the download. */
+const MAX_RENDERED_PAGES = 30;
+
+type AuthMethod = "email-otp" | "sms-otp" | "esign-api" | "access-code";
+
+/** What `GET /v1/signing/<token>` tells the signer. */
+interface SigningInfo {
+  title: string;
+  /** The contract's state: in_progress, completed, declined, voided, expired. */
+  status: string;
+  signer: { name: string; email: string; status: string };
+  method: AuthMethod;
+  /** Who sent the contract, when the engine says. */
+  sender?: string;
+}
+
+interface SigningInfoBody {
+  title: string;
+  status: string;
+  sender?: string | { name?: string };
+  signer: { name: string; email: string; status: string; auth?: { method: AuthMethod } };
+  auth?: { method: AuthMethod };
+  authMethod?: AuthMethod;
+}
+
+function readSigningInfo(body: SigningInfoBody): SigningInfo {
+  const sender = typeof body.sender === "string" ? body.sender : body.sender?.name;
+  return {
+    title: body.title,
+    status: body.status,
+    signer: body.signer,
+    method: body.auth?.method ?? body.signer.auth?.method ?? body.authMethod ?? "email-otp",
+    ...(sender && { sender }),
+  };
+}
+
+const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+const api = `/v1/signing/${encodeURIComponent(token)}`;
+const app = document.getElementById("app")!;
+/** The PDF's bytes, kept for re-rendering after a language switch (the document does not change). */
+let pdfBytes: Uint8Array | undefined;
+
+async function main(): Promise<void> {
+  const t = translator(currentLanguage());
+  document.title = t("signer.title");
+  app.replaceChildren(h("p", { role: "status" }, t("signer.loading")));
+  let info: SigningInfo;
+  try {
+    info = readSigningInfo(await callApi<SigningInfoBody>(api));
+  } catch (error) {
+    renderFailure(t, error);
+    return;
+  }
+  document.title = `${info.title} · ${t("signer.title")}`;
+  if (info.signer.status === "signed") return renderDone(t, info);
+  if (info.signer.status === "declined") return renderDeclined(t, info);
+  if (info.status !== "in_progress") return renderClosed(t, info);
+  renderSigning(t, info);
+}
+
+/** The page's header: the contract's title, who asks, the language switcher. */
+function header(t: Translate, title: string, info?: SigningInfo): HTMLElement {
+  return h(
+    "header",
+    {},
+    h("h1", {}, title),
+    info?.sender && h("p", { class: "requested-by" }, t("signer.requestedBy", { sender: info.sender })),
+    languageSwitcher(t, currentLanguage(), () => void main()),
+  );
+}
+
+function renderFailure(t: Translate, error: unknown): void {
+  app.replaceChildren(
+    header(t, t("signer.title")),
+    h("main", {}, h("p", { class: "error", role: "alert", id: "message" }, errorMessage(t, error))),
+  );
+}
+
+function renderSigning(t: Translate, info: SigningInfo): void {
+  const pages = h("div", { class: "pages", id: "pages" });
+  const message = h("p", { class: "message", id: "message", role: "alert", "aria-live": "assertive" });
+  const status = h("p", { class: "status", id: "status", role: "status", "aria-live": "polite" });
+  const consent = h("input", { type: "checkbox", id: "consent", name: "consent" });
+
+  const needsChallenge = info.method !== "access-code";
+  const requestCode = h(
+    "button",
+    { type: "button", id: "request-code", class: "secondary" },
+    t("signer.requestCode"),
+  );
+  const otp = h("input", {
+    id: "otp",
+    name: "otp",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    maxlength: "12",
+    required: true,
+  });
+  const pin = h("input", { id: "pin", name: "pin", type: "password", autocomplete: "off", required: true });
+  const code = h("input", { id: "access-code", name: "code", autocomplete: "off", required: true });
+  const fields: HTMLElement[] =
+    info.method === "access-code"
+      ? [field(t("signer.accessCode"), code)]
+      : info.method === "esign-api"
+        ? [field(t("signer.pin"), pin), field(t("signer.otp"), otp)]
+        : [field(t("signer.otp"), otp)];
+
+  const signButton = h("button", { type: "submit", id: "sign" }, t("signer.sign"));
+  const form = h(
+    "form",
+    { id: "sign-form", novalidate: true },
+    h("h2", {}, t("signer.signHeading")),
+    h("p", {}, t("signer.youSignAs", { name: info.signer.name, email: info.signer.email })),
+    h("div", { class: "check" }, consent, h("label", { for: "consent" }, t("signer.consent"))),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, t("signer.authHeading")),
+      h("p", { class: "hint" }, t(`signer.auth.${info.method}`)),
+      needsChallenge && requestCode,
+      ...fields,
+    ),
+    signButton,
+    status,
+    message,
+  );
+
+  requestCode.addEventListener("click", async () => {
+    message.textContent = "";
+    requestCode.disabled = true;
+    try {
+      await callApi(`${api}/challenge`, { method: "POST", body: {} });
+      status.textContent = t("signer.codeSent");
+      requestCode.textContent = t("signer.requestCodeAgain");
+      (info.method === "esign-api" ? pin : otp).focus();
+    } catch (error) {
+      showError(t, message, error, info);
+    } finally {
+      requestCode.disabled = false;
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    message.textContent = "";
+    if (!consent.checked) {
+      message.textContent = t("signer.consentRequired");
+      consent.focus();
+      return;
+    }
+    const body: Record<string, unknown> = { consent: true };
+    const missing = (input: HTMLInputElement) => input.value.trim() === "" && (input.focus(), true);
+    if (info.method === "access-code") {
+      if (missing(code)) return void (message.textContent = t("signer.codeRequired"));
+      body.code = code.value.trim();
+    } else {
+      if (info.method === "esign-api" && missing(pin))
+        return void (message.textContent = t("signer.codeRequired"));
+      if (missing(otp)) return void (message.textContent = t("signer.codeRequired"));
+      body.otp = otp.value.trim();
+      if (info.method === "esign-api") body.pin = pin.value;
+    }
+    signButton.disabled = true;
+    signButton.textContent = t("signer.signing");
+    try {
+      await callApi(`${api}/sign`, { method: "POST", body });
+      renderDone(t, info);
+    } catch (error) {
+      signButton.disabled = false;
+      signButton.textContent = t("signer.sign");
+      otp.value = "";
+      pin.value = "";
+      showError(t, message, error, info);
+    }
+  });
+
+  app.replaceChildren(
+    header(t, info.title, info),
+    h(
+      "main",
+      {},
+      h(
+        "section",
+        { "aria-labelledby": "document-heading", class: "document" },
+        h("h2", { id: "document-heading" }, t("signer.documentHeading")),
+        pages,
+        h(
+          "p",
+          {},
+          h("a", { href: `${api}/document`, download: fileName(info.title) }, t("signer.downloadOriginal")),
+        ),
+      ),
+      h("section", { class: "panel" }, form, declineForm(t, info)),
+    ),
+  );
+  void renderPdf(t, pages);
+}
+
+/** Shows the API's refusal; a closed or locked contract cannot go on, so the form goes. */
+function showError(t: Translate, message: HTMLElement, error: unknown, info: SigningInfo): void {
+  message.textContent = errorMessage(t, error);
+  if (error instanceof ApiError && error.code === "E_CONTRACT_CLOSED") {
+    void callApi<SigningInfoBody>(api).then(
+      (body) => renderClosed(t, readSigningInfo(body)),
+      () => renderClosed(t, info),
+    );
+  }
+}
+
+function declineForm(t: Translate, info: SigningInfo): HTMLElement {
+  const reason = h("textarea", { id: "decline-reason", name: "reason", rows: "3", maxlength: "1000" });
+  const message = h("p", { class: "message", id: "decline-message", role: "alert" });
+  const form = h(
+    "form",
+    { id: "decline-form", novalidate: true },
+    field(t("signer.declineReason"), reason),
+    h("button", { type: "submit", id: "decline", class: "danger" }, t("signer.decline")),
+    message,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (reason.value.trim() === "") {
+      message.textContent = t("signer.declineReasonRequired");
+      reason.focus();
+      return;
+    }
+    try {
+      await callApi(`${api}/decline`, { method: "POST", body: { reason: reason.value.trim() } });
+      renderDeclined(t, info);
+    } catch (error) {
+      message.textContent = errorMessage(t, error);
+    }
+  });
+  return h("details", { class: "decline" }, h("summary", {}, t("signer.declineHeading")), form);
+}
+
+function renderDone(t: Translate, info: SigningInfo): void {
+  app.replaceChildren(
+    header(t, info.title, info),
+    h(
+      "main",
+      {},
+      h(
+        "section",
+        { class: "done", id: "done" },
+        h("h2", { tabindex: "-1" }, t("signer.doneHeading")),
+        h("p", {}, t("signer.doneText")),
+        h(
+          "a",
+          { class: "button", id: "download", href: `${api}/document`, download: fileName(info.title) },
+          t("signer.downloadSigned"),
+        ),
+      ),
+    ),
+  );
+  app.querySelector<HTMLElement>("#done h2")?.focus();
+}
+
+function renderDeclined(t: Translate, info: SigningInfo): void {
+  app.replaceChildren(
+    header(t, info.title, info),
+    h(
+      "main",
+      {},
+      h(
+        "section",
+        { class: "done", id: "declined" },
+        h("h2", {}, t("signer.declinedHeading")),
+        h("p", {}, t("signer.declinedText")),
+      ),
+    ),
+  );
+}
+
+function renderClosed(t: Translate, info: SigningInfo): void {
+  const reason = ["completed", "declined", "voided", "expired"].includes(info.status)
+    ? t(`signer.status.${info.status as "completed" | "declined" | "voided" | "expired"}`)
+    : t("error.E_CONTRACT_CLOSED");
+  app.replaceChildren(
+    header(t, info.title, info),
+    h(
+      "main",
+      {},
+      h(
+        "section",
+        { class: "done", id: "closed" },
+        h("h2", {}, t("signer.closedHeading")),
+        h("p", {}, reason),
+      ),
+    ),
+  );
+}
+
+/** A label and its input, tied by id. */
+function field(label: string, input: HTMLElement): HTMLElement {
+  return h("div", { class: "field" }, h("label", { for: input.id }, label), input);
+}
+
+function fileName(title: string): string {
+  return `${title.replace(/[^\p{L}\p{N} ._-]+/gu, "_").slice(0, 80) || "document"}.pdf`;
+}
+
+/** Every page (up to MAX_RENDERED_PAGES) as a canvas as wide as the column, sharp on dense screens. */
+async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
+  try {
+    if (!pdfBytes) {
+      const response = await fetch(`${api}/document`, { credentials: "omit", cache: "no-store" });
+      if (!response.ok) throw new ApiError(response.status, `HTTP_${response.status}`, response.statusText);
+      pdfBytes = new Uint8Array(await response.arrayBuffer());
+    }
+    const pdf = await getDocument({
+      // PDF.js transfers the buffer to its worker: hand it a copy, keep ours for re-renders.
+      data: pdfBytes.slice(),
+      cMapUrl: `${ASSETS}cmaps/`,
+      standardFontDataUrl: `${ASSETS}standard_fonts/`,
+      wasmUrl: `${ASSETS}wasm/`,
+      iccUrl: `${ASSETS}iccs/`,
+      isEvalSupported: false,
+    }).promise;
+    const count = Math.min(pdf.numPages, MAX_RENDERED_PAGES);
+    for (let number = 1; number <= count; number++) {
+      const page = await pdf.getPage(number);
+      const cssWidth = Math.min(container.clientWidth || 800, 900);
+      const unscaled = page.getViewport({ scale: 1 });
+      const viewport = page.getViewport({
+        scale: (cssWidth / unscaled.width) * (window.devicePixelRatio || 1),
+      });
+      const canvas = h("canvas", {
+        width: String(Math.floor(viewport.width)),
+        height: String(Math.floor(viewport.height)),
+        role: "img",
+        "aria-label": t("signer.pageLabel", { page: number, pages: pdf.numPages }),
+      });
+      container.append(canvas);
+      await page.render({ canvas, viewport }).promise;
+    }
+    container.dataset.rendered = String(count);
+  } catch {
+    container.append(h("p", { class: "error" }, t("signer.renderFailed")));
+    container.dataset.rendered = "0";
+  }
+}
+
+void main();
