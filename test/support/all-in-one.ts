@@ -28,11 +28,12 @@ export interface RunningAgent {
 /**
  * Starts the agent the way a user does (`pnpm start`, the all-in-one default: the built JavaScript
  * on node, built first when stale) on free ports, with a dev key and a second tenant, and waits for
- * its banner. `env` adds or overrides settings.
+ * its banner. `env` adds or overrides settings (a PORT given there is the API's).
  */
 export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningAgent> {
   const dataDir = join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
-  const [port, simPort] = [await freePort(), await freePort()];
+  // A caller that must know the address before the start (ESIGN_PUBLIC_URL) chooses the port.
+  const [port, simPort] = [env.PORT ? Number(env.PORT) : await freePort(), await freePort()];
   const devKey = `devkey-${randomBytes(12).toString("hex")}`;
   const otherKey = `other-${randomBytes(12).toString("hex")}`;
   const queuePrefix = `{esign-test-${randomBytes(4).toString("hex")}}`;

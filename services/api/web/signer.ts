@@ -68,7 +68,10 @@ async function main(): Promise<void> {
   try {
     info = readSigningInfo(await callApi<SigningInfoBody>(api));
   } catch (error) {
-    renderFailure(t, error);
+    // Whatever the reason the signer API refuses the token (unknown, malformed), for the person
+    // holding the link it is one thing: the link does not work.
+    const invalidLink = error instanceof ApiError && [400, 401, 403, 404].includes(error.status);
+    renderFailure(t, invalidLink ? new ApiError(404, "E_NOT_FOUND", error.message) : error);
     return;
   }
   document.title = `${info.title} · ${t("signer.title")}`;
@@ -168,18 +171,20 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       consent.focus();
       return;
     }
-    const body: Record<string, unknown> = { consent: true };
-    const missing = (input: HTMLInputElement) => input.value.trim() === "" && (input.focus(), true);
-    if (info.method === "access-code") {
-      if (missing(code)) return void (message.textContent = t("signer.codeRequired"));
-      body.code = code.value.trim();
-    } else {
-      if (info.method === "esign-api" && missing(pin))
-        return void (message.textContent = t("signer.codeRequired"));
-      if (missing(otp)) return void (message.textContent = t("signer.codeRequired"));
-      body.otp = otp.value.trim();
-      if (info.method === "esign-api") body.pin = pin.value;
+    const required =
+      info.method === "access-code" ? [code] : info.method === "esign-api" ? [pin, otp] : [otp];
+    const empty = required.find((input) => input.value.trim() === "");
+    if (empty) {
+      message.textContent = t("signer.codeRequired");
+      empty.focus();
+      return;
     }
+    const body =
+      info.method === "access-code"
+        ? { consent: true, code: code.value.trim() }
+        : info.method === "esign-api"
+          ? { consent: true, pin: pin.value, otp: otp.value.trim() }
+          : { consent: true, otp: otp.value.trim() };
     signButton.disabled = true;
     signButton.textContent = t("signer.signing");
     try {
