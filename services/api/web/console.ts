@@ -45,6 +45,10 @@ interface AuditEvent {
   time?: string;
   [field: string]: unknown;
 }
+interface AuditTrail {
+  entries: AuditEvent[];
+  verification?: { valid: boolean; entries: number; reason?: string };
+}
 interface Batch {
   id: string;
   state: string;

@@ -23,35 +23,17 @@ const MAX_RENDERED_PAGES = 30;
 
 type AuthMethod = "email-otp" | "sms-otp" | "esign-api" | "access-code";
 
-/** What `GET /v1/signing/<token>` tells the signer. */
+/** What `GET /v1/signing/<token>` (and the sign and decline answers) tell the signer. */
 interface SigningInfo {
+  contractId: string;
   title: string;
-  /** The contract's state: in_progress, completed, declined, voided, expired. */
+  /** The contract's state: in_progress while it can be signed. */
   status: string;
-  signer: { name: string; email: string; status: string };
-  method: AuthMethod;
-  /** Who sent the contract, when the engine says. */
-  sender?: string;
-}
-
-interface SigningInfoBody {
-  title: string;
-  status: string;
-  sender?: string | { name?: string };
-  signer: { name: string; email: string; status: string; auth?: { method: AuthMethod } };
-  auth?: { method: AuthMethod };
-  authMethod?: AuthMethod;
-}
-
-function readSigningInfo(body: SigningInfoBody): SigningInfo {
-  const sender = typeof body.sender === "string" ? body.sender : body.sender?.name;
-  return {
-    title: body.title,
-    status: body.status,
-    signer: body.signer,
-    method: body.auth?.method ?? body.signer.auth?.method ?? body.authMethod ?? "email-otp",
-    ...(sender && { sender }),
-  };
+  /** waiting (earlier signers first), pending, signing, signed, declined, locked. */
+  signer: { id: string; name: string; email: string; status: string; order: number };
+  auth: { method: AuthMethod };
+  yourTurn: boolean;
+  attemptsLeft: number;
 }
 
 const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -66,7 +48,7 @@ async function main(): Promise<void> {
   app.replaceChildren(h("p", { role: "status" }, t("signer.loading")));
   let info: SigningInfo;
   try {
-    info = readSigningInfo(await callApi<SigningInfoBody>(api));
+    info = await callApi<SigningInfo>(api);
   } catch (error) {
     // Whatever the reason the signer API refuses the token (unknown, malformed), for the person
     // holding the link it is one thing: the link does not work.
@@ -75,37 +57,38 @@ async function main(): Promise<void> {
     return;
   }
   document.title = `${info.title} · ${t("signer.title")}`;
-  if (info.signer.status === "signed") return renderDone(t, info);
+  if (info.signer.status === "signed") return renderDone(t, info, `${api}/document`);
   if (info.signer.status === "declined") return renderDeclined(t, info);
-  if (info.status !== "in_progress") return renderClosed(t, info);
+  if (info.signer.status === "locked")
+    return renderFailure(t, new ApiError(423, "E_LOCKED", "locked"), info.title);
   renderSigning(t, info);
 }
 
-/** The page's header: the contract's title, who asks, the language switcher. */
-function header(t: Translate, title: string, info?: SigningInfo): HTMLElement {
+/** The page's header: the contract's title and the language switcher. */
+function header(t: Translate, title: string): HTMLElement {
   return h(
     "header",
     {},
     h("h1", {}, title),
-    info?.sender && h("p", { class: "requested-by" }, t("signer.requestedBy", { sender: info.sender })),
     languageSwitcher(t, currentLanguage(), () => void main()),
   );
 }
 
-function renderFailure(t: Translate, error: unknown): void {
+function renderFailure(t: Translate, error: unknown, title = t("signer.title")): void {
   app.replaceChildren(
-    header(t, t("signer.title")),
+    header(t, title),
     h("main", {}, h("p", { class: "error", role: "alert", id: "message" }, errorMessage(t, error))),
   );
 }
 
 function renderSigning(t: Translate, info: SigningInfo): void {
+  const method = info.auth.method;
   const pages = h("div", { class: "pages", id: "pages" });
   const message = h("p", { class: "message", id: "message", role: "alert", "aria-live": "assertive" });
   const status = h("p", { class: "status", id: "status", role: "status", "aria-live": "polite" });
   const consent = h("input", { type: "checkbox", id: "consent", name: "consent" });
 
-  const needsChallenge = info.method !== "access-code";
+  const needsChallenge = method !== "access-code";
   const requestCode = h(
     "button",
     { type: "button", id: "request-code", class: "secondary" },
@@ -122,9 +105,9 @@ function renderSigning(t: Translate, info: SigningInfo): void {
   const pin = h("input", { id: "pin", name: "pin", type: "password", autocomplete: "off", required: true });
   const code = h("input", { id: "access-code", name: "code", autocomplete: "off", required: true });
   const fields: HTMLElement[] =
-    info.method === "access-code"
+    method === "access-code"
       ? [field(t("signer.accessCode"), code)]
-      : info.method === "esign-api"
+      : method === "esign-api"
         ? [field(t("signer.pin"), pin), field(t("signer.otp"), otp)]
         : [field(t("signer.otp"), otp)];
 
@@ -139,7 +122,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       "fieldset",
       {},
       h("legend", {}, t("signer.authHeading")),
-      h("p", { class: "hint" }, t(`signer.auth.${info.method}`)),
+      h("p", { class: "hint" }, t(`signer.auth.${method}`)),
       needsChallenge && requestCode,
       ...fields,
     ),
@@ -147,6 +130,12 @@ function renderSigning(t: Translate, info: SigningInfo): void {
     status,
     message,
   );
+  if (!info.yourTurn) {
+    // Earlier signers first: the document can be read (and declined), not yet signed.
+    message.textContent = t("error.E_NOT_YOUR_TURN");
+    signButton.disabled = true;
+    requestCode.disabled = true;
+  }
 
   requestCode.addEventListener("click", async () => {
     message.textContent = "";
@@ -155,11 +144,11 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       await callApi(`${api}/challenge`, { method: "POST", body: {} });
       status.textContent = t("signer.codeSent");
       requestCode.textContent = t("signer.requestCodeAgain");
-      (info.method === "esign-api" ? pin : otp).focus();
+      (method === "esign-api" ? pin : otp).focus();
     } catch (error) {
       showError(t, message, error, info);
     } finally {
-      requestCode.disabled = false;
+      requestCode.disabled = !info.yourTurn;
     }
   });
 
@@ -171,8 +160,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       consent.focus();
       return;
     }
-    const required =
-      info.method === "access-code" ? [code] : info.method === "esign-api" ? [pin, otp] : [otp];
+    const required = method === "access-code" ? [code] : method === "esign-api" ? [pin, otp] : [otp];
     const empty = required.find((input) => input.value.trim() === "");
     if (empty) {
       message.textContent = t("signer.codeRequired");
@@ -180,16 +168,16 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       return;
     }
     const body =
-      info.method === "access-code"
+      method === "access-code"
         ? { consent: true, code: code.value.trim() }
-        : info.method === "esign-api"
+        : method === "esign-api"
           ? { consent: true, pin: pin.value, otp: otp.value.trim() }
           : { consent: true, otp: otp.value.trim() };
     signButton.disabled = true;
     signButton.textContent = t("signer.signing");
     try {
-      await callApi(`${api}/sign`, { method: "POST", body });
-      renderDone(t, info);
+      const signed = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
+      renderDone(t, signed, await signedDocument());
     } catch (error) {
       signButton.disabled = false;
       signButton.textContent = t("signer.sign");
@@ -200,7 +188,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
   });
 
   app.replaceChildren(
-    header(t, info.title, info),
+    header(t, info.title),
     h(
       "main",
       {},
@@ -221,15 +209,35 @@ function renderSigning(t: Translate, info: SigningInfo): void {
   void renderPdf(t, pages);
 }
 
-/** Shows the API's refusal; a closed or locked contract cannot go on, so the form goes. */
+/**
+ * Shows the API's refusal. A wrong code says how many tries are left; a lock or a closed contract
+ * ends the page, as nothing more can be done with this link.
+ */
 function showError(t: Translate, message: HTMLElement, error: unknown, info: SigningInfo): void {
   message.textContent = errorMessage(t, error);
-  if (error instanceof ApiError && error.code === "E_CONTRACT_CLOSED") {
-    void callApi<SigningInfoBody>(api).then(
-      (body) => renderClosed(t, readSigningInfo(body)),
-      () => renderClosed(t, info),
+  if (!(error instanceof ApiError)) return;
+  if (error.code === "E_LOCKED" || error.code === "E_CONTRACT_CLOSED") {
+    renderFailure(t, error, info.title);
+  } else if (error.code === "E_AUTH_FAILED") {
+    void callApi<SigningInfo>(api).then(
+      (current) => {
+        message.textContent = `${errorMessage(t, error)} ${t("signer.attemptsLeft", { count: current.attemptsLeft })}`;
+      },
+      () => undefined,
     );
   }
+}
+
+/**
+ * The document with the signature just applied, as a blob: URL. Fetched at once, because the link
+ * answers only while the contract is open, and the last signature closes it; undefined if too late.
+ */
+async function signedDocument(): Promise<string | undefined> {
+  const response = await fetch(`${api}/document`, { credentials: "omit", cache: "no-store" }).catch(
+    () => undefined,
+  );
+  if (!response?.ok) return undefined;
+  return URL.createObjectURL(await response.blob());
 }
 
 function declineForm(t: Translate, info: SigningInfo): HTMLElement {
@@ -259,9 +267,9 @@ function declineForm(t: Translate, info: SigningInfo): HTMLElement {
   return h("details", { class: "decline" }, h("summary", {}, t("signer.declineHeading")), form);
 }
 
-function renderDone(t: Translate, info: SigningInfo): void {
+function renderDone(t: Translate, info: SigningInfo, download: string | undefined): void {
   app.replaceChildren(
-    header(t, info.title, info),
+    header(t, info.title),
     h(
       "main",
       {},
@@ -270,11 +278,12 @@ function renderDone(t: Translate, info: SigningInfo): void {
         { class: "done", id: "done" },
         h("h2", { tabindex: "-1" }, t("signer.doneHeading")),
         h("p", {}, t("signer.doneText")),
-        h(
-          "a",
-          { class: "button", id: "download", href: `${api}/document`, download: fileName(info.title) },
-          t("signer.downloadSigned"),
-        ),
+        download &&
+          h(
+            "a",
+            { class: "button", id: "download", href: download, download: fileName(info.title) },
+            t("signer.downloadSigned"),
+          ),
       ),
     ),
   );
@@ -283,7 +292,7 @@ function renderDone(t: Translate, info: SigningInfo): void {
 
 function renderDeclined(t: Translate, info: SigningInfo): void {
   app.replaceChildren(
-    header(t, info.title, info),
+    header(t, info.title),
     h(
       "main",
       {},
@@ -292,25 +301,6 @@ function renderDeclined(t: Translate, info: SigningInfo): void {
         { class: "done", id: "declined" },
         h("h2", {}, t("signer.declinedHeading")),
         h("p", {}, t("signer.declinedText")),
-      ),
-    ),
-  );
-}
-
-function renderClosed(t: Translate, info: SigningInfo): void {
-  const reason = ["completed", "declined", "voided", "expired"].includes(info.status)
-    ? t(`signer.status.${info.status as "completed" | "declined" | "voided" | "expired"}`)
-    : t("error.E_CONTRACT_CLOSED");
-  app.replaceChildren(
-    header(t, info.title, info),
-    h(
-      "main",
-      {},
-      h(
-        "section",
-        { class: "done", id: "closed" },
-        h("h2", {}, t("signer.closedHeading")),
-        h("p", {}, reason),
       ),
     ),
   );
