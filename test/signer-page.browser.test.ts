@@ -7,11 +7,12 @@
  * agent's origin), every CSP violation fails the test. Screenshots go to docs/screenshots/.
  */
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@esign/runtime";
-import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
+import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +32,8 @@ if (!HAVE_CHROMIUM) {
 const SCREENSHOTS = join(REPO_ROOT, "docs/screenshots");
 const AXE_SOURCE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const PHONE = { width: 390, height: 844 };
+const ALICE = "alice@example.test";
+const BOB = "bob@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
 interface Mail {
@@ -46,6 +49,8 @@ const mails: Mail[] = [];
 const requests: string[] = [];
 /** CSP violations and page errors, reported by the browser's console. */
 const pageProblems: string[] = [];
+/** Signer tokens handed out, which must never appear in the agent's log. */
+const tokens: string[] = [];
 
 describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   beforeAll(async () => {
@@ -142,6 +147,18 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       items: [{ input: { store: "default", key: "console/invoice.pdf" } }],
     });
 
+    // Another tenant's key sees neither, and cannot retry the job.
+    const theirs = await api<{ jobs: { id: string }[] }>(
+      "GET",
+      "/v1/jobs?state=failed",
+      undefined,
+      agent.otherKey,
+    );
+    expect(theirs.jobs.map((each) => each.id)).not.toContain(job.id);
+    const batches = await api<{ batches: { id: string }[] }>("GET", "/v1/batches", undefined, agent.otherKey);
+    expect(batches.batches.map((each) => each.id)).not.toContain(batch.id);
+    await expect(api("POST", `/v1/jobs/${job.id}/retry`, {}, agent.otherKey)).rejects.toThrow(/404/);
+
     const { page, context } = await open(DESKTOP, "en-US");
     await page.goto(`${agent.base}/console`);
     await page.fill("#api-key", "not-a-key-at-all-0000");
@@ -156,8 +173,8 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .poll(() => page.locator("#scope").textContent())
       .toBe("Administrator (all tenants) · key dev");
     // The key lives in this tab's sessionStorage only.
-    expect(await page.evaluate(() => sessionStorage.getItem("esign.console.apiKey"))).toBe(agent.devKey);
-    expect(await page.evaluate(() => localStorage.getItem("esign.console.apiKey"))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("esign.console.apiKey")')).toBe(agent.devKey);
+    expect(await page.evaluate('localStorage.getItem("esign.console.apiKey")')).toBeNull();
 
     await page.click("#nav-batches");
     await expect.poll(() => page.locator("#content").textContent()).toContain(batch.id);
@@ -194,15 +211,175 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await zh.context.close();
   });
 
+  it("runs a two-party contract through the pages: desktop (PIN + OTP) then phone (e-mail code)", async () => {
+    const form = new FormData();
+    form.set(
+      "document",
+      new Blob([await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"))], { type: "application/pdf" }),
+      "supply-agreement.pdf",
+    );
+    form.set(
+      "contract",
+      JSON.stringify({
+        title: "Supply agreement 2027",
+        signers: [
+          {
+            name: "Alice Example",
+            email: ALICE,
+            order: 1,
+            auth: { method: "esign-api", credentialId: "alice-rsa" },
+          },
+          { name: "Bob Example", email: BOB, order: 2, auth: { method: "email-otp" } },
+        ],
+        seal: { signer: "default", level: "B-LTA" },
+      }),
+    );
+    const created = await fetch(`${agent.base}/v1/contracts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.devKey}` },
+      body: form,
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const contract = (await created.json()) as { id: string; signers: { email: string; url: string }[] };
+
+    // Alice, on a laptop: the link from her invitation.
+    const aliceLink = linkIn(await nextMail(ALICE, 0));
+    expect(aliceLink).toBe(contract.signers[0]!.url);
+    const alice = await open(DESKTOP, "en-US,en;q=0.9");
+    await alice.page.goto(aliceLink);
+    await expectRenderedPdf(alice.page);
+    await expectAccessible(alice.page);
+    await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-document-desktop.png"), fullPage: true });
+
+    // Bob's turn has not come: he can read, not sign.
+    const early = await open(PHONE, "en-US");
+    await early.page.goto(contract.signers[1]!.url);
+    await expect.poll(() => early.page.locator("#message").textContent()).toContain("not your turn yet");
+    expect(await early.page.isDisabled("#sign")).toBe(true);
+    await early.page.screenshot({
+      path: join(SCREENSHOTS, "signer-2-not-your-turn-phone.png"),
+      fullPage: true,
+    });
+    await early.context.close();
+
+    await alice.page.check("#consent");
+    await alice.page.click("#request-code");
+    await expect.poll(() => alice.page.locator("#status").textContent()).toContain("A code is on its way");
+    await alice.page.fill("#pin", "1234");
+    await alice.page.fill("#otp", "000000");
+    await alice.page.click("#sign");
+    await expect.poll(() => alice.page.locator("#message").textContent()).toContain("That code is not right");
+    await alice.page.screenshot({
+      path: join(SCREENSHOTS, "signer-1-wrong-code-desktop.png"),
+      fullPage: true,
+    });
+    await alice.page.fill("#pin", "1234");
+    await alice.page.fill("#otp", await simulatorOtp("alice-rsa"));
+    await alice.page.click("#sign");
+    await alice.page.waitForSelector("#done", { timeout: 90_000 });
+    await expectAccessible(alice.page);
+    await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-signed-desktop.png") });
+    await expectValidDownload(alice.page, "after-alice.pdf");
+    await alice.context.close();
+
+    // Bob, on a phone: his invitation arrives once Alice has signed; his code by e-mail.
+    const bobLink = linkIn(await nextMail(BOB, 0));
+    const bob = await open(PHONE, "en-US,en;q=0.9");
+    await bob.page.goto(bobLink);
+    await expectRenderedPdf(bob.page);
+    await expectAccessible(bob.page);
+    await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-document-phone.png"), fullPage: true });
+    await bob.page.check("#consent");
+    const mailsToBob = mails.filter((mail) => mail.to.includes(BOB)).length;
+    await bob.page.click("#request-code");
+    const code = otpIn(await nextMail(BOB, mailsToBob));
+    await bob.page.fill("#otp", code === "000000" ? "111111" : "000000");
+    await bob.page.click("#sign");
+    await expect.poll(() => bob.page.locator("#message").textContent()).toContain("That code is not right");
+    await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-wrong-code-phone.png"), fullPage: true });
+    await bob.page.fill("#otp", code);
+    await bob.page.click("#sign");
+    await bob.page.waitForSelector("#done", { timeout: 90_000 });
+    await expectAccessible(bob.page);
+    await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-signed-phone.png") });
+    await expectValidDownload(bob.page, "after-bob.pdf");
+    await bob.context.close();
+    tokens.push(...contract.signers.map((signer) => signer.url.split("/s/")[1]!));
+  });
+
   it("never logs a signer's token, and the browser asked nothing of another origin", () => {
     expect(agent.output()).toContain("/s/[token]");
-    expect(agent.output()).not.toContain("not-a-real-token");
+    for (const token of ["not-a-real-token", ...tokens]) expect(agent.output()).not.toContain(token);
     const foreign = requests.filter((url) => !url.startsWith(`${agent.base}/`) && !url.startsWith("data:"));
     expect(foreign).toEqual([]);
     expect(requests.length).toBeGreaterThan(10);
     expect(pageProblems).toEqual([]);
   });
 });
+
+/** The `index`-th mail to `address` (0 = the first), waiting for it to arrive. */
+async function nextMail(address: string, index: number): Promise<string> {
+  await expect
+    .poll(() => mails.filter((mail) => mail.to.includes(address)).length, { timeout: 60_000 })
+    .toBeGreaterThan(index);
+  return decodeQuotedPrintable(mails.filter((mail) => mail.to.includes(address))[index]!.raw);
+}
+
+/** Soft line breaks and =XX escapes of a quoted-printable body (links and codes are ASCII). */
+function decodeQuotedPrintable(raw: string): string {
+  return raw
+    .replace(/=\r?\n/g, "")
+    .replace(/=([0-9A-F]{2})/g, (_whole, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+function linkIn(mail: string): string {
+  const link = new RegExp(`${agent.base}/s/[A-Za-z0-9_-]+`).exec(mail)?.[0];
+  expect(link, mail).toBeDefined();
+  return link!;
+}
+
+function otpIn(mail: string): string {
+  const code = /one-time code to sign .* is (\d{6})/.exec(mail)?.[1];
+  expect(code, mail).toBeDefined();
+  return code!;
+}
+
+/** The OTP the simulator sent for a personal credential (its admin API, token from the banner). */
+async function simulatorOtp(credentialId: string): Promise<string> {
+  const token = /simulator admin token: (\S+)/.exec(agent.output())?.[1];
+  const response = await fetch(`${agent.simUrl}/admin/otp/${credentialId}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { otp: string }).otp;
+}
+
+/** PDF.js drew the first page: the canvas has ink (dark pixels), not just white. */
+async function expectRenderedPdf(page: Page): Promise<void> {
+  await page.waitForSelector("#pages[data-rendered]", { timeout: 30_000 });
+  expect(Number(await page.getAttribute("#pages", "data-rendered"))).toBeGreaterThan(0);
+  const { width, height, ink } = (await page.evaluate(`(() => {
+    const canvas = document.querySelector("#pages canvas");
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let ink = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] + data[i + 1] + data[i + 2] < 384) ink++;
+    return { width: canvas.width, height: canvas.height, ink };
+  })()`)) as { width: number; height: number; ink: number };
+  expect(width * height).toBeGreaterThan(100_000);
+  // Text and lines of an invoice: well over a thousand dark pixels, well under half the page.
+  expect(ink).toBeGreaterThan(1000);
+  expect(ink).toBeLessThan((width * height) / 2);
+}
+
+/** Downloads the signed PDF from the final page and checks it with validate.sh and the simulator's root. */
+async function expectValidDownload(page: Page, name: string): Promise<void> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  const file = join(await mkdtemp(join(tmpdir(), "signer-page-")), name);
+  await download.saveAs(file);
+  const verdict = await validate(file, join(agent.dataDir, "esign-sim/root.pem"));
+  expect(verdict.failures, verdict.output).toEqual([]);
+  expect(verdict.ok, verdict.output).toBe(true);
+}
 
 /** A fresh browser context (no shared storage) with its viewport and language, recorded. */
 async function open(
@@ -230,17 +407,14 @@ async function open(
 /** axe-core, loaded from node_modules through DevTools (the page's CSP rightly forbids inline scripts). */
 async function expectAccessible(page: Page): Promise<void> {
   await page.evaluate(await readFile(AXE_SOURCE, "utf8"));
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: () => Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run();
-    return result.violations.map(({ id, impact, help, nodes }) => ({
-      id,
-      impact,
-      help,
-      targets: nodes.map((node) => node.target.join(" ")),
-    }));
-  });
-  expect(violations.filter((each) => each.impact === "serious" || each.impact === "critical")).toEqual([]);
+  const { violations } = (await page.evaluate("axe.run()")) as { violations: AxeViolation[] };
+  const found = violations.map(({ id, impact, help, nodes }) => ({
+    id,
+    impact,
+    help,
+    targets: nodes.map((node) => node.target.join(" ")),
+  }));
+  expect(found.filter((each) => each.impact === "serious" || each.impact === "critical")).toEqual([]);
 }
 interface AxeViolation {
   id: string;
@@ -249,11 +423,11 @@ interface AxeViolation {
   nodes: { target: string[] }[];
 }
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function api<T>(method: string, path: string, body?: unknown, key = agent.devKey): Promise<T> {
   const response = await fetch(`${agent.base}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${agent.devKey}`,
+      authorization: `Bearer ${key}`,
       ...(body !== undefined && { "content-type": "application/json" }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
