@@ -20,39 +20,50 @@ export interface RunningAgent {
   queuePrefix: string;
   /** A second tenant's key: tenant `other`, allowed only `default:other/`. */
   otherKey: string;
+  /** The built-in simulator's admin token (fresh at every start). */
+  simAdminToken: string;
   /** Everything the agent printed so far. */
   output(): string;
   stop(): void;
+  /** SIGKILL to the agent's process group: a crash, no draining. */
+  kill(): Promise<void>;
+  /** The environment it was started with, for a restart on the same ports, data folder and queues. */
+  env: Record<string, string>;
 }
 
 /**
  * Starts the agent the way a user does (`pnpm start`, the all-in-one default: the built JavaScript
  * on node, built first when stale) on free ports, with a dev key and a second tenant, and waits for
- * its banner. `env` adds or overrides settings (a PORT given there is the API's).
+ * its banner. `env` adds or overrides settings.
  */
-export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningAgent> {
-  const dataDir = join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
-  // A caller that must know the address before the start (ESIGN_PUBLIC_URL) chooses the port.
-  const [port, simPort] = [env.PORT ? Number(env.PORT) : await freePort(), await freePort()];
-  const devKey = `devkey-${randomBytes(12).toString("hex")}`;
-  const otherKey = `other-${randomBytes(12).toString("hex")}`;
-  const queuePrefix = `{esign-test-${randomBytes(4).toString("hex")}}`;
+export async function startAllInOne(
+  env: Record<string, string> = {},
+  restart?: RunningAgent,
+): Promise<RunningAgent> {
+  const dataDir = restart?.dataDir ?? join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
+  const [port, simPort] = restart
+    ? [Number(new URL(restart.base).port), Number(new URL(restart.simUrl).port)]
+    : [await freePort(), await freePort()];
+  const devKey = restart?.devKey ?? `devkey-${randomBytes(12).toString("hex")}`;
+  const otherKey = restart?.otherKey ?? `other-${randomBytes(12).toString("hex")}`;
+  const queuePrefix = restart?.queuePrefix ?? `{esign-test-${randomBytes(4).toString("hex")}}`;
+  const agentEnv: Record<string, string> = {
+    PORT: String(port),
+    ESIGN_SIM_PORT: String(simPort),
+    ESIGN_DATA_DIR: dataDir,
+    ESIGN_DEV_API_KEY: devKey,
+    // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
+    ESIGN_QUEUE_PREFIX: queuePrefix,
+    ESIGN_TENANTS: JSON.stringify({
+      other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
+    }),
+    ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(otherKey), tenant: "other", name: "other" }]),
+    ...restart?.env,
+    ...env,
+  };
   const child = spawn("pnpm", ["start"], {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      ESIGN_SIM_PORT: String(simPort),
-      ESIGN_DATA_DIR: dataDir,
-      ESIGN_DEV_API_KEY: devKey,
-      // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
-      ESIGN_QUEUE_PREFIX: queuePrefix,
-      ESIGN_TENANTS: JSON.stringify({
-        other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
-      }),
-      ESIGN_API_KEYS: JSON.stringify([{ sha256: sha256hex(otherKey), tenant: "other", name: "other" }]),
-      ...env,
-    },
+    env: { ...process.env, ...agentEnv },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so stop() reaches pnpm, its shell and the agent alike.
     detached: true,
@@ -69,6 +80,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     if (child.pid) process.kill(-child.pid, "SIGTERM");
     throw new Error(`the agent did not start:\n${output}`);
   }
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     base: `http://127.0.0.1:${port}`,
     simUrl: `http://127.0.0.1:${simPort}`,
@@ -76,9 +88,15 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     devKey,
     queuePrefix,
     otherKey,
+    simAdminToken: /simulator admin token: (\S+)/.exec(output)?.[1] ?? "",
+    env: agentEnv,
     output: () => output,
     stop: () => {
       if (child.pid) process.kill(-child.pid, "SIGTERM");
+    },
+    kill: async () => {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+      await exited;
     },
   };
 }

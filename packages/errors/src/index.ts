@@ -48,12 +48,28 @@ export const ERROR_CODES = {
   /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
   E_UPLOAD_ABORTED: { permanent: true, status: 400 },
   E_INVALID_JOB: { permanent: true, status: 400 },
+  // HTTP requests and e-contracts
+  /** A request body or parameter the route cannot take (fastify validation, a missing consent). */
+  E_INVALID_REQUEST: { permanent: true, status: 400 },
+  /** A contract signer whose order number has not come yet. */
+  E_NOT_YOUR_TURN: { permanent: true, status: 409 },
+  /** A wrong OTP, access code, PIN or signing-service OTP; counted against the signer's attempts. */
+  E_AUTH_FAILED: { permanent: true, status: 401 },
+  /** A contract signer locked after too many failed attempts. */
+  E_LOCKED: { permanent: true, status: 423 },
+  /** The contract is completed, declined, voided or expired: nothing can change it any more. */
+  E_CONTRACT_CLOSED: { permanent: true, status: 409 },
   /** Redis (the job queue) unreachable or refusing commands. */
   E_QUEUE: { permanent: false, status: 503 },
   /** Waited for a job's outcome longer than asked; the job itself carries on. */
   E_TIMEOUT: { permanent: false, status: 504 },
   // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)
   E_WEBHOOK: { permanent: false, status: 502 },
+  /**
+   * A mail or SMS could not be handed to its server or gateway (unreachable, timed out, 4xx/5xx).
+   * Retryable by default; a recipient the server refuses for good is raised as permanent.
+   */
+  E_NOTIFY_FAILED: { permanent: false, status: 502 },
   E_VERIFY: { permanent: true, status: 500 },
   E_INTERNAL: { permanent: false, status: 500 },
 } as const satisfies Record<string, { permanent: boolean; status: number }>;

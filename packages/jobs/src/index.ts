@@ -4,6 +4,7 @@ export * from "./batch-keys";
 export * from "./batch-schemas";
 export * from "./client";
 export * from "./constants";
+export * from "./contract-jobs";
 export * from "./delivery-log";
 export * from "./events";
 export * from "./schemas";

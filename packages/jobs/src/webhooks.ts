@@ -2,6 +2,7 @@ import { EsignError } from "@esign/errors";
 import type { Queue } from "bullmq";
 import { z } from "zod";
 import type { BatchCompletedEvent } from "./batch-schemas";
+import type { ContractEvent } from "./contract-jobs";
 import type { Callback, JobEvent } from "./schemas";
 
 /**
@@ -69,13 +70,18 @@ export function assertWebhookSecretGranted(
  * outcome twice (a worker that crashed after publishing) sends the receiver one message.
  */
 export function webhookDelivery(
-  event: JobEvent | BatchCompletedEvent,
+  event: JobEvent | BatchCompletedEvent | ContractEvent,
   callback: Callback,
 ): WebhookDeliveryJob {
   const subject =
     event.type === "batch.completed"
       ? { id: event.data.batchId, qualified: event.data.batchId }
-      : { id: event.data.jobId, qualified: `${event.data.queue}.${event.data.jobId}` };
+      : event.type.startsWith("contract.")
+        ? contractSubject(event as ContractEvent)
+        : {
+            id: (event as JobEvent).data.jobId,
+            qualified: `${(event as JobEvent).data.queue}.${(event as JobEvent).data.jobId}`,
+          };
   const { type, timestamp, data } = event;
   return {
     deliveryId: `${subject.qualified}.${type}`,
@@ -85,6 +91,12 @@ export function webhookDelivery(
     event: { type, timestamp, data },
     jobId: subject.id,
   };
+}
+
+/** A contract's deliveries are logged under `contract.<id>`; signer events are per signer. */
+function contractSubject(event: ContractEvent): { id: string; qualified: string } {
+  const id = `contract.${event.data.contractId}`;
+  return { id, qualified: event.data.signerId ? `${id}.${event.data.signerId}` : id };
 }
 
 /** How long finished deliveries stay on the queue; a delivery enqueued again meanwhile is dropped. */

@@ -8,7 +8,7 @@
  * environment like the standalone service's, with those decisions as overrides.
  */
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import {
@@ -61,6 +61,21 @@ const loadAllInOneConfig = configLoader(
   "all-in-one environment",
 );
 
+/**
+ * The e-contract secret (OTP hashes, the PIN/OTP hand-over to the worker), made once and kept in
+ * the data folder: a restarted agent must still read what it wrote before.
+ */
+async function contractSecretIn(dataDir: string): Promise<string> {
+  const path = join(dataDir, "contract-secret");
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch {
+    const secret = randomBytes(32).toString("base64url");
+    await writeFile(path, secret, { mode: 0o600, flag: "wx" }).catch(() => undefined);
+    return (await readFile(path, "utf8")).trim();
+  }
+}
+
 await runService("esign-agent", async () => {
   const config = loadAllInOneConfig();
   const env = process.env;
@@ -89,6 +104,11 @@ await runService("esign-agent", async () => {
   const clientSecretFile = join(simulatorDir, "client-secret");
   await writeFile(clientSecretFile, demoClient.secret, { mode: 0o600 });
   const stores = defaultStoresConfig(dataDir);
+  // E-contracts: the same secret and signer links for the API and the worker.
+  const contracts = {
+    contractSecret: env.ESIGN_CONTRACT_SECRET ?? (await contractSecretIn(dataDir)),
+    publicUrl: env.ESIGN_PUBLIC_URL ?? `http://127.0.0.1:${config.port}`,
+  };
 
   const worker = await createSigningWorker(
     loadWorkerConfig(env, {
@@ -104,8 +124,11 @@ await runService("esign-agent", async () => {
             clientSecret: { file: clientSecretFile },
             credentialId: "seal-rsa",
             pdfPasswords: config.pdfPasswords,
+            // Time-stamps for B-T and up and B-LTA's document time-stamp (e-contract seals).
+            documentTimestampUrls: [`${simulator.url}/tsa`],
           },
         },
+        ...contracts,
         // This process serves the API's /metrics; a second server would clash on METRICS_PORT.
         metricsPort: undefined,
       },
@@ -126,6 +149,7 @@ await runService("esign-agent", async () => {
       devApiKey,
       trustRoots: [trustRoot],
       readyUrls: [`${simulator.url}/healthz`],
+      ...contracts,
     },
   });
   const api = await buildApi({ config: apiConfig });
@@ -143,6 +167,7 @@ await runService("esign-agent", async () => {
       `  storage:        ${join(dataDir, "objects")}`,
       `  redis:          ${redis.url}`,
       `  webhook secret: ${secretsConfigured ? "as configured in WEBHOOK_SECRETS" : webhookSecret}`,
+      `  e-contract mail: ${env.SMTP_URL ? "SMTP (SMTP_URL)" : `outbox at ${address}/dev/mail (dev API key)`}`,
       "Sign a PDF:",
       `  curl --data-binary @in.pdf -H 'content-type: application/pdf' -H 'authorization: Bearer ${devApiKey}' ${address}/v1/sign > out.pdf`,
       "",

@@ -1,3 +1,4 @@
+import { createContractRuntime } from "@esign/contracts";
 import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
 import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
@@ -19,11 +20,13 @@ import { registerErrorHandler } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { batchRoutes } from "./routes/batches";
 import { callerRoutes } from "./routes/caller";
+import { contractRoutes } from "./routes/contracts";
 import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
 import { pageRoutes } from "./routes/pages";
 import { signRoutes } from "./routes/sign";
+import { signingRoutes } from "./routes/signing";
 import { templateRoutes } from "./routes/templates";
 import { verifyRoutes } from "./routes/verify";
 
@@ -47,14 +50,20 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
   const client = new SigningClient({ connection: redis, prefix: config.queuePrefix });
-  const deps: RouteDeps = { config, client, stores, redis };
+  const logger = createLogger({ name: "esign-api", level: config.logLevel }, options.logDestination);
+  const contracts = createContractRuntime({
+    settings: config,
+    redis,
+    prefix: config.queuePrefix,
+    stores,
+    defaultPublicUrl: `http://${config.host}:${config.port}`,
+    logger,
+  });
+  const deps: RouteDeps = { config, client, stores, redis, contracts };
 
   const app = Fastify({
     // Typed as fastify's logger so the instance keeps fastify's default generics (routes take it).
-    loggerInstance: createLogger(
-      { name: "esign-api", level: config.logLevel },
-      options.logDestination,
-    ) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     // JSON bodies are small; PDFs bypass this limit and are counted while streaming (upload.ts).
     bodyLimit: 1024 * 1024,
     // Idle sockets and slow requests are cut off (answered 408 or closed); 0 would wait forever.
@@ -75,11 +84,13 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   app.addContentTypeParser("application/pdf", (_request, payload, done) => done(null, payload));
   // Multipart uploads are streamed the same way (request.file()); one file, options as fields.
   await app.register(fastifyMultipart, {
-    limits: { files: 1, fields: 20, fieldSize: 4096, fileSize: config.maxUploadBytes + 1 },
+    // A contract's JSON field (up to 50 signers) is the largest field a form carries.
+    limits: { files: 1, fields: 20, fieldSize: 64 * 1024, fileSize: config.maxUploadBytes + 1 },
     throwFileSizeLimit: false,
   });
 
   app.addHook("onClose", async () => {
+    await contracts?.close();
     await client.close();
     if (!options.stores) await stores.close();
     if (!options.redis) redis.disconnect();
@@ -154,5 +165,9 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(callerRoutes);
   await app.register(pageRoutes);
+  if (contracts) {
+    await app.register(async (scope) => contractRoutes(scope, { ...deps, contracts }));
+    await app.register(async (scope) => signingRoutes(scope, { ...deps, contracts }));
+  }
   return app;
 }

@@ -23,6 +23,8 @@ declare module "fastify" {
     public?: boolean;
     /** Routes for operators only. */
     admin?: boolean;
+    /** E-contract signer routes: authorised by the signer link's token, rate-limited per address. */
+    signerLink?: boolean;
   }
 }
 
@@ -55,7 +57,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
 
   app.addHook("onRequest", async (request, reply) => {
     const config = request.routeOptions.config;
-    if (config.public) return;
+    if (config.public || config.signerLink) return;
     const refuse = (code: "E_UNAUTHORIZED" | "E_FORBIDDEN", message: string) =>
       sendEsignError(request, reply, new EsignError(code, message));
     const key = presentedKey(request);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CONTRACT_BINDINGS, CONTRACT_FIELDS } from "@esign/contracts";
 import { QueuePrefixSchema } from "@esign/jobs";
 import {
   BindHostSchema,
@@ -91,6 +92,7 @@ export const ApiConfigSchema = z
     rateLimitPerMinute: z.int().min(1).default(600),
     /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
     bullBoardWritable: z.boolean().default(false),
+    ...CONTRACT_FIELDS,
     logLevel: LogLevelSchema.default("info"),
   })
   .refine((config) => config.syncTimeoutMs < config.requestTimeoutMs, {
@@ -142,6 +144,7 @@ export const loadApiConfig = configLoader(
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS"),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE"),
     bullBoardWritable: flag("BULL_BOARD_WRITABLE"),
+    ...CONTRACT_BINDINGS,
     logLevel: text("LOG_LEVEL"),
   },
   "API environment",

@@ -1,3 +1,4 @@
+import { CONTRACT_BINDINGS, CONTRACT_FIELDS } from "@esign/contracts";
 import { QueuePrefixSchema, SealStyleSchema, SIGNING_QUEUES } from "@esign/jobs";
 import {
   configLoader,
@@ -121,6 +122,8 @@ export const WorkerConfigSchema = z.object({
   stalledIntervalMs: z.int().min(1).default(30_000),
   /** How often a job may be recovered from a dead worker before it fails (E_INTERNAL). */
   maxStalledCount: z.int().min(1).default(3),
+  /** E-contracts (the `esign-contracts` queue) run when the contract secret is set. */
+  ...CONTRACT_FIELDS,
   logLevel: LogLevelSchema.default("info"),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
@@ -138,6 +141,7 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
   lockDurationMs: integer("WORKER_LOCK_DURATION_MS"),
   stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
   maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
+  ...CONTRACT_BINDINGS,
   logLevel: text("LOG_LEVEL"),
 };
 

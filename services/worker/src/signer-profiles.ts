@@ -6,6 +6,7 @@ import type { DocumentTimestamper } from "@esign/pipeline";
 import { readSecret } from "@esign/runtime";
 import type { Signer, SignerDescription } from "@esign/signers";
 import * as signers from "@esign/signers";
+import { z } from "zod";
 import type { SignerProfile } from "./config";
 import { type LoadedSeal, loadSeals } from "./seals";
 
@@ -27,6 +28,18 @@ export interface SignerEntry {
   seals: Map<string, LoadedSeal>;
   /** The profile's PDF password named `secret` (a job's `pdfPassword`); E_INVALID_JOB when there is none. */
   pdfPassword(secret: string): string;
+  /**
+   * Personal credentials at the same signing service (CSC profiles): e-contract signers who sign
+   * with their own credential, authorised with their PIN and the OTP the service sent them.
+   */
+  personal: PersonalCredentials | undefined;
+}
+
+export interface PersonalCredentials {
+  /** credentials/sendOTP: the service sends the credential's owner a one-time password. */
+  sendOtp(credentialId: string): Promise<void>;
+  /** A signer for one authorisation with the owner's PIN and OTP; closed by the caller. */
+  signer(credentialId: string, auth: { pin: string; otp: string }): Signer;
 }
 
 export interface SignerRegistry {
@@ -52,6 +65,28 @@ const REMOTE_FACTORIES = { csc: "createCscSigner", "esign-api": "createEsignApiS
 
 type SignerFactory = (options: Record<string, unknown>) => Promise<Signer> | Signer;
 
+/** Time-stamps for a CSC profile's signatures (B-T and up) from its B-LTA time-stamp authorities. */
+function timestamperOf(profile: SignerProfile): TsaClient | undefined {
+  return profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls });
+}
+
+function personalCredentialsOf(profile: SignerProfile): PersonalCredentials | undefined {
+  if (profile.type !== "csc") return undefined;
+  const connection = {
+    url: profile.url,
+    clientId: profile.clientId,
+    clientSecret: readSecret(profile.clientSecret),
+  };
+  const client = new signers.CscClient(connection);
+  return {
+    async sendOtp(credentialId) {
+      await client.call("credentials/sendOTP", { credentialID: credentialId }, z.unknown());
+    },
+    signer: (credentialId, auth) =>
+      signers.createCscSigner({ ...connection, credentialId, ...auth, timestamper: timestamperOf(profile) }),
+  };
+}
+
 async function createSigner(name: string, profile: SignerProfile): Promise<Signer> {
   if (profile.type === "p12") {
     const password = readSecret(profile.password);
@@ -75,7 +110,8 @@ async function createSigner(name: string, profile: SignerProfile): Promise<Signe
           apiKey: readSecret(profile.apiKey),
           ...(profile.certificatePath && { certificate: await readCertificate(profile.certificatePath) }),
         };
-  return factory({ ...profile, ...secret });
+  const timestamper = profile.type === "csc" ? timestamperOf(profile) : undefined;
+  return factory({ ...profile, ...secret, ...(timestamper && { timestamper }) });
 }
 
 /** Caches the first successful answer; a failed call (service down at start-up) is tried again next time. */
@@ -120,11 +156,11 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         remote: profile.type !== "p12",
         signer,
         contentsSize: profile.contentsSize,
-        documentTimestamper:
-          profile.documentTimestampUrls && new TsaClient({ urls: profile.documentTimestampUrls }),
+        documentTimestamper: timestamperOf(profile),
         describe: memoizeSuccess(() => signer.describe()),
         seals: await loadSeals(name, profile.seals),
         pdfPassword: pdfPasswordsOf(name, profile),
+        personal: personalCredentialsOf(profile),
       });
     }
   } catch (error) {

@@ -1,3 +1,4 @@
+import { createContractRuntime } from "@esign/contracts";
 import {
   type JobEvent,
   parseFailureReason,
@@ -16,6 +17,7 @@ import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
 import { CheckpointStore } from "./checkpoints";
 import type { WorkerConfig } from "./config";
+import { startContractWorker } from "./contracts";
 import { ExactlyOnceSigner } from "./exactly-once-signer";
 import { asEsignError, toQueueError } from "./failures";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
@@ -75,6 +77,25 @@ export async function createSigningWorker(
     tenantSeals: new TenantSeals(new SealTemplateStore(redis, config.prefix)),
   };
   const publisher = new JobPublisher(redis, webhooks, config.prefix);
+  const contracts = createContractRuntime({
+    settings: config,
+    redis,
+    prefix: config.prefix,
+    stores,
+    defaultPublicUrl: "http://127.0.0.1:8080",
+    logger,
+  });
+  const contractWorker =
+    contracts &&
+    startContractWorker({
+      redis,
+      prefix: config.prefix,
+      concurrency: config.concurrency,
+      service: contracts.service,
+      store: contracts.store,
+      signing: deps,
+      logger,
+    });
   const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
 
   const publish = (finished: FinishedJob, event: JobEvent) =>
@@ -170,7 +191,12 @@ export async function createSigningWorker(
     metricsUrl: metricsServer?.url,
     async close() {
       logger.info("draining: finishing running jobs before closing");
-      await Promise.all([...workers.map((worker) => worker.close()), batches.close()]);
+      await Promise.all([
+        ...workers.map((worker) => worker.close()),
+        batches.close(),
+        contractWorker?.close(),
+      ]);
+      await contracts?.close();
       await metricsServer?.close();
       await Promise.all([...queues.values(), webhooks].map((queue) => queue.close()));
       await Promise.all([signers.close(), stores.close()]);

@@ -1,3 +1,4 @@
+import type { ContractRuntime } from "@esign/contracts";
 import type { SigningClient } from "@esign/jobs";
 import type { StoreRegistry } from "@esign/storage";
 import type { Redis } from "ioredis";
@@ -9,4 +10,6 @@ export interface RouteDeps {
   client: SigningClient;
   stores: StoreRegistry;
   redis: Redis;
+  /** The e-contract engine; undefined when e-contracts are off (no ESIGN_CONTRACT_SECRET). */
+  contracts: ContractRuntime | undefined;
 }

@@ -1,0 +1,164 @@
+import { EsignError } from "@esign/errors";
+import { CLOSED_STATUSES, type ContractRecord, type SignatureEvidence, type SignerRecord } from "./model";
+
+/** Failed OTP / code / PIN attempts a signer has before being locked. */
+export const MAX_AUTH_ATTEMPTS = 5;
+
+export function isClosed(contract: ContractRecord): boolean {
+  return CLOSED_STATUSES.includes(contract.status);
+}
+
+export function signerOf(contract: ContractRecord, signerId: string): SignerRecord {
+  const signer = contract.signers.find((candidate) => candidate.id === signerId);
+  if (!signer) throw new EsignError("E_NOT_FOUND", `contract ${contract.id} has no signer ${signerId}`);
+  return signer;
+}
+
+/** The lowest order number with a signer who has not signed; undefined when everyone has. */
+export function currentOrder(contract: ContractRecord): number | undefined {
+  const open = contract.signers.filter((signer) => signer.status !== "signed").map((signer) => signer.order);
+  return open.length === 0 ? undefined : Math.min(...open);
+}
+
+/** Signers of the current order who were waiting become `pending`; answers those who just did. */
+export function advanceTurn(contract: ContractRecord): SignerRecord[] {
+  const order = currentOrder(contract);
+  const invited: SignerRecord[] = [];
+  for (const signer of contract.signers) {
+    if (signer.order === order && signer.status === "waiting") {
+      signer.status = "pending";
+      invited.push(signer);
+    }
+  }
+  return invited;
+}
+
+export function assertOpen(contract: ContractRecord): void {
+  if (isClosed(contract)) {
+    throw new EsignError("E_CONTRACT_CLOSED", `contract ${contract.id} is ${contract.status}`);
+  }
+}
+
+/**
+ * Whether `signer` may act now (challenge, sign, decline): the contract open, the signer neither
+ * locked nor done, and their order number come.
+ */
+export function assertMayAct(contract: ContractRecord, signer: SignerRecord): void {
+  assertOpen(contract);
+  if (signer.status === "locked") {
+    throw new EsignError("E_LOCKED", "too many failed attempts: this signer is locked; ask the sender");
+  }
+  if (signer.status === "waiting") {
+    throw new EsignError("E_NOT_YOUR_TURN", "earlier signers have not signed yet; you will get an e-mail");
+  }
+  if (signer.status === "signed" || signer.status === "declined") {
+    throw new EsignError("E_CONTRACT_CLOSED", `you have already ${signer.status}`);
+  }
+}
+
+/**
+ * Counts one failed authentication; the fifth locks the signer. Answers whether this one locked it.
+ */
+export function recordFailedAttempt(signer: SignerRecord): boolean {
+  signer.failedAttempts += 1;
+  if (signer.failedAttempts >= MAX_AUTH_ATTEMPTS && signer.status !== "locked") {
+    signer.status = "locked";
+    return true;
+  }
+  return false;
+}
+
+/** Authenticated: the signature job `signAttempt` may run. */
+export function startSigning(
+  contract: ContractRecord,
+  signer: SignerRecord,
+  request: { ip?: string; userAgent?: string },
+): void {
+  assertMayAct(contract, signer);
+  if (signer.status === "signing") return;
+  signer.status = "signing";
+  signer.signAttempt += 1;
+  signer.ip = request.ip;
+  signer.userAgent = request.userAgent;
+}
+
+/** The signing service refused the signer's PIN or OTP: back to their turn, the attempt counted. */
+export function signingRefused(signer: SignerRecord): boolean {
+  if (signer.status === "signing") signer.status = "pending";
+  return recordFailedAttempt(signer);
+}
+
+/** What happens after a signature: the next signers' turn, the seal, or completion. */
+export type AfterSignature =
+  | { next: "signers"; invited: SignerRecord[] }
+  | { next: "seal" }
+  | { next: "complete" };
+
+export function recordSignature(
+  contract: ContractRecord,
+  signer: SignerRecord,
+  evidence: SignatureEvidence,
+  version: { ref: ContractRecord["current"]; sha256: string },
+  now: string,
+): AfterSignature {
+  signer.status = "signed";
+  signer.signature = evidence;
+  contract.current = version.ref;
+  contract.currentSha256 = version.sha256;
+  contract.revisions += 1;
+  contract.updatedAt = now;
+  const invited = advanceTurn(contract);
+  if (currentOrder(contract) !== undefined) return { next: "signers", invited };
+  if (contract.sealLevel) return { next: "seal" };
+  close(contract, "completed", now);
+  return { next: "complete" };
+}
+
+export function recordSeal(
+  contract: ContractRecord,
+  seal: NonNullable<ContractRecord["sealed"]>,
+  version: { ref: ContractRecord["current"]; sha256: string },
+  now: string,
+): void {
+  contract.sealed = seal;
+  contract.current = version.ref;
+  contract.currentSha256 = version.sha256;
+  contract.revisions += 1;
+  close(contract, "completed", now);
+}
+
+export function decline(contract: ContractRecord, signer: SignerRecord, reason: string, now: string): void {
+  assertMayAct(contract, signer);
+  if (signer.status === "signing") {
+    throw new EsignError("E_CONTRACT_CLOSED", "your signature is being applied; it cannot be declined now");
+  }
+  signer.status = "declined";
+  signer.declineReason = reason;
+  close(contract, "declined", now);
+}
+
+export function voidContract(contract: ContractRecord, reason: string | undefined, now: string): void {
+  assertOpen(contract);
+  contract.voidReason = reason;
+  close(contract, "voided", now);
+}
+
+/** Expires an open contract whose time has come; false when it is closed or not due. */
+export function expireIfDue(contract: ContractRecord, now: string): boolean {
+  if (isClosed(contract) || !contract.expiresAt || Date.parse(contract.expiresAt) > Date.parse(now))
+    return false;
+  close(contract, "expired", now);
+  return true;
+}
+
+function close(contract: ContractRecord, status: ContractRecord["status"], now: string): void {
+  contract.status = status;
+  contract.closedAt = now;
+  contract.updatedAt = now;
+}
+
+/** Where version `revision` of the contract's PDF goes: next to the original, one object per signature. */
+export function versionRef(contract: ContractRecord, revision: number): ContractRecord["current"] {
+  const folder = contract.original.key.slice(0, contract.original.key.lastIndexOf("/") + 1);
+  return { store: contract.original.store, key: `${folder}v${revision}.pdf` };
+}

@@ -1,0 +1,313 @@
+/**
+ * The contract engine against a real Redis (127.0.0.1:6379) and a local store: signing order,
+ * OTP checks and the lock after five failures, hashed secrets at rest, atomic transitions.
+ * Signatures themselves run in the worker (test/contracts-e2e.test.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isEsignError } from "@esign/errors";
+import { CONTRACTS_QUEUE, contractJobId } from "@esign/jobs";
+import { createLogger } from "@esign/runtime";
+import { createStores, type StoreRegistry } from "@esign/storage";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ContractRuntime,
+  CreateContractSchema,
+  createContractRuntime,
+  hashAccessCode,
+  hashToken,
+  MAX_AUTH_ATTEMPTS,
+  newContractId,
+  outboxKey,
+  readOutbox,
+  signerOf,
+  verifyAccessCode,
+} from "../src";
+
+const prefix = `{contracts-test-${randomBytes(4).toString("hex")}}`;
+let redis: Redis;
+let stores: StoreRegistry;
+let runtime: ContractRuntime;
+const origin = { ip: "198.51.100.7", userAgent: "engine-test" };
+
+beforeAll(async () => {
+  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+  stores = createStores({ default: { type: "local", root: await mkdtemp(join(tmpdir(), "contracts-")) } });
+  runtime = createContractRuntime({
+    settings: { contractSecret: randomBytes(32).toString("hex"), publicUrl: "https://sign.example" },
+    redis,
+    prefix,
+    stores,
+    defaultPublicUrl: "http://127.0.0.1:8080",
+    logger: createLogger({ name: "engine-test", level: "silent" }),
+  })!;
+});
+
+afterAll(async () => {
+  await runtime?.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  await stores.close();
+});
+
+async function create(
+  signers: { name: string; order: number; auth: Record<string, string> }[],
+  owner?: string,
+) {
+  const id = newContractId();
+  const original = { store: "default", key: `contracts/${id}/original.pdf` };
+  await stores.get("default").write(original.key, [Buffer.from("%PDF-1.7\n%%EOF\n")]);
+  const contract = CreateContractSchema.parse({
+    title: "Lease 12",
+    signers: signers.map((signer) => ({ ...signer, email: `${signer.name.toLowerCase()}@example.com` })),
+    ...(owner && { owner: { email: owner } }),
+  });
+  return runtime.service.create({
+    tenant: "t1",
+    contract,
+    id,
+    original,
+    originalSha256: "0".repeat(64),
+    sealProfile: "default",
+    origin,
+  });
+}
+
+const tokenOf = (url: string) => url.split("/s/")[1]!;
+
+async function codeOf(thrown: Promise<unknown>): Promise<string> {
+  const error = await thrown.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(isEsignError(error), String(error)).toBe(true);
+  return (error as { code: string }).code;
+}
+
+/** The newest outbox mail to `to` whose text matches. */
+async function mailTo(to: string, pattern: RegExp): Promise<string> {
+  const outbox = await readOutbox(redis, prefix);
+  const mail = outbox.filter((entry) => entry.to === to && pattern.test(entry.text)).at(-1);
+  expect(mail, `a mail to ${to} matching ${pattern}`).toBeDefined();
+  return mail!.text;
+}
+
+describe("signing order", () => {
+  it("invites the lowest order number first; the same number signs in parallel; later ones wait their turn", async () => {
+    const { contract, links } = await create([
+      { name: "Ann", order: 1, auth: { method: "email-otp" } },
+      { name: "Ben", order: 1, auth: { method: "access-code", code: "lease-1234" } },
+      { name: "Cy", order: 2, auth: { method: "email-otp" } },
+    ]);
+    expect(contract.signers.map((signer) => signer.status)).toEqual(["pending", "pending", "waiting"]);
+    await mailTo("ann@example.com", new RegExp(`https://sign.example/s/${tokenOf(links.get("s1")!)}`));
+    await mailTo("ben@example.com", /Lease 12/);
+    expect((await readOutbox(redis, prefix)).some((mail) => mail.to === "cy@example.com")).toBe(false);
+
+    const cy = tokenOf(links.get("s3")!);
+    expect(await codeOf(runtime.service.challenge(cy, origin))).toBe("E_NOT_YOUR_TURN");
+    expect(await codeOf(runtime.service.sign(cy, { consent: true, otp: "123456" }, origin))).toBe(
+      "E_NOT_YOUR_TURN",
+    );
+    expect((await runtime.service.view(cy, origin)).yourTurn).toBe(false);
+  });
+
+  it("closes a declined contract: every link then answers E_CONTRACT_CLOSED", async () => {
+    const { contract, links } = await create([
+      { name: "Dee", order: 1, auth: { method: "email-otp" } },
+      { name: "Eve", order: 2, auth: { method: "email-otp" } },
+    ]);
+    const declined = await runtime.service.decline(tokenOf(links.get("s1")!), "wrong salary", origin);
+    expect(declined.status).toBe("declined");
+    expect((await runtime.store.require(contract.id)).signers[0]).toMatchObject({
+      status: "declined",
+      declineReason: "wrong salary",
+    });
+    for (const link of links.values()) {
+      expect(await codeOf(runtime.service.view(tokenOf(link), origin))).toBe("E_CONTRACT_CLOSED");
+    }
+    expect(await codeOf(runtime.service.void(contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+    // Another tenant does not even find it.
+    expect(await codeOf(runtime.service.void(contract.id, "t2", undefined))).toBe("E_NOT_FOUND");
+    const types = (await runtime.audit.read(contract.id)).map((entry) => entry.type);
+    expect(types).toEqual(["created", "sent", "declined"]);
+    expect((await runtime.audit.verify(contract.id)).valid).toBe(true);
+  });
+});
+
+describe("expiry and void", () => {
+  it("expires an open contract once due (the delayed job's work) and voids only open ones", async () => {
+    const { contract, links } = await create([{ name: "Kim", order: 1, auth: { method: "email-otp" } }]);
+    // Not due: nothing changes.
+    await runtime.service.expire(contract.id);
+    expect((await runtime.store.require(contract.id)).status).toBe("in_progress");
+    await runtime.store.update(contract.id, (current) => {
+      current.expiresAt = new Date(Date.now() - 1000).toISOString();
+    });
+    await runtime.service.expire(contract.id);
+    const expired = await runtime.store.require(contract.id);
+    expect(expired).toMatchObject({ status: "expired" });
+    expect(expired.closedAt).toBeDefined();
+    expect(await codeOf(runtime.service.challenge(tokenOf(links.get("s1")!), origin))).toBe(
+      "E_CONTRACT_CLOSED",
+    );
+    await mailTo("kim@example.com", /expired|no longer/i);
+    // Expiring twice (a repeated job) records it once.
+    await runtime.service.expire(contract.id);
+    expect((await runtime.audit.read(contract.id)).filter((entry) => entry.type === "expired")).toHaveLength(
+      1,
+    );
+
+    const other = await create([{ name: "Lou", order: 1, auth: { method: "email-otp" } }]);
+    expect((await runtime.service.void(other.contract.id, "t1", "sent by mistake")).status).toBe("voided");
+    expect(await codeOf(runtime.service.void(other.contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+  });
+});
+
+describe("one-time passwords", () => {
+  it("sends a 6-digit code, refuses wrong ones with a count, locks at the fifth and tells the owner", async () => {
+    const { contract, links } = await create(
+      [{ name: "Fay", order: 1, auth: { method: "email-otp" } }],
+      "owner@example.com",
+    );
+    const token = tokenOf(links.get("s1")!);
+    const sent = await runtime.service.challenge(token, origin);
+    expect(sent).toMatchObject({ method: "email-otp", sent: true, to: "f***@example.com" });
+    const code = /is (\d{6})\./.exec(await mailTo("fay@example.com", /one-time code/))![1]!;
+    const wrong = code === "999999" ? "999998" : "999999";
+    // The code is kept as an HMAC: neither it nor the token is anywhere in Redis.
+    const dump = await dumpPrefix();
+    expect(dump).not.toContain(code);
+    expect(dump).not.toContain(token);
+
+    for (let attempt = 1; attempt < MAX_AUTH_ATTEMPTS; attempt++) {
+      expect(await codeOf(runtime.service.sign(token, { consent: true, otp: wrong }, origin))).toBe(
+        "E_AUTH_FAILED",
+      );
+      expect((await runtime.service.view(token, origin)).attemptsLeft).toBe(MAX_AUTH_ATTEMPTS - attempt);
+    }
+    expect(await codeOf(runtime.service.sign(token, { consent: true, otp: wrong }, origin))).toBe("E_LOCKED");
+    // Locked: even the right code no longer works, and a new one is not sent.
+    expect(await codeOf(runtime.service.sign(token, { consent: true, otp: code }, origin))).toBe("E_LOCKED");
+    expect(await codeOf(runtime.service.challenge(token, origin))).toBe("E_LOCKED");
+    expect(signerOf(await runtime.store.require(contract.id), "s1")).toMatchObject({
+      status: "locked",
+      failedAttempts: MAX_AUTH_ATTEMPTS,
+    });
+    await mailTo("owner@example.com", /Fay/);
+    const types = (await runtime.audit.read(contract.id)).map((entry) => entry.type);
+    expect(types.filter((type) => type === "otp.failed")).toHaveLength(MAX_AUTH_ATTEMPTS);
+    expect(types).toContain("locked");
+  });
+
+  it("takes a right code once: the signer is then signing under a deterministic job id", async () => {
+    const { contract, links } = await create([{ name: "Gus", order: 1, auth: { method: "email-otp" } }]);
+    const token = tokenOf(links.get("s1")!);
+    await runtime.service.challenge(token, origin);
+    const code = /is (\d{6})\./.exec(await mailTo("gus@example.com", /one-time code/))![1]!;
+    // No worker runs here: the request waits for the job, so do not wait for it.
+    const signing = runtime.service.sign(token, { consent: true, otp: code }, origin).catch(() => undefined);
+    let signer = signerOf(await runtime.store.require(contract.id), "s1");
+    for (let i = 0; i < 50 && signer.status !== "signing"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      signer = signerOf(await runtime.store.require(contract.id), "s1");
+    }
+    expect(signer).toMatchObject({
+      status: "signing",
+      signAttempt: 1,
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+    });
+    const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
+    const jobId = contractJobId({ kind: "sign", contractId: contract.id, signerId: "s1", attempt: 1 });
+    expect((await queue.getJob(jobId))?.data).toEqual({
+      kind: "sign",
+      contractId: contract.id,
+      signerId: "s1",
+      attempt: 1,
+    });
+    // The code is used up.
+    expect(await runtime.store.otpHash(contract.id, "s1")).toBeUndefined();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    void signing;
+  });
+});
+
+describe("secrets at rest", () => {
+  it("hashes link tokens and access codes; only the hash finds the signer", async () => {
+    const { contract, links } = await create([
+      { name: "Hal", order: 1, auth: { method: "access-code", code: "handed-over-42" } },
+    ]);
+    const token = tokenOf(links.get("s1")!);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = signerOf(await runtime.store.require(contract.id), "s1");
+    expect(stored.tokenHash).toBe(hashToken(token));
+    expect(stored.accessCodeHash).toMatch(/^scrypt\$/);
+    const dump = await dumpPrefix();
+    expect(dump).not.toContain(token);
+    expect(dump).not.toContain("handed-over-42");
+    expect((await runtime.store.byToken(token)).signer.id).toBe("s1");
+    expect(await codeOf(runtime.store.byToken(`${token.slice(0, -1)}A`))).toBe("E_NOT_FOUND");
+    expect(await codeOf(runtime.service.sign(token, { consent: true, code: "guess" }, origin))).toBe(
+      "E_AUTH_FAILED",
+    );
+    expect(verifyAccessCode("handed-over-42", hashAccessCode("handed-over-42"))).toBe(true);
+    expect(verifyAccessCode("handed-over-43", hashAccessCode("handed-over-42"))).toBe(false);
+  });
+
+  it("hands a PIN/OTP to the worker encrypted, bound to its key, once", async () => {
+    const { contract } = await create([
+      { name: "Ivy", order: 1, auth: { method: "esign-api", credentialId: "x" } },
+    ]);
+    const secrets = runtime.service.deps.secrets;
+    await runtime.store.putHandoff(secrets, contract.id, "s1", 1, { pin: "1234", otp: "654321" });
+    const box = await redis.get(runtime.store.handoffKey(contract.id, "s1", 1));
+    expect(box).not.toContain("1234");
+    expect(await redis.ttl(runtime.store.handoffKey(contract.id, "s1", 1))).toBeGreaterThan(0);
+    // Moved to another attempt's key, the box does not open.
+    await redis.set(runtime.store.handoffKey(contract.id, "s1", 2), box!);
+    expect(await codeOf(runtime.store.takeHandoff(secrets, contract.id, "s1", 2))).toBe("E_AUTH_FAILED");
+    expect(await runtime.store.takeHandoff(secrets, contract.id, "s1", 1)).toEqual({
+      pin: "1234",
+      otp: "654321",
+    });
+    expect(await runtime.store.takeHandoff(secrets, contract.id, "s1", 1)).toBeUndefined();
+  });
+});
+
+describe("atomic transitions", () => {
+  it("applies concurrent updates one after the other, none lost", async () => {
+    const { contract } = await create([{ name: "Jo", order: 1, auth: { method: "email-otp" } }]);
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        runtime.store.update(contract.id, (current) => {
+          current.revisions += 1;
+        }),
+      ),
+    );
+    expect((await runtime.store.require(contract.id)).revisions).toBe(20);
+  });
+});
+
+/**
+ * Every key and value under this test's prefix, as one string; but the dev outbox, which holds the
+ * mails as sent (it stands in for the recipients' mailboxes when no SMTP server is configured).
+ */
+async function dumpPrefix(): Promise<string> {
+  const parts: string[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    if (key === outboxKey(prefix)) continue;
+    parts.push(key);
+    const type = await redis.type(key);
+    if (type === "string") parts.push((await redis.get(key)) ?? "");
+    if (type === "hash") parts.push(JSON.stringify(await redis.hgetall(key)));
+    if (type === "list") parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+  }
+  return parts.join("\n");
+}

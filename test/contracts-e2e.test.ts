@@ -1,0 +1,350 @@
+/**
+ * Issue 13's "done when": a two-party e-contract through the agent as a user starts it
+ * (`pnpm start`), with a real SMTP server over TCP. Signer 1 signs with the simulator's personal
+ * credential alice-rsa (PIN + the service's OTP), signer 2 with an e-mailed OTP; the agent is
+ * killed (SIGKILL) between the two signatures and restarted. The final PDF carries both approval
+ * signatures and the organisation seal, each by the right certificate, valid in validate.sh; the
+ * audit trail verifies until a stored entry is edited; the simulator billed one signature per
+ * signer plus the seal.
+ */
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { verifyPdfSignatures } from "@esign/pades";
+import { BufferSource } from "@esign/pdf";
+import { freePort } from "@esign/runtime";
+import { SAMPLES_DIR, validate } from "@esign/testkit";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { SMTPServer } from "smtp-server";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type RunningAgent, startAllInOne } from "./support/all-in-one";
+
+interface ReceivedMail {
+  to: string[];
+  raw: string;
+}
+
+let smtp: SMTPServer;
+let smtpPort: number;
+const mails: ReceivedMail[] = [];
+let agent: RunningAgent;
+const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+let receiver: Server;
+let receiverUrl: string;
+const webhooks: { headers: IncomingMessage["headers"]; body: string }[] = [];
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    onData(stream, session, done) {
+      let raw = "";
+      stream.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
+      stream.on("end", () => {
+        mails.push({ to: session.envelope.rcptTo.map((rcpt) => rcpt.address), raw });
+        done();
+      });
+    },
+  });
+  receiver = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      webhooks.push({ headers: request.headers, body });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/contracts`;
+  smtpPort = await freePort();
+  await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
+  expect((smtp.server.address() as AddressInfo).port).toBe(smtpPort);
+  agent = await startAllInOne({
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    MAIL_FROM: "Contracts <contracts@example.com>",
+    ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
+    LOG_LEVEL: "warn",
+  });
+}, 180_000);
+
+afterAll(async () => {
+  agent?.stop();
+  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+  await new Promise((resolve) => receiver?.close(resolve));
+});
+
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${agent.base}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${agent.devKey}`, ...init.headers },
+  });
+
+/** Signer routes: the token in the path is the only credential. */
+const signer = (url: string, action = "", body?: unknown) => {
+  const token = url.split("/s/")[1]!;
+  return fetch(`${agent.base}/v1/signing/${token}${action && `/${action}`}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "content-type": "application/json", "user-agent": "contracts-e2e" },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+};
+
+async function expectError(response: Response, status: number, code: string): Promise<void> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  expect(JSON.parse(text)).toMatchObject({ error: { code } });
+}
+
+/** Mail bodies may be quoted-printable: soft line breaks undone before searching. */
+const plain = (raw: string) => raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+
+async function mailTo(address: string, subject: RegExp, after: number): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const found = mails
+      .slice(after)
+      .find((mail) => mail.to.includes(address) && subject.test(plain(mail.raw)));
+    if (found) return plain(found.raw);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${address} matching ${subject}; got ${mails.length} mails`);
+}
+
+async function simUsage(): Promise<{ signatures: number; signCalls: number }> {
+  const response = await fetch(`${agent.simUrl}/admin/usage`, {
+    headers: { authorization: `Bearer ${agent.simAdminToken}` },
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { signatures: number; signCalls: number };
+}
+
+async function contract(id: string) {
+  const response = await api(`/v1/contracts/${id}`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as {
+    status: string;
+    signatures: number;
+    signers: { id: string; status: string; certificateSubject?: string }[];
+  };
+}
+
+it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, sealed B-LTA", async () => {
+  const alice = "alice@example.com";
+  const bob = "bob@example.com";
+  const form = new FormData();
+  form.set(
+    "contract",
+    JSON.stringify({
+      title: "Employment agreement 2026-17",
+      signers: [
+        {
+          name: "Alice Example",
+          email: alice,
+          order: 1,
+          auth: { method: "esign-api", credentialId: "alice-rsa" },
+        },
+        { name: "Bob Builder", email: bob, order: 2, auth: { method: "email-otp" } },
+      ],
+      seal: { level: "B-LTA" },
+      expiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
+      callback: { url: receiverUrl },
+    }),
+  );
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  form.set("document", new Blob([pdf], { type: "application/pdf" }), "agreement.pdf");
+  const created = await api("/v1/contracts", { method: "POST", body: form });
+  expect(created.status, await created.clone().text()).toBe(201);
+  const { id, status, signers } = (await created.json()) as {
+    id: string;
+    status: string;
+    signers: { id: string; email: string; status: string; url: string }[];
+  };
+  expect(status).toBe("in_progress");
+  expect(signers.map((entry) => [entry.email, entry.status])).toEqual([
+    [alice, "pending"],
+    [bob, "waiting"],
+  ]);
+  const [aliceUrl, bobUrl] = signers.map((entry) => entry.url) as [string, string];
+  expect(aliceUrl).toMatch(new RegExp(`^${agent.base}/s/[A-Za-z0-9_-]{43}$`));
+  // The invitation carries the signer's link; the second signer is not invited yet.
+  expect(await mailTo(alice, /Employment agreement/, 0)).toContain(aliceUrl);
+  expect(mails.some((mail) => mail.to.includes(bob))).toBe(false);
+
+  // Signer 2 before signer 1: refused.
+  const bobView = await signer(bobUrl);
+  expect(bobView.status).toBe(200);
+  expect(await bobView.json()).toMatchObject({
+    signer: { name: "Bob Builder" },
+    auth: { method: "email-otp" },
+  });
+  await expectError(await signer(bobUrl, "challenge", {}), 409, "E_NOT_YOUR_TURN");
+  await expectError(await signer(bobUrl, "sign", { consent: true, otp: "123456" }), 409, "E_NOT_YOUR_TURN");
+
+  // Signer 1: the signing service sends its OTP; PIN and OTP authorise alice-rsa's signature.
+  expect((await signer(aliceUrl, "challenge", {})).status).toBe(200);
+  const otpAnswer = await fetch(`${agent.simUrl}/admin/otp/alice-rsa`, {
+    headers: { authorization: `Bearer ${agent.simAdminToken}` },
+  });
+  expect(otpAnswer.status).toBe(200);
+  const { otp } = (await otpAnswer.json()) as { otp: string };
+  // A double click: two requests, one signature.
+  const [first, second] = await Promise.all([
+    signer(aliceUrl, "sign", { consent: true, pin: "1234", otp }),
+    signer(aliceUrl, "sign", { consent: true, pin: "1234", otp }),
+  ]);
+  for (const answer of [first, second]) {
+    expect(answer.status, await answer.clone().text()).toBe(200);
+    expect(await answer.json()).toMatchObject({ signer: { status: "signed" } });
+  }
+  expect(await simUsage()).toMatchObject({ signatures: 1 });
+  const bobInvitation = await mailTo(bob, /Employment agreement/, 0);
+  expect(bobInvitation).toContain(bobUrl);
+  expect((await contract(id)).signers.map((entry) => entry.status)).toEqual(["signed", "pending"]);
+
+  // The agent dies between the two signatures and comes back on the same data, ports and queues.
+  await agent.kill();
+  agent = await startAllInOne({}, agent);
+  const resumed = await contract(id);
+  expect(resumed).toMatchObject({ status: "in_progress", signatures: 1 });
+  expect(resumed.signers.map((entry) => entry.status)).toEqual(["signed", "pending"]);
+
+  // Signer 2: e-mailed OTP; a wrong one is refused and counted.
+  const mailsBefore = mails.length;
+  const challenge = await signer(bobUrl, "challenge", {});
+  expect(challenge.status, await challenge.clone().text()).toBe(200);
+  const otpMail = await mailTo(bob, /one-time code/, mailsBefore);
+  const code = /one-time code to sign "[^"]+" is (\d{6})/.exec(otpMail)?.[1];
+  expect(code).toMatch(/^\d{6}$/);
+  const wrong = code === "000000" ? "000001" : "000000";
+  await expectError(await signer(bobUrl, "sign", { consent: true, otp: wrong }), 401, "E_AUTH_FAILED");
+  expect(await (await signer(bobUrl)).json()).toMatchObject({ attemptsLeft: 4 });
+  const signed = await signer(bobUrl, "sign", { consent: true, otp: code });
+  expect(signed.status, await signed.clone().text()).toBe(200);
+
+  // The seal follows the last signer.
+  let final = await contract(id);
+  for (let i = 0; i < 300 && final.status !== "completed"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    final = await contract(id);
+  }
+  expect(final).toMatchObject({ status: "completed", signatures: 3 });
+  expect(await mailTo(alice, /completed|signed by everyone/i, mailsBefore)).toContain("Employment agreement");
+  // After the restart the simulator counts afresh: Bob's approval (the seal profile) and the seal.
+  expect(await simUsage()).toMatchObject({ signatures: 2 });
+  await expectError(await signer(bobUrl, "sign", { consent: true, otp: code }), 409, "E_CONTRACT_CLOSED");
+
+  // The final PDF: two approval signatures and the seal, each by its certificate, all valid.
+  const document = await api(`/v1/contracts/${id}/document`);
+  expect(document.status).toBe(200);
+  const finalPdf = new Uint8Array(await document.arrayBuffer());
+  expect(Buffer.from(finalPdf.subarray(0, pdf.length)).equals(pdf)).toBe(true);
+  const path = join(agent.dataDir, "final.pdf");
+  await writeFile(path, finalPdf);
+  const rootPath = join(agent.dataDir, "sim-root.pem");
+  await writeFile(rootPath, await (await fetch(`${agent.simUrl}/pki/root.pem`)).text());
+  const verdict = await validate(path, rootPath);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  expect(verdict.ok, verdict.output).toBe(true);
+  const rootDer = new Uint8Array(
+    Buffer.from((await readFile(rootPath, "utf8")).replace(/-----[A-Z ]+-----|\s/g, ""), "base64"),
+  );
+  const report = await verifyPdfSignatures(new BufferSource(finalPdf), { trustRoots: [rootDer] });
+  const approvals = report.signatures.filter((entry) => entry.type === "Sig");
+  expect(approvals.map((entry) => [entry.fieldName, entry.signer?.match(/CN=([^,]+)/)?.[1]])).toEqual([
+    ["Signer_s1", "Alice Example"],
+    ["Signer_s2", "Example Corp Seal"],
+    ["Seal", "Example Corp Seal"],
+  ]);
+  for (const entry of approvals) expect(entry.valid && entry.trusted, entry.problems.join("; ")).toBe(true);
+  expect(approvals[1]!.reason).toMatch(
+    /Bob Builder <bob@example.com>, authenticated by e-mail one-time password/,
+  );
+  expect(report.signatures.some((entry) => entry.type === "DocTimeStamp")).toBe(true);
+
+  // Standard Webhooks events, signed with the tenant's secret, one per transition.
+  let events: { type: string; data: { contractId: string; signerId?: string } }[] = [];
+  for (let i = 0; i < 100 && !events.some((event) => event.type === "contract.completed"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    events = webhooks.map(
+      ({ headers, body }) =>
+        new Webhook(WEBHOOK_SECRET).verify(
+          body,
+          headers as Record<string, string>,
+        ) as (typeof events)[number],
+    );
+  }
+  expect(events.map((event) => [event.type, event.data.signerId])).toEqual([
+    ["contract.sent", undefined],
+    ["contract.signer.signed", "s1"],
+    ["contract.signer.signed", "s2"],
+    ["contract.completed", undefined],
+  ]);
+  expect(events.every((event) => event.data.contractId === id)).toBe(true);
+
+  // The audit trail verifies, and no longer once a stored entry is edited.
+  const audit = await api(`/v1/contracts/${id}/audit?verify=1`);
+  expect(audit.status).toBe(200);
+  const trail = (await audit.json()) as {
+    entries: { type: string; signerId?: string }[];
+    verification: { valid: boolean };
+  };
+  expect(trail.verification.valid).toBe(true);
+  const types = trail.entries.map((entry) => entry.type);
+  for (const type of [
+    "created",
+    "sent",
+    "viewed",
+    "otp.sent",
+    "otp.failed",
+    "otp.passed",
+    "signed",
+    "sealed",
+    "completed",
+  ]) {
+    expect(types).toContain(type);
+  }
+  expect(trail.entries.filter((entry) => entry.type === "signed").map((entry) => entry.signerId)).toEqual([
+    "s1",
+    "s2",
+  ]);
+  const auditFolder = join(agent.dataDir, "objects", "contracts", id, "audit");
+  const [firstEntry] = (await readdir(auditFolder)).sort();
+  const entryPath = join(auditFolder, firstEntry!);
+  await writeFile(
+    entryPath,
+    (await readFile(entryPath, "utf8")).replace("Employment agreement", "Loan agreement"),
+  );
+  const tampered = (await (await api(`/v1/contracts/${id}/audit?verify=1`)).json()) as {
+    verification: { valid: boolean; brokenAt?: number };
+  };
+  expect(tampered.verification).toMatchObject({ valid: false, brokenAt: 1 });
+}, 600_000);
+
+it("documents the contract and signer routes in a valid OpenAPI document", async () => {
+  const document = (await (await fetch(`${agent.base}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  };
+  const result = await new Validator().validate(document as never);
+  expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+  for (const path of [
+    "/v1/contracts",
+    "/v1/contracts/{id}",
+    "/v1/contracts/{id}/document",
+    "/v1/contracts/{id}/audit",
+    "/v1/contracts/{id}/certificate",
+    "/v1/contracts/{id}/evidence",
+    "/v1/contracts/{id}/void",
+    "/v1/signing/{token}",
+    "/v1/signing/{token}/document",
+    "/v1/signing/{token}/challenge",
+    "/v1/signing/{token}/sign",
+    "/v1/signing/{token}/decline",
+  ]) {
+    expect(document.paths[path], path).toBeDefined();
+  }
+  // Signer routes take the link's token, not an API key.
+  expect(document.paths["/v1/signing/{token}/sign"]!.post!.security).toEqual([]);
+});
