@@ -32,6 +32,8 @@ if (!HAVE_CHROMIUM) {
 const SCREENSHOTS = join(REPO_ROOT, "docs/screenshots");
 const AXE_SOURCE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const PHONE = { width: 390, height: 844 };
+/** How long a page may take to show what the server answered (a signature takes a few seconds). */
+const SOON = { timeout: 30_000 };
 const ALICE = "alice@example.test";
 const BOB = "bob@example.test";
 const DESKTOP = { width: 1280, height: 900 };
@@ -71,10 +73,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     });
     const smtpPort = await freePort();
     await new Promise<void>((done) => smtp.listen(smtpPort, "127.0.0.1", done));
-    const port = await freePort();
     agent = await startAllInOne({
-      PORT: String(port),
-      ESIGN_PUBLIC_URL: `http://127.0.0.1:${port}`,
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       MAIL_FROM: "esign-agent <agent@example.test>",
       // Request lines are logged at info: the test checks that no signer token is among them.
@@ -109,18 +108,20 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   it("tells a person with an unknown link that it is not valid, in English or Chinese", async () => {
     const { page, context } = await open(DESKTOP, "en-GB,en;q=0.9");
     await page.goto(`${agent.base}/s/not-a-real-token`);
-    await expect.poll(() => page.locator("#message").textContent()).toContain("This link is not valid");
+    await expect.poll(() => page.locator("#message").textContent(), SOON).toContain("This link is not valid");
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "signer-unknown-link-desktop.png") });
     await context.close();
 
     const zh = await open(PHONE, "zh-CN,zh;q=0.9,en;q=0.5");
     await zh.page.goto(`${agent.base}/s/not-a-real-token`);
-    await expect.poll(() => zh.page.locator("#message").textContent()).toContain("此链接无效");
+    await expect.poll(() => zh.page.locator("#message").textContent(), SOON).toContain("此链接无效");
     expect(await zh.page.getAttribute("html", "lang")).toBe("zh-CN");
     // Switching language re-renders in place.
     await zh.page.selectOption("#language", "en");
-    await expect.poll(() => zh.page.locator("#message").textContent()).toContain("This link is not valid");
+    await expect
+      .poll(() => zh.page.locator("#message").textContent(), SOON)
+      .toContain("This link is not valid");
     await zh.page.selectOption("#language", "zh-CN");
     await expectAccessible(zh.page);
     await zh.page.screenshot({ path: join(SCREENSHOTS, "signer-unknown-link-phone-zh.png") });
@@ -163,7 +164,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await page.goto(`${agent.base}/console`);
     await page.fill("#api-key", "not-a-key-at-all-0000");
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.locator("#message").textContent()).toContain("The API key was refused");
+    await expect
+      .poll(() => page.locator("#message").textContent(), SOON)
+      .toContain("The API key was refused");
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "console-login-desktop.png") });
 
@@ -177,18 +180,18 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     expect(await page.evaluate('localStorage.getItem("esign.console.apiKey")')).toBeNull();
 
     await page.click("#nav-batches");
-    await expect.poll(() => page.locator("#content").textContent()).toContain(batch.id);
-    await expect.poll(() => page.locator("#content progress").count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("#content").textContent(), SOON).toContain(batch.id);
+    await expect.poll(() => page.locator("#content progress").count(), SOON).toBeGreaterThan(0);
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "console-batches-desktop.png"), fullPage: true });
 
     await page.click("#nav-jobs");
     const row = page.locator("tr", { hasText: job.id });
-    await expect.poll(() => row.textContent()).toContain("E_NOT_PDF");
+    await expect.poll(() => row.textContent(), SOON).toContain("E_NOT_PDF");
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "console-failed-jobs-desktop.png"), fullPage: true });
     await row.getByRole("button", { name: "Retry" }).click();
-    await expect.poll(() => page.locator("#notice").textContent()).toBe(`Job ${job.id} queued again.`);
+    await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Job ${job.id} queued again.`);
     // Retried for real: it ran again (and fails again, the input being what it is).
     await expect
       .poll(async () => (await api<{ attempts: number; state: string }>("GET", `/v1/jobs/${job.id}`)).state, {
@@ -199,13 +202,13 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     // Keyboard only: Tab reaches the navigation, Enter opens a section.
     await page.focus("#nav-contracts");
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.locator("#section-heading").textContent()).toBe("Contracts");
+    await expect.poll(() => page.locator("#section-heading").textContent(), SOON).toBe("Contracts");
     await page.screenshot({ path: join(SCREENSHOTS, "console-contracts-desktop.png"), fullPage: true });
     await context.close();
 
     const zh = await open(PHONE, "zh-CN");
     await zh.page.goto(`${agent.base}/console`);
-    await expect.poll(() => zh.page.locator("h1").textContent()).toBe("esign-agent 控制台");
+    await expect.poll(() => zh.page.locator("h1").textContent(), SOON).toBe("esign-agent 控制台");
     await expectAccessible(zh.page);
     await zh.page.screenshot({ path: join(SCREENSHOTS, "console-login-phone-zh.png") });
     await zh.context.close();
@@ -254,7 +257,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     // Bob's turn has not come: he can read, not sign.
     const early = await open(PHONE, "en-US");
     await early.page.goto(contract.signers[1]!.url);
-    await expect.poll(() => early.page.locator("#message").textContent()).toContain("not your turn yet");
+    await expect
+      .poll(() => early.page.locator("#message").textContent(), SOON)
+      .toContain("not your turn yet");
     expect(await early.page.isDisabled("#sign")).toBe(true);
     await early.page.screenshot({
       path: join(SCREENSHOTS, "signer-2-not-your-turn-phone.png"),
@@ -264,11 +269,15 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
 
     await alice.page.check("#consent");
     await alice.page.click("#request-code");
-    await expect.poll(() => alice.page.locator("#status").textContent()).toContain("A code is on its way");
+    await expect
+      .poll(() => alice.page.locator("#status").textContent(), SOON)
+      .toContain("A code is on its way");
     await alice.page.fill("#pin", "1234");
     await alice.page.fill("#otp", "000000");
     await alice.page.click("#sign");
-    await expect.poll(() => alice.page.locator("#message").textContent()).toContain("That code is not right");
+    await expect
+      .poll(() => alice.page.locator("#message").textContent(), SOON)
+      .toContain("That code is not right");
     await alice.page.screenshot({
       path: join(SCREENSHOTS, "signer-1-wrong-code-desktop.png"),
       fullPage: true,
@@ -295,7 +304,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const code = otpIn(await nextMail(BOB, mailsToBob));
     await bob.page.fill("#otp", code === "000000" ? "111111" : "000000");
     await bob.page.click("#sign");
-    await expect.poll(() => bob.page.locator("#message").textContent()).toContain("That code is not right");
+    await expect
+      .poll(() => bob.page.locator("#message").textContent(), SOON)
+      .toContain("That code is not right");
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-wrong-code-phone.png"), fullPage: true });
     await bob.page.fill("#otp", code);
     await bob.page.click("#sign");
@@ -346,9 +357,8 @@ function otpIn(mail: string): string {
 
 /** The OTP the simulator sent for a personal credential (its admin API, token from the banner). */
 async function simulatorOtp(credentialId: string): Promise<string> {
-  const token = /simulator admin token: (\S+)/.exec(agent.output())?.[1];
   const response = await fetch(`${agent.simUrl}/admin/otp/${credentialId}`, {
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${agent.simAdminToken}` },
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { otp: string }).otp;

@@ -170,14 +170,16 @@ function renderConsole(t: Translate, caller: Caller): void {
   void showSection(t, content);
 }
 
-async function showSection(t: Translate, content: HTMLElement): Promise<void> {
+/** Renders the current section into `content`; `flash` is what the last action did. */
+async function showSection(t: Translate, content: HTMLElement, flash = ""): Promise<void> {
+  const reload = (done?: string) => void showSection(t, content, done);
   const refresh = h(
     "button",
     { type: "button", class: "secondary small", id: "refresh" },
     t("console.refresh"),
   );
-  refresh.addEventListener("click", () => void showSection(t, content));
-  const notice = h("p", { class: "status", id: "notice", role: "status" });
+  refresh.addEventListener("click", () => reload());
+  const notice = h("p", { class: "status", id: "notice", role: "status" }, flash);
   const toolbar = h("div", { class: "toolbar" }, refresh, notice);
   const heading = h(
     "h2",
@@ -187,10 +189,10 @@ async function showSection(t: Translate, content: HTMLElement): Promise<void> {
   try {
     const body =
       section === "contracts"
-        ? await contractsView(t, toolbar, notice, () => void showSection(t, content))
+        ? await contractsView(t, toolbar, notice, reload)
         : section === "batches"
           ? await batchesView(t)
-          : await failedJobsView(t, notice, () => void showSection(t, content));
+          : await failedJobsView(t, notice, reload);
     content.replaceChildren(heading, toolbar, body);
   } catch (error) {
     content.replaceChildren(heading, toolbar, unavailable(t, error));
@@ -227,7 +229,7 @@ async function contractsView(
   t: Translate,
   toolbar: HTMLElement,
   notice: HTMLElement,
-  reload: () => void,
+  reload: (done?: string) => void,
 ): Promise<HTMLElement> {
   const filter = h(
     "select",
@@ -293,7 +295,7 @@ async function contractDetails(
   t: Translate,
   contract: Contract,
   notice: HTMLElement,
-  reload: () => void,
+  reload: (done?: string) => void,
 ): Promise<HTMLElement> {
   const id = encodeURIComponent(contract.id);
   const parts: HTMLElement[] = [];
@@ -332,7 +334,12 @@ async function contractDetails(
   return h("div", {}, ...parts);
 }
 
-function voidForm(t: Translate, contract: Contract, notice: HTMLElement, reload: () => void): HTMLElement {
+function voidForm(
+  t: Translate,
+  contract: Contract,
+  notice: HTMLElement,
+  reload: (done?: string) => void,
+): HTMLElement {
   const reasonId = `void-reason-${contract.id}`;
   const reason = h("input", { id: reasonId, required: true });
   const form = h(
@@ -346,8 +353,7 @@ function voidForm(t: Translate, contract: Contract, notice: HTMLElement, reload:
     event.preventDefault();
     try {
       await post(`/v1/contracts/${encodeURIComponent(contract.id)}/void`, { reason: reason.value.trim() });
-      reload();
-      notice.textContent = t("console.voided", { id: contract.id });
+      reload(t("console.voided", { id: contract.id }));
     } catch (error) {
       notice.textContent = errorMessage(t, error);
     }
@@ -388,7 +394,11 @@ async function batchesView(t: Translate): Promise<HTMLElement> {
   );
 }
 
-async function failedJobsView(t: Translate, notice: HTMLElement, reload: () => void): Promise<HTMLElement> {
+async function failedJobsView(
+  t: Translate,
+  notice: HTMLElement,
+  reload: (done?: string) => void,
+): Promise<HTMLElement> {
   const { jobs } = await get<{ jobs: FailedJob[] }>("/v1/jobs?state=failed");
   const rows: HTMLTableRowElement[] = [];
   for (const job of jobs) {
@@ -398,8 +408,7 @@ async function failedJobsView(t: Translate, notice: HTMLElement, reload: () => v
     retry.addEventListener("click", async () => {
       try {
         await post(`/v1/jobs/${id}/retry`);
-        reload();
-        notice.textContent = t("console.retried", { id: job.id });
+        reload(t("console.retried", { id: job.id }));
       } catch (error) {
         notice.textContent = errorMessage(t, error);
       }
