@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../../scripts/build.mjs";
 import { buildApi, parseApiConfig } from "../src";
+import { SIGNER_LINK_POSTS_PER_MINUTE } from "../src/app";
 import { PAGE_CSP } from "../src/routes/pages";
 
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
@@ -27,6 +28,8 @@ beforeAll(async () => {
     queuePrefix: `{esign-pages-${randomBytes(4).toString("hex")}}`,
     dataDir,
     devApiKey: DEV_KEY,
+    // E-contracts on, so the signer API (and its limit) is there.
+    contractSecret: randomBytes(32).toString("base64url"),
     logLevel: "warn",
   });
   app = await buildApi({ config });
@@ -77,5 +80,18 @@ describe("pages", () => {
     const me = await fetch(`${base}/v1/whoami`, { headers: { authorization: `Bearer ${DEV_KEY}` } });
     expect(await me.json()).toEqual({ tenant: "dev", admin: true, keyName: "dev" });
     expect((await fetch(`${base}/v1/whoami`)).status).toBe(401);
+  });
+
+  it("limits the signer link's POSTs per address far below the API's limit", async () => {
+    const token = randomBytes(32).toString("base64url");
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt <= SIGNER_LINK_POSTS_PER_MINUTE; attempt++) {
+      const response = await fetch(`${base}/v1/signing/${token}/challenge`, { method: "POST" });
+      statuses.push(response.status);
+    }
+    // Unknown token (404) until the limit, then refused before the token is even looked up.
+    expect(statuses).toEqual([...Array(SIGNER_LINK_POSTS_PER_MINUTE).fill(404), 429]);
+    // Reading the page's data is not a POST: the general limit applies.
+    expect((await fetch(`${base}/v1/signing/${token}`)).status).toBe(404);
   });
 });
