@@ -36,6 +36,8 @@ const PHONE = { width: 390, height: 844 };
 const SOON = { timeout: 30_000 };
 const ALICE = "alice@example.test";
 const BOB = "bob@example.test";
+const CAROL = "carol@example.test";
+const DAVE = "dave@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
 interface Mail {
@@ -215,35 +217,15 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   });
 
   it("runs a two-party contract through the pages: desktop (PIN + OTP) then phone (e-mail code)", async () => {
-    const form = new FormData();
-    form.set(
-      "document",
-      new Blob([await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"))], { type: "application/pdf" }),
-      "supply-agreement.pdf",
-    );
-    form.set(
-      "contract",
-      JSON.stringify({
-        title: "Supply agreement 2027",
-        signers: [
-          {
-            name: "Alice Example",
-            email: ALICE,
-            order: 1,
-            auth: { method: "esign-api", credentialId: "alice-rsa" },
-          },
-          { name: "Bob Example", email: BOB, order: 2, auth: { method: "email-otp" } },
-        ],
-        seal: { signer: "default", level: "B-LTA" },
-      }),
-    );
-    const created = await fetch(`${agent.base}/v1/contracts`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${agent.devKey}` },
-      body: form,
-    });
-    expect(created.status, await created.clone().text()).toBe(201);
-    const contract = (await created.json()) as { id: string; signers: { email: string; url: string }[] };
+    const contract = await createContract("Supply agreement 2027", [
+      {
+        name: "Alice Example",
+        email: ALICE,
+        order: 1,
+        auth: { method: "esign-api", credentialId: "alice-rsa" },
+      },
+      { name: "Bob Example", email: BOB, order: 2, auth: { method: "email-otp" } },
+    ]);
 
     // Alice, on a laptop: the link from her invitation.
     const aliceLink = linkIn(await nextMail(ALICE, 0));
@@ -318,6 +300,73 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     tokens.push(...contract.signers.map((signer) => signer.url.split("/s/")[1]!));
   });
 
+  it("lets a signer decline (access code, in Chinese) and an operator read audit trails and void a contract", async () => {
+    const lease = await createContract("Lease 12B", [
+      { name: "Carol Example", email: CAROL, order: 1, auth: { method: "access-code", code: "BLUE-42" } },
+    ]);
+    const nda = await createContract("NDA draft", [
+      { name: "Dave Example", email: DAVE, order: 1, auth: { method: "access-code", code: "GREEN-7" } },
+    ]);
+
+    const carol = await open(PHONE, "zh-CN,zh;q=0.9");
+    await carol.page.goto(linkIn(await nextMail(CAROL, 0)));
+    await expectRenderedPdf(carol.page);
+    await carol.page.check("#consent");
+    await carol.page.fill("#access-code", "RED-1");
+    await carol.page.click("#sign");
+    await expect.poll(() => carol.page.locator("#message").textContent(), SOON).toContain("验证码不正确");
+    await carol.page.click(".decline summary");
+    await carol.page.fill("#decline-reason", "租期与约定不符");
+    await carol.page.click("#decline");
+    await carol.page.waitForSelector("#declined", SOON);
+    await expectAccessible(carol.page);
+    await carol.page.screenshot({ path: join(SCREENSHOTS, "signer-3-declined-phone-zh.png") });
+    await carol.context.close();
+    expect((await api<{ status: string }>("GET", `/v1/contracts/${lease.id}`)).status).toBe("declined");
+
+    // The two-party contract is complete once its seal is on.
+    await expect
+      .poll(
+        async () => (await api<{ items: { title: string; status: string }[] }>("GET", "/v1/contracts")).items,
+        {
+          timeout: 90_000,
+        },
+      )
+      .toContainEqual(expect.objectContaining({ title: "Supply agreement 2027", status: "completed" }));
+
+    const { page, context } = await open(DESKTOP, "en-US");
+    await page.goto(`${agent.base}/console`);
+    await page.fill("#api-key", agent.devKey);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#scope", SOON);
+    const supply = page.locator("tr", { hasText: "Supply agreement 2027" });
+    await expect.poll(() => supply.textContent(), SOON).toContain("completed");
+    await expect.poll(() => supply.textContent(), SOON).toContain("2 / 2");
+    await supply.getByRole("button", { name: "Details" }).click();
+    await expect.poll(() => page.locator("#content").textContent(), SOON).toContain("Hash chain verified");
+    await expect.poll(() => page.locator("#content").textContent(), SOON).toContain("signed");
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SCREENSHOTS, "console-contract-audit-desktop.png"), fullPage: true });
+
+    const draft = page.locator("tr", { hasText: "NDA draft" });
+    await draft.getByRole("button", { name: "Details" }).click();
+    await page.fill(`#void-reason-${nda.id}`, "sent by mistake");
+    await page.getByRole("button", { name: "Void" }).click();
+    await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Contract ${nda.id} voided.`);
+    expect((await api<{ status: string }>("GET", `/v1/contracts/${nda.id}`)).status).toBe("voided");
+    await context.close();
+
+    // Dave's link now says the contract is closed.
+    const dave = await open(DESKTOP, "en-US");
+    await dave.page.goto(nda.signers[0]!.url);
+    await expect
+      .poll(() => dave.page.locator("#message").textContent(), SOON)
+      .toContain("This contract is closed");
+    await expectAccessible(dave.page);
+    await dave.context.close();
+    tokens.push(...[lease, nda].map((each) => each.signers[0]!.url.split("/s/")[1]!));
+  });
+
   it("never logs a signer's token, and the browser asked nothing of another origin", () => {
     expect(agent.output()).toContain("/s/[token]");
     for (const token of ["not-a-real-token", ...tokens]) expect(agent.output()).not.toContain(token);
@@ -327,6 +376,24 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     expect(pageProblems).toEqual([]);
   });
 });
+
+/** A contract over the sample invoice, sealed B-LTA by the default profile (issue 13's API). */
+async function createContract(
+  title: string,
+  signers: unknown[],
+): Promise<{ id: string; signers: { email: string; url: string }[] }> {
+  const form = new FormData();
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  form.set("document", new Blob([pdf], { type: "application/pdf" }), "contract.pdf");
+  form.set("contract", JSON.stringify({ title, signers, seal: { signer: "default", level: "B-LTA" } }));
+  const created = await fetch(`${agent.base}/v1/contracts`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${agent.devKey}` },
+    body: form,
+  });
+  expect(created.status, await created.clone().text()).toBe(201);
+  return (await created.json()) as { id: string; signers: { email: string; url: string }[] };
+}
 
 /** The `index`-th mail to `address` (0 = the first), waiting for it to arrive. */
 async function nextMail(address: string, index: number): Promise<string> {

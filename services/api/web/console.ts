@@ -24,29 +24,36 @@ interface Caller {
   admin: boolean;
   keyName: string;
 }
+/** As `GET /v1/contracts/:id` gives them. */
 interface ContractSigner {
-  id?: string;
-  name?: string;
+  id: string;
+  name: string;
   email: string;
+  order: number;
+  method: string;
   status: string;
-  order?: number;
+  signedAt?: string;
+  certificateSubject?: string;
+  declineReason?: string;
 }
 interface Contract {
   id: string;
-  title?: string;
+  title: string;
   status: string;
-  signers?: ContractSigner[];
-  createdAt?: string;
+  createdAt: string;
+  signers: ContractSigner[];
 }
-interface AuditEvent {
-  type?: string;
-  event?: string;
-  at?: string;
-  time?: string;
-  [field: string]: unknown;
+/** One entry of a contract's hash-chained audit trail (`GET /v1/contracts/:id/audit`). */
+interface AuditEntry {
+  seq: number;
+  at: string;
+  type: string;
+  signerId?: string;
+  ip?: string;
+  details?: Record<string, unknown>;
 }
 interface AuditTrail {
-  entries: AuditEvent[];
+  entries: AuditEntry[];
   verification?: { valid: boolean; entries: number; reason?: string };
 }
 interface Batch {
@@ -245,10 +252,7 @@ async function contractsView(
   });
   toolbar.prepend(h("label", { for: "status-filter" }, t("console.statusFilter")), filter);
   const query = contractFilter ? `?status=${encodeURIComponent(contractFilter)}` : "";
-  const listed = await get<{ contracts?: Contract[]; items?: Contract[] } | Contract[]>(
-    `/v1/contracts${query}`,
-  );
-  const contracts = Array.isArray(listed) ? listed : (listed.contracts ?? listed.items ?? []);
+  const { items: contracts } = await get<{ items: Contract[] }>(`/v1/contracts${query}`);
   const rows: HTMLTableRowElement[] = [];
   for (const contract of contracts) {
     const detailsRow = h("tr", { hidden: true }, h("td", { colspan: "5" }));
@@ -265,12 +269,12 @@ async function contractsView(
       if (open)
         detailsRow.firstElementChild!.replaceChildren(await contractDetails(t, contract, notice, reload));
     });
-    const signed = (contract.signers ?? []).filter((signer) => signer.status === "signed").length;
+    const signed = contract.signers.filter((signer) => signer.status === "signed").length;
     rows.push(
       cells(
-        h("span", {}, contract.title ?? "", h("br"), h("code", {}, contract.id)),
+        h("span", {}, contract.title, h("br"), h("code", {}, contract.id)),
         contract.status,
-        `${signed} / ${contract.signers?.length ?? 0}`,
+        `${signed} / ${contract.signers.length}`,
         when(contract.createdAt),
         toggle,
       ),
@@ -304,24 +308,46 @@ async function contractDetails(
     parts.push(
       table(
         t,
-        [t("console.col.signers"), t("console.col.status")],
-        (current.signers ?? []).map((signer) =>
-          cells(`${signer.order ?? ""} ${signer.name ?? ""} <${signer.email}>`.trim(), signer.status),
+        [
+          t("console.col.signers"),
+          t("console.col.method"),
+          t("console.col.status"),
+          t("console.col.details"),
+        ],
+        current.signers.map((signer) =>
+          cells(
+            `${signer.order}. ${signer.name} <${signer.email}>`,
+            signer.method,
+            signer.status,
+            [when(signer.signedAt), signer.certificateSubject, signer.declineReason]
+              .filter(Boolean)
+              .join(" · "),
+          ),
         ),
         t("console.col.signers"),
       ),
     );
-    const audit = await get<AuditEvent[] | { events?: AuditEvent[]; entries?: AuditEvent[] }>(
-      `/v1/contracts/${id}/audit`,
-    );
-    const events = Array.isArray(audit) ? audit : (audit.events ?? audit.entries ?? []);
+    const audit = await get<AuditTrail>(`/v1/contracts/${id}/audit?verify=1`);
+    const verified = audit.verification?.valid === true;
     parts.push(
       h("h3", {}, t("console.audit")),
+      h(
+        "p",
+        { class: verified ? "status" : "error" },
+        verified
+          ? t("console.auditValid", { entries: audit.verification!.entries })
+          : t("console.auditBroken", { reason: audit.verification?.reason ?? "" }),
+      ),
       table(
         t,
-        [t("console.col.time"), t("console.col.event"), t("console.col.details")],
-        events.map(({ type, event, at, time, ...rest }) =>
-          cells(when(at ?? time), type ?? event ?? "", h("code", {}, JSON.stringify(rest))),
+        ["#", t("console.col.time"), t("console.col.event"), t("console.col.details")],
+        audit.entries.map(({ seq, at, type, signerId, ip, details }) =>
+          cells(
+            String(seq),
+            when(at),
+            signerId ? `${type} (${signerId})` : type,
+            h("code", {}, JSON.stringify({ ...(ip && { ip }), ...details })),
+          ),
         ),
         t("console.audit"),
       ),
