@@ -231,6 +231,10 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
     final = await contract(id);
   }
   expect(final).toMatchObject({ status: "completed", signatures: 3 });
+  const listed = (await (await api("/v1/contracts?status=completed")).json()) as { items: { id: string }[] };
+  expect(listed.items.map((item) => item.id)).toContain(id);
+  const open = (await (await api("/v1/contracts?status=in_progress")).json()) as { items: { id: string }[] };
+  expect(open.items.map((item) => item.id)).not.toContain(id);
   expect(await mailTo(alice, /completed|signed by everyone/i, mailsBefore)).toContain("Employment agreement");
   // After the restart the simulator counts afresh: Bob's approval (the seal profile) and the seal.
   expect(await simUsage()).toMatchObject({ signatures: 2 });
@@ -310,6 +314,22 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
     "s1",
     "s2",
   ]);
+  // Certificate of completion and evidence pack.
+  const certificate = await api(`/v1/contracts/${id}/certificate`);
+  expect(certificate.status).toBe(200);
+  expect(certificate.headers.get("content-type")).toMatch(/application\/pdf/);
+  expect(
+    Buffer.from(await certificate.arrayBuffer())
+      .subarray(0, 5)
+      .toString(),
+  ).toBe("%PDF-");
+  const evidence = await api(`/v1/contracts/${id}/evidence`);
+  expect(evidence.status).toBe(200);
+  const zip = Buffer.from(await evidence.arrayBuffer());
+  expect(zip.subarray(0, 2).toString()).toBe("PK");
+  for (const name of ["signed.pdf", "manifest.json"]) expect(zip.includes(name)).toBe(true);
+  expect(zip.includes(Buffer.from(finalPdf.subarray(-2048)))).toBe(true);
+
   const auditFolder = join(agent.dataDir, "objects", "contracts", id, "audit");
   const [firstEntry] = (await readdir(auditFolder)).sort();
   const entryPath = join(auditFolder, firstEntry!);

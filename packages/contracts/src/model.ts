@@ -101,6 +101,8 @@ export interface SignerRecord {
   failedAttempts: number;
   /** Number of the current signature job of this signer (a new one after a refused PIN/OTP). */
   signAttempt: number;
+  /** When the signer first opened their link. */
+  viewedAt?: string;
   /** IP and user agent of the request that authenticated the signature. */
   ip?: string;
   userAgent?: string;

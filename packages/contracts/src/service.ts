@@ -64,8 +64,6 @@ export interface ContractServiceDeps {
   logger: Logger;
 }
 
-/** How long a signer request waits for its signature job (then it answers with the signer's state). */
-const SIGN_WAIT_MS = 90_000;
 const CHALLENGE_WAIT_MS = 30_000;
 /** Finished contract jobs stay a day: a second click within it finds the outcome. */
 const JOB_RETENTION = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
@@ -175,13 +173,19 @@ export class ContractService {
     return { contract, links };
   }
 
-  /** What the signer's page shows; the first look is audited as `viewed`. */
+  /** What the signer's page shows; the first look is audited as `viewed` (a page that polls is not). */
   async view(token: string, origin: RequestOrigin): Promise<SignerView> {
-    const { contract, signer } = await this.deps.store.byToken(token);
-    if (isClosed(contract)) {
-      throw new EsignError("E_CONTRACT_CLOSED", `contract ${contract.id} is ${contract.status}`);
-    }
-    await this.audit(contract, "viewed", signer, origin);
+    const found = await this.openLink(token);
+    if (found.signer.viewedAt) return signerView(found.contract, found.signer);
+    const now = new Date().toISOString();
+    const { contract, result: first } = await this.deps.store.update(found.contract.id, (current) => {
+      const target = signerOf(current, found.signer.id);
+      if (target.viewedAt) return false;
+      target.viewedAt = now;
+      return true;
+    });
+    const signer = signerOf(contract, found.signer.id);
+    if (first) await this.audit(contract, "viewed", signer, origin);
     return signerView(contract, signer);
   }
 
@@ -261,6 +265,7 @@ export class ContractService {
     token: string,
     body: { consent?: boolean; otp?: string; pin?: string; code?: string },
     origin: RequestOrigin,
+    waitMs: number,
   ): Promise<SignerView> {
     const { contract, signer } = await this.openLink(token);
     if (signer.status === "signed") return signerView(contract, signer);
@@ -274,26 +279,33 @@ export class ContractService {
       assertMayAct(contract, signer);
       await this.authenticate(contract, signer, body, origin);
     }
-    const { contract: started, result: attempt } = await this.deps.store.update(contract.id, (current) => {
+    const { result: started } = await this.deps.store.update(contract.id, (current) => {
       const target = signerOf(current, signer.id);
-      startSigning(current, target, origin);
-      return target.signAttempt;
+      const fresh = startSigning(current, target, origin);
+      return { fresh, attempt: target.signAttempt };
     });
-    if (signer.method === "esign-api" && signer.status !== "signing") {
-      await this.deps.store.putHandoff(this.deps.secrets, contract.id, signer.id, attempt, {
+    // Only the request that started this attempt hands its PIN and OTP over; a second click joins.
+    if (signer.method === "esign-api" && started.fresh) {
+      await this.deps.store.putHandoff(this.deps.secrets, contract.id, signer.id, started.attempt, {
         pin: body.pin!,
         otp: body.otp!,
       });
     }
-    const outcome = (await this.runJob(
-      { kind: "sign", contractId: contract.id, signerId: signer.id, attempt },
-      SIGN_WAIT_MS,
-    )) as SignJobOutcome | undefined;
+    let outcome: SignJobOutcome | undefined;
+    try {
+      outcome = (await this.runJob(
+        { kind: "sign", contractId: contract.id, signerId: signer.id, attempt: started.attempt },
+        waitMs,
+      )) as SignJobOutcome | undefined;
+    } catch (error) {
+      // Still signing: the signer's state says so (202 at the route), the page asks again.
+      if (!isEsignError(error) || error.code !== "E_TIMEOUT") throw error;
+    }
     if (outcome?.outcome === "refused") {
       if (outcome.locked) throw new EsignError("E_LOCKED", "too many failed attempts: this signer is locked");
       throw new EsignError("E_AUTH_FAILED", outcome.message);
     }
-    const after = await this.deps.store.require(started.id);
+    const after = await this.deps.store.require(contract.id);
     return signerView(after, signerOf(after, signer.id));
   }
 
@@ -327,6 +339,11 @@ export class ContractService {
       const stored = await this.deps.store.otpHash(contract.id, signer.id);
       passed =
         stored !== undefined && this.deps.secrets.verifyOtp(otpSubject(contract, signer), given, stored);
+    }
+    if (!passed) {
+      // A double click: the first request used the code up and started signing; join it.
+      const now = signerOf(await this.deps.store.require(contract.id), signer.id);
+      if (now.status === "signing" || now.status === "signed") return;
     }
     if (passed) {
       if (signer.method !== "access-code") await this.deps.store.deleteOtp(contract.id, signer.id);
@@ -519,7 +536,7 @@ export class ContractService {
 
   private async invite(contract: ContractRecord, signers: SignerRecord[], kind: "invitation" | "reminder") {
     for (const signer of signers) {
-      await this.notify(signer.email, {
+      const delivered = await this.notify(signer.email, {
         kind,
         contractTitle: contract.title,
         signerName: signer.name,
@@ -527,7 +544,9 @@ export class ContractService {
         url: this.linkOf(contract, signer),
         ...(contract.expiresAt && { expiresAt: contract.expiresAt }),
       });
-      if (kind === "invitation") await this.audit(contract, "sent", signer, {}, { to: signer.email });
+      if (kind === "invitation") {
+        await this.audit(contract, "sent", signer, {}, { to: signer.email, delivered });
+      }
     }
   }
 
@@ -546,12 +565,17 @@ export class ContractService {
     }
   }
 
-  /** A notice that fails to go out is logged: the transition it reports has happened regardless. */
-  private async notify(to: string, notice: Notice): Promise<void> {
+  /**
+   * A notice that fails to go out is logged (and answered false): the transition it reports has
+   * happened regardless.
+   */
+  private async notify(to: string, notice: Notice): Promise<boolean> {
     try {
       await this.deps.mailer.send({ to, ...renderNotice(notice) });
+      return true;
     } catch (error) {
       this.deps.logger.warn({ err: error, kind: notice.kind }, "cannot send a contract notice");
+      return false;
     }
   }
 

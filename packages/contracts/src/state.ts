@@ -68,18 +68,22 @@ export function recordFailedAttempt(signer: SignerRecord): boolean {
   return false;
 }
 
-/** Authenticated: the signature job `signAttempt` may run. */
+/**
+ * Authenticated: the signature job `signAttempt` may run. False when the signer was already
+ * signing (a second click joins the attempt under way).
+ */
 export function startSigning(
   contract: ContractRecord,
   signer: SignerRecord,
   request: { ip?: string; userAgent?: string },
-): void {
+): boolean {
   assertMayAct(contract, signer);
-  if (signer.status === "signing") return;
+  if (signer.status === "signing") return false;
   signer.status = "signing";
   signer.signAttempt += 1;
   signer.ip = request.ip;
   signer.userAgent = request.userAgent;
+  return true;
 }
 
 /** The signing service refused the signer's PIN or OTP: back to their turn, the attempt counted. */

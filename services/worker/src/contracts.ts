@@ -4,6 +4,7 @@ import {
   type ContractService,
   type ContractStore,
   currentOrder,
+  isClosed,
   recordSeal,
   recordSignature,
   type SignerRecord,
@@ -182,6 +183,10 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       }
       return { outcome: "signed" };
     }
+    if (isClosed(contract)) {
+      // Voided or expired while the signer was authenticating: nothing more goes into the document.
+      return { outcome: "refused", message: `the contract is ${contract.status}`, locked: false };
+    }
     if (signer.status !== "signing" || signer.signAttempt !== step.attempt) {
       return { outcome: "refused", message: "this signature attempt is over; sign again", locked: false };
     }
@@ -239,7 +244,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     const now = new Date().toISOString();
     const { contract: after, result: next } = await store.update(contract.id, (current) => {
       const target = signerOf(current, signer.id);
-      if (target.status === "signed") return undefined;
+      // Closed meanwhile (voided, expired): the signed version stays unused.
+      if (target.status === "signed" || isClosed(current)) return undefined;
       return recordSignature(
         current,
         target,
@@ -298,7 +304,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
 
   async function seal(contractId: string, job: Job): Promise<void> {
     const contract = await store.require(contractId);
-    if (contract.sealed || !contract.sealLevel) return;
+    if (contract.sealed || !contract.sealLevel || isClosed(contract)) return;
     const entry = options.signing.signers.get(contract.sealProfile);
     const result = await signStep(
       contract,
@@ -312,7 +318,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     );
     const now = new Date().toISOString();
     const { contract: after, result: done } = await store.update(contractId, (current) => {
-      if (current.sealed) return false;
+      if (current.sealed || isClosed(current)) return false;
       recordSeal(
         current,
         {

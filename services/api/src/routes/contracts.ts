@@ -357,7 +357,7 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
       title: contract.title,
       tenant: contract.tenant,
       createdAt: contract.createdAt,
-      completedAt: contract.closedAt ?? "",
+      ...(contract.status === "completed" && contract.closedAt && { completedAt: contract.closedAt }),
       status: contract.status,
       originalSha256: contract.originalSha256,
       finalSha256: contract.currentSha256,

@@ -112,7 +112,7 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
       schema: {
         summary: "Authenticate and sign",
         description:
-          "`consent: true` and what the method needs: `otp` (email-otp, sms-otp), `pin` and `otp` (esign-api), `code` (access-code). Answers once the signature is in the document.",
+          "`consent: true` and what the method needs: `otp` (email-otp, sms-otp), `pin` and `otp` (esign-api), `code` (access-code). Answers 200 once the signature is in the document; 202 with `signer.status` `signing` when it takes longer than the server's wait (GET the link for the outcome). A repeated request joins the signature under way.",
         tags,
         security: [],
         params: TokenParams,
@@ -122,10 +122,18 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
           pin: z.string().max(64).optional(),
           code: z.string().max(200).optional(),
         }),
-        response: { 200: SignerViewSchema, ...errors },
+        response: { 200: SignerViewSchema, 202: SignerViewSchema, ...errors },
       },
     },
-    async (request) => service.sign(request.params.token, request.body, originOf(request)),
+    async (request, reply) => {
+      const view = await service.sign(
+        request.params.token,
+        request.body,
+        originOf(request),
+        deps.config.syncTimeoutMs,
+      );
+      return reply.status(view.signer.status === "signing" ? 202 : 200).send(view);
+    },
   );
 
   typed.post(
