@@ -18,6 +18,8 @@ import {
 const ASSETS = "/assets/";
 GlobalWorkerOptions.workerSrc = `${ASSETS}pdf.worker.min.mjs`;
 
+/** How often the page asks whether a signature still being applied is done. */
+const SIGNING_POLL_MS = 1500;
 /** Pages rendered at most; a longer document is read from the download. */
 const MAX_RENDERED_PAGES = 30;
 
@@ -176,8 +178,10 @@ function renderSigning(t: Translate, info: SigningInfo): void {
     signButton.disabled = true;
     signButton.textContent = t("signer.signing");
     try {
-      const signed = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
-      renderDone(t, signed, await signedDocument());
+      const answer = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
+      const signed = answer.signer.status === "signing" ? await signatureApplied() : answer;
+      if (signed) renderDone(t, signed, await signedDocument());
+      else renderDone(t, info, undefined);
     } catch (error) {
       signButton.disabled = false;
       signButton.textContent = t("signer.sign");
@@ -225,6 +229,27 @@ function showError(t: Translate, message: HTMLElement, error: unknown, info: Sig
       },
       () => undefined,
     );
+  }
+}
+
+/**
+ * Waits while the server is still applying the signature (it answered 202, `signing`): the link's
+ * view says when it is done. Undefined when the link closed meanwhile (the last signature
+ * completes the contract); a signature that was not applied is thrown.
+ */
+async function signatureApplied(): Promise<SigningInfo | undefined> {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, SIGNING_POLL_MS));
+    try {
+      const current = await callApi<SigningInfo>(api);
+      if (current.signer.status === "signed") return current;
+      if (current.signer.status !== "signing") {
+        throw new ApiError(500, "E_INTERNAL", `the signature was not applied (${current.signer.status})`);
+      }
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "E_CONTRACT_CLOSED") return undefined;
+      throw error;
+    }
   }
 }
 
