@@ -78,6 +78,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     agent = await startAllInOne({
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       MAIL_FROM: "esign-agent <agent@example.test>",
+      CONTRACT_SENDER_NAME: "Example Corp HR",
       // Request lines are logged at info: the test checks that no signer token is among them.
       LOG_LEVEL: "info",
     });
@@ -233,6 +234,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const alice = await open(DESKTOP, "en-US,en;q=0.9");
     await alice.page.goto(aliceLink);
     await expectRenderedPdf(alice.page);
+    expect(await alice.page.textContent("#sender")).toBe("Example Corp HR asks you to sign this document.");
     await expectAccessible(alice.page);
     await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-document-desktop.png"), fullPage: true });
 

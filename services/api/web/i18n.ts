@@ -13,6 +13,7 @@ const en = {
 
   "signer.title": "Sign a document",
   "signer.loading": "Loading the document…",
+  "signer.requestedBy": "{sender} asks you to sign this document.",
   "signer.youSignAs": "You sign as {name} ({email}).",
   "signer.documentHeading": "Document",
   "signer.pageLabel": "Page {page} of {pages}",
@@ -115,6 +116,7 @@ const zhCN = {
 
   "signer.title": "签署文件",
   "signer.loading": "正在加载文件…",
+  "signer.requestedBy": "{sender} 请您签署此文件。",
   "signer.youSignAs": "您将以 {name}（{email}）的身份签署。",
   "signer.documentHeading": "文件",
   "signer.pageLabel": "第 {page} 页，共 {pages} 页",

@@ -36,6 +36,8 @@ interface SigningInfo {
   auth: { method: AuthMethod };
   yourTurn: boolean;
   attemptsLeft: number;
+  /** Who asks for the signature; given by `GET /v1/signing/<token>`. */
+  sender?: string;
 }
 
 const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -59,19 +61,20 @@ async function main(): Promise<void> {
     return;
   }
   document.title = `${info.title} · ${t("signer.title")}`;
-  if (info.signer.status === "signed") return renderDone(t, info, `${api}/document`);
+  if (info.signer.status === "signed") return renderDone(t, info);
   if (info.signer.status === "declined") return renderDeclined(t, info);
   if (info.signer.status === "locked")
     return renderFailure(t, new ApiError(423, "E_LOCKED", "locked"), info.title);
   renderSigning(t, info);
 }
 
-/** The page's header: the contract's title and the language switcher. */
-function header(t: Translate, title: string): HTMLElement {
+/** The page's header: the contract's title, who asks for the signature, the language switcher. */
+function header(t: Translate, title: string, sender?: string): HTMLElement {
   return h(
     "header",
     {},
     h("h1", {}, title),
+    sender && h("p", { id: "sender" }, t("signer.requestedBy", { sender })),
     languageSwitcher(t, currentLanguage(), () => void main()),
   );
 }
@@ -179,9 +182,8 @@ function renderSigning(t: Translate, info: SigningInfo): void {
     signButton.textContent = t("signer.signing");
     try {
       const answer = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
-      const signed = answer.signer.status === "signing" ? await signatureApplied() : answer;
-      if (signed) renderDone(t, signed, await signedDocument());
-      else renderDone(t, info, undefined);
+      if (answer.signer.status === "signing") await signatureApplied();
+      renderDone(t, info);
     } catch (error) {
       signButton.disabled = false;
       signButton.textContent = t("signer.sign");
@@ -192,7 +194,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
   });
 
   app.replaceChildren(
-    header(t, info.title),
+    header(t, info.title, info.sender),
     h(
       "main",
       {},
@@ -233,36 +235,24 @@ function showError(t: Translate, message: HTMLElement, error: unknown, info: Sig
 }
 
 /**
- * Waits while the server is still applying the signature (it answered 202, `signing`): the link's
- * view says when it is done. Undefined when the link closed meanwhile (the last signature
- * completes the contract); a signature that was not applied is thrown.
+ * Waits while the server is still applying the signature (it answered 202, `signing`) until the
+ * link's view says signed, or the contract closed (the last signature completes it); a signature
+ * that was not applied is thrown.
  */
-async function signatureApplied(): Promise<SigningInfo | undefined> {
+async function signatureApplied(): Promise<void> {
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, SIGNING_POLL_MS));
     try {
       const current = await callApi<SigningInfo>(api);
-      if (current.signer.status === "signed") return current;
+      if (current.signer.status === "signed") return;
       if (current.signer.status !== "signing") {
         throw new ApiError(500, "E_INTERNAL", `the signature was not applied (${current.signer.status})`);
       }
     } catch (error) {
-      if (error instanceof ApiError && error.code === "E_CONTRACT_CLOSED") return undefined;
+      if (error instanceof ApiError && error.code === "E_CONTRACT_CLOSED") return;
       throw error;
     }
   }
-}
-
-/**
- * The document with the signature just applied, as a blob: URL. Fetched at once, because the link
- * answers only while the contract is open, and the last signature closes it; undefined if too late.
- */
-async function signedDocument(): Promise<string | undefined> {
-  const response = await fetch(`${api}/document`, { credentials: "omit", cache: "no-store" }).catch(
-    () => undefined,
-  );
-  if (!response?.ok) return undefined;
-  return URL.createObjectURL(await response.blob());
 }
 
 function declineForm(t: Translate, info: SigningInfo): HTMLElement {
@@ -292,7 +282,11 @@ function declineForm(t: Translate, info: SigningInfo): HTMLElement {
   return h("details", { class: "decline" }, h("summary", {}, t("signer.declineHeading")), form);
 }
 
-function renderDone(t: Translate, info: SigningInfo, download: string | undefined): void {
+/**
+ * The final page. The download is the link's document: as it stands while the contract is open,
+ * the signed and sealed one once it is completed.
+ */
+function renderDone(t: Translate, info: SigningInfo): void {
   app.replaceChildren(
     header(t, info.title),
     h(
@@ -303,12 +297,11 @@ function renderDone(t: Translate, info: SigningInfo, download: string | undefine
         { class: "done", id: "done" },
         h("h2", { tabindex: "-1" }, t("signer.doneHeading")),
         h("p", {}, t("signer.doneText")),
-        download &&
-          h(
-            "a",
-            { class: "button", id: "download", href: download, download: fileName(info.title) },
-            t("signer.downloadSigned"),
-          ),
+        h(
+          "a",
+          { class: "button", id: "download", href: `${api}/document`, download: fileName(info.title) },
+          t("signer.downloadSigned"),
+        ),
       ),
     ),
   );
