@@ -368,3 +368,92 @@ it("documents the contract and signer routes in a valid OpenAPI document", async
   // Signer routes take the link's token, not an API key.
   expect(document.paths["/v1/signing/{token}/sign"]!.post!.security).toEqual([]);
 });
+
+it("signs parallel signers one after the other, and announces declined and voided contracts", async () => {
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  const create = async (signers: unknown[]) => {
+    const form = new FormData();
+    form.set(
+      "contract",
+      JSON.stringify({ title: "Supplier terms", signers, callback: { url: receiverUrl } }),
+    );
+    form.set("document", new Blob([pdf], { type: "application/pdf" }), "terms.pdf");
+    const created = await api("/v1/contracts", { method: "POST", body: form });
+    expect(created.status, await created.clone().text()).toBe(201);
+    return (await created.json()) as { id: string; signers: { url: string; status: string }[] };
+  };
+
+  // Two signers with the same order number, access codes, no seal: both sign at once.
+  const parallel = await create([
+    {
+      name: "Carla Cruz",
+      email: "carla@example.com",
+      order: 1,
+      auth: { method: "access-code", code: "carla-7781" },
+    },
+    {
+      name: "Dan Dorn",
+      email: "dan@example.com",
+      order: 1,
+      auth: { method: "access-code", code: "dan-5512" },
+    },
+  ]);
+  expect(parallel.signers.map((entry) => entry.status)).toEqual(["pending", "pending"]);
+  await expectError(
+    await signer(parallel.signers[0]!.url, "sign", { consent: true, code: "dan-5512" }),
+    401,
+    "E_AUTH_FAILED",
+  );
+  const answers = await Promise.all([
+    signer(parallel.signers[0]!.url, "sign", { consent: true, code: "carla-7781" }),
+    signer(parallel.signers[1]!.url, "sign", { consent: true, code: "dan-5512" }),
+  ]);
+  for (const answer of answers) expect(answer.status, await answer.clone().text()).toBe(200);
+  const done = await contract(parallel.id);
+  expect(done).toMatchObject({ status: "completed", signatures: 2 });
+  const path = join(agent.dataDir, "parallel.pdf");
+  await writeFile(
+    path,
+    Buffer.from(await (await api(`/v1/contracts/${parallel.id}/document`)).arrayBuffer()),
+  );
+  const rootPath = join(agent.dataDir, "sim-root.pem");
+  await writeFile(rootPath, await (await fetch(`${agent.simUrl}/pki/root.pem`)).text());
+  const verdict = await validate(path, rootPath);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  expect(verdict.output).toMatch(/sig#2/);
+
+  // Declined by a signer, voided by the owner: closed, announced, links refused.
+  const declined = await create([{ name: "Eli", email: "eli@example.com", auth: { method: "email-otp" } }]);
+  const declineAnswer = await signer(declined.signers[0]!.url, "decline", { reason: "wrong rate" });
+  expect(declineAnswer.status).toBe(200);
+  expect((await contract(declined.id)).status).toBe("declined");
+  await expectError(await signer(declined.signers[0]!.url), 409, "E_CONTRACT_CLOSED");
+  const voided = await create([{ name: "Flo", email: "flo@example.com", auth: { method: "email-otp" } }]);
+  const voidAnswer = await api(`/v1/contracts/${voided.id}/void`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ reason: "superseded" }),
+  });
+  expect(voidAnswer.status).toBe(200);
+  expect(await voidAnswer.json()).toMatchObject({ status: "voided" });
+  await expectError(await signer(voided.signers[0]!.url, "challenge", {}), 409, "E_CONTRACT_CLOSED");
+
+  const announced = async (contractId: string, type: string) => {
+    for (let i = 0; i < 100; i++) {
+      const events = webhooks.map(
+        ({ headers, body }) =>
+          new Webhook(WEBHOOK_SECRET).verify(body, headers as Record<string, string>) as {
+            type: string;
+            data: { contractId: string; reason?: string };
+          },
+      );
+      const event = events.find((entry) => entry.type === type && entry.data.contractId === contractId);
+      if (event) return event;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`no ${type} for ${contractId}`);
+  };
+  expect((await announced(parallel.id, "contract.completed")).data.contractId).toBe(parallel.id);
+  expect((await announced(declined.id, "contract.signer.declined")).data.reason).toBe("wrong rate");
+  expect((await announced(voided.id, "contract.voided")).data.reason).toBe("superseded");
+}, 300_000);

@@ -31,6 +31,7 @@ import {
   decline,
   expireIfDue,
   isClosed,
+  MAX_AUTH_ATTEMPTS,
   recordFailedAttempt,
   signerOf,
   signingRefused,
@@ -386,7 +387,7 @@ export class ContractService {
     }
     throw new EsignError(
       "E_AUTH_FAILED",
-      `wrong ${method === "access-code" ? "access code" : "code"}; ${5 - signer.failedAttempts} attempts left`,
+      `wrong ${method === "access-code" ? "access code" : "code"}; ${MAX_AUTH_ATTEMPTS - signer.failedAttempts} attempts left`,
     );
   }
 
@@ -643,7 +644,7 @@ export function signerView(contract: ContractRecord, signer: SignerRecord): Sign
     },
     auth: { method: signer.method },
     yourTurn: !isClosed(contract) && (signer.status === "pending" || signer.status === "signing"),
-    attemptsLeft: Math.max(0, 5 - signer.failedAttempts),
+    attemptsLeft: Math.max(0, MAX_AUTH_ATTEMPTS - signer.failedAttempts),
   };
 }
 

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
@@ -240,6 +242,79 @@ describe("one-time passwords", () => {
     expect(await runtime.store.otpHash(contract.id, "s1")).toBeUndefined();
     await queue.obliterate({ force: true });
     await queue.close();
+  });
+});
+
+describe("reminders and SMS", () => {
+  it("reminds the signers whose turn it is and schedules the next reminder", async () => {
+    const { contract } = await create([
+      { name: "Max", order: 1, auth: { method: "email-otp" } },
+      { name: "Ned", order: 2, auth: { method: "email-otp" } },
+    ]);
+    await runtime.service.remind(contract.id, 1);
+    await mailTo("max@example.com", /reminder|still waiting|remind/i);
+    expect((await readOutbox(redis, prefix)).some((mail) => mail.to === "ned@example.com")).toBe(false);
+    expect((await runtime.audit.read(contract.id)).at(-1)).toMatchObject({
+      type: "reminded",
+      details: { signers: ["s1"] },
+    });
+    const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
+    const next = await queue.getJob(contractJobId({ kind: "remind", contractId: contract.id }, "2"));
+    expect(next?.opts.delay).toBe(72 * 3600_000);
+    await queue.close();
+  });
+
+  it("sends an sms-otp signer's code through the SMS gateway", async () => {
+    const received: { to: string; text: string }[] = [];
+    const gateway = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        received.push(JSON.parse(body) as { to: string; text: string });
+        response.writeHead(200).end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    const sms = createContractRuntime({
+      settings: {
+        contractSecret: randomBytes(32).toString("hex"),
+        smsWebhookUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/sms`,
+      },
+      redis,
+      prefix,
+      stores,
+      defaultPublicUrl: "http://127.0.0.1:8080",
+      logger: createLogger({ name: "engine-test", level: "silent" }),
+    })!;
+    try {
+      const id = newContractId();
+      const original = { store: "default", key: `contracts/${id}/original.pdf` };
+      await stores.get("default").write(original.key, [Buffer.from("%PDF-1.7\n%%EOF\n")]);
+      const { links } = await sms.service.create({
+        tenant: "t1",
+        contract: CreateContractSchema.parse({
+          title: "Lease 13",
+          signers: [
+            { name: "Ola", email: "ola@example.com", phone: "+49 30 1234567", auth: { method: "sms-otp" } },
+          ],
+        }),
+        id,
+        original,
+        originalSha256: "0".repeat(64),
+        sealProfile: "default",
+        origin,
+      });
+      const token = tokenOf(links.get("s1")!);
+      expect(await sms.service.challenge(token, origin)).toMatchObject({ method: "sms-otp", to: "***567" });
+      expect(received).toHaveLength(1);
+      expect(received[0]!.to).toBe("+49 30 1234567");
+      const code = /(\d{6})/.exec(received[0]!.text)![1]!;
+      const stored = await sms.store.otpHash(id, "s1");
+      expect(stored && sms.service.deps.secrets.verifyOtp(`${id}:s1`, code, stored)).toBe(true);
+    } finally {
+      await sms.close();
+      await new Promise((resolve) => gateway.close(resolve));
+    }
   });
 });
 

@@ -90,17 +90,17 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         { jobId: job.id, code: error.code, attempt: job.attemptsMade + 1, err: error },
         final ? "contract step failed" : "contract step failed; will retry",
       );
-      if (final && step.kind === "sign") await releaseSigner(step.contractId, step.signerId);
+      if (final && step.kind === "sign") await releaseSigner(step.contractId, step.signerId, step.attempt);
       throw toQueueError(error);
     }
   };
 
-  /** A signature that failed for good: the signer may try again (a new attempt, a new job). */
-  async function releaseSigner(contractId: string, signerId: string): Promise<void> {
+  /** A signature attempt that failed for good: the signer may try again (a new attempt, a new job). */
+  async function releaseSigner(contractId: string, signerId: string, attempt: number): Promise<void> {
     await store
       .update(contractId, (contract) => {
         const signer = signerOf(contract, signerId);
-        if (signer.status === "signing") signer.status = "pending";
+        if (signer.status === "signing" && signer.signAttempt === attempt) signer.status = "pending";
       })
       .catch((error: unknown) => logger.error({ err: error, contractId }, "cannot release the signer"));
   }
@@ -276,7 +276,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     error: EsignError,
   ): Promise<SignJobOutcome> {
     if (expired) {
-      await releaseSigner(contractId, signer.id);
+      await releaseSigner(contractId, signer.id, signer.signAttempt);
       return {
         outcome: "refused",
         message: "the authorisation expired; enter PIN and OTP again",

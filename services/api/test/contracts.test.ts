@@ -1,0 +1,148 @@
+/**
+ * The gateway's contract routes in process (real Redis, real local store, no worker): what
+ * `POST /v1/contracts` refuses, tenant scoping, signer links without a key, and the development
+ * outbox at `GET /dev/mail` when no SMTP server is configured.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SAMPLES_DIR } from "@esign/testkit";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApi, hashApiKey, parseApiConfig } from "../src";
+
+const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
+const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
+
+let app: FastifyInstance;
+let base: string;
+let dataDir: string;
+let pdf: Buffer;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "esign-api-contracts-"));
+  pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  const config = parseApiConfig({
+    port: 0,
+    redisUrl: "redis://127.0.0.1:6379",
+    queuePrefix: `{esign-contracts-${randomBytes(4).toString("hex")}}`,
+    dataDir,
+    devApiKey: DEV_KEY,
+    tenants: { other: { stores: { default: ["other/"] } } },
+    apiKeys: [{ sha256: hashApiKey(OTHER_KEY), tenant: "other" }],
+    contractSecret: randomBytes(32).toString("hex"),
+    publicUrl: "https://sign.example",
+    logLevel: "warn",
+  });
+  app = await buildApi({ config });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const signers = [{ name: "Pia", email: "pia@example.com", auth: { method: "email-otp" } }];
+
+function createContract(contract: unknown, options: { key?: string; document?: boolean } = {}) {
+  const form = new FormData();
+  form.set("contract", typeof contract === "string" ? contract : JSON.stringify(contract));
+  if (options.document !== false) form.set("document", new Blob([pdf], { type: "application/pdf" }), "c.pdf");
+  return fetch(`${base}/v1/contracts`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${options.key ?? DEV_KEY}` },
+    body: form,
+  });
+}
+
+async function expectError(response: Response, status: number, code: string): Promise<void> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  expect(JSON.parse(text)).toMatchObject({ error: { code } });
+}
+
+describe("POST /v1/contracts", () => {
+  it("refuses a contract it cannot run, with a typed error, and keeps nothing", async () => {
+    await expectError(await createContract("{not json"), 400, "E_INVALID_REQUEST");
+    await expectError(await createContract({ title: "x", signers: [] }), 400, "E_INVALID_REQUEST");
+    await expectError(
+      await createContract({ title: "x", signers: [{ ...signers[0], auth: { method: "sms-otp" } }] }),
+      400,
+      "E_INVALID_REQUEST",
+    );
+    await expectError(
+      await createContract({ title: "x", signers, expiresAt: "2001-01-01T00:00:00Z" }),
+      400,
+      "E_INVALID_REQUEST",
+    );
+    await expectError(await createContract({ title: "x", signers }, { document: false }), 415, "E_NOT_PDF");
+    await expectError(
+      await createContract({ title: "x", signers, seal: { signer: "someone-elses" } }),
+      403,
+      "E_FORBIDDEN",
+    );
+    await expectError(
+      await fetch(`${base}/v1/contracts`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ title: "x", signers }),
+      }),
+      415,
+      "E_UNSUPPORTED_MEDIA",
+    );
+    const list = await fetch(`${base}/v1/contracts`, { headers: { authorization: `Bearer ${DEV_KEY}` } });
+    expect(await list.json()).toMatchObject({ items: [], total: 0 });
+    // No uploaded document is left behind.
+    const kept = await readdir(join(dataDir, "objects"), { recursive: true, withFileTypes: true }).catch(
+      () => [],
+    );
+    expect(kept.filter((entry) => entry.isFile()).map((entry) => entry.name)).toEqual([]);
+  });
+
+  it("creates a contract whose link works without a key, visible to its tenant only, mails in /dev/mail", async () => {
+    const created = await createContract({ title: "NDA", signers });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const { id, signers: links } = (await created.json()) as { id: string; signers: { url: string }[] };
+    expect(links[0]!.url).toMatch(/^https:\/\/sign\.example\/s\/[A-Za-z0-9_-]{43}$/);
+    const token = links[0]!.url.split("/s/")[1]!;
+
+    const view = await fetch(`${base}/v1/signing/${token}`);
+    expect(view.status).toBe(200);
+    expect(await view.json()).toMatchObject({ contractId: id, title: "NDA", yourTurn: true });
+    const document = await fetch(`${base}/v1/signing/${token}/document`);
+    expect(Buffer.from(await document.arrayBuffer()).equals(pdf)).toBe(true);
+    await expectError(await fetch(`${base}/v1/signing/${"A".repeat(43)}`), 404, "E_NOT_FOUND");
+    await expectError(
+      await fetch(`${base}/v1/signing/${token}/sign`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ consent: false, otp: "123456" }),
+      }),
+      400,
+      "E_INVALID_REQUEST",
+    );
+
+    const owner = await fetch(`${base}/v1/contracts/${id}`, {
+      headers: { authorization: `Bearer ${DEV_KEY}` },
+    });
+    expect(await owner.json()).toMatchObject({ id, status: "in_progress", signers: [{ status: "pending" }] });
+    const other = await fetch(`${base}/v1/contracts/${id}`, {
+      headers: { authorization: `Bearer ${OTHER_KEY}` },
+    });
+    await expectError(other, 404, "E_NOT_FOUND");
+
+    // The dev outbox: admin keys only (it holds codes and links).
+    await expectError(
+      await fetch(`${base}/dev/mail`, { headers: { authorization: `Bearer ${OTHER_KEY}` } }),
+      403,
+      "E_FORBIDDEN",
+    );
+    const outbox = (await (
+      await fetch(`${base}/dev/mail`, { headers: { authorization: `Bearer ${DEV_KEY}` } })
+    ).json()) as { to: string; text: string }[];
+    expect(outbox.find((mail) => mail.to === "pia@example.com")?.text).toContain(links[0]!.url);
+  });
+});
