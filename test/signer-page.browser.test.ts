@@ -8,7 +8,9 @@
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@esign/runtime";
@@ -48,6 +50,9 @@ interface Mail {
 let agent: RunningAgent;
 let browser: Browser;
 let smtp: SMTPServer;
+/** Receives the agent's webhooks (answers 204), so the console has deliveries to show. */
+let receiver: Server;
+let receiverUrl: string;
 const mails: Mail[] = [];
 /** Every URL any page of the browser asked for. */
 const requests: string[] = [];
@@ -73,12 +78,19 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
         });
       },
     });
+    receiver = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => response.writeHead(204).end());
+    });
+    await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     const smtpPort = await freePort();
     await new Promise<void>((done) => smtp.listen(smtpPort, "127.0.0.1", done));
     agent = await startAllInOne({
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       MAIL_FROM: "esign-agent <agent@example.test>",
       CONTRACT_SENDER_NAME: "Example Corp HR",
+      WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
       // Request lines are logged at info: the test checks that no signer token is among them.
       LOG_LEVEL: "info",
     });
@@ -90,6 +102,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await browser?.close();
     agent?.stop();
     await new Promise<void>((done) => (smtp ? smtp.close(done) : done()));
+    await new Promise((done) => receiver?.close(done));
   });
 
   it("serves the pages with a strict CSP, no referrer, and assets from its own origin", async () => {
@@ -141,6 +154,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     );
     const job = await api<{ id: string }>("POST", "/v1/jobs", {
       input: { store: "default", key: "console/not-a-pdf.pdf" },
+      callback: { url: receiverUrl },
     });
     await expect
       .poll(async () => (await api<{ state: string }>("GET", `/v1/jobs/${job.id}`)).state, {
@@ -192,6 +206,17 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const row = page.locator("tr", { hasText: job.id });
     await expect.poll(() => row.textContent(), SOON).toContain("E_NOT_PDF");
     await expectAccessible(page);
+    // Its webhook (job.failed) reached the receiver; the console shows the delivery.
+    await expect
+      .poll(
+        async () => (await api<{ deliveries: unknown[] }>("GET", `/v1/jobs/${job.id}/deliveries`)).deliveries,
+        SOON,
+      )
+      .toHaveLength(1);
+    await row.getByRole("button", { name: "Webhook deliveries" }).click();
+    const deliveries = page.getByRole("table", { name: "Webhook deliveries" });
+    await expect.poll(() => deliveries.textContent(), SOON).toContain("job.failed #1");
+    expect(await deliveries.textContent()).toContain(`${receiverUrl}delivered 204`);
     await page.screenshot({ path: join(SCREENSHOTS, "console-failed-jobs-desktop.png"), fullPage: true });
     await row.getByRole("button", { name: "Retry" }).click();
     await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Job ${job.id} queued again.`);
@@ -313,13 +338,20 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const carol = await open(PHONE, "zh-CN,zh;q=0.9");
     await carol.page.goto(linkIn(await nextMail(CAROL, 0)));
     await expectRenderedPdf(carol.page);
-    await carol.page.check("#consent");
-    await carol.page.fill("#access-code", "RED-1");
-    await carol.page.click("#sign");
+    // Keyboard only: Space ticks the box, Enter in the field submits, Enter opens the decline form.
+    await carol.page.focus("#consent");
+    await carol.page.keyboard.press("Space");
+    expect(await carol.page.isChecked("#consent")).toBe(true);
+    await carol.page.focus("#access-code");
+    await carol.page.keyboard.type("RED-1");
+    await carol.page.keyboard.press("Enter");
     await expect.poll(() => carol.page.locator("#message").textContent(), SOON).toContain("验证码不正确");
-    await carol.page.click(".decline summary");
-    await carol.page.fill("#decline-reason", "租期与约定不符");
-    await carol.page.click("#decline");
+    await carol.page.focus(".decline summary");
+    await carol.page.keyboard.press("Enter");
+    await carol.page.focus("#decline-reason");
+    await carol.page.keyboard.type("租期与约定不符");
+    await carol.page.keyboard.press("Tab");
+    await carol.page.keyboard.press("Enter");
     await carol.page.waitForSelector("#declined", SOON);
     await expectAccessible(carol.page);
     await carol.page.screenshot({ path: join(SCREENSHOTS, "signer-3-declined-phone-zh.png") });
