@@ -190,6 +190,17 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   });
   expect(otpAnswer.status).toBe(200);
   const { otp } = (await otpAnswer.json()) as { otp: string };
+  // A wrong PIN: the signing service refuses the authorisation, which counts as a failed attempt
+  // (and costs nothing: no signHash was made).
+  await expectError(
+    await signer(aliceUrl, "sign", { consent: true, pin: "9999", otp }),
+    401,
+    "E_AUTH_FAILED",
+  );
+  expect(await (await signer(aliceUrl)).json()).toMatchObject({
+    attemptsLeft: 4,
+    signer: { status: "pending" },
+  });
   // A double click: two requests, one signature.
   const [first, second] = await Promise.all([
     signer(aliceUrl, "sign", { consent: true, pin: "1234", otp }),

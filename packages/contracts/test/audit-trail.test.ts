@@ -99,6 +99,33 @@ describe("AuditTrail", () => {
     expect((error as EsignError).code).toBe("E_INTERNAL");
   });
 
+  it("refuses a contract folder in another store before the head moves (E_CONFIG)", async () => {
+    const contractId = randomUUID();
+    const misplaced = new AuditTrail({
+      redis,
+      keyPrefix,
+      store,
+      folderOf: (id) => ({ store: "archive", key: `contracts/${id}` }),
+    });
+    await expect(misplaced.append(contractId, { type: "created" })).rejects.toMatchObject({
+      code: "E_CONFIG",
+    });
+    expect(await redis.exists(`${keyPrefix}:audit:${contractId}:head`)).toBe(0);
+  });
+
+  it("appends made at once through one instance land in call order", async () => {
+    const trail = trailOver(store);
+    const contractId = randomUUID();
+    const appended = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        trail.append(contractId, { type: "viewed", details: { index } }),
+      ),
+    );
+    expect(appended.map((entry) => [entry.seq, entry.details!.index])).toEqual(
+      Array.from({ length: 20 }, (_, index) => [index + 1, index]),
+    );
+  });
+
   it("50 concurrent appends from 5 Redis connections form one chain", async () => {
     const connections = Array.from({ length: 5 }, () => new Redis({ host: "127.0.0.1", port: 6379 }));
     try {

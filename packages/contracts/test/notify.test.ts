@@ -119,6 +119,28 @@ describe("createMailer over SMTP", () => {
     expect(lines.join("")).not.toContain(SMTP_PASSWORD);
   });
 
+  it("keeps a hostile subject in its header and sends to exactly one address", async () => {
+    const smtp = await startSmtp();
+    const mailer = createMailer({ smtpUrl: smtp.url(), from: "esign@example.com" });
+    try {
+      await mailer.send({ to: "bob@example.com", subject: "Lease\r\nBcc: eve@example.com", text: "t" });
+      for (const to of [
+        "bob@example.com, eve@example.com",
+        "Bob <eve@example.com>",
+        "bob@example.com\r\nBcc: eve@example.com",
+      ]) {
+        const error = await rejection(mailer.send({ to, subject: "s", text: "t" }));
+        expect(error).toMatchObject({ code: "E_NOTIFY_FAILED", permanent: true });
+      }
+    } finally {
+      await mailer.close();
+      await smtp.close();
+    }
+    expect(smtp.received).toHaveLength(1);
+    expect(smtp.received[0]!.to).toEqual(["bob@example.com"]);
+    expect(smtp.received[0]!.raw).not.toMatch(/^Bcc:/im);
+  });
+
   it("a recipient the server refuses is a permanent E_NOTIFY_FAILED without the password", async () => {
     const smtp = await startSmtp({
       onRcptTo(_address, _session, callback) {

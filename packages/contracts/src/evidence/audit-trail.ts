@@ -45,6 +45,7 @@ export interface AuditEvent {
   signerId?: string;
   ip?: string;
   userAgent?: string;
+  /** Plain JSON (digests, certificate subjects, reasons): never a PIN, OTP, code or token. */
   details?: Record<string, unknown>;
 }
 
@@ -120,12 +121,34 @@ interface Head {
  * watermark are never rewritten, so deleting or editing them is detected, not repaired.
  */
 export class AuditTrail {
+  /** Per contract, the last append this instance started: its appends run one after the other. */
+  private readonly appending = new Map<string, Promise<unknown>>();
+
   constructor(private readonly options: AuditTrailOptions) {}
 
+  /**
+   * Appends of one instance to one contract are chained in call order, so only appends from other
+   * processes (or instances) race for the head: without that, n appends in flight at once would
+   * cost n² compare-and-set attempts (bench/evidence.ts).
+   */
   async append(contractId: string, event: AuditEvent): Promise<AuditEntry> {
     if (!AUDIT_EVENT_TYPES.includes(event.type)) {
       throw new EsignError("E_INTERNAL", `unknown audit event type ${JSON.stringify(event.type)}`);
     }
+    // Before the head moves: a contract whose folder is not in this store must not get an entry.
+    this.auditFolder(contractId);
+    const previous = this.appending.get(contractId) ?? Promise.resolve();
+    const appended = previous.then(() => this.appendNow(contractId, event));
+    const tail = appended.catch(() => undefined);
+    this.appending.set(contractId, tail);
+    try {
+      return await appended;
+    } finally {
+      if (this.appending.get(contractId) === tail) this.appending.delete(contractId);
+    }
+  }
+
+  private async appendNow(contractId: string, event: AuditEvent): Promise<AuditEntry> {
     const keys = this.keys(contractId);
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
       const head = await this.head(contractId);

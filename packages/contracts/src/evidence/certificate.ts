@@ -210,22 +210,23 @@ function readableTime(iso: string): string {
 }
 
 interface Measurer {
-  /** Width of `text` in glyph space (thousandths of the font size), without kerning. */
-  width(text: string): number;
+  /** Width of one grapheme of cleaned text in glyph space (thousandths of the font size). */
+  width(grapheme: string): number;
   /** The text as drawn: NFC, characters the font lacks replaced. */
   clean(text: string): string;
 }
 
-const graphemes = (text: string) =>
-  [...new Intl.Segmenter("en", { granularity: "grapheme" }).segment(text)].map((part) => part.segment);
+const segmenter = new Intl.Segmenter("en", { granularity: "grapheme" });
+const graphemes = (text: string) => Array.from(segmenter.segment(text), (part) => part.segment);
 
 /**
  * Widths of every grapheme the certificate uses, shaped once (the final shaping of the same
  * characters reuses the font's subset). A grapheme the font has no glyph for is replaced.
+ * Widths are summed without kerning, which the line width leaves room for.
  */
 async function measurer(font: AppearanceFont, texts: string[]): Promise<Measurer> {
   const unique = [...new Set(texts.flatMap((text) => graphemes(text.normalize("NFC"))))].filter(
-    (g) => g !== REPLACEMENT,
+    (grapheme) => grapheme !== REPLACEMENT,
   );
   const missing = new Set<string>();
   for (;;) {
@@ -233,13 +234,12 @@ async function measurer(font: AppearanceFont, texts: string[]): Promise<Measurer
     try {
       const shaped = await font.shape(candidates);
       const widths = new Map(candidates.map((grapheme, index) => [grapheme, shaped.lines[index]!.width]));
-      const clean = (text: string) =>
-        graphemes(text.normalize("NFC"))
-          .map((grapheme) => (missing.has(grapheme) ? REPLACEMENT : grapheme))
-          .join("");
       return {
-        clean,
-        width: (text) => graphemes(clean(text)).reduce((sum, grapheme) => sum + widths.get(grapheme)!, 0),
+        clean: (text) =>
+          graphemes(text.normalize("NFC"))
+            .map((grapheme) => (missing.has(grapheme) ? REPLACEMENT : grapheme))
+            .join(""),
+        width: (grapheme) => widths.get(grapheme) ?? widths.get(REPLACEMENT)!,
       };
     } catch (error) {
       const culprit = error instanceof EsignError ? missingCharacter(error, unique, missing) : undefined;

@@ -61,11 +61,37 @@ export function outboxKey(keyPrefix: string = QUEUE_PREFIX): string {
  * (docs/security.md).
  */
 export function createMailer(options: MailerOptions): Mailer {
-  if (options.smtpUrl) return smtpMailer(options.smtpUrl, options);
-  if (!options.redis) {
+  let mailer: Mailer;
+  if (options.smtpUrl) {
+    mailer = smtpMailer(options.smtpUrl, options);
+  } else if (options.redis) {
+    mailer = outboxMailer(options.redis, outboxKey(options.keyPrefix), options);
+  } else {
     throw new EsignError("E_CONFIG", "mail needs SMTP_URL, or a Redis connection for the development outbox");
   }
-  return outboxMailer(options.redis, outboxKey(options.keyPrefix), options);
+  return {
+    async send(message) {
+      assertSingleAddress(message.to);
+      await mailer.send(message);
+    },
+    close: () => mailer.close(),
+  };
+}
+
+/**
+ * One plain address per mail: a signer's e-mail is sender input, and `"a@x, b@y"` or a display name
+ * would otherwise reach several mailboxes (an OTP among them) through the address parser.
+ */
+function assertSingleAddress(to: string): void {
+  if (!/^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+$/.test(to)) {
+    throw new EsignError(
+      "E_NOTIFY_FAILED",
+      `not a single e-mail address: ${JSON.stringify(to.slice(0, 200))}`,
+      {
+        permanent: true,
+      },
+    );
+  }
 }
 
 function smtpMailer(smtpUrl: string, options: MailerOptions): Mailer {
