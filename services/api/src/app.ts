@@ -32,8 +32,6 @@ import { verifyRoutes } from "./routes/verify";
 
 /** The signer API, authorised by the token in the signer link rather than an API key. */
 const SIGNER_LINK_API = "/v1/signing/";
-/** Per address: enough for a few people signing from one office, far too few for guessing. */
-export const SIGNER_LINK_POSTS_PER_MINUTE = 30;
 
 export interface BuildApiOptions {
   config: ApiConfig;
@@ -117,17 +115,16 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: false } });
   app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
-  // A person signing needs a handful of the signer link's POSTs (challenge, sign, decline); a script
-  // sending codes to someone's inbox or guessing them needs many. Those are limited per address far
-  // below the general limit. Set before the limiter registers: it reads each route's config as the
-  // route is added.
+  // The signer link's POSTs (challenge, sign, decline) have their own, much lower limit per address
+  // (config.signerLinkRateLimitPerMinute). Set before the limiter registers: it reads each route's
+  // config as the route is added.
   app.addHook("onRoute", (route) => {
     const methods = [route.method].flat();
     if (methods.includes("POST") && route.url.startsWith(SIGNER_LINK_API)) {
       route.config = {
         ...route.config,
         rateLimit: {
-          max: SIGNER_LINK_POSTS_PER_MINUTE,
+          max: config.signerLinkRateLimitPerMinute,
           timeWindow: 60_000,
           keyGenerator: (request) => `signer-link:${request.ip}`,
         },

@@ -10,9 +10,9 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../../scripts/build.mjs";
 import { buildApi, parseApiConfig } from "../src";
-import { SIGNER_LINK_POSTS_PER_MINUTE } from "../src/app";
 import { PAGE_CSP } from "../src/routes/pages";
 
+const SIGNER_LINK_POSTS_PER_MINUTE = 5;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 
 let app: FastifyInstance;
@@ -30,6 +30,7 @@ beforeAll(async () => {
     devApiKey: DEV_KEY,
     // E-contracts on, so the signer API (and its limit) is there.
     contractSecret: randomBytes(32).toString("base64url"),
+    signerLinkRateLimitPerMinute: SIGNER_LINK_POSTS_PER_MINUTE,
     logLevel: "warn",
   });
   app = await buildApi({ config });
