@@ -40,6 +40,7 @@ const ALICE = "alice@example.test";
 const BOB = "bob@example.test";
 const CAROL = "carol@example.test";
 const DAVE = "dave@example.test";
+const ERIN = "erin@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
 interface Mail {
@@ -327,9 +328,12 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     tokens.push(...contract.signers.map((signer) => signer.url.split("/s/")[1]!));
   });
 
-  it("lets a signer decline (access code, in Chinese) and an operator read audit trails and void a contract", async () => {
+  it("lets a signer decline (access code, in Chinese), locks after five wrong codes, and lets an operator read audit trails and void a contract", async () => {
     const lease = await createContract("Lease 12B", [
       { name: "Carol Example", email: CAROL, order: 1, auth: { method: "access-code", code: "BLUE-42" } },
+    ]);
+    const quote = await createContract("Quote 77", [
+      { name: "Erin Example", email: ERIN, order: 1, auth: { method: "access-code", code: "AMBER-3" } },
     ]);
     const nda = await createContract("NDA draft", [
       { name: "Dave Example", email: DAVE, order: 1, auth: { method: "access-code", code: "GREEN-7" } },
@@ -357,6 +361,27 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await carol.page.screenshot({ path: join(SCREENSHOTS, "signer-3-declined-phone-zh.png") });
     await carol.context.close();
     expect((await api<{ status: string }>("GET", `/v1/contracts/${lease.id}`)).status).toBe("declined");
+
+    // Five wrong codes lock the signer: the page says so and offers nothing more to try.
+    const erin = await open(DESKTOP, "en-US");
+    await erin.page.goto(quote.signers[0]!.url);
+    await erin.page.check("#consent");
+    for (let attempt = 1; attempt < 5; attempt++) {
+      await erin.page.fill("#access-code", `WRONG-${attempt}`);
+      await erin.page.click("#sign");
+      await expect
+        .poll(() => erin.page.locator("#message").textContent(), SOON)
+        .toContain(`Attempts left: ${5 - attempt}.`);
+    }
+    await erin.page.fill("#access-code", "WRONG-5");
+    await erin.page.click("#sign");
+    await expect.poll(() => erin.page.locator("#message").textContent(), SOON).toContain("signing is locked");
+    expect(await erin.page.locator("#sign").count()).toBe(0);
+    await expectAccessible(erin.page);
+    await erin.page.screenshot({ path: join(SCREENSHOTS, "signer-4-locked-desktop.png") });
+    await erin.page.reload();
+    await expect.poll(() => erin.page.locator("#message").textContent(), SOON).toContain("signing is locked");
+    await erin.context.close();
 
     // The two-party contract is complete once its seal is on.
     await expect
@@ -398,7 +423,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .toContain("This contract is closed");
     await expectAccessible(dave.page);
     await dave.context.close();
-    tokens.push(...[lease, nda].map((each) => each.signers[0]!.url.split("/s/")[1]!));
+    tokens.push(...[lease, quote, nda].map((each) => each.signers[0]!.url.split("/s/")[1]!));
   });
 
   it("never logs a signer's token, and the browser asked nothing of another origin", () => {
