@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { SigningUsageReportSchema } from "@esign/jobs";
 import { REPO_ROOT, run, SAMPLES_DIR, textInRegion, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Webhook } from "standardwebhooks";
@@ -396,6 +397,19 @@ describe("the gateway started with pnpm start", () => {
     expect(await board.text()).toMatch(/<html/i);
   });
 
+  it("reports paid signing per profile at GET /v1/usage, to admin keys only", async () => {
+    expect((await fetch(`${base}/v1/usage`)).status).toBe(401);
+    expect((await fetch(`${base}/v1/usage`, { headers: auth(OTHER_KEY) })).status).toBe(403);
+    const response = await fetch(`${base}/v1/usage`, { headers: auth() });
+    expect(response.status).toBe(200);
+    const usage = await json(response);
+    expect(SigningUsageReportSchema.parse(usage)).toEqual(usage);
+    for (const profile of Object.values(SigningUsageReportSchema.parse(usage).profiles)) {
+      expect(profile.billedAtLeast).toBeLessThanOrEqual(profile.billedAtMost);
+      expect(profile.undeliveredAtMost).toBe(Math.max(0, profile.billedAtMost - profile.delivered));
+    }
+  });
+
   it("keeps the simulator's admin routes behind the admin token it prints", async () => {
     expect((await fetch(`${simUrl}/admin/usage`)).status).toBe(401);
     const token = /simulator admin token: (\S+)/.exec(agent.output())?.[1];
@@ -419,6 +433,7 @@ describe("the gateway started with pnpm start", () => {
       "/v1/jobs/{id}/deliveries",
       "/v1/templates",
       "/v1/templates/{name}",
+      "/v1/usage",
     ]) {
       expect(Object.keys(document.paths)).toContain(route);
     }

@@ -130,4 +130,32 @@ describe("POST/GET/DELETE /v1/batches", () => {
     expect(underAFile.status).toBe(400);
     expect((await json(underAFile)).error.code).toBe("E_INVALID_JOB");
   });
+
+  it("signs a prefix-limited tenant's items without outputs into its own area (inline and listed)", async () => {
+    const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+    await putObject("other/in/a.pdf", pdf);
+    await putObject("other/in/b.pdf", pdf);
+    const listed = { input: { store: "default", key: "other/in/b.pdf" } };
+    await putObject("other/lists/items.jsonl", `${JSON.stringify(listed)}\n`);
+    const batches = [
+      { items: [{ input: { store: "default", key: "other/in/a.pdf" } }] },
+      { itemsManifest: { store: "default", key: "other/lists/items.jsonl" } },
+    ];
+    for (const batch of batches) {
+      const created = await call("POST", "/v1/batches", batch, OTHER_KEY);
+      expect(created.status, await created.clone().text()).toBe(202);
+      const { id } = await json(created);
+      let status = await json(await call("GET", `/v1/batches/${id}`, undefined, OTHER_KEY));
+      for (let i = 0; i < 600 && status.state !== "completed"; i++) {
+        await new Promise((done) => setTimeout(done, 250));
+        status = await json(await call("GET", `/v1/batches/${id}`, undefined, OTHER_KEY));
+      }
+      expect(status.counts, JSON.stringify(status)).toMatchObject({ total: 1, completed: 1, failed: 0 });
+    }
+    for (const name of ["a.pdf", "b.pdf"]) {
+      const signed = await readFile(join(objects, "other/signed/in", name));
+      expect(signed.subarray(0, pdf.length).equals(pdf)).toBe(true);
+      expect(signed.length).toBeGreaterThan(pdf.length);
+    }
+  });
 });

@@ -17,6 +17,7 @@ import { BufferSource } from "@esign/pdf";
 import { freePort } from "@esign/runtime";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Redis } from "ioredis";
 import { SMTPServer } from "smtp-server";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -111,6 +112,43 @@ async function mailTo(address: string, subject: RegExp, after: number): Promise<
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no mail to ${address} matching ${subject}; got ${mails.length} mails`);
+}
+
+/** A code on its own, not as part of a longer number (a time-stamp may contain any six digits). */
+const standalone = (code: string) => new RegExp(`(^|[^0-9])${code}([^0-9]|$)`);
+
+/** Every key and value under an agent's prefix (BullMQ's hashes, lists, sorted sets and streams too). */
+async function redisDump(prefix: string): Promise<string> {
+  const redis = new Redis("redis://127.0.0.1:6379");
+  try {
+    const parts: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      for (const key of keys) {
+        const type = await redis.type(key);
+        const value =
+          type === "string"
+            ? await redis.get(key)
+            : type === "hash"
+              ? await redis.hgetall(key)
+              : type === "list"
+                ? await redis.lrange(key, 0, -1)
+                : type === "zset"
+                  ? await redis.zrange(key, 0, -1)
+                  : type === "set"
+                    ? await redis.smembers(key)
+                    : type === "stream"
+                      ? await redis.xrange(key, "-", "+")
+                      : null;
+        parts.push(key, JSON.stringify(value));
+      }
+    } while (cursor !== "0");
+    return parts.join("\n");
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function simUsage(): Promise<{ signatures: number; signCalls: number }> {
@@ -215,6 +253,14 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(bobInvitation).toContain(bobUrl);
   expect((await contract(id)).signers.map((entry) => entry.status)).toEqual(["signed", "pending"]);
 
+  // Neither the PIN nor the OTP was logged or kept (jobs carry ids, the hand-over is gone).
+  expect(agent.output()).not.toMatch(standalone(otp));
+  expect(agent.output()).not.toMatch(/"pin"/);
+  const kept = await redisDump(agent.queuePrefix);
+  expect(kept).toContain(id);
+  expect(kept).not.toMatch(standalone(otp));
+  expect(kept).not.toMatch(/"pin"/);
+
   // The agent dies between the two signatures and comes back on the same data, ports and queues.
   await agent.kill();
   agent = await startAllInOne({}, agent);
@@ -234,6 +280,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(await (await signer(bobUrl)).json()).toMatchObject({ attemptsLeft: 4 });
   const signed = await signer(bobUrl, "sign", { consent: true, otp: code });
   expect(signed.status, await signed.clone().text()).toBe(200);
+  expect(await redisDump(agent.queuePrefix)).not.toMatch(standalone(code!));
 
   // The seal follows the last signer.
   let final = await contract(id);
@@ -467,4 +514,65 @@ it("signs parallel signers one after the other, and announces declined and voide
   expect((await announced(parallel.id, "contract.completed")).data.contractId).toBe(parallel.id);
   expect((await announced(declined.id, "contract.signer.declined")).data.reason).toBe("wrong rate");
   expect((await announced(voided.id, "contract.voided")).data.reason).toBe("superseded");
+}, 300_000);
+
+it("loses nothing when the agent is killed in the middle of a signature", async () => {
+  const form = new FormData();
+  form.set(
+    "contract",
+    JSON.stringify({
+      title: "Lease 99",
+      signers: [
+        { name: "Gil Grant", email: "gil@example.com", auth: { method: "access-code", code: "gil-2026" } },
+      ],
+      seal: { level: "B-LTA" },
+    }),
+  );
+  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
+  form.set("document", new Blob([pdf], { type: "application/pdf" }), "lease.pdf");
+  const created = await api("/v1/contracts", { method: "POST", body: form });
+  expect(created.status).toBe(201);
+  const { id, signers } = (await created.json()) as { id: string; signers: { url: string }[] };
+
+  // Slow signatures, so the kill lands while the step runs.
+  const slow = await fetch(`${agent.simUrl}/admin/faults`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${agent.simAdminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ routes: ["sign"], latencyMs: 5000 }),
+  });
+  expect(slow.status).toBe(200);
+  const pending = signer(signers[0]!.url, "sign", { consent: true, code: "gil-2026" }).catch(
+    (error: unknown) => error,
+  );
+  let signing = await contract(id);
+  for (let i = 0; i < 100 && signing.signers[0]!.status !== "signing"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    signing = await contract(id);
+  }
+  expect(signing.signers[0]!.status).toBe("signing");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await agent.kill();
+  expect(await pending).toBeInstanceOf(Error);
+
+  // Restarted (faults are gone with the old simulator), the stalled step is taken up again.
+  agent = await startAllInOne({ WORKER_LOCK_DURATION_MS: "4000", WORKER_STALLED_INTERVAL_MS: "2000" }, agent);
+  let final = await contract(id);
+  for (let i = 0; i < 600 && final.status !== "completed"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    final = await contract(id);
+  }
+  expect(final).toMatchObject({ status: "completed", signatures: 2, signers: [{ status: "signed" }] });
+  expect(await simUsage()).toMatchObject({ signatures: 2 });
+  const path = join(agent.dataDir, "killed-mid-signature.pdf");
+  await writeFile(path, Buffer.from(await (await api(`/v1/contracts/${id}/document`)).arrayBuffer()));
+  const rootPath = join(agent.dataDir, "sim-root.pem");
+  await writeFile(rootPath, await (await fetch(`${agent.simUrl}/pki/root.pem`)).text());
+  const verdict = await validate(path, rootPath);
+  expect(verdict.failures, verdict.output).toEqual([]);
+  const audit = (await (await api(`/v1/contracts/${id}/audit?verify=1`)).json()) as {
+    entries: { type: string }[];
+    verification: { valid: boolean };
+  };
+  expect(audit.verification.valid).toBe(true);
+  expect(audit.entries.filter((entry) => entry.type === "signed")).toHaveLength(1);
 }, 300_000);

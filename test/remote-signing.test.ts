@@ -253,6 +253,30 @@ describe("csc backend", () => {
     expect(otpsAsked).toBe(2);
   });
 
+  it("sends an Idempotency-Key per signHash call: a repeated call is replayed, not billed; a batch keys on its contents", async () => {
+    const signer = cscSigner("seal-rsa");
+    await signer.describe();
+    const requests = [1, 2, 3].map((n) => ({
+      documentDigest: new Uint8Array(32).fill(0x40 + n),
+      digestAlgorithm: "sha256" as const,
+      level: "B-B" as const,
+      idempotencyKey: `csc-idem-${process.pid}-${n}`,
+    }));
+    const billedBefore = sim.usage().clients.demo?.signatures ?? 0;
+    const first = await signer.signBatch(requests);
+    expect(first.map((result) => result.replayed)).toEqual([undefined, undefined, undefined]);
+    const again = await signer.signBatch(requests);
+    expect(again.map((result) => result.replayed)).toEqual([true, true, true]);
+    expect(again.map((result) => Buffer.from(result.cms).toString("hex"))).toEqual(
+      first.map((result) => Buffer.from(result.cms).toString("hex")),
+    );
+    // One request alone is another call (its key is its own, not the batch's): billed once, then replayed.
+    const alone = await signer.sign(requests[0]!);
+    expect(alone.replayed).toBeUndefined();
+    expect((await signer.sign(requests[0]!)).replayed).toBe(true);
+    expect(sim.usage().clients.demo!.signatures - billedBefore).toBe(4);
+  });
+
   it("reports a revoked credential as E_SIGNER_REVOKED", async () => {
     const other = await startSimulator({ pki: sim.pki });
     try {
@@ -376,6 +400,32 @@ describe("esign-api backend", () => {
       /not about/,
     );
     expect(() => checkOcspResponse(signerStatus!, signerCertificate, sim.pki.root.der)).toThrow(/not signed/);
+  });
+
+  it("sends the request's Idempotency-Key: the same call again is replayed, not billed; another digest under it is refused", async () => {
+    const signer = new EsignApiSigner({
+      url: sim.url,
+      apiKey: "demo-key",
+      credentialId: "seal-rsa",
+      certificate: sim.pki.credentials.get("seal-rsa")!.der,
+    });
+    const request = {
+      documentDigest: new Uint8Array(32).fill(0x51),
+      digestAlgorithm: "sha256" as const,
+      level: "B-T" as const,
+      idempotencyKey: `esign-api-idem-${process.pid}`,
+    };
+    const billedBefore = sim.usage().clients.demo?.signatures ?? 0;
+    const first = await signer.sign(request);
+    const again = await signer.sign(request);
+    expect(first.replayed).toBeUndefined();
+    expect(again.replayed).toBe(true);
+    expect(Buffer.from(again.cms).equals(Buffer.from(first.cms))).toBe(true);
+    expect(sim.usage().clients.demo!.signatures - billedBefore).toBe(1);
+    await expectEsignError(
+      signer.sign({ ...request, documentDigest: new Uint8Array(32).fill(0x52) }),
+      "E_SIGNER_REJECTED",
+    );
   });
 
   it("sizes /Contents with one probe per signer and learns the certificate from it", async () => {

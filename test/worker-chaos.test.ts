@@ -1,14 +1,28 @@
-import { writeFile } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isEsignError } from "@esign/errors";
-import type { SignJobInput } from "@esign/jobs";
+import type { SigningUsage, SigningUsageReport, SignJobInput } from "@esign/jobs";
+import { verifyPdfSignatures } from "@esign/pades";
+import { BufferSource } from "@esign/pdf";
 import { validate } from "@esign/testkit";
+import { buildApi, parseApiConfig } from "esign-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, scrape, startCluster, type WorkerProcess } from "./worker-cluster";
+import { type Cluster, REDIS_URL, scrape, startCluster, type WorkerProcess } from "./worker-cluster";
 
 const CONCURRENCY = 8;
+const ADMIN_KEY = `chaos-admin-${process.pid}-key`;
+/**
+ * `CHAOS_IDEMPOTENCY=off` runs the remote profiles with `idempotency: false` (no key sent): the
+ * crash test then shows what the keys prevent, signatures billed twice.
+ */
+const IDEMPOTENCY = process.env.CHAOS_IDEMPOTENCY !== "off";
 
 let cluster: Cluster;
+let api: Awaited<ReturnType<typeof buildApi>>;
+let apiUrl: string;
+let apiData: string;
 
 beforeAll(async () => {
   cluster = await startCluster({
@@ -18,21 +32,57 @@ beforeAll(async () => {
       WORKER_LOCK_DURATION_MS: "3000",
       WORKER_STALLED_INTERVAL_MS: "1500",
     },
+    remoteProfileOptions: { idempotency: IDEMPOTENCY },
   });
   await cluster.upload("inbox/invoice.pdf");
+  apiData = await mkdtemp(join(tmpdir(), "esign-chaos-api-"));
+  api = await buildApi({
+    config: parseApiConfig({
+      redisUrl: REDIS_URL,
+      queuePrefix: cluster.prefix,
+      dataDir: apiData,
+      stores: { default: cluster.s3.config() },
+      devApiKey: ADMIN_KEY,
+      logLevel: "warn",
+    }),
+  });
+  await api.listen({ port: 0, host: "127.0.0.1" });
+  apiUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
 });
 
 afterAll(async () => {
+  await api?.close();
   await cluster?.close();
+  if (apiData) await rm(apiData, { recursive: true, force: true });
 });
 
-function jobs(batch: string, count: number): SignJobInput[] {
+function jobs(batch: string, count: number, signers: string[] = ["seal-rsa"]): SignJobInput[] {
   return Array.from({ length: count }, (_, index) => ({
     input: { store: "default", key: "inbox/invoice.pdf" },
     output: { store: "default", key: `signed/${batch}/${index}.pdf` },
-    signer: "seal-rsa",
+    signer: signers[index % signers.length]!,
     idempotencyKey: `${batch}-${index}`,
   }));
+}
+
+async function signingUsage(): Promise<SigningUsageReport> {
+  const response = await fetch(`${apiUrl}/v1/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  expect(response.status).toBe(200);
+  return (await response.json()) as SigningUsageReport;
+}
+
+/** The counters of `profiles` added up, as they grew between two reports. */
+function usageGrowth(
+  before: SigningUsageReport,
+  after: SigningUsageReport,
+  profiles: string[],
+): SigningUsage {
+  const sum = (report: SigningUsageReport, field: keyof SigningUsage) =>
+    profiles.reduce((total, profile) => total + (report.profiles[profile]?.[field] ?? 0), 0);
+  const fields = Object.keys(after.profiles[profiles[0]!]!) as (keyof SigningUsage)[];
+  return Object.fromEntries(
+    fields.map((field) => [field, sum(after, field) - sum(before, field)]),
+  ) as unknown as SigningUsage;
 }
 
 async function waitForAll(ids: string[]) {
@@ -60,29 +110,82 @@ async function stop(workers: WorkerProcess[]) {
 }
 
 describe("signing workers under failure", () => {
-  it("loses no job when a worker is SIGKILLed mid-run, and re-signs at most its in-flight jobs", async () => {
-    const total = 160;
+  it("bills exactly one signature per job when a worker is SIGKILLed three times mid-signing (idempotency keys)", async () => {
+    const total = 200;
+    const profiles = ["seal-rsa", "seal-esign-api"];
     cluster.sim.resetUsage();
-    // Slow signing keeps jobs in flight in the worker that is about to die.
-    cluster.sim.setFaults({ routes: ["sign"], latencyMs: 100 });
-    const [victim, survivor] = await Promise.all([cluster.startWorker(), cluster.startWorker()]);
-    const submitted = await cluster.client.submitBulk(jobs("chaos", total));
-    await expect.poll(completedCount, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(40);
-    victim.child.kill("SIGKILL");
-    expect(await victim.exited).toBeNull();
+    const usageBefore = await signingUsage();
+    // Sign calls long enough that a kill lands while some are on the wire or being answered.
+    cluster.sim.setFaults({ routes: ["sign"], latencyMs: 300, jitterMs: 200 });
+    const survivor = await cluster.startWorker();
+    let victim = await cluster.startWorker();
+    const submitted = await cluster.client.submitBulk(jobs("crash", total, profiles));
+
+    const victims: WorkerProcess[] = [victim];
+    for (let kill = 1; kill <= 3; kill++) {
+      // Only once the victim is busy signing: its jobs are then in flight in the sign stage.
+      await expect
+        .poll(() => scrape(victim, "esign_signing_usage_total", { kind: "calls" }), {
+          timeout: 120_000,
+          interval: 100,
+        })
+        .toBeGreaterThanOrEqual(6);
+      victim.child.kill("SIGKILL");
+      expect(await victim.exited).toBeNull();
+      if (kill < 3) {
+        victim = await cluster.startWorker();
+        victims.push(victim);
+      }
+    }
 
     const results = await waitForAll(submitted.map(({ id }) => id));
     expect(results).toHaveLength(total);
-    const { signatures } = cluster.sim.usage();
-    expect(signatures).toBeGreaterThanOrEqual(total);
-    expect(signatures - total).toBeLessThanOrEqual(CONCURRENCY);
+    const billed = cluster.sim.usage();
+    const usage = usageGrowth(usageBefore, await signingUsage(), profiles);
+    // For the record (the run without keys is in the report): what was billed and replayed.
+    console.info(
+      `crash test, idempotency ${IDEMPOTENCY ? "on" : "off"}: billed ${billed.signatures} signatures in ${billed.signCalls} calls, ${billed.replays} replayed; /v1/usage ${JSON.stringify(usage)}`,
+    );
+    expect(billed.signatures).toBe(total);
+    // At least one kill hit a job between its paid call and its checkpoint: the retry was a replay.
+    expect(billed.replays).toBeGreaterThanOrEqual(1);
+
+    // The workers' own accounting brackets what the service billed, and every job delivered one.
+    expect(usage.delivered).toBe(total);
+    // Replays the workers saw; a worker killed while a replay was on its way missed it.
+    expect(usage.replayed).toBeGreaterThanOrEqual(1);
+    expect(usage.replayed).toBeLessThanOrEqual(billed.replays);
+    expect(usage.billedAtLeast).toBeLessThanOrEqual(billed.signatures);
+    expect(usage.billedAtMost).toBeGreaterThanOrEqual(billed.signatures);
+    expect(usage.undeliveredAtMost).toBe(usage.billedAtMost - total);
+    expect(await scrape(survivor, "esign_signing_usage_total", { kind: "delivered" })).toBeGreaterThan(0);
     expect(survivor.logged("recovered a stalled job")).toBeGreaterThan(0);
-    for (const index of [0, total / 2, total - 1]) {
-      const report = await validate(await cluster.download(`signed/chaos/${index}.pdf`), cluster.rootPemPath);
+
+    // Jobs the killed workers had started ran again, and say so.
+    const rerun = results.filter((result) => result.attempts > 1);
+    expect(rerun.length).toBeGreaterThanOrEqual(3);
+    const status = await cluster.client.get(submitted[results.indexOf(rerun[0]!)]!.id);
+    expect(status.attempts).toBe(rerun[0]!.attempts);
+
+    // Every output: one valid signature by our own verifier; ten also by the independent validators.
+    const root = new Uint8Array(new X509Certificate(await readFile(cluster.rootPemPath)).raw);
+    const downloads: string[] = [];
+    for (let index = 0; index < total; index++) {
+      const path = await cluster.download(`signed/crash/${index}.pdf`);
+      downloads.push(path);
+      const report = await verifyPdfSignatures(new BufferSource(await readFile(path)), {
+        trustRoots: [root],
+      });
+      const signatures = report.signatures.filter((signature) => signature.type === "Sig");
+      expect(signatures, `output ${index}`).toHaveLength(1);
+      expect(signatures[0]!.valid, `output ${index}: ${signatures[0]!.problems.join("; ")}`).toBe(true);
+    }
+    for (let index = 0; index < total; index += total / 10) {
+      const report = await validate(downloads[index]!, cluster.rootPemPath);
       expect(report.failures, report.output).toEqual([]);
     }
     cluster.sim.clearFaults();
-    await stop([survivor]);
+    await stop([survivor, ...victims]);
   }, 300_000);
 
   it("completes every job through 20% 503s and 429 bursts without exceeding the global rate limit", async () => {

@@ -70,6 +70,8 @@ export interface WorkerProcess {
 export interface ClusterOptions {
   /** Environment every worker gets on top of the defaults. */
   workerEnv?: Record<string, string>;
+  /** Settings added to the remote signer profiles (`seal-rsa`, `seal-esign-api`). */
+  remoteProfileOptions?: Record<string, unknown>;
 }
 
 export interface Cluster {
@@ -130,6 +132,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientId: "demo",
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
+        ...options.remoteProfileOptions,
       },
       // The simulator's CMS-returning API; certificate and /Contents size configured, so the
       // signer never spends a billed probe signature to learn them.
@@ -141,6 +144,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         certificatePath: sealCertificate,
         contentsSize: 16_384,
         documentTimestampUrls: [`${sim.url}/tsa`],
+        ...options.remoteProfileOptions,
       },
       "local-seal": { type: "p12", p12Path: localP12, password: { env: "LOCAL_P12_PASSWORD" } },
     }),

@@ -28,21 +28,17 @@ function pdfJsDataUrl(folder: string): string {
 }
 
 type TextItem = import("pdfjs-dist/types/src/display/api").TextItem;
+type PdfJsDocument = import("pdfjs-dist/types/src/display/api").PDFDocumentProxy;
 
 /**
- * Finds `needle` in the text of the document (only on `page` when given) with pdf.js's text
- * extraction, reading the document through `source` by ranges (a large file is not loaded whole).
- * The text of a page is its text items joined in content order, so a word split across items
- * ("Signa" + "ture:") is still found; line ends separate items that end a line.
+ * Opens the document with pdf.js, reading it through `source` by ranges (a large file is not
+ * loaded whole), and hands it to `use`; errors other than ours become E_APPEARANCE.
  */
-export async function findText(
+async function withPdfJs<T>(
   source: ByteSource,
-  needle: string,
-  page?: number,
-  /** The password of an encrypted document. */
-  password?: string,
-): Promise<TextMatch | undefined> {
-  if (needle.trim() === "") throw new EsignError("E_APPEARANCE", "the anchor text is empty");
+  password: string | undefined,
+  use: (document: PdfJsDocument) => Promise<T>,
+): Promise<T> {
   const { getDocument, PDFDataRangeTransport } = await loadPdfJs();
   const transport = new PDFDataRangeTransport(source.size, null);
   transport.requestDataRange = (begin: number, end: number) => {
@@ -68,15 +64,7 @@ export async function findText(
     standardFontDataUrl: pdfJsDataUrl("standard_fonts"),
   });
   try {
-    const document = await loading.promise;
-    const pages = page === undefined ? [...Array(document.numPages).keys()].map((i) => i + 1) : [page];
-    for (const number of pages) {
-      const content = await (await document.getPage(number)).getTextContent();
-      const items = content.items.filter((item): item is TextItem => "str" in item);
-      const box = locate(items, needle);
-      if (box) return { page: number, box };
-    }
-    return undefined;
+    return await use(await loading.promise);
   } catch (cause) {
     if (cause instanceof EsignError) throw cause;
     throw new EsignError(
@@ -89,6 +77,66 @@ export async function findText(
   } finally {
     await loading.destroy();
   }
+}
+
+/**
+ * Finds `needle` in the text of the document (only on `page` when given) with pdf.js's text
+ * extraction. The text of a page is its text items joined in content order, so a word split
+ * across items ("Signa" + "ture:") is still found; line ends separate items that end a line.
+ */
+export async function findText(
+  source: ByteSource,
+  needle: string,
+  page?: number,
+  /** The password of an encrypted document. */
+  password?: string,
+): Promise<TextMatch | undefined> {
+  if (needle.trim() === "") throw new EsignError("E_APPEARANCE", "the anchor text is empty");
+  return withPdfJs(source, password, async (document) => {
+    const pages = page === undefined ? [...Array(document.numPages).keys()].map((i) => i + 1) : [page];
+    for (const number of pages) {
+      const content = await (await document.getPage(number)).getTextContent();
+      const items = content.items.filter((item): item is TextItem => "str" in item);
+      const box = locate(items, needle);
+      if (box) return { page: number, box };
+    }
+    return undefined;
+  });
+}
+
+/** One character of a page's text and where it is drawn. */
+export interface PlacedCharacter {
+  char: string;
+  /** In the page's user space (unrotated, uncropped). */
+  box: Box;
+}
+
+/**
+ * Every character of the text pdf.js extracts from each of `pages` (1-based), with its box (the
+ * characters of a text item taken as equally wide): what a page shows as text, for checking
+ * what an annotation covers.
+ */
+export function pageCharacters(
+  source: ByteSource,
+  pages: number[],
+  password?: string,
+): Promise<Map<number, PlacedCharacter[]>> {
+  return withPdfJs(source, password, async (document) => {
+    const characters = new Map<number, PlacedCharacter[]>();
+    for (const number of pages) {
+      if (number < 1 || number > document.numPages) continue;
+      const content = await (await document.getPage(number)).getTextContent();
+      const placed: PlacedCharacter[] = [];
+      for (const item of content.items) {
+        if (!("str" in item)) continue;
+        [...item.str].forEach((char, index) => {
+          placed.push({ char, box: boxBetween(pointAlong(item, index), pointAlong(item, index + 1)) });
+        });
+      }
+      characters.set(number, placed);
+    }
+    return characters;
+  });
 }
 
 function locate(items: TextItem[], needle: string): Box | undefined {
@@ -109,7 +157,13 @@ function locate(items: TextItem[], needle: string): Box | undefined {
   const last = itemAt(at + needle.length - 1);
   const start = pointAlong(items[first]!, at - starts[first]!);
   const end = pointAlong(items[last]!, Math.min(at + needle.length - starts[last]!, items[last]!.str.length));
-  // The text's height, perpendicular to its direction: above the baseline, and a fifth below for descenders.
+  return boxBetween(start, end);
+}
+
+type BaselinePoint = ReturnType<typeof pointAlong>;
+
+/** The box of text between two baseline points: the text's height above the baseline, and a fifth below for descenders. */
+function boxBetween(start: BaselinePoint, end: BaselinePoint): Box {
   const corners = [start, end].flatMap(({ x, y, up }) => [
     [x + up[0] * 1.0, y + up[1] * 1.0],
     [x - up[0] * 0.2, y - up[1] * 0.2],

@@ -1,4 +1,4 @@
-export { type Box, findText, type TextMatch } from "./anchor";
+export { type Box, findText, type PlacedCharacter, pageCharacters, type TextMatch } from "./anchor";
 export { AppearanceFont } from "./font";
 export { type ColorSpace, readSealImage, type SealImage } from "./image";
 export type { PdfAConstraints } from "./pdfa";

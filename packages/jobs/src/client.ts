@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { EsignError } from "@esign/errors";
+import type { TenantStoragePolicy } from "@esign/storage";
 import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueEvents } from "bullmq";
 import { QUEUE_PREFIX, QUEUES, SIGN_JOB_NAME, SIGNING_QUEUES, type SigningQueueName } from "./constants";
 import {
@@ -10,6 +11,7 @@ import {
   type SignJobInput,
   type SignResult,
   SignResultSchema,
+  tenantJobObjects,
 } from "./schemas";
 import { InvalidJobError, parseSignJob } from "./validate";
 
@@ -55,6 +57,12 @@ export interface SubmitOptions {
   /** BullMQ priority within the queue, 1 (highest) to 2 097 152; unset jobs go first. */
   priority?: number;
   attempts?: number;
+  /**
+   * The submitting tenant's stores and prefixes: inputs and outputs outside them are refused
+   * (E_FORBIDDEN), and a job without an output is signed into `signed/` inside the tenant's area
+   * (`defaultOutputRef`). Producers that act for a prefix-limited tenant pass it.
+   */
+  policy?: TenantStoragePolicy;
 }
 
 export interface Submitted {
@@ -125,7 +133,7 @@ export class SigningClient {
    * while the first job is retained returns the same id without enqueueing anything.
    */
   async submit(job: SignJobInput, options: SubmitOptions = {}): Promise<Submitted> {
-    const data = parseSignJob(job);
+    const data = parseTenantJob(job, options.policy);
     const queueName = options.queue ?? QUEUES.sign;
     const id = jobIdOf(data);
     const [elsewhere] = await this.alreadyInOtherQueue([data], queueName);
@@ -144,7 +152,7 @@ export class SigningClient {
     const queueName = options.queue ?? QUEUES.batch;
     const parsed = jobs.map((job, index) => {
       try {
-        return parseSignJob(job);
+        return parseTenantJob(job, options.policy);
       } catch (error) {
         if (error instanceof InvalidJobError)
           throw new InvalidJobError(`job #${index}: ${error.message}`, error.issues);
@@ -435,4 +443,9 @@ export async function queueCall<T>(what: string, call: () => Promise<T>): Promis
     const detail = error instanceof Error ? error.message : String(error);
     throw new EsignError("E_QUEUE", `${what} failed: ${detail}`, { cause: error });
   }
+}
+
+/** The job as the schema and, when given, the tenant's policy accept it. */
+function parseTenantJob(job: SignJobInput, policy: TenantStoragePolicy | undefined): SignJob {
+  return parseSignJob(policy ? { ...job, ...tenantJobObjects(job, policy) } : job);
 }

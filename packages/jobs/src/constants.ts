@@ -57,6 +57,14 @@ export function signingRateLimitKey(prefix: string = QUEUE_PREFIX): string {
   return `${prefix}:worker:signing-rate`;
 }
 
+/**
+ * Hash: the paid-signing counters of every signer profile (signing-usage.ts), field
+ * `<profile>:<kind>`; written by workers, reported by the API's GET /v1/usage.
+ */
+export function signingUsageKey(prefix: string = QUEUE_PREFIX): string {
+  return `${prefix}:signing-usage`;
+}
+
 /** Key prefix of the API's per-key request counters, shared by every API replica. */
 export function apiRateLimitKeyPrefix(prefix: string = QUEUE_PREFIX): string {
   return `${prefix}:api-rate:`;

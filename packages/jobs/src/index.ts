@@ -9,5 +9,6 @@ export * from "./delivery-log";
 export * from "./events";
 export * from "./schemas";
 export * from "./seal-templates";
+export * from "./signing-usage";
 export * from "./validate";
 export * from "./webhooks";

@@ -1,5 +1,13 @@
 import { ERROR_CODES, type ErrorCode, isErrorCode } from "@esign/errors";
-import { keyProblem, type ObjectRef, ObjectRefSchema, sameRef } from "@esign/storage";
+import {
+  allowedPrefixes,
+  assertAllowed,
+  keyProblem,
+  type ObjectRef,
+  ObjectRefSchema,
+  sameRef,
+  type TenantStoragePolicy,
+} from "@esign/storage";
 import { z } from "zod";
 import { SIGNING_QUEUES } from "./constants";
 
@@ -110,9 +118,36 @@ export const IdempotencyKeySchema = z
   .regex(/^[A-Za-z0-9_.-]{1,128}$/, "idempotencyKey: 1-128 letters, digits, '_', '.', '-'")
   .refine((key) => String(Number.parseInt(key, 10)) !== key, "idempotencyKey must not be an integer");
 
-/** Where the signed copy of `input` goes when a job names no output. */
-export function defaultOutputRef(input: ObjectRef): ObjectRef {
-  return { store: input.store, key: `signed/${input.key}` };
+/**
+ * Where the signed copy of `input` goes when a job names no output: `signed/<input key>` in the
+ * input's store. With a tenant's policy that does not allow that place, `signed/` goes inside the
+ * tenant's area instead: under the longest of its prefixes (ending in "/") that holds the input, so
+ * `acme/in/a.pdf` of a tenant limited to `acme/` is signed into `acme/signed/in/a.pdf`. Tenants
+ * whose policy allows `signed/<input key>` keep it.
+ */
+export function defaultOutputRef(input: ObjectRef, policy?: TenantStoragePolicy): ObjectRef {
+  const plain = { store: input.store, key: `signed/${input.key}` };
+  const prefixes = policy ? allowedPrefixes(input, policy) : [];
+  if (!policy || prefixes.some((prefix) => plain.key.startsWith(prefix))) return plain;
+  const area = prefixes
+    .filter((prefix) => prefix.endsWith("/") && input.key.startsWith(prefix))
+    .reduce((longest, prefix) => (prefix.length > longest.length ? prefix : longest), "");
+  return { store: input.store, key: `${area}signed/${input.key.slice(area.length)}` };
+}
+
+/**
+ * A job's objects as a tenant may use them: the output given, or the default inside the tenant's
+ * area, and the input, both within its stores and prefixes (E_FORBIDDEN otherwise). Every way a
+ * tenant's job is made (gateway routes, batch items, producers that pass a policy) goes through here.
+ */
+export function tenantJobObjects(
+  job: { input: ObjectRef; output?: ObjectRef | undefined },
+  policy: TenantStoragePolicy,
+): { input: ObjectRef; output: ObjectRef } {
+  const output = job.output ?? defaultOutputRef(job.input, policy);
+  assertAllowed(job.input, policy);
+  assertAllowed(output, policy);
+  return { input: job.input, output };
 }
 
 /**

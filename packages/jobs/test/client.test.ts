@@ -89,6 +89,27 @@ describe("SigningClient", () => {
     await expectCode(client.get("no-such-job"), "E_NOT_FOUND");
   });
 
+  it("with a tenant's policy, signs a job without output into the tenant's area and refuses others", async () => {
+    const policy = { stores: { default: ["acme/"] } };
+    const input = { store: "default", key: "acme/in/contract.pdf" };
+    const { id } = await client.submit(signJob({ input }), { policy });
+    expect((await client.get(id)).job.output).toEqual({
+      store: "default",
+      key: "acme/signed/in/contract.pdf",
+    });
+    // On the sign queue: the bulk test below counts the batch queue.
+    const [bulk] = await client.submitBulk([signJob({ input })], { policy, queue: QUEUES.sign });
+    expect((await client.get(bulk!.id)).job.output).toEqual({
+      store: "default",
+      key: "acme/signed/in/contract.pdf",
+    });
+    await expectCode(
+      client.submit(signJob({ input, output: { store: "default", key: "other/out.pdf" } }), { policy }),
+      "E_FORBIDDEN",
+    );
+    await expectCode(client.submitBulk([signJob()], { policy, queue: QUEUES.sign }), "E_FORBIDDEN");
+  });
+
   it("collapses duplicate submissions with the same idempotency key into one job", async () => {
     const first = await client.submit(signJob({ idempotencyKey: "invoice-dup-1" }));
     const second = await client.submit(signJob({ idempotencyKey: "invoice-dup-1", level: "B-T" }));

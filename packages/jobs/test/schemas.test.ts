@@ -9,6 +9,7 @@ import {
   parseSignJob,
   SignJobSchema,
   SignResultSchema,
+  tenantJobObjects,
 } from "../src";
 import { signJob, signResult } from "./fixtures";
 
@@ -35,6 +36,47 @@ describe("SignJob v1", () => {
       field: {},
     });
     expect(defaultOutputRef(job.input)).toEqual(job.output);
+  });
+
+  it("puts the default output inside a prefix-limited tenant's area when the plain one is outside", () => {
+    const policy = { stores: { default: ["acme/", "acme/eu/", "acme-x", "signed/kept/"], archive: [""] } };
+    const ref = (store: string, key: string) => ({ store, key });
+    expect(defaultOutputRef(ref("default", "acme/in/a.pdf"), policy)).toEqual(
+      ref("default", "acme/signed/in/a.pdf"),
+    );
+    expect(defaultOutputRef(ref("default", "acme/eu/a.pdf"), policy)).toEqual(
+      ref("default", "acme/eu/signed/a.pdf"),
+    );
+    // A whole-store grant keeps the plain default; a prefix without "/" is no folder to sign into.
+    expect(defaultOutputRef(ref("archive", "x/a.pdf"), policy)).toEqual(ref("archive", "signed/x/a.pdf"));
+    expect(defaultOutputRef(ref("default", "acme-x.pdf"), policy)).toEqual(
+      ref("default", "signed/acme-x.pdf"),
+    );
+    // Where the policy allows the plain default, it stays (deployments that granted `signed/<area>`).
+    expect(defaultOutputRef(ref("default", "kept/a.pdf"), policy)).toEqual(
+      ref("default", "signed/kept/a.pdf"),
+    );
+  });
+
+  it("refuses a tenant's input or output outside its area (tenantJobObjects)", () => {
+    const policy = { stores: { default: ["acme/"] } };
+    const input = { store: "default", key: "acme/in/a.pdf" };
+    expect(tenantJobObjects({ input }, policy).output).toEqual({
+      store: "default",
+      key: "acme/signed/in/a.pdf",
+    });
+    const refused = (job: Parameters<typeof tenantJobObjects>[0]) => {
+      try {
+        tenantJobObjects(job, policy);
+      } catch (error) {
+        return (error as EsignError).code;
+      }
+      return undefined;
+    };
+    expect(refused({ input, output: { store: "default", key: "signed/acme/in/a.pdf" } })).toBe("E_FORBIDDEN");
+    expect(refused({ input: { store: "default", key: "other/a.pdf" } })).toBe("E_FORBIDDEN");
+    expect(refused({ input, output: { store: "archive", key: "acme/a.pdf" } })).toBe("E_FORBIDDEN");
+    expect(refused({ input, output: { store: "default", key: "acme/../other/a.pdf" } })).toBe("E_FORBIDDEN");
   });
 
   it("round-trips a complete job through JSON unchanged", () => {

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
+import { findText } from "@esign/appearance";
 import {
   appendDss,
   asInteger,
@@ -20,7 +21,7 @@ import {
 import { SAMPLES_DIR } from "@esign/testkit";
 import { describe, expect, it } from "vitest";
 import { etsiValidationReportXml, type PdfSignatureReport, verifyPdfSignatures } from "../src";
-import { issueCertificate } from "../src/testing";
+import { issueCertificate, type TestIdentity } from "../src/testing";
 import { run, scratchDirectory, signDigest } from "./helpers";
 
 /**
@@ -46,14 +47,17 @@ const certifyOf = (policy: Policy) => (policy === "approval" ? undefined : (Numb
 
 async function sign(
   input: Buffer,
-  options: { certify?: 1 | 2 | 3; fieldName?: string } = {},
+  {
+    identity = signer,
+    ...options
+  }: { certify?: 1 | 2 | 3; fieldName?: string; identity?: TestIdentity } = {},
 ): Promise<Buffer> {
   const prepared = await prepareSignature(await openPdf(new BufferSource(input)), {
     contentsSize: 8000,
     signingTime: new Date(),
     ...options,
   });
-  const cms = signDigest(signer, new Uint8Array(await prepared.digest("sha256")));
+  const cms = signDigest(identity, new Uint8Array(await prepared.digest("sha256")));
   return Buffer.concat([input, prepared.embed(cms)]);
 }
 
@@ -76,11 +80,15 @@ async function signDespiteP1(input: Buffer): Promise<Buffer> {
   return Buffer.concat([input, prepared.embed(signDigest(signer, new Uint8Array(digest)))]);
 }
 
-async function withMutool(input: Buffer, mode: "fill" | "annot" | "content"): Promise<Buffer> {
+async function withMutool(
+  input: Buffer,
+  mode: "fill" | "annot" | "content" | "cover",
+  ...args: number[]
+): Promise<Buffer> {
   const before = join(directory, `mutool-in-${mode}.pdf`);
   const after = join(directory, `mutool-out-${mode}.pdf`);
   await writeFile(before, input);
-  await run("mutool", ["run", MUTOOL_EDIT, before, after, mode]);
+  await run("mutool", ["run", MUTOOL_EDIT, before, after, mode, ...args.map(String)]);
   const edited = await readFile(after);
   expect(edited.subarray(0, input.length).equals(input), "mutool must save incrementally").toBe(true);
   return edited;
@@ -99,6 +107,26 @@ async function firstPage(doc: PdfDocument) {
   const page = await doc.page(1);
   if (!page) throw new Error("no page 1");
   return page;
+}
+
+/** A form field whose merged widget is `field` (given /Type, /Subtype and /P here) added on page 1. */
+async function withNewField(input: Buffer, field: PdfDict): Promise<Buffer> {
+  return handMade(input, async (update, doc) => {
+    const page = await firstPage(doc);
+    const ref = update.add(
+      field.set("Type", name("Annot")).set("Subtype", name("Widget")).set("P", page.ref),
+    );
+    await update.appendToArray(page.ref, "Annots", [ref]);
+    const formValue = (await doc.catalog()).get("AcroForm");
+    if (formValue instanceof PdfRef) {
+      await update.appendToArray(formValue, "Fields", [ref]);
+    } else {
+      // The sample's /AcroForm is direct in the catalog: the catalog gets the new version.
+      const form = ((await doc.resolveDict(formValue)) ?? new PdfDict()).clone();
+      await update.appendToArray(form, "Fields", [ref]);
+      (await update.editDict(doc.catalogRef)).set("AcroForm", form);
+    }
+  });
 }
 
 type Modification = (signed: Buffer, policy: Policy) => Promise<Buffer>;
@@ -432,6 +460,139 @@ describe("shadow attacks are caught", () => {
   });
 });
 
+/**
+ * Shadow "hide" by overlay: P=3 and approval signatures allow annotations and form filling, but
+ * not drawing over what was signed. The title of the form sample is the signed text covered.
+ */
+describe("overlays drawn over signed text after signing", async () => {
+  const form = await readFile(FORM);
+  const title = await findText(new BufferSource(form), "Consent form", 1);
+  if (!title) throw new Error("the form sample's title was not found");
+  const [x0, y0, x1, y1] = title.box;
+  const overTitle = [x0 - 2, y0 - 2, x1 + 2, y1 + 2];
+  const pageHeight = ((await firstPage(await openPdf(new BufferSource(form)))).mediaBox as number[])[3]!;
+  /** MuPDF places annotations in its page space, whose y axis points down. */
+  const mutoolCover = (signed: Buffer, [left, bottom, right, top]: number[]) =>
+    withMutool(signed, "cover", left!, pageHeight - top!, right!, pageHeight - bottom!);
+
+  for (const policy of ["P=3", "approval"] as const) {
+    it(`a white square annotation (mutool) over the signed title under ${policy}: disallowed, naming the text`, async () => {
+      const signed = await sign(form, { certify: certifyOf(policy) });
+      const signature = await firstSignature(await mutoolCover(signed, overTitle));
+      expect(signature.modifications).toBe("disallowed");
+      // The annotation and its appearance stream, each named.
+      const covering = signature.changes.filter((change) => !change.allowed);
+      expect(covering.map((change) => change.kind)).toEqual(["annotation", "appearance"]);
+      for (const change of covering)
+        expect(change.why).toContain(
+          'drawn over signed text on page 1 ("Consent form"): shadow attack "hide" by overlay',
+        );
+      expect(signature.indication).toBe("TOTAL-FAILED");
+
+      // The same annotation where the page shows no text is an allowed comment.
+      const elsewhere = await firstSignature(await mutoolCover(signed, [420, 20, 560, 60]));
+      expect(elsewhere.modifications).toBe("allowed");
+      expect(elsewhere.changes).toContainEqual(
+        expect.objectContaining({ kind: "annotation", allowed: true }),
+      );
+    });
+  }
+
+  it("an annotation that already covered the title when signed may still be edited under P=3", async () => {
+    const covered = await mutoolCover(form, overTitle);
+    const signed = await sign(covered, { certify: 3 });
+    const edited = await handMade(signed, async (update, doc) => {
+      const annots = (await doc.resolveArray((await firstPage(doc)).dict.get("Annots"))) ?? [];
+      let square: PdfRef | undefined;
+      for (const annot of annots) {
+        const dict = await doc.resolveDict(annot);
+        if (annot instanceof PdfRef && dict?.get("Subtype") === name("Square")) square = annot;
+      }
+      if (!square) throw new Error("no square annotation");
+      (await update.editDict(square)).set("Contents", new PdfString(Buffer.from("a reply")));
+    });
+    const signature = await firstSignature(edited);
+    expect(signature.changes).toEqual([expect.objectContaining({ kind: "annotation", allowed: true })]);
+    expect(signature.modifications).toBe("allowed");
+  });
+
+  it("a highlight over the signed title stays allowed (text markup is meant to lie over text)", async () => {
+    const signed = await sign(form, { certify: 3 });
+    const highlighted = await handMade(signed, async (update, doc) => {
+      const page = await firstPage(doc);
+      const look = update.add(
+        new PdfStream(
+          new PdfDict().set("Type", name("XObject")).set("Subtype", name("Form")).set("BBox", overTitle),
+          undefined,
+          Buffer.from(
+            `1 1 0 rg ${overTitle.slice(0, 2).join(" ")} ${x1 - x0 + 4} ${y1 - y0 + 4} re f`,
+            "latin1",
+          ),
+        ),
+      );
+      const highlight = update.add(
+        new PdfDict()
+          .set("Type", name("Annot"))
+          .set("Subtype", name("Highlight"))
+          .set("Rect", overTitle)
+          .set("QuadPoints", [x0, y1, x1, y1, x0, y0, x1, y0])
+          .set("F", 4)
+          .set("P", page.ref)
+          .set("AP", new PdfDict().set("N", look)),
+      );
+      await update.appendToArray(page.ref, "Annots", [highlight]);
+    });
+    const signature = await firstSignature(highlighted);
+    expect(signature.modifications).toBe("allowed");
+  });
+
+  it('"replace via overlay": a field prepared over the title, filled after signing under P=2, is disallowed', async () => {
+    const prepared = await withNewField(
+      form,
+      new PdfDict()
+        .set("FT", name("Tx"))
+        .set("T", new PdfString(Buffer.from("Overlay")))
+        .set("Rect", overTitle)
+        .set("F", 4),
+    );
+    const signed = await sign(prepared, { certify: 2 });
+    const field = (await formFields(await openPdf(new BufferSource(signed)))).find(
+      (candidate) => candidate.name === "Overlay",
+    )!.ref!;
+    const fill = (text: string, box: number[]) =>
+      handMade(signed, async (update) => {
+        const [left, bottom, right, top] = box as [number, number, number, number];
+        const look = update.add(
+          new PdfStream(
+            new PdfDict()
+              .set("Type", name("XObject"))
+              .set("Subtype", name("Form"))
+              .set("BBox", [0, 0, right - left, top - bottom]),
+            undefined,
+            Buffer.from(
+              `1 1 1 rg 0 0 ${right - left} ${top - bottom} re f 0 g BT /Helv 18 Tf 2 6 Td (${text}) Tj ET`,
+              "latin1",
+            ),
+          ),
+        );
+        (await update.editDict(field))
+          .set("V", new PdfString(Buffer.from(text)))
+          .set("AP", new PdfDict().set("N", look))
+          .set("Rect", box);
+      });
+    const attacked = await firstSignature(await fill("Agreement void", overTitle));
+    expect(attacked.modifications).toBe("disallowed");
+    expect(attacked.changes.filter((change) => !change.allowed)).toEqual([
+      expect.objectContaining({
+        kind: "appearance",
+        why: expect.stringContaining(
+          'appearance added for field Overlay, but it is drawn over signed text on page 1 ("Consent form")',
+        ),
+      }),
+    ]);
+  });
+});
+
 describe("ETSI TS 119 102-2 XML report", () => {
   const XSD_DIR = join(import.meta.dirname, "fixtures", "etsi-xsd");
 
@@ -462,36 +623,82 @@ describe("ETSI TS 119 102-2 XML report", () => {
     expect(failingXml).toContain("urn:etsi:019102:subindication:FORMAT_FAILURE");
     expect(failingXml).toContain("urn:esign-agent:validation:disallowed-change");
   });
+
+  /** The text of the nodes `path` selects (steps by local name, so no namespace set-up), one per line. */
+  async function select(file: string, path: string): Promise<string[]> {
+    const steps = path
+      .split("/")
+      .map((step) => {
+        const [name, predicate] = step.split("?");
+        if (name!.startsWith("@")) return name;
+        return `*[local-name()='${name}']${predicate ? `[*[local-name()='Type']='${predicate}']` : ""}`;
+      })
+      .join("/");
+    const { stdout } = await run("xmllint", ["--xpath", `//${steps}`, file]);
+    return stdout
+      .split(/<\/?vr:Value>|\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "");
+  }
+
+  it("carries the change analysis, findings and LTV gaps in the status's associated report data", async () => {
+    const unchecked = await issueCertificate({
+      subject: "CN=Report Signer,O=esign-agent tests",
+      issuer: root,
+      ocspUrl: "http://127.0.0.1:9/",
+    });
+    const signed = await sign(await readFile(FORM_OBJSTM), { certify: 2, identity: unchecked });
+    const changed = await MODIFICATIONS["change page content (mutool)"]!(signed, "P=2");
+    const report = await verifyPdfSignatures(new BufferSource(changed), { trustRoots: [root.certificate] });
+    const signature = report.signatures[0]!;
+    expect(signature.findings).toContainEqual(expect.objectContaining({ subIndication: "TRY_LATER" }));
+    const xml = etsiValidationReportXml(report);
+    expect(await validateAgainstXsd(xml, "findings.xml")).toContain("validates");
+    const file = join(directory, "findings.xml");
+    const data = "SignatureValidationStatus/AssociatedValidationReportData/AdditionalValidationReportData";
+    const values = (type: string) =>
+      select(file, `${data}/ReportData?urn:esign-agent:validation:${type}/Value`);
+
+    const disallowed = signature.changes.filter((change) => !change.allowed);
+    expect(disallowed.length).toBeGreaterThan(0);
+    expect(await values("disallowed-change")).toEqual(
+      disallowed.map((change) => `object ${change.object} (${change.kind}): ${change.why}`),
+    );
+    expect(await values("finding")).toEqual(
+      signature.findings.map((finding) => `${finding.subIndication}: ${finding.reason}`),
+    );
+    expect((await values("finding"))[0]).toContain("TRY_LATER: signer certificate CN=Report Signer");
+    expect(await values("ltv-enabled")).toEqual(["false"]);
+    expect(await values("ltv-gap")).toContainEqual(expect.stringMatching(/^CN=Report Signer.* lacks /));
+
+    // The signer certificate is a validation object, referred to by the signer information and the chain.
+    const [objectId] = await select(file, "SignatureValidationObjects/ValidationObject/@id");
+    const chainRef = await select(
+      file,
+      "SignatureValidationStatus/AssociatedValidationReportData/CertificateChain/SigningCertificate/@VOReference",
+    );
+    const signerRef = await select(file, "SignerInformation/SignerCertificate/@VOReference");
+    const id = objectId!.replace(/^id="(.*)"$/, "$1");
+    expect(chainRef).toEqual([`VOReference="${id}"`]);
+    expect(signerRef).toEqual([`VOReference="${id}"`]);
+    expect(
+      await select(file, "SignatureValidationObjects/ValidationObject/ValidationObjectRepresentation/base64"),
+    ).toEqual([expect.stringContaining(Buffer.from(unchecked.certificate).toString("base64"))]);
+  });
 });
 
 describe("FieldMDP: an approval signature's /Lock keeps the fields it names from being filled", () => {
   /** An empty signature field carrying `lock`, prepared before signing so the signature fills it. */
-  async function withLockedSignatureField(input: Buffer, lock: PdfDict): Promise<Buffer> {
-    return handMade(input, async (update, doc) => {
-      const page = await firstPage(doc);
-      const field = update.add(
-        new PdfDict()
-          .set("FT", name("Sig"))
-          .set("T", new PdfString(Buffer.from("Locker")))
-          .set("Type", name("Annot"))
-          .set("Subtype", name("Widget"))
-          .set("Rect", [0, 0, 0, 0])
-          .set("F", 132)
-          .set("P", page.ref)
-          .set("Lock", lock),
-      );
-      await update.appendToArray(page.ref, "Annots", [field]);
-      const formValue = (await doc.catalog()).get("AcroForm");
-      if (formValue instanceof PdfRef) {
-        await update.appendToArray(formValue, "Fields", [field]);
-      } else {
-        // The sample's /AcroForm is direct in the catalog: the catalog gets the new version.
-        const form = ((await doc.resolveDict(formValue)) ?? new PdfDict()).clone();
-        await update.appendToArray(form, "Fields", [field]);
-        (await update.editDict(doc.catalogRef)).set("AcroForm", form);
-      }
-    });
-  }
+  const withLockedSignatureField = (input: Buffer, lock: PdfDict) =>
+    withNewField(
+      input,
+      new PdfDict()
+        .set("FT", name("Sig"))
+        .set("T", new PdfString(Buffer.from("Locker")))
+        .set("Rect", [0, 0, 0, 0])
+        .set("F", 132)
+        .set("Lock", lock),
+    );
 
   const lockOf = (action: string, fields: string[] = []) =>
     new PdfDict()

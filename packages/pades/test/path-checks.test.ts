@@ -12,6 +12,7 @@ import {
   issueTsaCertificate,
   KeyUsageFlags,
   opensslOcspResponse,
+  resignCertificate,
   startOcspResponder,
   type TestIdentity,
   toPem,
@@ -206,6 +207,81 @@ describe("algorithms and key usages", () => {
     expect(signature.findings.map((found) => found.reason)).toContain("signature uses SHA-1");
   });
 
+  it("refuses a chain whose intermediate CA certificate is signed with SHA-1, naming it", async () => {
+    const intermediate = await resignCertificate(
+      await issueCertificate({ subject: "CN=SHA-1 Issuing CA", issuer: root, ca: true }),
+      root,
+      "sha1",
+    );
+    const signer = await issueCertificate({ subject: "CN=Signer Under SHA-1 CA", issuer: intermediate });
+    const signature = await verdictOf(await signedPdf(signer));
+    expect(signature.trusted).toBe(true);
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings).toEqual([
+      {
+        subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+        reason: "signer path: CN=SHA-1 Issuing CA is signed with SHA-1 with RSA",
+      },
+    ]);
+  });
+
+  it("refuses a TSA certificate issued with an RSA-1024 key, naming the certificate", async () => {
+    const weakCa = await issueCertificate({
+      subject: "CN=Short Key TSA CA",
+      issuer: root,
+      ca: true,
+      keyType: "rsa-1024",
+    });
+    const weakTsa = await issueTsaCertificate(weakCa);
+    const weakStamper = await createOpensslTimestamper(weakTsa, join(directory, "weak-tsa"));
+    const signer = await issueCertificate({ subject: "CN=Weakly Stamped Signer", issuer: root });
+    const file = await signedPdf(signer, {
+      finish: async (cms) =>
+        addUnsignedAttribute(
+          cms,
+          OID.signatureTimeStampToken,
+          await weakStamper.timestamp(signatureValueOf(cms)),
+        ),
+    });
+    const signature = await verdictOf(file);
+    expect(signature.cms?.signatureTimestamp?.valid).toBe(true);
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings.map((found) => found.reason)).toContain(
+      "signature time-stamp certificate CN=esign test TSA, O=esign-agent tests is signed by CN=Short Key TSA CA, whose key is RSA-1024 (at least 2048 bits required)",
+    );
+  });
+
+  it("refuses a delegated OCSP responder certificate signed with SHA-1", async () => {
+    const responder = await resignCertificate(await issueOcspResponder(root), root, "sha1");
+    const signer = await issueCertificate({
+      subject: "CN=Signer With SHA-1 Responder",
+      issuer: root,
+      ocspUrl: DEAD_OCSP_URL,
+    });
+    const file = await signedPdf(signer, {
+      dss: {
+        certs: [],
+        ocsps: [await opensslOcspResponse(root, signer.certificate, "good", { responder })],
+        crls: [],
+      },
+    });
+    const signature = await verdictOf(file);
+    expect(signature.revocation?.status).toBe("good");
+    expect(signature).toMatchObject({
+      indication: "INDETERMINATE",
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+    });
+    expect(signature.findings.map((found) => found.reason)).toEqual([
+      "OCSP responder for CN=Signer With SHA-1 Responder certificate CN=esign test OCSP responder, O=esign-agent tests is signed with SHA-1 with RSA",
+    ]);
+  });
+
   it("refuses a signer certificate without digitalSignature or nonRepudiation key usage", async () => {
     const encipherer = await issueCertificate({
       subject: "CN=Encryption Only",
@@ -274,5 +350,107 @@ describe("claimed signing time against the time-stamp", () => {
     );
     expect(signature).toMatchObject({ indication: "TOTAL-PASSED" });
     expect(signature.problems.join("\n")).toContain("more than a day before the signature time-stamp");
+  });
+});
+
+/**
+ * ETSI EN 319 102-1 proofs of existence: a later archive (document) time-stamp whose own path
+ * holds proves that what it covers existed at its genTime, so a revocation after that time does
+ * not count; without it, a time-stamp's genTime is only its revoked TSA's word.
+ */
+describe("proof of existence from an archive time-stamp", () => {
+  const archiveTsa = issueTsaCertificate(root).then((identity) =>
+    createOpensslTimestamper(identity, join(directory, "archive-tsa")),
+  );
+
+  async function withArchiveTimestamp(
+    file: Buffer,
+    stamper: Promise<Awaited<typeof archiveTsa>> = archiveTsa,
+  ): Promise<{ file: Buffer; genTime: Date }> {
+    const prepared = await prepareSignature(await openPdf(new BufferSource(file)), {
+      kind: "timestamp",
+      contentsSize: 6000,
+    });
+    const digest = new Uint8Array(await prepared.digest("sha256"));
+    const token = await (await stamper).timestampDigest(digest, "sha256");
+    const stamped = Buffer.concat([file, prepared.embed(token)]);
+    const report = await verifyPdfSignatures(new BufferSource(stamped), { trustRoots: [root.certificate] });
+    return { file: stamped, genTime: new Date(report.signatures.at(-1)!.documentTimestamp!.genTime) };
+  }
+
+  async function withDss(file: Buffer, ocsps: Uint8Array[]): Promise<Buffer> {
+    const dss = await appendDss(await openPdf(new BufferSource(file)), { certs: [], ocsps, crls: [] });
+    return Buffer.concat([file, dss.revision]);
+  }
+
+  it("rescues a signature whose TSA (or signer) was revoked after the archive time-stamp", async () => {
+    // A TSA and a signer that will be revoked; both name an OCSP responder, so their status is needed.
+    const revokedTsa = await issueTsaCertificate(root, { ocspUrl: DEAD_OCSP_URL });
+    const stamper = await createOpensslTimestamper(revokedTsa, join(directory, "revoked-tsa"));
+    const stamped = await signedPdf(await issueCertificate({ subject: "CN=POE Signer", issuer: root }), {
+      finish: async (cms) =>
+        addUnsignedAttribute(
+          cms,
+          OID.signatureTimeStampToken,
+          await stamper.timestamp(signatureValueOf(cms)),
+        ),
+    });
+    const revokedSigner = await issueCertificate({
+      subject: "CN=Revoked Later Signer",
+      issuer: root,
+      ocspUrl: DEAD_OCSP_URL,
+    });
+    const plain = await signedPdf(revokedSigner);
+    const archivedStamped = await withArchiveTimestamp(stamped);
+    const archivedPlain = await withArchiveTimestamp(plain);
+    // An archive time-stamp whose own path does not hold (its TSA's status is unknown) proves nothing.
+    const uncheckedArchiveTsa = issueTsaCertificate(root, { ocspUrl: DEAD_OCSP_URL }).then((identity) =>
+      createOpensslTimestamper(identity, join(directory, "unchecked-archive-tsa")),
+    );
+    const archivedUnchecked = await withArchiveTimestamp(stamped, uncheckedArchiveTsa);
+
+    // Revoked after the archive time-stamps (whole seconds, as OCSP says it), and answered once it happened.
+    const last = Math.max(
+      ...[archivedStamped, archivedPlain, archivedUnchecked].map((archived) => archived.genTime.getTime()),
+    );
+    const revokedAt = new Date(Math.floor(last / 1000) * 1000 + 2000);
+    await new Promise((resolve) => setTimeout(resolve, revokedAt.getTime() + 200 - Date.now()));
+    const tsaRevoked = await opensslOcspResponse(root, revokedTsa.certificate, "revoked", { revokedAt });
+    const signerRevoked = await opensslOcspResponse(root, revokedSigner.certificate, "revoked", {
+      revokedAt,
+    });
+
+    // The signature time-stamp: its genTime is before the revocation, but only the revoked TSA says so.
+    const unproven = await verdictOf(await withDss(stamped, [tsaRevoked]));
+    expect(unproven).toMatchObject({ indication: "INDETERMINATE", subIndication: "REVOKED_NO_POE" });
+    expect(unproven.findings).toEqual([
+      {
+        subIndication: "REVOKED_NO_POE",
+        reason: expect.stringContaining("signature time-stamp certificate CN=esign test TSA"),
+      },
+    ]);
+    const rescued = await verifyPdfSignatures(
+      new BufferSource(await withDss(archivedStamped.file, [tsaRevoked])),
+      { trustRoots: [root.certificate] },
+    );
+    expect(rescued.signatures.map((signature) => [signature.type, signature.indication])).toEqual([
+      ["Sig", "TOTAL-PASSED"],
+      ["DocTimeStamp", "TOTAL-PASSED"],
+    ]);
+    expect(rescued.signatures[0]!.findings).toEqual([]);
+    const notRescued = await verifyPdfSignatures(
+      new BufferSource(await withDss(archivedUnchecked.file, [tsaRevoked])),
+      { trustRoots: [root.certificate] },
+    );
+    expect(notRescued.signatures.map((signature) => signature.subIndication)).toEqual([
+      "REVOKED_NO_POE",
+      "TRY_LATER",
+    ]);
+
+    // A B-B signature whose signer was revoked: only the archive time-stamp proves it was made before.
+    const revoked = await verdictOf(await withDss(plain, [signerRevoked]));
+    expect(revoked).toMatchObject({ indication: "TOTAL-FAILED", subIndication: "REVOKED" });
+    const signerRescued = await verdictOf(await withDss(archivedPlain.file, [signerRevoked]));
+    expect(signerRescued).toMatchObject({ indication: "TOTAL-PASSED", revocation: { status: "revoked" } });
   });
 });

@@ -98,9 +98,22 @@ function withoutSignerToken(requestUrl: string): string {
 }
 
 function withLoggableCallbackUrl(requestUrl: string): string {
-  const url = new URL(requestUrl, "http://request.invalid");
-  const callbackUrl = url.searchParams.get("callbackUrl");
-  if (callbackUrl === null) return requestUrl;
-  url.searchParams.set("callbackUrl", loggableUrl(callbackUrl));
-  return `${url.pathname}?${url.searchParams}`;
+  // Every URL in the query, not only `callbackUrl`: a misspelt or repeated one gets the request
+  // refused, yet the request is still logged. Each is logged without credentials or query.
+  let url: URL;
+  try {
+    url = new URL(requestUrl, "http://request.invalid");
+  } catch {
+    return "(invalid URL)";
+  }
+  const entries = [...url.searchParams];
+  if (!entries.some(([, value]) => URL_LIKE.test(value))) return requestUrl;
+  const query = entries.map(([name, value]): [string, string] => [
+    name,
+    URL_LIKE.test(value) ? loggableUrl(value) : value,
+  ]);
+  return `${url.pathname}?${new URLSearchParams(query)}`;
 }
+
+/** An absolute URL as a URL parser reads it (leading blanks, `\\` for `/`): where credentials can hide. */
+const URL_LIKE = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]/;

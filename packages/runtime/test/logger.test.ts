@@ -84,4 +84,18 @@ describe("createLogger", () => {
     logger.warn("shown");
     expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["shown"]);
   });
+
+  it("keeps credentials out of every URL in a request's query, misspelt or odd ones too", () => {
+    const { logger, lines } = capture();
+    const urls = [
+      "/v1/sign?callbackURL=https%3A%2F%2Fu%3Ahunter2%40erp.example.com%2Fh",
+      "/v1/sign?callbackUrl=https%3A%5C%5Cu%3Ahunter2%40erp.example.com%2Fh",
+      "/v1/sign?callbackUrl=%20https%3A%2F%2Fu%3Ahunter2%40erp.example.com&reason=Approved%3A+final",
+    ];
+    for (const url of urls) logger.info({ req: { url } });
+    expect(lines.join("")).not.toContain("hunter2");
+    expect(JSON.parse(lines[2]!).req.url).toBe(
+      "/v1/sign?callbackUrl=https%3A%2F%2Ferp.example.com%2F&reason=Approved%3A+final",
+    );
+  });
 });

@@ -92,7 +92,11 @@ export class CmsBuildingSigner implements Signer {
       }),
     );
     const hashes = signedAttributes.map((attributes) => hash(digestAlgorithm, attributes));
-    const signatures = await this.options.provider.signHashes(hashes, signedAttributes);
+    const { signatures, replayed } = await this.options.provider.signHashes(
+      hashes,
+      signedAttributes,
+      requests.map((request) => request.idempotencyKey),
+    );
     if (signatures.length !== requests.length) {
       throw new EsignError(
         "E_SIGNER_BAD_RESPONSE",
@@ -116,7 +120,10 @@ export class CmsBuildingSigner implements Signer {
           signerCertificate: description.certificate,
           certificates: description.chain,
         });
-        return { cms: request.level === "B-B" ? cms : await this.addSignatureTimestamp(cms) };
+        return {
+          cms: request.level === "B-B" ? cms : await this.addSignatureTimestamp(cms),
+          ...(replayed?.[index] && { replayed: true }),
+        };
       }),
     );
   }

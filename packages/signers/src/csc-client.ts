@@ -1,6 +1,6 @@
 import { EsignError } from "@esign/errors";
 import { z } from "zod";
-import { DEFAULT_TIMEOUT_MS, joinUrl, postJson } from "./remote-http";
+import { DEFAULT_TIMEOUT_MS, type JsonAnswer, joinUrl, postJson, postJsonAnswer } from "./remote-http";
 
 export interface CscClientOptions {
   /** The CSC base URL, e.g. https://signing.example/csc/v2. */
@@ -31,24 +31,44 @@ export class CscClient {
 
   /** Calls `method` (e.g. "credentials/info"); an expired token (401) is renewed once. */
   async call<T extends z.ZodType>(method: string, body: unknown, schema: T): Promise<z.output<T>> {
+    return (await this.callOnce(method, body, schema, undefined)).body;
+  }
+
+  /**
+   * `call` with an Idempotency-Key (when given): a service that honours it answers a repeated call
+   * with the first answer, marked replayed, instead of doing (and billing) the work again.
+   */
+  async callOnce<T extends z.ZodType>(
+    method: string,
+    body: unknown,
+    schema: T,
+    idempotencyKey: string | undefined,
+  ): Promise<JsonAnswer<z.output<T>>> {
     const fresh = !this.token || this.token.expiresAt <= Date.now();
     try {
-      return await this.send(method, body, schema, await this.accessToken());
+      return await this.send(method, body, schema, await this.accessToken(), idempotencyKey);
     } catch (error) {
       if (fresh || !(error instanceof EsignError) || error.code !== "E_SIGNER_AUTH") throw error;
       this.token = undefined;
-      return this.send(method, body, schema, await this.accessToken());
+      return this.send(method, body, schema, await this.accessToken(), idempotencyKey);
     }
   }
 
-  private send<T extends z.ZodType>(method: string, body: unknown, schema: T, token: string) {
-    return postJson(
+  private send<T extends z.ZodType>(
+    method: string,
+    body: unknown,
+    schema: T,
+    token: string,
+    idempotencyKey: string | undefined,
+  ) {
+    return postJsonAnswer(
       {
         url: joinUrl(this.options.url, method),
         body,
         headers: { authorization: `Bearer ${token}` },
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         service: `CSC ${method}`,
+        idempotencyKey,
       },
       schema,
     );

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import {
   digestAlgorithmOf,
@@ -13,7 +13,7 @@ import { CscClient, type CscClientOptions } from "./csc-client";
 import { ecdsaSignatureToDer } from "./ecdsa";
 import { type HashBatchingOptions, withHashBatching } from "./hash-batcher";
 import { base64Bytes } from "./remote-http";
-import type { RawSignatureProvider, SignerDescription, Timestamper } from "./types";
+import type { RawSignatureProvider, RawSignatures, SignerDescription, Timestamper } from "./types";
 
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const DIGEST_OIDS = { sha256: OID.sha256, sha384: OID.sha384, sha512: OID.sha512 } as const;
@@ -125,15 +125,25 @@ export class CscProvider implements RawSignatureProvider {
     return { certificate, chain, signatureAlgorithm };
   }
 
-  async signHashes(hashes: Uint8Array[]): Promise<Uint8Array[]> {
+  async signHashes(
+    hashes: Uint8Array[],
+    _toBeSigned: Uint8Array[],
+    idempotencyKeys: readonly (string | undefined)[] = [],
+  ): Promise<RawSignatures> {
     const credential = await this.loadCredential();
     const signatures: Uint8Array[] = [];
+    const replayed: boolean[] = [];
     for (let start = 0; start < hashes.length; start += credential.multisign) {
-      signatures.push(
-        ...(await this.signChunk(credential, hashes.slice(start, start + credential.multisign))),
+      const end = start + credential.multisign;
+      const chunk = await this.signChunk(
+        credential,
+        hashes.slice(start, end),
+        callKeyOf(idempotencyKeys.slice(start, end), hashes.slice(start, end).length),
       );
+      signatures.push(...chunk.signatures);
+      replayed.push(...chunk.signatures.map(() => chunk.replayed));
     }
-    return signatures;
+    return { signatures, replayed };
   }
 
   private loadCredential(): Promise<Credential> {
@@ -191,10 +201,14 @@ export class CscProvider implements RawSignatureProvider {
     };
   }
 
-  private async signChunk(credential: Credential, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+  private async signChunk(
+    credential: Credential,
+    hashes: Uint8Array[],
+    idempotencyKey: string | undefined,
+  ): Promise<{ signatures: Uint8Array[]; replayed: boolean }> {
     const encoded = hashes.map((hash) => Buffer.from(hash).toString("base64"));
     const sad = credential.explicit ? await this.authorize(credential, encoded) : undefined;
-    const answer = await this.client.call(
+    const { body: answer, replayed } = await this.client.callOnce(
       "signatures/signHash",
       {
         credentialID: this.options.credentialId,
@@ -205,6 +219,7 @@ export class CscProvider implements RawSignatureProvider {
         ...(credential.signAlgoParams ? { signAlgoParams: credential.signAlgoParams } : {}),
       },
       signHashSchema,
+      idempotencyKey,
     );
     if (answer.signatures.length !== hashes.length) {
       throw new EsignError(
@@ -212,10 +227,11 @@ export class CscProvider implements RawSignatureProvider {
         `signHash was sent ${hashes.length} hashes and returned ${answer.signatures.length} signatures`,
       );
     }
-    return answer.signatures.map((signature) => {
+    const signatures = answer.signatures.map((signature) => {
       const bytes = base64Bytes(signature);
       return credential.ecFieldBytes ? ecdsaSignatureToDer(bytes, credential.ecFieldBytes) : bytes;
     });
+    return { signatures, replayed };
   }
 
   /**
@@ -278,6 +294,17 @@ export class CscProvider implements RawSignatureProvider {
       throw new EsignError("E_CONFIG", `credential ${this.options.credentialId} needs ${what} (--pin)`);
     return value;
   }
+}
+
+/**
+ * The Idempotency-Key of one signHash call: the key of its one request, or for several hashes a
+ * digest of their keys in order (the call is the same call only with the same contents). None when
+ * a hash has no key: such a call cannot be recognised again anyway.
+ */
+function callKeyOf(keys: readonly (string | undefined)[], hashCount: number): string | undefined {
+  if (keys.length !== hashCount || keys.some((key) => key === undefined)) return undefined;
+  if (keys.length === 1) return keys[0];
+  return `batch-${createHash("sha256").update(keys.join("\n")).digest("hex")}`;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   signatureAlgorithmsForKey,
 } from "@esign/pades";
 import { z } from "zod";
-import { base64Bytes, DEFAULT_TIMEOUT_MS, joinUrl, postJson } from "./remote-http";
+import { base64Bytes, DEFAULT_TIMEOUT_MS, joinUrl, postJsonAnswer } from "./remote-http";
 import type { LtvMaterial, PadesLevel, Signer, SignerDescription, SignRequest, SignResult } from "./types";
 
 export interface EsignApiSignerOptions {
@@ -84,7 +84,7 @@ export class EsignApiSigner implements Signer {
       );
     }
     const level = SERVICE_LEVEL[request.level];
-    const answer = await postJson(
+    const { body: answer, replayed } = await postJsonAnswer(
       {
         url: joinUrl(this.options.url, "esign/v1/sign"),
         body: {
@@ -96,6 +96,7 @@ export class EsignApiSigner implements Signer {
         headers: { "x-api-key": this.options.apiKey },
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         service: "E-sign API",
+        idempotencyKey: request.idempotencyKey,
       },
       signAnswerSchema,
     );
@@ -109,9 +110,10 @@ export class EsignApiSigner implements Signer {
       ocsps: answer.ltv.ocsps.map(base64Bytes),
       crls: answer.ltv.crls.map(base64Bytes),
     };
-    if (!ltv) return { cms };
+    const replay = replayed ? { replayed } : {};
+    if (!ltv) return { cms, ...replay };
     this.checkValidationData(ltv, parseCms(cms).certificates);
-    return { cms, ltv };
+    return { cms, ltv, ...replay };
   }
 
   /** One probe per service level (B-T and B-LT share the time-stamped size), cached. */

@@ -1,6 +1,6 @@
 import { EsignError } from "@esign/errors";
 import { z } from "zod";
-import type { RawSignatureProvider, SignerDescription } from "./types";
+import type { RawSignatureProvider, RawSignatures, SignerDescription } from "./types";
 
 /**
  * `hashBatching` of a signer profile: gather the hashes of concurrent jobs into one call of up to
@@ -17,7 +17,8 @@ export type HashBatchingOptions = z.infer<typeof HashBatchingOptionsSchema>;
 interface Waiting {
   hashes: Uint8Array[];
   toBeSigned: Uint8Array[];
-  resolve(signatures: Uint8Array[]): void;
+  idempotencyKeys: readonly (string | undefined)[];
+  resolve(signatures: RawSignatures): void;
   reject(error: unknown): void;
 }
 
@@ -27,7 +28,9 @@ interface Waiting {
  * first caller has waited `maxWaitMs`, whichever comes first; each caller gets back exactly its
  * own signatures, in order. If the merged call fails, every caller in it gets that error (and its
  * job retries on its own terms). The CMS-building signer above checks each signature against the
- * certificate, so a mix-up could not go unnoticed.
+ * certificate, so a mix-up could not go unnoticed. Idempotency keys travel with their hashes, so
+ * the call's key is one of the batch's contents: a batch made up differently after a crash (other
+ * jobs joined it) is a new call for the service, billed again.
  */
 export class HashBatchingProvider implements RawSignatureProvider {
   private waiting: Waiting[] = [];
@@ -43,13 +46,19 @@ export class HashBatchingProvider implements RawSignatureProvider {
     return this.inner.describe();
   }
 
-  signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
-    if (hashes.length === 0) return Promise.resolve([]);
+  signHashes(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    idempotencyKeys: readonly (string | undefined)[] = [],
+  ): Promise<RawSignatures> {
+    if (hashes.length === 0) return Promise.resolve({ signatures: [] });
     // A caller that fills a batch by itself has nobody to wait for.
-    if (hashes.length >= this.options.maxHashes) return this.inner.signHashes(hashes, toBeSigned);
-    return new Promise<Uint8Array[]>((resolve, reject) => {
+    if (hashes.length >= this.options.maxHashes) {
+      return this.inner.signHashes(hashes, toBeSigned, idempotencyKeys);
+    }
+    return new Promise<RawSignatures>((resolve, reject) => {
       if (this.waitingHashes + hashes.length > this.options.maxHashes) this.flush();
-      this.waiting.push({ hashes, toBeSigned, resolve, reject });
+      this.waiting.push({ hashes, toBeSigned, idempotencyKeys, resolve, reject });
       this.waitingHashes += hashes.length;
       if (this.waitingHashes >= this.options.maxHashes) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
@@ -73,8 +82,9 @@ export class HashBatchingProvider implements RawSignatureProvider {
       .signHashes(
         batch.flatMap((caller) => caller.hashes),
         batch.flatMap((caller) => caller.toBeSigned),
+        batch.flatMap((caller) => caller.hashes.map((_, index) => caller.idempotencyKeys[index])),
       )
-      .then((signatures) => {
+      .then(({ signatures, replayed }) => {
         const expected = batch.reduce((sum, caller) => sum + caller.hashes.length, 0);
         if (signatures.length !== expected) {
           throw new EsignError(
@@ -84,7 +94,11 @@ export class HashBatchingProvider implements RawSignatureProvider {
         }
         let offset = 0;
         for (const caller of batch) {
-          caller.resolve(signatures.slice(offset, offset + caller.hashes.length));
+          const end = offset + caller.hashes.length;
+          caller.resolve({
+            signatures: signatures.slice(offset, end),
+            replayed: replayed?.slice(offset, end),
+          });
           offset += caller.hashes.length;
         }
       })

@@ -10,7 +10,7 @@ import {
   signData,
 } from "@esign/pades";
 import { CmsBuildingSigner } from "./cms-building-signer";
-import type { RawSignatureProvider, SignerDescription, Timestamper } from "./types";
+import type { RawSignatureProvider, RawSignatures, SignerDescription, Timestamper } from "./types";
 
 /** A private key held in this process (from PKCS#12 or PEM), signing with node:crypto. */
 export class LocalKeyProvider implements RawSignatureProvider {
@@ -21,10 +21,10 @@ export class LocalKeyProvider implements RawSignatureProvider {
     return { certificate, chain, signatureAlgorithm };
   }
 
-  async signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]> {
+  async signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<RawSignatures> {
     const { privateKey, signatureAlgorithm } = this.credentials;
     const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
-    return hashes.map((expected, index) => {
+    const signatures = hashes.map((expected, index) => {
       const message = toBeSigned[index];
       // node:crypto hashes the message itself; make sure it is the message the caller hashed.
       if (!message || Buffer.compare(hash(digestAlgorithm, message), expected) !== 0) {
@@ -35,6 +35,7 @@ export class LocalKeyProvider implements RawSignatureProvider {
       }
       return signData(privateKey, signatureAlgorithm, message);
     });
+    return { signatures };
   }
 }
 

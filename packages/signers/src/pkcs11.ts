@@ -9,7 +9,7 @@ import {
 import * as pkcs11Module from "pkcs11js";
 import { CmsBuildingSigner } from "./cms-building-signer";
 import { ecdsaSignatureToDer } from "./ecdsa";
-import type { RawSignatureProvider, SignerDescription, Timestamper } from "./types";
+import type { RawSignatureProvider, RawSignatures, SignerDescription, Timestamper } from "./types";
 
 export interface Pkcs11SignerOptions {
   /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -86,11 +86,11 @@ export class Pkcs11Provider implements RawSignatureProvider {
     };
   }
 
-  async signHashes(hashes: Uint8Array[]): Promise<Uint8Array[]> {
+  async signHashes(hashes: Uint8Array[]): Promise<RawSignatures> {
     const { module, handle, key } = this.open();
     const rsa = this.ecFieldBytes === undefined;
     const prefix = Buffer.from(DIGEST_INFO_PREFIXES[digestAlgorithmOf(this.signatureAlgorithm)], "hex");
-    return hashes.map((hash) => {
+    const signatures = hashes.map((hash) => {
       try {
         module.C_SignInit(handle, { mechanism: rsa ? pkcs11js.CKM_RSA_PKCS : pkcs11js.CKM_ECDSA }, key);
         const input = rsa ? Buffer.concat([prefix, hash]) : Buffer.from(hash);
@@ -100,6 +100,7 @@ export class Pkcs11Provider implements RawSignatureProvider {
         throw cause instanceof EsignError ? cause : pkcs11Error(cause, "signing");
       }
     });
+    return { signatures };
   }
 
   async close(): Promise<void> {

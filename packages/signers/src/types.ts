@@ -16,6 +16,12 @@ export interface SignRequest {
   documentDigest: Uint8Array;
   digestAlgorithm: DigestAlgorithm;
   level: PadesLevel;
+  /**
+   * Sent as the `Idempotency-Key` of the paid call, by services that honour one: the same key and
+   * request again get the first answer back, not billed twice. Derived from non-secret data only
+   * (it travels in clear to the service).
+   */
+  idempotencyKey?: string;
 }
 
 /** Validation material a signer gathered (for the /DSS of B-LT), all DER. */
@@ -29,6 +35,16 @@ export interface SignResult {
   /** Detached CMS SignedData (ContentInfo, DER) ready for /Contents. */
   cms: Uint8Array;
   ltv?: LtvMaterial;
+  /** The service answered from its idempotency store (`Idempotent-Replayed`): not billed again. */
+  replayed?: boolean;
+}
+
+/** What a raw signature provider returns for a call of `signHashes`. */
+export interface RawSignatures {
+  /** In the order of the hashes. */
+  signatures: Uint8Array[];
+  /** Per signature, when the service says so: it replayed an earlier answer instead of signing again. */
+  replayed?: boolean[];
 }
 
 /** What the pipeline signs with. Every backend (p12, csc, esign-api, pkcs11) implements it. */
@@ -47,10 +63,16 @@ export interface Signer {
  * digest of `toBeSigned[i]` with the description's digest algorithm. Remote services sign the hash
  * and ignore `toBeSigned`; a local key signs `toBeSigned` itself, which node:crypto needs to make
  * RSA-PSS and ECDSA signatures. Signatures come back in order; ECDSA as DER SEQUENCE { r, s }.
+ * `idempotencyKeys[i]` is the key of the request `hashes[i]` belongs to (SignRequest.idempotencyKey);
+ * services that honour keys get one per call, derived from those of the hashes it carries.
  */
 export interface RawSignatureProvider {
   describe(): Promise<SignerDescription>;
-  signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]): Promise<Uint8Array[]>;
+  signHashes(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    idempotencyKeys?: readonly (string | undefined)[],
+  ): Promise<RawSignatures>;
   close?(): Promise<void>;
 }
 

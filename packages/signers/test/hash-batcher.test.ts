@@ -23,8 +23,14 @@ class RecordingProvider implements RawSignatureProvider {
   describe() {
     return this.inner.describe();
   }
-  async signHashes(hashes: Uint8Array[], toBeSigned: Uint8Array[]) {
+  readonly keys: (string | undefined)[][] = [];
+  async signHashes(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    keys: readonly (string | undefined)[] = [],
+  ) {
     this.calls.push(hashes.length);
+    this.keys.push([...keys]);
     const failure = this.failNext;
     this.failNext = undefined;
     if (failure) throw failure;
@@ -54,11 +60,18 @@ describe("HashBatchingProvider", () => {
     });
     const results = await Promise.all(
       Array.from({ length: 25 }, (_, index) =>
-        signer.sign({ documentDigest: digestOf(index), digestAlgorithm: "sha256", level: "B-B" }),
+        signer.sign({
+          documentDigest: digestOf(index),
+          digestAlgorithm: "sha256",
+          level: "B-B",
+          idempotencyKey: `job-${index}`,
+        }),
       ),
     );
     // 25 jobs at once: two full batches leave at once, the remaining 5 after maxWaitMs.
     expect(recording.calls).toEqual([10, 10, 5]);
+    // Each hash travels with its job's idempotency key, so the batch's key is one of its contents.
+    expect(recording.keys.flat()).toEqual(Array.from({ length: 25 }, (_, index) => `job-${index}`));
     // CmsBuildingSigner verified every signature against its own signed attributes; each CMS is distinct.
     expect(new Set(results.map(({ cms }) => Buffer.from(cms).toString("base64"))).size).toBe(25);
     for (const { cms } of results) expect(parseCms(cms)).toBeDefined();
@@ -69,7 +82,7 @@ describe("HashBatchingProvider", () => {
     const batching = new HashBatchingProvider(recording, { maxHashes: 2, maxWaitMs: 1_000 });
     const messages = [0, 1, 2].map((index) => Buffer.from(`attributes ${index}`));
     const hashes = messages.map((message) => createHash("sha256").update(message).digest());
-    const signatures = await batching.signHashes(hashes, messages);
+    const { signatures } = await batching.signHashes(hashes, messages);
     expect(recording.calls).toEqual([3]);
     expect(signatures).toHaveLength(3);
   });

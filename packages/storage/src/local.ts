@@ -17,6 +17,13 @@ import {
 } from "./store";
 
 /**
+ * Documents are readable by the service's own user only, and so are the folders the store creates
+ * (folders that exist already keep their mode). The process umask can only narrow these.
+ */
+const DOCUMENT_MODE = 0o600;
+const FOLDER_MODE = 0o700;
+
+/**
  * A directory as an object store. Writes go to a temporary file in the target's directory, are
  * fsynced and then renamed over the target, so a reader (or a crash) never sees half a document.
  * Open sources keep their file descriptor, so a concurrent replacement does not change what they read.
@@ -82,8 +89,8 @@ export class LocalStore extends BaseStore {
     const directory = dirname(target);
     const partial = join(directory, `.${randomBytes(8).toString("hex")}${RESERVED_KEY_SUFFIX}`);
     // Not fsCall: ENOTDIR here means a file sits where a directory is needed, not a missing object.
-    const handle = await mkdir(directory, { recursive: true })
-      .then(() => open(partial, "wx"))
+    const handle = await mkdir(directory, { recursive: true, mode: FOLDER_MODE })
+      .then(() => open(partial, "wx", DOCUMENT_MODE))
       .catch((error) => {
         throw storageError(`creating ${this.name}:${key}`, error);
       });

@@ -22,11 +22,15 @@ export interface TenantStoragePolicy {
  */
 export function assertAllowed(ref: ObjectRef, policy: TenantStoragePolicy): void {
   assertValidKey(ref.key);
-  const prefixes = Object.hasOwn(policy.stores, ref.store) ? policy.stores[ref.store] : undefined;
-  if (!prefixes?.some((prefix) => ref.key.startsWith(prefix))) {
+  if (!allowedPrefixes(ref, policy).some((prefix) => ref.key.startsWith(prefix))) {
     throw new EsignError(
       "E_FORBIDDEN",
       `${formatRef(ref)} is outside the tenant's allowed stores and prefixes`,
     );
   }
+}
+
+/** The tenant's prefixes in `ref`'s store (none when the store is not its). */
+export function allowedPrefixes(ref: ObjectRef, policy: TenantStoragePolicy): readonly string[] {
+  return (Object.hasOwn(policy.stores, ref.store) ? policy.stores[ref.store] : undefined) ?? [];
 }

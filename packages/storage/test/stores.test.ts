@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -376,6 +376,23 @@ describe("local store specifics", () => {
     await store.checkWritable("out/b.pdf");
     await store.checkWritable("new/folder/c.pdf");
     await rm(root, { recursive: true, force: true });
+  });
+
+  it("creates documents 0600 and the folders it makes 0700, whatever the process umask allows", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "esign-local-modes-"));
+    const root = join(parent, "store");
+    const store = new LocalStore("local", { type: "local", root });
+    const previousUmask = process.umask(0o002);
+    try {
+      await store.write("tenant/in/doc.pdf", [Buffer.from("first")]);
+      await store.write("tenant/in/doc.pdf", [Buffer.from("replaced")]);
+    } finally {
+      process.umask(previousUmask);
+    }
+    const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
+    expect(await modeOf(join(root, "tenant/in/doc.pdf"))).toBe(0o600);
+    for (const folder of ["", "tenant", "tenant/in"]) expect(await modeOf(join(root, folder))).toBe(0o700);
+    await rm(parent, { recursive: true, force: true });
   });
 
   it("never names the server's absolute path in a storage error", async () => {

@@ -77,6 +77,9 @@ async function contractSecretIn(dataDir: string): Promise<string> {
 }
 
 await runService("esign-agent", async () => {
+  // Everything this process and its children (a private redis-server) create in the data folder
+  // (documents, the simulator's keys, Redis's files, the client secret) is the user's alone.
+  process.umask(0o077);
   const config = loadAllInOneConfig();
   const env = process.env;
   // `pnpm start` runs in the repository root; a relative ESIGN_DATA_DIR means where the user typed it.

@@ -28,6 +28,7 @@ import { pageRoutes } from "./routes/pages";
 import { signRoutes } from "./routes/sign";
 import { signingRoutes } from "./routes/signing";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
 
 /** The signer API, authorised by the token in the signer link rather than an API key. */
@@ -159,6 +160,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => batchRoutes(scope, deps));
   await app.register(async (scope) => templateRoutes(scope, deps));
   await app.register(async (scope) => verifyRoutes(scope, deps));
+  await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(callerRoutes);
   await app.register(pageRoutes);

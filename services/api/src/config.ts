@@ -34,7 +34,11 @@ export const TenantSchema = z.strictObject({
   signers: z.array(z.string()).optional(),
   /** Webhook secrets (the notifier's names for them) this tenant's callbacks may name as `secretId`; default none. */
   webhookSecretIds: z.array(z.string()).default([]),
-  /** Where `POST /v1/sign` and uploads to `POST /v1/jobs` put the documents. */
+  /**
+   * Where `POST /v1/sign` and `POST /v1/jobs/upload` put the documents (and inline batches their
+   * result manifests). Default prefix: `uploads/<tenant>/`, or `uploads/` inside the tenant's first
+   * area of `uploadStore` when it may not write there (tenancy.ts, uploadArea).
+   */
   uploadStore: z.string().default(DEFAULT_STORE),
   uploadPrefix: z.string().optional(),
   /**

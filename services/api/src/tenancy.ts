@@ -1,6 +1,6 @@
 import { EsignError } from "@esign/errors";
-import { defaultOutputRef, type SigningClient } from "@esign/jobs";
-import { assertAllowed, type ObjectRef } from "@esign/storage";
+import type { SigningClient, SignJob } from "@esign/jobs";
+import { allowedPrefixes } from "@esign/storage";
 import type { Caller } from "./auth";
 
 /** BullMQ job ids (= idempotency keys) are at most 128 characters; ours carry the tenant too. */
@@ -23,6 +23,21 @@ export function signerFor(caller: Caller, requested: string | undefined): string
 }
 
 /**
+ * The key prefix in the tenant's `uploadStore` where the gateway puts what it stores for the tenant
+ * (uploads, inline batches' manifests): its `uploadPrefix`, else `fallback` when the tenant may
+ * write there, else `uploads/` inside the first of its areas in that store, so that the default
+ * stays inside a prefix-limited tenant's area rather than being refused.
+ */
+export function uploadArea(caller: Caller, fallback: string): string {
+  const { uploadPrefix, uploadStore } = caller.tenant;
+  if (uploadPrefix !== undefined) return uploadPrefix;
+  const prefixes = allowedPrefixes({ store: uploadStore, key: fallback }, caller.tenant);
+  if (prefixes.some((prefix) => fallback.startsWith(prefix))) return fallback;
+  const area = prefixes.find((prefix) => prefix.endsWith("/"));
+  return area === undefined ? fallback : `${area}uploads/`;
+}
+
+/**
  * Idempotency keys are scoped to the tenant: the key becomes the job id, and a key another tenant
  * happens to use (or guesses) must never hand back that tenant's job or block this one. Tenant
  * names have no `.` (TenantNameSchema), so the first `.` ends the tenant: no two tenants collide.
@@ -39,22 +54,15 @@ export function tenantIdempotencyKey(caller: Caller, key: string | undefined): s
   return scoped;
 }
 
-/** Input and output (given or defaulted) must both lie in the tenant's stores and prefixes. */
-export function assertJobObjectsAllowed(
-  caller: Caller,
-  input: ObjectRef,
-  output: ObjectRef | undefined,
-): void {
-  assertAllowed(input, caller.tenant);
-  assertAllowed(output ?? defaultOutputRef(input), caller.tenant);
-}
-
 /**
  * After a submit that may have collapsed into an existing job (same idempotency key): the job must
  * be this tenant's, or the request is refused rather than answered with someone else's document.
  */
 export async function assertOwnSubmission(client: SigningClient, caller: Caller, id: string): Promise<void> {
-  const { job } = await client.get(id);
+  assertOwnJob(caller, (await client.get(id)).job);
+}
+
+export function assertOwnJob(caller: Caller, job: SignJob): void {
   if (job.tenant !== caller.tenantId) {
     throw new EsignError("E_FORBIDDEN", "this idempotency key is already in use; choose another");
   }

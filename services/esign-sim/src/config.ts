@@ -21,6 +21,7 @@ const StandaloneConfigSchema = z.object({
   callsPerSecond: z.int().min(1).optional(),
   signCallBudget: z.int().min(0).optional(),
   faults: faultConfigSchema.optional(),
+  idempotencyRetentionSeconds: z.int().min(1).optional(),
   logLevel: LogLevelSchema.default("info"),
 });
 
@@ -35,6 +36,7 @@ const loadStandaloneConfig = configLoader(
     callsPerSecond: integer("ESIGN_SIM_CALLS_PER_SECOND"),
     signCallBudget: integer("ESIGN_SIM_SIGN_CALL_BUDGET"),
     faults: json("ESIGN_SIM_FAULTS"),
+    idempotencyRetentionSeconds: integer("ESIGN_SIM_IDEMPOTENCY_RETENTION_SECONDS"),
     logLevel: text("LOG_LEVEL"),
   },
   "esign-sim environment",

@@ -5,6 +5,7 @@ import { CrlIssuer } from "./crl";
 import { AccessTokens, OneTimePasswords, SignatureActivations } from "./csc/authorization-state";
 import { type FaultConfigInput, FaultInjector } from "./faults";
 import { invalidRequest } from "./http/service-error";
+import { IdempotencyStore } from "./idempotency";
 import { OcspResponder } from "./ocsp";
 import type { Pki, PkiEntity } from "./pki";
 import { RequestLog } from "./request-log";
@@ -26,6 +27,7 @@ export interface ContextSettings {
   sadLifetimeSeconds: number;
   otpLifetimeSeconds: number;
   requestLogSize: number;
+  idempotencyRetentionSeconds: number;
 }
 
 /** Everything the routes share: the PKI, the services built on it, and the per-run state. */
@@ -38,6 +40,8 @@ export class SimulatorContext {
   readonly activations: SignatureActivations;
   readonly faults: FaultInjector;
   readonly requestLog: RequestLog;
+  /** Idempotency keys of billed sign calls; not cleared by a usage reset (it is not a counter). */
+  readonly idempotency: IdempotencyStore;
   readonly tsa: TimeStampAuthority;
   readonly ocsp: OcspResponder;
   readonly crls: { root: CrlIssuer; issuing: CrlIssuer };
@@ -55,6 +59,7 @@ export class SimulatorContext {
     this.activations = new SignatureActivations(settings.sadLifetimeSeconds);
     this.faults = new FaultInjector(settings.faults);
     this.requestLog = new RequestLog(settings.requestLogSize);
+    this.idempotency = new IdempotencyStore(settings.idempotencyRetentionSeconds * 1000);
     this.tsa = new TimeStampAuthority(pki, {
       policyOid: settings.tsaPolicyOid,
       accuracySeconds: settings.tsaAccuracySeconds,

@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   otpLifetimeSeconds?: number;
   /** How many recent requests GET /admin/requests keeps; default 1000. */
   requestLogSize?: number;
+  /** How long an Idempotency-Key of a sign call is remembered; default 86400 (24 h). */
+  idempotencyRetentionSeconds?: number;
   /** Logger to use; default a pino logger at `logLevel`. */
   logger?: Logger;
   /** Default "silent" (embedded use); the standalone entry sets LOG_LEVEL, default "info". */
@@ -139,6 +141,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         sadLifetimeSeconds: options.sadLifetimeSeconds ?? 300,
         otpLifetimeSeconds: options.otpLifetimeSeconds ?? 300,
         requestLogSize: options.requestLogSize ?? 1000,
+        idempotencyRetentionSeconds: options.idempotencyRetentionSeconds ?? 86_400,
       },
       log,
     );

@@ -4,6 +4,8 @@ export interface UsageCounters {
   signCalls: number;
   /** Signatures those requests produced. */
   signatures: number;
+  /** Sign calls answered from the idempotency store: the stored answer again, not billed. */
+  replays: number;
   tsaCalls: number;
   ocspCalls: number;
   /** The most billed sign calls accepted within one wall-clock second. */
@@ -23,6 +25,7 @@ class ClientUsage {
   readonly counters: UsageCounters = {
     signCalls: 0,
     signatures: 0,
+    replays: 0,
     tsaCalls: 0,
     ocspCalls: 0,
     maxSignCallsInOneSecond: 0,
@@ -62,7 +65,7 @@ export class UsageMeter {
     this.total.recordSign(signatures, acceptedSecond);
   }
 
-  recordCall(clientId: string, kind: "tsaCalls" | "ocspCalls"): void {
+  recordCall(clientId: string, kind: "tsaCalls" | "ocspCalls" | "replays"): void {
     this.client(clientId).counters[kind]++;
     this.total.counters[kind]++;
   }

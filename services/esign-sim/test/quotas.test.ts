@@ -36,11 +36,20 @@ describe("quotas, rate limits and usage", () => {
 
     const usage = (await http(`${simulator.url}/admin/usage`)).json();
     expect(Object.keys(usage).sort()).toEqual(
-      ["clients", "maxSignCallsInOneSecond", "ocspCalls", "signCalls", "signatures", "tsaCalls"].sort(),
+      [
+        "clients",
+        "maxSignCallsInOneSecond",
+        "ocspCalls",
+        "replays",
+        "signCalls",
+        "signatures",
+        "tsaCalls",
+      ].sort(),
     );
     expect(usage.clients.demo).toEqual({
       signCalls: 21,
       signatures: 41,
+      replays: 0,
       tsaCalls: 0,
       ocspCalls: 0,
       maxSignCallsInOneSecond: usage.clients.demo.maxSignCallsInOneSecond,
@@ -53,6 +62,7 @@ describe("quotas, rate limits and usage", () => {
     expect((await http(`${simulator.url}/admin/usage`)).json()).toEqual({
       signCalls: 0,
       signatures: 0,
+      replays: 0,
       tsaCalls: 0,
       ocspCalls: 0,
       maxSignCallsInOneSecond: 0,

@@ -46,6 +46,8 @@ const CLOUD_METADATA_HOSTS = new Set([
   "instance-data.ec2.internal",
 ]);
 
+// IANA's special-purpose registries (RFC 6890 and later): none of these is a public receiver.
+// First match names the reason, so the narrower ranges come before the ones that contain them.
 const DENIED = [
   rangesBy("unspecified address", ["0.0.0.0/8", "::/128"]),
   rangesBy("loopback address", ["127.0.0.0/8", "::1/128"]),
@@ -53,7 +55,25 @@ const DENIED = [
   rangesBy("link-local address", ["169.254.0.0/16", "fe80::/10"]),
   rangesBy("carrier-grade NAT address", ["100.64.0.0/10"]),
   rangesBy("multicast address", ["224.0.0.0/4", "ff00::/8"]),
-  rangesBy("reserved address", ["240.0.0.0/4", "192.0.0.0/24", "198.18.0.0/15"]),
+  rangesBy("documentation address", [
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "2001:db8::/32",
+    "3fff::/20",
+  ]),
+  rangesBy("benchmarking address", ["198.18.0.0/15", "2001:2::/48"]),
+  rangesBy("6to4 relay anycast address", ["192.88.99.0/24"]),
+  rangesBy("protocol assignment address", ["192.0.0.0/24"]),
+  rangesBy("reserved address", ["240.0.0.0/4"]),
+  // IPv6 forms a gateway or host may turn into an IPv4 address we cannot see here.
+  rangesBy("deprecated IPv4-compatible address (reaches the IPv4 address it carries)", ["::/96"]),
+  rangesBy("translated IPv4 address", ["::ffff:0:0:0/96"]),
+  rangesBy("local-use NAT64 address", ["64:ff9b:1::/48"]),
+  rangesBy("Teredo address (tunnels to an IPv4 address)", ["2001::/32"]),
+  rangesBy("hash identifier (ORCHID) address", ["2001:10::/28", "2001:20::/28"]),
+  rangesBy("protocol assignment address", ["2001::/23"]),
+  rangesBy("discard-only address", ["100::/64"]),
 ];
 
 /**
@@ -163,14 +183,17 @@ async function resolveAll(hostname: string): Promise<ResolvedAddress[]> {
 
 /**
  * IPv4 address carried inside an IPv6 one by NAT64 (64:ff9b::/96) or 6to4 (2002::/16), which a
- * gateway turns back into IPv4: `64:ff9b::a9fe:a9fe` reaches 169.254.169.254. (IPv4-mapped
- * addresses need no help: BlockList already matches them against IPv4 ranges.)
+ * gateway turns back into IPv4 (`64:ff9b::a9fe:a9fe` reaches 169.254.169.254), or by an
+ * IPv4-mapped address (::ffff:0:0/96), which the host's own stack sends over IPv4: each is judged
+ * as the IPv4 address it reaches, allow-lists included. (IPv4-compatible ::/96, Teredo and the
+ * translated form are refused whole in DENIED.)
  */
 function ipv4EmbeddedIn(address: string): string | undefined {
   const hextets = expandIpv6(address);
   if (hextets === undefined) return undefined;
   const isNat64 = hextets[0] === 0x64 && hextets[1] === 0xff9b && hextets.slice(2, 6).every((h) => h === 0);
-  if (isNat64) return ipv4Of(hextets[6]!, hextets[7]!);
+  const isMapped = hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff;
+  if (isNat64 || isMapped) return ipv4Of(hextets[6]!, hextets[7]!);
   if (hextets[0] === 0x2002) return ipv4Of(hextets[1]!, hextets[2]!);
   return undefined;
 }

@@ -40,19 +40,62 @@ describe("DestinationGuard", () => {
     ["http://[64:ff9b::a9fe:a9fe]/", /cloud metadata/],
     ["http://[2002:0a00:0001::1]/", /private/],
     ["http://0x7f.1/", /loopback/],
+    // IPv6 forms that carry an IPv4 address, and special-purpose ranges a public receiver never has.
+    ["http://[::127.0.0.1]/", /IPv4-compatible/],
+    ["http://[::a9fe:a9fe]/", /IPv4-compatible/],
+    ["http://[::8.8.8.8]/", /IPv4-compatible/],
+    ["http://[::ffff:127.0.0.1]/", /loopback/],
+    ["http://[::ffff:7f00:1]/", /loopback/],
+    ["http://[::ffff:10.0.0.1]/", /private/],
+    ["http://[::ffff:0:10.0.0.1]/", /translated IPv4/],
+    ["http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", /Teredo/],
+    ["http://[2001::1]/", /Teredo/],
+    ["http://[100::1]/", /discard-only/],
+    ["http://[2002:7f00:1::1]/", /loopback/],
+    ["http://[2002:a9fe:a9fe::1]/", /cloud metadata/],
+    ["http://[64:ff9b::10.0.0.1]/", /private/],
+    ["http://[64:ff9b::127.0.0.1]/", /loopback/],
+    ["http://[64:ff9b:1::1]/", /local-use NAT64/],
+    ["http://192.0.2.10/", /documentation/],
+    ["http://198.51.100.7/", /documentation/],
+    ["http://203.0.113.250/", /documentation/],
+    ["http://[2001:db8::1]/", /documentation/],
+    ["http://[2001:2::1]/", /benchmarking/],
+    ["http://[2001:100::1]/", /protocol assignment/],
+    ["http://[3fff::1]/", /documentation/],
+    ["http://0.1.2.3/", /unspecified/],
+    ["http://100.127.255.254/", /carrier-grade NAT/],
+    ["http://169.254.0.1/", /link-local/],
+    ["http://198.18.0.1/", /benchmarking/],
+    ["http://198.19.255.1/", /benchmarking/],
+    ["http://240.0.0.1/", /reserved/],
+    ["http://255.255.255.255/", /reserved/],
+    ["http://239.255.255.250/", /multicast/],
+    ["http://[fc00::1]/", /private/],
+    ["http://[febf::1]/", /link-local/],
+    ["http://192.0.0.8/", /protocol assignment/],
+    ["http://192.88.99.1/", /6to4 relay/],
+    ["http://[2001:10::1]/", /ORCHID/],
+    ["http://[2001:20::1]/", /ORCHID/],
     ["ftp://example.com/", /scheme ftp: is not allowed/],
     ["not a url", /not a valid URL/],
   ])("refuses %s", async (url, reason) => {
     expect(await refusal(guard, url)).toMatch(reason);
   });
 
-  it.each(["http://93.184.216.34/hook", "https://[2606:4700::1111]/hook", "http://[64:ff9b::5db8:d822]/"])(
-    "accepts the public address %s",
-    async (url) => {
-      const destination = await guard.check(url);
-      expect(destination.addresses).toHaveLength(1);
-    },
-  );
+  it.each([
+    "http://93.184.216.34/hook",
+    "https://[2606:4700::1111]/hook",
+    "http://[64:ff9b::5db8:d822]/",
+    "http://[::ffff:93.184.216.34]/",
+    "http://[2002:5db8:d822::1]/",
+    "http://[2001:4860::8888]/",
+    "http://100.128.0.1/",
+    "http://198.20.0.1/",
+  ])("accepts the public address %s", async (url) => {
+    const destination = await guard.check(url);
+    expect(destination.addresses).toHaveLength(1);
+  });
 
   it("refuses a host when any of its addresses is internal (DNS answers mixing public and private)", async () => {
     const mixedAnswers = new DestinationGuard(noAllowList, async () => [

@@ -65,6 +65,13 @@ const P12ProfileSchema = z.strictObject({
 /** Remote backends are configured by their own package; the worker only checks the common shape. */
 const RemoteProfileFields = {
   url: z.url({ protocol: /^https?$/ }),
+  /**
+   * Whether the service honours an `Idempotency-Key` on its sign calls (the simulator does). With
+   * it, a call repeated after a crash is answered from the service's store and not billed again;
+   * `false` sends no key, and a worker killed mid-call may have that signature billed twice
+   * (counted at GET /v1/usage). Default true: a service that ignores the header bills as before.
+   */
+  idempotency: z.boolean().default(true),
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
   seals: SealsSchema,

@@ -31,6 +31,10 @@ export interface ContractWorkerOptions {
   redis: Redis;
   prefix: string;
   concurrency: number;
+  /** BullMQ lock and stalled-job recovery, as the signing queues have them. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
   service: ContractService;
   store: ContractStore;
   /** The signing worker's dependencies: the same pipeline, checkpoints and exactly-once signer. */
@@ -164,7 +168,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     });
     const deps: SignDocumentDeps = {
       ...options.signing,
-      signers: { get: () => entry, close: async () => undefined },
+      // The step's one signer, whatever profile name the job carries.
+      signers: { get: () => entry, find: () => entry, close: async () => undefined },
     };
     return signDocument(
       signJob,
@@ -339,6 +344,9 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     connection: options.redis,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs,
+    maxStalledCount: options.maxStalledCount,
   });
   worker.on("error", (error) => logger.error({ err: error }, "contract worker error"));
   return worker;

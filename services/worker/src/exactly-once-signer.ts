@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { setTimeout } from "node:timers/promises";
 import { EsignError, isEsignError } from "@esign/errors";
 import { checkSignResult, type Prepared, signRequestOf } from "@esign/pipeline";
@@ -11,6 +12,7 @@ import {
 import type { ApiOutcome, WorkerMetrics } from "./metrics";
 import type { SigningRateLimiter } from "./rate-limiter";
 import type { SignerEntry } from "./signer-profiles";
+import type { SigningUsageCounter } from "./signing-usage";
 
 export interface SignTarget {
   queue: string;
@@ -41,6 +43,16 @@ const SIGN_CALL_LEASE_MS = 15_000;
 const SIGN_CALL_POLL_MS = 500;
 
 /**
+ * The Idempotency-Key of the one paid call for this job and digest: the same after a crash (the
+ * digest comes from the job's checkpoint), different for every other signature. A hash, so the job
+ * id (which may be a producer's own idempotency key) does not travel to the service.
+ */
+export function signCallIdempotencyKey(target: SignTarget, digestHex: string): string {
+  const identity = [target.queue, target.jobId, target.entry.profile, digestHex].join("\n");
+  return `esign-${createHash("sha256").update(identity).digest("hex")}`;
+}
+
+/**
  * The only place a signing service is called. Per job and digest it pays for one signature:
  * a checkpointed signature is returned without a call, and a new one is checkpointed the moment
  * it has been checked, before embedding, verifying or uploading can fail. Remote calls wait for
@@ -51,6 +63,7 @@ export class ExactlyOnceSigner {
     private readonly checkpoints: CheckpointStore,
     private readonly limiter: SigningRateLimiter,
     private readonly metrics: WorkerMetrics,
+    private readonly usage: SigningUsageCounter,
   ) {}
 
   async sign(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
@@ -74,7 +87,18 @@ export class ExactlyOnceSigner {
 
   private async signOnce(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
     const { queue, jobId, entry } = target;
-    const result = await this.callWithinQuota(entry, () => entry.signer.sign(signRequestOf(prepared)));
+    const request = {
+      ...signRequestOf(prepared),
+      ...(entry.idempotent && { idempotencyKey: signCallIdempotencyKey(target, prepared.digest) }),
+    };
+    const result = await this.callWithinQuota(entry, async () => {
+      // Counted before the call leaves: a crash during it leaves the call counted, in doubt.
+      await this.usage.count(entry, "calls");
+      const answer = await entry.signer.sign(request);
+      await this.usage.count(entry, "answered");
+      if (answer.replayed) await this.usage.count(entry, "replayed");
+      return answer;
+    });
     await checkSignResult(prepared, result, await entry.describe());
     return this.checkpoints.saveSignature(queue, jobId, prepared.digest, signatureCheckpointOf(result));
   }

@@ -24,6 +24,8 @@ export interface WorkerMetrics {
   jobs: Counter<"queue" | "state">;
   stageDuration: Histogram<"stage">;
   apiCalls: Counter<"backend" | "outcome">;
+  /** Paid signatures of remote profiles by kind (SIGNING_USAGE_KINDS of @esign/jobs), this process only. */
+  signingUsage: Counter<"profile" | "kind">;
   retries: Counter;
   rateLimitWait: Counter;
   bytesHashed: Counter;
@@ -59,6 +61,12 @@ export function createWorkerMetrics(queues: () => Queue[]): WorkerMetrics {
       name: "esign_signing_api_calls_total",
       help: "Calls to the signing service by backend and outcome",
       labelNames: ["backend", "outcome"],
+      registers,
+    }),
+    signingUsage: new Counter({
+      name: "esign_signing_usage_total",
+      help: "Signatures of remote signer profiles: calls (asked for), answered, replayed (for an idempotency key, not billed again), delivered (in completed jobs' outputs)",
+      labelNames: ["profile", "kind"],
       registers,
     }),
     retries: new Counter({

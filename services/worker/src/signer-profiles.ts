@@ -17,6 +17,8 @@ export interface SignerEntry {
   backend: SignerProfile["type"];
   /** Remote backends count against the signing service's quota; local keys do not. */
   remote: boolean;
+  /** The service takes an Idempotency-Key on its sign calls (profile `idempotency`, remote only). */
+  idempotent: boolean;
   signer: Signer;
   /** Bytes to reserve for the CMS; undefined: ask the signer's estimate. */
   contentsSize: number | undefined;
@@ -45,6 +47,8 @@ export interface PersonalCredentials {
 export interface SignerRegistry {
   /** The profile a job names; E_INVALID_JOB when it is not configured (the job cannot get better). */
   get(profile: string): SignerEntry;
+  /** The profile if configured, without throwing. */
+  find(profile: string | undefined): SignerEntry | undefined;
   close(): Promise<void>;
 }
 
@@ -154,6 +158,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         profile: name,
         backend: profile.type,
         remote: profile.type !== "p12",
+        idempotent: profile.type !== "p12" && profile.idempotency,
         signer,
         contentsSize: profile.contentsSize,
         documentTimestamper: timestamperOf(profile),
@@ -168,6 +173,9 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
     throw error;
   }
   return {
+    find(profile) {
+      return profile === undefined ? undefined : entries.get(profile);
+    },
     get(profile) {
       const entry = entries.get(profile);
       if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);

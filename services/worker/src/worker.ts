@@ -6,6 +6,7 @@ import {
   QUEUES,
   SealTemplateStore,
   type SigningQueueName,
+  SigningUsageLedger,
   type SignJob,
   signingRateLimitKey,
 } from "@esign/jobs";
@@ -26,6 +27,7 @@ import { SigningRateLimiter } from "./rate-limiter";
 import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
 import { createSignerRegistry } from "./signer-profiles";
+import { SigningUsageCounter } from "./signing-usage";
 
 export interface SigningWorker {
   /** One BullMQ worker per consumed queue. */
@@ -39,6 +41,15 @@ export interface SigningWorker {
 
 export interface SigningWorkerOptions {
   logger?: Logger;
+}
+
+/**
+ * The attempt running now, 1 for the first. BullMQ's `attemptsMade` counts failed attempts only:
+ * an attempt cut short by a crash (the job recovered as stalled) is not in it, but every start is
+ * in `attemptsStarted`.
+ */
+function attemptOf(job: Job): number {
+  return Math.max(job.attemptsStarted, job.attemptsMade + 1);
 }
 
 /** Job fields for events of a job whose data may not even parse. */
@@ -68,11 +79,12 @@ export async function createSigningWorker(
     key: signingRateLimitKey(config.prefix),
     perSecond: config.signingRateLimit,
   });
+  const usage = new SigningUsageCounter(new SigningUsageLedger(redis, config.prefix), metrics);
   const deps: SignDocumentDeps = {
     stores,
     signers,
     checkpoints,
-    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics),
+    signing: new ExactlyOnceSigner(checkpoints, limiter, metrics, usage),
     metrics,
     tenantSeals: new TenantSeals(new SealTemplateStore(redis, config.prefix)),
   };
@@ -91,6 +103,9 @@ export async function createSigningWorker(
       redis,
       prefix: config.prefix,
       concurrency: config.concurrency,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      maxStalledCount: config.maxStalledCount,
       service: contracts.service,
       store: contracts.store,
       signing: deps,
@@ -105,7 +120,7 @@ export async function createSigningWorker(
     let parsed: SignJob | undefined;
     try {
       parsed = parseSignJob(job.data);
-      const identity = { queue: queueName, jobId: job.id!, attempt: job.attemptsMade + 1 };
+      const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
       await publish(
         finishedJobOf(job, queueName, parsed),
@@ -120,7 +135,7 @@ export async function createSigningWorker(
           jobId: job.id,
           queue: queueName,
           code: error.code,
-          attempt: job.attemptsMade + 1,
+          attempt: attemptOf(job),
           final,
           err: error,
         },
@@ -130,13 +145,19 @@ export async function createSigningWorker(
         const failure = parseFailureReason(toQueueError(error).message);
         await publish(
           finishedJobOf(job, queueName, parsed),
-          failedEvent(finishedJobOf(job, queueName, parsed), failure, job.attemptsMade + 1),
+          failedEvent(finishedJobOf(job, queueName, parsed), failure, attemptOf(job)),
         ).catch((publishError: unknown) =>
           logger.error({ err: publishError, jobId: job.id }, "cannot publish job.failed"),
         );
       }
       throw toQueueError(error);
     }
+  };
+
+  /** A completed job delivered one signature (paid, for remote profiles). */
+  const countDelivered = async (job: Job) => {
+    const entry = signers.find((job.data as Partial<SignJob>).signer);
+    if (entry) await usage.count(entry, "delivered");
   };
 
   const workers = config.queues.map((queueName) => {
@@ -150,6 +171,9 @@ export async function createSigningWorker(
     });
     worker.on("completed", (job) => {
       metrics.jobs.inc({ queue: queueName, state: "completed" });
+      countDelivered(job).catch((error: unknown) =>
+        logger.warn({ err: error, jobId: job.id }, "cannot count the delivered signature"),
+      );
       // Only now is the outcome recorded: until here a crash could have retried the job.
       checkpoints
         .clear(queueName, job.id!)

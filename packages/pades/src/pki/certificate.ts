@@ -15,6 +15,8 @@ export interface CertificateFields extends CertificateIdentity {
   publicKeyBits: Uint8Array;
   /** extnID → extnValue (the DER inside the OCTET STRING). */
   extensions: Map<string, Uint8Array>;
+  /** OID of the algorithm the issuer signed the certificate with. */
+  signatureAlgorithmOid: string;
 }
 
 /** Every CMS of a signer repeats its certificates: parse each certificate object once. */
@@ -34,7 +36,8 @@ export function certificateIdentity(certificate: Uint8Array): CertificateIdentit
 }
 
 function parseFields(certificate: Uint8Array): CertificateFields {
-  const tbsFields = children(children(parseBer(certificate, "certificate", "E_CERT"))[0]!);
+  const [tbs, signatureAlgorithm] = children(parseBer(certificate, "certificate", "E_CERT"));
+  const tbsFields = children(tbs!);
   // TBSCertificate: version [0] EXPLICIT is optional (absent for v1 certificates), then serial,
   // signature, issuer, validity, subject, subjectPublicKeyInfo, and optional tagged fields.
   const first = tbsFields[0] && isContextTag(tbsFields[0], 0) ? 1 : 0;
@@ -55,6 +58,7 @@ function parseFields(certificate: Uint8Array): CertificateFields {
     subject: rawBytes(subject),
     publicKeyBits: octetsOf(children(publicKeyInfo)[1] ?? publicKeyInfo),
     extensions,
+    signatureAlgorithmOid: oidOf(children(signatureAlgorithm)[0]) ?? "",
   };
 }
 

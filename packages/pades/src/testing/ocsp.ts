@@ -19,6 +19,8 @@ export type TestCertificateStatus = "good" | "revoked" | "unknown";
 export interface OcspSigning {
   /** The issuer itself by default, else a delegated responder (its certificate travels in the response). */
   responder?: TestIdentity;
+  /** When a revoked certificate was revoked (whole seconds). Default: a minute before the answer. */
+  revokedAt?: Date;
   /** RSASSA-PSS (salt length = hash length) instead of PKCS#1 v1.5; needs an RSA responder key. */
   pss?: boolean;
 }
@@ -29,15 +31,15 @@ function caTime(date: Date): string {
 }
 
 /** One line of an `openssl ca` index, the database `openssl ocsp` answers from. */
-function indexRow(certificate: Uint8Array, status: TestCertificateStatus): string {
+function indexRow(certificate: Uint8Array, status: TestCertificateStatus, revokedAt?: Date): string {
   if (status === "unknown") return "";
   const x509 = new X509Certificate(certificate);
-  const revokedAt = status === "revoked" ? caTime(new Date(Date.now() - 60_000)) : "";
+  const revocation = status === "revoked" ? caTime(revokedAt ?? new Date(Date.now() - 60_000)) : "";
   const subject = `/${x509.subject.split("\n").join("/")}`;
   const row = [
     status === "revoked" ? "R" : "V",
     caTime(new Date(x509.validTo)),
-    revokedAt,
+    revocation,
     x509.serialNumber,
     "unknown",
     subject,
@@ -59,7 +61,10 @@ async function opensslRespond(
   const directory = await mkdtemp(join(tmpdir(), "esign-ocsp-"));
   try {
     const path = (file: string) => join(directory, file);
-    await writeFile(path("index.txt"), statuses.map(([der, status]) => indexRow(der, status)).join(""));
+    await writeFile(
+      path("index.txt"),
+      statuses.map(([der, status]) => indexRow(der, status, signing.revokedAt)).join(""),
+    );
     await writeFile(path("issuer.pem"), toPem(issuer.certificate));
     await writeFile(path("responder.pem"), toPem(responder.certificate));
     await writeFile(path("responder.key"), responder.privateKey.export({ type: "pkcs8", format: "pem" }));

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { KeyObject, randomBytes, webcrypto } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as x509 from "@peculiar/x509";
@@ -219,6 +220,47 @@ export async function writeTestPki(pki: TestPki, directory: string, password: st
   await run("openssl", exportArgs(files.p12));
   await run("openssl", [...exportArgs(files.legacyP12), "-legacy"]);
   return files;
+}
+
+/**
+ * `identity`'s certificate issued again by `issuer` with openssl (same subject, key and
+ * extensions), signed with `digest`: how tests get a certificate signed with SHA-1, which
+ * WebCrypto keys made for SHA-256 cannot produce.
+ */
+export async function resignCertificate(
+  identity: TestIdentity,
+  issuer: TestIdentity,
+  digest: "sha1" | "sha256",
+): Promise<TestIdentity> {
+  const directory = await mkdtemp(join(tmpdir(), "esign-resign-"));
+  try {
+    const path = (file: string) => join(directory, file);
+    await writeFile(path("cert.pem"), toPem(identity.certificate));
+    await writeFile(path("cert.key"), identity.privateKey.export({ type: "pkcs8", format: "pem" }));
+    await writeFile(path("issuer.pem"), toPem(issuer.certificate));
+    await writeFile(path("issuer.key"), issuer.privateKey.export({ type: "pkcs8", format: "pem" }));
+    await run("openssl", [
+      ...["x509", "-x509toreq", "-in", path("cert.pem"), "-key", path("cert.key")],
+      ...["-copy_extensions", "copyall", "-out", path("request.pem")],
+    ]);
+    await run("openssl", [
+      ...[
+        "x509",
+        "-req",
+        "-in",
+        path("request.pem"),
+        "-CA",
+        path("issuer.pem"),
+        "-CAkey",
+        path("issuer.key"),
+      ],
+      ...["-copy_extensions", "copyall", `-${digest}`, "-days", "3650"],
+      ...["-outform", "DER", "-out", path("resigned.der")],
+    ]);
+    return { ...identity, certificate: new Uint8Array(await readFile(path("resigned.der"))) };
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 }
 
 /** A CRL from `issuer` revoking the given certificates (DER), valid for a week. */

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { OID } from "../asn1/oids";
-import { bytesEqual } from "../pki/certificate";
+import { bytesEqual, certificateFields } from "../pki/certificate";
 import { isIssuedBy } from "../pki/chain";
 import { signerUsageProblem } from "../pki/signer-certificate";
 import { hasOcspNoCheck, revocationUrls } from "../revocation/extensions";
@@ -16,6 +16,7 @@ import type { SignerVerification } from "./verify-cms";
  */
 export type FindingSubIndication =
   | "REVOKED"
+  | "REVOKED_NO_POE"
   | "TRY_LATER"
   | "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
   | "CHAIN_CONSTRAINTS_FAILURE"
@@ -52,6 +53,12 @@ export interface PathToCheck {
   at: Date;
   /** A valid time-stamp proves the signature existed then: a later revocation does not count. */
   provenAt?: Date;
+  /**
+   * When the object says it was made (a token's genTime, the TSA's own word). Revoked after it
+   * with nothing proving it: REVOKED_NO_POE (ETSI EN 319 102-1: the validator cannot ascertain
+   * whether it was made before or after the revocation); revoked before it: REVOKED.
+   */
+  claimedAt?: Date;
 }
 
 const TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
@@ -126,14 +133,16 @@ function respondersFor(certificate: Uint8Array, issuer: Uint8Array, ocsps: Uint8
 }
 
 /**
- * Revocation of every certificate on the paths (signer, intermediates, TSAs, and the delegated
- * OCSP responders that answered about them), judged at the time each had to be good, from the
- * evidence first, then, with `online`, from the network. Trust anchors, self-signed certificates
- * and ocsp-nocheck responders need no status. A certificate that names no OCSP responder and no
- * CRL cannot be checked and is accepted (pyHanko's CHECK_IF_DECLARED); one that names one but
- * has no usable answer is TRY_LATER; a revoked one is REVOKED unless `provenAt` precedes the revocation.
+ * Every certificate on the paths (signer, intermediates, TSAs, and the delegated OCSP responders
+ * that answered about them), except trust anchors and self-signed certificates: the algorithm
+ * its issuer signed it with and the issuer's key size (SHA-1, MD5, RSA under 2048 bits refused),
+ * and its revocation, judged at the time each had to be good, from the evidence first, then, with
+ * `online`, from the network. Ocsp-nocheck responders need no status. A certificate that names
+ * no OCSP responder and no CRL cannot be checked and is accepted (pyHanko's CHECK_IF_DECLARED);
+ * one that names one but has no usable answer is TRY_LATER; a revoked one is REVOKED unless
+ * `provenAt` precedes the revocation.
  */
-export async function checkPathRevocation(
+export async function checkCertificatePaths(
   paths: PathToCheck[],
   evidence: RevocationEvidence,
   options: PathCheckOptions,
@@ -143,38 +152,47 @@ export async function checkPathRevocation(
   const seen = new Set<string>();
   const pending = [...paths];
   while (pending.length > 0) {
-    const { role, certificate, at, provenAt } = pending.shift()!;
+    const { role, certificate, at, provenAt, claimedAt } = pending.shift()!;
     const path = issuerPath(certificate, options.pool, options.trustRoots);
     for (const [index, der] of path.entries()) {
       const issuer = path[index + 1];
       const key = `${role}:${Buffer.from(der).toString("hex")}`;
-      if (!issuer || seen.has(key) || hasOcspNoCheck(der)) continue;
+      if (!issuer || seen.has(key)) continue;
       seen.add(key);
+      const subject = subjectOf(der);
+      const named = der === certificate ? `${role} certificate ${subject}` : `${role} path: ${subject}`;
+      findings.push(...certificateCryptoFindings(der, issuer, named));
+      if (hasOcspNoCheck(der)) continue;
       const rule = { at, now: options.now, graceMs: options.graceMs };
       let status = revocationStatus(der, [issuer], evidence.ocsps, evidence.crls, rule);
       if (status.source === undefined && options.online) {
         notes.push(...(await fetchStatus(der, issuer, evidence, options)));
         status = revocationStatus(der, [issuer], evidence.ocsps, evidence.crls, rule);
       }
-      const subject = subjectOf(der);
-      const where = der === certificate ? `${role} certificate` : `${role} path: ${subject}`;
       if (status.status === "revoked") {
         const revokedAt = status.revokedAt ? new Date(status.revokedAt) : undefined;
         if (!(provenAt && revokedAt && provenAt < revokedAt)) {
           const since = status.revokedAt ? ` since ${status.revokedAt}` : "";
-          findings.push({ subIndication: "REVOKED", reason: `${where} ${subject} is revoked${since}` });
+          findings.push(
+            claimedAt && revokedAt && claimedAt < revokedAt
+              ? {
+                  subIndication: "REVOKED_NO_POE",
+                  reason: `${named} is revoked${since}; the token says ${claimedAt.toISOString()}, but no archive time-stamp proves it existed before the revocation`,
+                }
+              : { subIndication: "REVOKED", reason: `${named} is revoked${since}` },
+          );
         }
       } else if (status.status === "unknown" && status.source !== undefined) {
         findings.push({
           subIndication: "TRY_LATER",
-          reason: `${where}: its ${status.source} status is unknown`,
+          reason: `${named}: its ${status.source} status is unknown`,
         });
       } else if (status.source === undefined) {
         const urls = revocationUrls(der);
         if (urls.ocsp.length > 0 || urls.crl.length > 0) {
           findings.push({
             subIndication: "TRY_LATER",
-            reason: `${where}: no usable revocation data (${status.problems.join("; ")}); embed it (B-LT) or verify --online`,
+            reason: `${named}: no usable revocation data (${status.problems.join("; ")}); embed it (B-LT) or verify --online`,
           });
         }
       }
@@ -186,6 +204,43 @@ export async function checkPathRevocation(
   return { findings, notes };
 }
 
+/** The key size of an RSA key below the minimum, else undefined. */
+function shortRsaKey(certificate: Uint8Array): number | undefined {
+  const key = new X509Certificate(certificate).publicKey;
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  return key.asymmetricKeyType?.startsWith("rsa") && bits !== undefined && bits < MIN_RSA_BITS
+    ? bits
+    : undefined;
+}
+
+/**
+ * A certificate's own signature: the algorithm `issuer` signed it with and the issuer's key size
+ * (CRYPTO_CONSTRAINTS_FAILURE_NO_POE: nothing proves the certificate existed before forging it
+ * became feasible).
+ */
+export function certificateCryptoFindings(
+  certificate: Uint8Array,
+  issuer: Uint8Array,
+  named: string,
+): ValidationFinding[] {
+  const findings: ValidationFinding[] = [];
+  const weak = WEAK_ALGORITHMS.get(certificateFields(certificate).signatureAlgorithmOid);
+  if (weak) {
+    findings.push({
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+      reason: `${named} is signed with ${weak}`,
+    });
+  }
+  const bits = shortRsaKey(issuer);
+  if (bits !== undefined) {
+    findings.push({
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+      reason: `${named} is signed by ${subjectOf(issuer)}, whose key is RSA-${bits} (at least ${MIN_RSA_BITS} bits required)`,
+    });
+  }
+  return findings;
+}
+
 /** SHA-1/MD5 digests or signatures and RSA keys under 2048 bits: CRYPTO_CONSTRAINTS_FAILURE_NO_POE. */
 export function cryptoFindings(verification: SignerVerification, role: string): ValidationFinding[] {
   const findings: ValidationFinding[] = [];
@@ -194,15 +249,12 @@ export function cryptoFindings(verification: SignerVerification, role: string): 
     if (weak)
       findings.push({ subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE", reason: `${role} uses ${weak}` });
   }
-  if (verification.signerCertificate) {
-    const key = new X509Certificate(verification.signerCertificate).publicKey;
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if (key.asymmetricKeyType?.startsWith("rsa") && bits !== undefined && bits < MIN_RSA_BITS) {
-      findings.push({
-        subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
-        reason: `${role} key is RSA-${bits} (at least ${MIN_RSA_BITS} bits required)`,
-      });
-    }
+  const bits = verification.signerCertificate && shortRsaKey(verification.signerCertificate);
+  if (bits) {
+    findings.push({
+      subIndication: "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+      reason: `${role} key is RSA-${bits} (at least ${MIN_RSA_BITS} bits required)`,
+    });
   }
   return findings;
 }

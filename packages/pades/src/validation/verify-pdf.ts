@@ -25,7 +25,7 @@ import {
 import { lockPermission, type ModificationPolicy, signatureLocks } from "./changes/policy";
 import { type Indication, indicationOf, type SubIndication } from "./indication";
 import {
-  checkPathRevocation,
+  checkCertificatePaths,
   cryptoFindings,
   type PathToCheck,
   type RevocationEvidence,
@@ -268,25 +268,29 @@ function signatureTime(report: PdfSignatureReport, options: VerifyPdfOptions): D
 }
 
 /**
- * Revocation on every path of a signature: the signer's (judged at the signature's time, a
- * revocation after its valid time-stamp not counting) and its time-stamp authorities' (judged at
- * their genTime; a revoked TSA fails the time-stamp whenever it was revoked, since nothing later
- * proves the token was made before the key was given up).
+ * Revocation and algorithms on every path of a signature: the signer's (judged at the signature's
+ * time) and its time-stamp authority's (judged at the token's genTime). A revocation does not
+ * count when a proof of existence precedes it: for the signer, its signature time-stamp or a later
+ * archive time-stamp; for a time-stamp token, a later archive time-stamp (`archivedAt`, the
+ * earliest good document time-stamp over it). A token's own genTime is only its TSA's claim: a
+ * TSA revoked after it with no archive time-stamp before the revocation is REVOKED_NO_POE.
  */
 async function judgePaths(
   report: PdfSignatureReport,
   info: SignatureInfo,
   dssCertificates: Uint8Array[],
   evidence: RevocationEvidence,
+  archivedAt: Date | undefined,
   options: VerifyPdfOptions & { now: Date; graceMs: number },
 ): Promise<void> {
   const paths: PathToCheck[] = [];
   const signed = report.cms ?? report.documentTimestamp;
   const stamp = report.cms?.signatureTimestamp ?? report.documentTimestamp;
   if (report.cms?.signerCertificate) {
-    const provenAt = report.cms.signatureTimestamp?.valid
+    const stampedAt = report.cms.signatureTimestamp?.valid
       ? new Date(report.cms.signatureTimestamp.genTime)
       : undefined;
+    const provenAt = earliest(stampedAt, archivedAt);
     paths.push({
       role: "signer",
       certificate: report.cms.signerCertificate,
@@ -296,14 +300,21 @@ async function judgePaths(
   }
   if (stamp?.signerCertificate && stamp.valid) {
     const role = report.documentTimestamp ? "document time-stamp" : "signature time-stamp";
-    paths.push({ role, certificate: stamp.signerCertificate, at: new Date(stamp.genTime) });
+    const genTime = new Date(stamp.genTime);
+    paths.push({
+      role,
+      certificate: stamp.signerCertificate,
+      at: genTime,
+      provenAt: archivedAt,
+      claimedAt: genTime,
+    });
   }
   if (!signed || paths.length === 0) return;
   const carried =
     info.type === "DocTimeStamp"
       ? parseCms(info.contents).certificates
       : certificatesOfSignature(info.contents);
-  const { findings, notes } = await checkPathRevocation(paths, evidence, {
+  const { findings, notes } = await checkCertificatePaths(paths, evidence, {
     trustRoots: options.trustRoots,
     pool: [...carried, ...dssCertificates, ...options.trustRoots],
     now: options.now,
@@ -312,6 +323,33 @@ async function judgePaths(
   });
   report.findings.push(...findings);
   report.problems.push(...notes);
+}
+
+function earliest(...times: Array<Date | undefined>): Date | undefined {
+  const known = times.filter((time): time is Date => time !== undefined);
+  return known.length === 0 ? undefined : new Date(Math.min(...known.map((time) => time.getTime())));
+}
+
+/**
+ * The earliest proof of existence a later archive (document) time-stamp gives what signature
+ * `index` covers: the genTime of a valid, trusted document time-stamp over its revision whose own
+ * paths hold (no findings; judged before, as the signatures are judged from the last).
+ */
+function archiveTime(signatures: PdfSignatureReport[], index: number): Date | undefined {
+  const covered = signatures[index]!.signedLength;
+  return earliest(
+    ...signatures
+      .slice(index + 1)
+      .filter(
+        (later) =>
+          later.documentTimestamp !== undefined &&
+          later.signedLength > covered &&
+          later.valid &&
+          later.trusted &&
+          later.findings.length === 0,
+      )
+      .map((later) => new Date(later.documentTimestamp!.genTime)),
+  );
 }
 
 /** PAdES baseline level of a /Sig, given what the rest of the file adds. */
@@ -391,18 +429,23 @@ export async function verifyPdfSignatures(
   // What --online fetches joins the /DSS's data, for the signatures after it too.
   const evidence: RevocationEvidence = { ocsps: [...(dss?.ocsps ?? [])], crls: [...(dss?.crls ?? [])] };
   const signatures: PdfSignatureReport[] = [];
-  for (const field of fields) {
-    const info = field.signature;
-    const report = await verifyOne(source, field, options);
+  for (const field of fields) signatures.push(await verifyOne(source, field, options));
+  // From the last: a document time-stamp's own paths are judged before it proves what it covers.
+  for (let index = signatures.length - 1; index >= 0; index--) {
+    const report = signatures[index]!;
+    if (!report.valid) continue;
+    const archivedAt = archiveTime(signatures, index);
+    await judgePaths(report, fields[index]!.signature, dss?.certs ?? [], evidence, archivedAt, {
+      ...options,
+      now,
+      graceMs,
+    });
+  }
+  for (const [index, report] of signatures.entries()) {
+    const info = fields[index]!.signature;
     const certificate = report.cms?.signerCertificate;
-    if (report.valid)
-      await judgePaths(report, info, dss?.certs ?? [], evidence, { ...options, now, graceMs });
     if ((dss || options.online) && certificate) {
-      const pool = [
-        ...parseCms(field.signature.contents).certificates,
-        ...(dss?.certs ?? []),
-        ...options.trustRoots,
-      ];
+      const pool = [...parseCms(info.contents).certificates, ...(dss?.certs ?? []), ...options.trustRoots];
       report.revocation = revocationStatus(certificate, pool, evidence.ocsps, evidence.crls, {
         at: signatureTime(report, options),
         now,
@@ -428,7 +471,6 @@ export async function verifyPdfSignatures(
         },
       ];
     }
-    signatures.push(report);
   }
   const revisions = new RevisionChain(doc, open);
   for (const [index, report] of signatures.entries()) {

@@ -10,6 +10,7 @@ import {
   MAX_INLINE_ITEMS,
   newBatchId,
   type StorePrefix,
+  tenantJobObjects,
 } from "@esign/jobs";
 import { assertAllowed, type ObjectRef, type TenantStoragePolicy } from "@esign/storage";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -17,7 +18,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { ErrorSchema, JobIdParamsSchema } from "../schemas";
-import { signerFor } from "../tenancy";
+import { signerFor, uploadArea } from "../tenancy";
 import type { RouteDeps } from "./deps";
 
 /** The batch request minus what the gateway decides (tenant); inline items are capped. */
@@ -108,12 +109,9 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
         assertWebhookSecretGranted(callback, policy.webhookSecretIds);
       }
       for (const item of items ?? []) {
-        assertAllowed(item.input, policy);
-        if (item.output) {
-          assertAllowed(item.output, policy);
-          // Refused now rather than after the signing call, which may be paid for.
-          await deps.stores.get(item.output.store).checkWritable(item.output.key);
-        }
+        const { output } = tenantJobObjects(item, policy);
+        // Refused now rather than after the signing call, which may be paid for.
+        await deps.stores.get(output.store).checkWritable(output.key);
         if (item.signer) signerFor(caller, item.signer);
         assertWebhookSecretGranted(item.callback, policy.webhookSecretIds);
       }
@@ -127,7 +125,7 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
         (items
           ? {
               store: caller.tenant.uploadStore,
-              key: `${caller.tenant.uploadPrefix ?? ""}batches/${id}.manifest.jsonl`,
+              key: `${uploadArea(caller, "")}batches/${id}.manifest.jsonl`,
             }
           : defaultManifestRef({ ...settings, tenant: caller.tenantId }, id));
       assertAllowed(manifest, policy);

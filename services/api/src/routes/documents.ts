@@ -4,14 +4,14 @@ import { readChunks } from "@esign/pdf";
 import type { ObjectRef, StoreRegistry } from "@esign/storage";
 import type { FastifyReply } from "fastify";
 import type { Caller } from "../auth";
+import { uploadArea } from "../tenancy";
 
 /**
  * Where an uploaded document of this tenant is stored (a fresh key nobody else can guess) and where
- * its signed copy goes: both under the tenant's upload prefix, so inside a prefix-limited tenant's
- * area (the job default `signed/<key>` would put the copy outside it).
+ * its signed copy goes: both in the tenant's upload area, so inside a prefix-limited tenant's area.
  */
 export function uploadRefs(caller: Caller): { input: ObjectRef; output: ObjectRef } {
-  const prefix = caller.tenant.uploadPrefix ?? `uploads/${caller.tenantId}/`;
+  const prefix = uploadArea(caller, `uploads/${caller.tenantId}/`);
   const name = `${new Date().toISOString().slice(0, 10)}/${randomUUID()}.pdf`;
   const store = caller.tenant.uploadStore;
   return { input: { store, key: `${prefix}${name}` }, output: { store, key: `${prefix}signed/${name}` } };

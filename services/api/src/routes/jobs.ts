@@ -2,19 +2,19 @@ import { EsignError } from "@esign/errors";
 import {
   assertWebhookSecretGranted,
   DeliveryAttemptSchema,
-  defaultOutputRef,
   getDeliveries,
   type JobStatus,
+  tenantJobObjects,
 } from "@esign/jobs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { CreateJobBodySchema, ErrorSchema, JobIdParamsSchema, SignQuerySchema } from "../schemas";
-import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
-import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf } from "./sign";
+import { pdfPasswordRef, requestPdf, requirePdfUpload, storeRequestPdf, submitUpload } from "./sign";
 
 const JobViewSchema = z.object({
   id: z.string(),
@@ -74,13 +74,13 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
     async (request, reply) => {
       const caller = callerOf(request);
       const body = request.body;
-      assertJobObjectsAllowed(caller, body.input, body.output);
+      const { output } = tenantJobObjects(body, caller.tenant);
       // Refused now rather than after the signing call, which may be paid for.
-      const output = body.output ?? defaultOutputRef(body.input);
       await deps.stores.get(output.store).checkWritable(output.key);
       assertWebhookSecretGranted(body.callback, caller.tenant.webhookSecretIds);
       const submitted = await deps.client.submit({
         ...body,
+        output,
         signer: signerFor(caller, body.signer),
         idempotencyKey: tenantIdempotencyKey(caller, body.idempotencyKey),
         tenant: caller.tenantId,
@@ -110,13 +110,12 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
       const caller = callerOf(request);
       const signer = signerFor(caller, request.query.signer);
       const { input, output } = await storeRequestPdf(request, deps, await requestPdf(request));
-      const submitted = await deps.client.submit({
+      const submitted = await submitUpload(request, deps, {
         input,
         output,
         signer,
         pdfPassword: pdfPasswordRef(request.query.pdfPasswordSecret),
         level: request.query.level,
-        tenant: caller.tenantId,
       });
       return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
     },

@@ -1,12 +1,12 @@
 import type { Readable } from "node:stream";
 import { EsignError, isEsignError } from "@esign/errors";
-import type { SignJobInput, SignResult } from "@esign/jobs";
-import type { ObjectRef } from "@esign/storage";
+import { type SignJobInput, type SignResult, type Submitted, tenantJobObjects } from "@esign/jobs";
+import { type ObjectRef, sameRef } from "@esign/storage";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { type Caller, callerOf } from "../auth";
 import { AcceptedSchema, ErrorSchema, type SignQuery, SignQuerySchema } from "../schemas";
-import { assertJobObjectsAllowed, assertOwnSubmission, signerFor, tenantIdempotencyKey } from "../tenancy";
+import { assertOwnJob, signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf, uploadRefs } from "./documents";
@@ -118,12 +118,39 @@ export async function storeRequestPdf(
   pdf: RequestPdf,
 ): Promise<{ input: ObjectRef; output: ObjectRef }> {
   const caller = callerOf(request);
-  const refs = uploadRefs(caller);
-  assertJobObjectsAllowed(caller, refs.input, refs.output);
+  const refs = tenantJobObjects(uploadRefs(caller), caller.tenant);
   await storeUpload(deps.stores.get(refs.input.store), refs.input.key, pdf.body, pdf.declaredLength, {
     maxBytes: deps.config.maxUploadBytes,
   });
   return refs;
+}
+
+/**
+ * Submits the job of a stored upload. When the submission is refused, or collapses into an earlier
+ * job of the same idempotency key (which signs its own upload), the upload is removed: nothing is
+ * left in storage that no job will read.
+ */
+export async function submitUpload(
+  request: FastifyRequest,
+  deps: RouteDeps,
+  job: SignJobInput & { input: ObjectRef },
+): Promise<Submitted> {
+  const caller = callerOf(request);
+  const discard = () => deps.stores.get(job.input.store).delete(job.input.key);
+  let submitted: Submitted;
+  try {
+    submitted = await deps.client.submit({ ...job, tenant: caller.tenantId });
+  } catch (error) {
+    await discard().catch((cause: unknown) =>
+      request.log.warn({ err: cause }, "removing a refused upload failed"),
+    );
+    throw error;
+  }
+  if (job.idempotencyKey === undefined) return submitted;
+  const { job: accepted } = await deps.client.get(submitted.id);
+  if (!sameRef(accepted.input, job.input)) await discard();
+  assertOwnJob(caller, accepted);
+  return submitted;
 }
 
 /** Options from the query, overridden by multipart form fields; checked against the same schema. */
@@ -165,8 +192,7 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       const options = signOptions(request.query, pdf.fields);
       const job = jobFromQuery(options, caller);
       const { input, output } = await storeRequestPdf(request, deps, pdf);
-      const submitted = await deps.client.submit({ ...job, input, output, tenant: caller.tenantId });
-      await assertOwnSubmission(deps.client, caller, submitted.id);
+      const submitted = await submitUpload(request, deps, { ...job, input, output });
       const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
       try {

@@ -3,6 +3,12 @@ import { z } from "zod";
 import type { SimulatorContext } from "../context";
 import { requireApiKey } from "../http/auth";
 import { invalidParameter, invalidRequest } from "../http/service-error";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IdempotencyStore,
+  REPLAYED_HEADER,
+  requestFingerprint,
+} from "../idempotency";
 import { signCms } from "./sign-cms";
 
 const SHA256_LENGTH = 32;
@@ -22,8 +28,9 @@ export function registerCmsRoutes(app: FastifyInstance, context: SimulatorContex
   app.post(
     "/esign/v1/sign",
     { config: { groups: ["cms", "sign"] }, preHandler: requireApiKey(context) },
-    async (request) => {
+    async (request, reply) => {
       const input = signRequestSchema.parse(request.body);
+      const idempotencyKey = IdempotencyStore.keyOf(request.headers[IDEMPOTENCY_KEY_HEADER]);
       const digest = Buffer.from(input.digest, "base64");
       if (digest.length !== SHA256_LENGTH) throw invalidParameter("digest");
       const credential = context.credentials.get(input.credentialId);
@@ -31,21 +38,34 @@ export function registerCmsRoutes(app: FastifyInstance, context: SimulatorContex
       if (credential.authMode !== "implicit") {
         throw invalidRequest(`Credential ${credential.id} needs explicit authorisation; use the CSC API`);
       }
-      context.refuseIfRevoked(credential.id);
-      const reservation = context.clients.reserveSignCall(request.sim.client!);
-      try {
-        const result = await signCms(
-          context,
-          credential,
-          digest,
-          input.level,
-          request.sim.fault.wrongSignature,
-        );
-        reservation.bill(1);
-        return result;
-      } finally {
-        reservation.release();
+      const client = request.sim.client!;
+      const { answer, replayed } = await context.idempotency.once(
+        client.id,
+        idempotencyKey,
+        requestFingerprint("esign/v1/sign", input),
+        async () => {
+          context.refuseIfRevoked(credential.id);
+          const reservation = context.clients.reserveSignCall(client);
+          try {
+            const result = await signCms(
+              context,
+              credential,
+              digest,
+              input.level,
+              request.sim.fault.wrongSignature,
+            );
+            reservation.bill(1);
+            return result;
+          } finally {
+            reservation.release();
+          }
+        },
+      );
+      if (replayed) {
+        context.usage.recordCall(client.id, "replays");
+        reply.header(REPLAYED_HEADER, "true");
       }
+      return answer;
     },
   );
 }

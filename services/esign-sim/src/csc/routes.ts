@@ -14,6 +14,12 @@ import {
   stringArray,
 } from "../http/params";
 import { invalidParameter, invalidRequest, missingParameter, ServiceError } from "../http/service-error";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IdempotencyStore,
+  REPLAYED_HEADER,
+  requestFingerprint,
+} from "../idempotency";
 import { hashByOid, OID } from "../oids";
 import { signDigest } from "../signing/raw-signature";
 import { type CertificatesChoice, credentialInfo } from "./credential-info";
@@ -164,15 +170,18 @@ export function registerCscRoutes(app: FastifyInstance, context: SimulatorContex
     });
   });
 
-  app.post("/csc/v2/signatures/signHash", { ...authenticated, config: CSC_SIGN }, async (request) => {
+  app.post("/csc/v2/signatures/signHash", { ...authenticated, config: CSC_SIGN }, async (request, reply) => {
     const body = jsonBody(request);
+    const idempotencyKey = IdempotencyStore.keyOf(request.headers[IDEMPOTENCY_KEY_HEADER]);
     const credential = credentialFrom(context, body);
-    context.refuseIfRevoked(credential.id);
+    const signAlgo = requiredString(body, "signAlgo");
+    const hashAlgorithmOid = optionalString(body, "hashAlgorithmOID");
+    const signAlgoParams = optionalString(body, "signAlgoParams");
     const { scheme, hashLength } = resolveSignatureScheme(
       credential,
-      requiredString(body, "signAlgo"),
-      optionalString(body, "hashAlgorithmOID"),
-      optionalString(body, "signAlgoParams"),
+      signAlgo,
+      hashAlgorithmOid,
+      signAlgoParams,
     );
     const hashes = decodedHashes(body, hashLength);
     if (hashes.bytes.length > credential.multisign) {
@@ -183,25 +192,46 @@ export function registerCscRoutes(app: FastifyInstance, context: SimulatorContex
     const sad = optionalString(body, "SAD");
     // Implicit credentials (seals) are authorised by the access token alone; a SAD, if sent, must still be valid.
     if (sad === undefined && credential.authMode === "explicit") throw missingParameter("string", "SAD");
-    const reservation = context.clients.reserveSignCall(request.sim.client!);
-    try {
-      if (sad !== undefined) {
-        context.activations.use(sad, {
-          clientId: clientId(request),
-          credentialId: credential.id,
-          hashes: hashes.encoded,
-        });
-      }
-      const key = context.credentialCertificate(credential.id).key;
-      const signatures = hashes.bytes.map((hash) =>
-        signDigest(key, request.sim.fault.wrongSignature ? decoyDigest(hash) : hash, scheme).toString(
-          "base64",
-        ),
-      );
-      reservation.bill(signatures.length);
-      return { signatures };
-    } finally {
-      reservation.release();
+    // The SAD is left out: a retry brings a fresh authorization for the same signatures.
+    const fingerprint = requestFingerprint("signatures/signHash", [
+      credential.id,
+      hashes.encoded,
+      hashAlgorithmOid,
+      signAlgo,
+      signAlgoParams,
+    ]);
+    const { answer, replayed } = await context.idempotency.once(
+      clientId(request),
+      idempotencyKey,
+      fingerprint,
+      async () => {
+        context.refuseIfRevoked(credential.id);
+        const reservation = context.clients.reserveSignCall(request.sim.client!);
+        try {
+          if (sad !== undefined) {
+            context.activations.use(sad, {
+              clientId: clientId(request),
+              credentialId: credential.id,
+              hashes: hashes.encoded,
+            });
+          }
+          const key = context.credentialCertificate(credential.id).key;
+          const signatures = hashes.bytes.map((hash) =>
+            signDigest(key, request.sim.fault.wrongSignature ? decoyDigest(hash) : hash, scheme).toString(
+              "base64",
+            ),
+          );
+          reservation.bill(signatures.length);
+          return { signatures };
+        } finally {
+          reservation.release();
+        }
+      },
+    );
+    if (replayed) {
+      context.usage.recordCall(clientId(request), "replays");
+      reply.header(REPLAYED_HEADER, "true");
     }
+    return answer;
   });
 }

@@ -14,8 +14,9 @@ import {
   parseSignJob,
   SIGN_JOB_NAME,
   type SignJob,
+  tenantJobObjects,
 } from "@esign/jobs";
-import { assertAllowed, type StoreRegistry } from "@esign/storage";
+import type { StoreRegistry } from "@esign/storage";
 import type { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { readBatchItems, type SourcedItem } from "./item-sources";
@@ -119,10 +120,12 @@ function outcomeOf(item: SourcedItem, data: BatchExpandData): Outcome {
     return reject(new EsignError("E_INVALID_JOB", `invalid item: ${summary}`), item.raw as object);
   }
   try {
-    const job = parseSignJob(batchItemJob(parsed.data, data.options, data.batchId, data.tenant));
+    const fields = batchItemJob(parsed.data, data.options, data.batchId, data.tenant);
+    // With the tenant's policy: inside its area, and an item without output signed into it too.
+    const job = parseSignJob(
+      data.policy ? { ...fields, ...tenantJobObjects(parsed.data, data.policy) } : fields,
+    );
     if (data.policy) {
-      assertAllowed(job.input, data.policy);
-      assertAllowed(job.output, data.policy);
       if (data.policy.signers && !data.policy.signers.includes(job.signer)) {
         throw new EsignError(
           "E_FORBIDDEN",

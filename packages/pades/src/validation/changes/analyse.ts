@@ -10,6 +10,7 @@ import {
   PdfString,
 } from "@esign/pdf";
 import { openRevision, revisionEnds } from "../revisions";
+import { hiddenSignedText, SignedText } from "./overlay";
 import { describePolicy, type ModificationPolicy } from "./policy";
 import { isReadOnlyField, type RevisionRoles, type RoleOf, revisionRoles } from "./roles";
 
@@ -147,6 +148,7 @@ class RevisionDiff {
     private readonly beforeRoles: RevisionRoles,
     private readonly afterRoles: RevisionRoles,
     private readonly policy: ModificationPolicy,
+    private readonly signedText: SignedText,
   ) {
     this.rules = describePolicy(policy);
     this.beforeEntries = definedEntries(before);
@@ -187,7 +189,42 @@ class RevisionDiff {
           : this.verdict(num, "unreferenced", true, "an object nothing referred to was freed"),
       );
     }
+    for (const change of changes) {
+      if (!change.allowed) continue;
+      const hidden = await this.hiddenText(Number.parseInt(change.object, 10));
+      if (!hidden) continue;
+      change.allowed = false;
+      change.why += `, but it is drawn over signed text on page ${hidden.page} ("${hidden.text}"): shadow attack "hide" by overlay`;
+    }
     return changes;
+  }
+
+  /**
+   * The signed text an allowed change draws over: an annotation added or changed, or an appearance
+   * added or replaced for an annotation or a form field (a fill), when the annotation did not
+   * already cover that text before this revision (what the signer saw hidden was not shown to
+   * them). A signature's own appearance is where its signer chose to put it, and is not judged here.
+   */
+  private async hiddenText(num: number): Promise<{ page: number; text: string } | undefined> {
+    const role = this.afterRoles.roles.get(num);
+    let annotation = num;
+    let appearance: PdfStream | undefined;
+    if (role?.role === "appearance" && role.owner !== undefined && role.fieldType !== "Sig") {
+      const stream = await this.after.getObject(num);
+      // Only the appearance streams themselves (fonts and images they use are not drawn alone).
+      if (!(stream instanceof PdfStream) || !stream.dict.has("BBox")) return undefined;
+      annotation = role.owner;
+      appearance = stream;
+    } else if (role?.role !== "annotation") {
+      return undefined;
+    }
+    const ref = new PdfRef(annotation, 0);
+    const now = await this.after.resolveDict(ref);
+    const hidden = now && (await hiddenSignedText(this.after, annotation, now, this.signedText, appearance));
+    if (!hidden) return undefined;
+    const before = this.beforeEntries.has(annotation) ? await this.before.resolveDict(ref) : undefined;
+    const already = before && (await hiddenSignedText(this.before, annotation, before, this.signedText));
+    return already?.page === hidden.page && already.text === hidden.text ? undefined : hidden;
   }
 
   private verdict(num: number, kind: string, allowed: boolean, why: string): DocumentChange {
@@ -521,10 +558,12 @@ export async function analyseLaterRevisions(
 ): Promise<ModificationReport> {
   const changes: DocumentChange[] = [];
   const lengths = [signedLength, ...(await revisions.endsAfter(signedLength))];
+  const signedText = new SignedText(await revisions.open(signedLength), revisions.password);
   for (let i = 1; i < lengths.length; i++) {
     const before = await revisions.open(lengths[i - 1]!);
     const after = await revisions.open(lengths[i]!);
-    const diff = new RevisionDiff(before, after, await rolesOf(before), await rolesOf(after), policy);
+    const roles = [await rolesOf(before), await rolesOf(after)] as const;
+    const diff = new RevisionDiff(before, after, ...roles, policy, signedText);
     changes.push(...(await diff.changes()));
   }
   const modifications: Modifications =
@@ -541,6 +580,10 @@ export class RevisionChain {
     /** How the file was opened (an encrypted file's password): every revision opens the same way. */
     private readonly options: OpenOptions = {},
   ) {}
+
+  get password(): string | undefined {
+    return this.options.password;
+  }
 
   open(length: number): Promise<PdfDocument> {
     if (length === this.full.source.size) return Promise.resolve(this.full);
