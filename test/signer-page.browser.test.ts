@@ -13,12 +13,11 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "@esign/runtime";
 import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningAgent, startAllInOne } from "./support/all-in-one";
+import { type Mailbox, startMailbox } from "./support/mailbox";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -43,18 +42,12 @@ const DAVE = "dave@example.test";
 const ERIN = "erin@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
-interface Mail {
-  to: string[];
-  raw: string;
-}
-
 let agent: RunningAgent;
 let browser: Browser;
-let smtp: SMTPServer;
+let mailbox: Mailbox;
 /** Receives the agent's webhooks (answers 204), so the console has deliveries to show. */
 let receiver: Server;
 let receiverUrl: string;
-const mails: Mail[] = [];
 /** Every URL any page of the browser asked for. */
 const requests: string[] = [];
 /** CSP violations and page errors, reported by the browser's console. */
@@ -64,31 +57,15 @@ const tokens: string[] = [];
 
 describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS"],
-      onData(stream, session, done) {
-        const chunks: Buffer[] = [];
-        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-        stream.on("end", () => {
-          mails.push({
-            to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-            raw: Buffer.concat(chunks).toString("utf8"),
-          });
-          done();
-        });
-      },
-    });
     receiver = createServer((request, response) => {
       request.resume();
       request.on("end", () => response.writeHead(204).end());
     });
     await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-    const smtpPort = await freePort();
-    await new Promise<void>((done) => smtp.listen(smtpPort, "127.0.0.1", done));
+    mailbox = await startMailbox();
     agent = await startAllInOne({
-      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SMTP_URL: mailbox.url,
       MAIL_FROM: "esign-agent <agent@example.test>",
       CONTRACT_SENDER_NAME: "Example Corp HR",
       WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
@@ -102,7 +79,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   afterAll(async () => {
     await browser?.close();
     agent?.stop();
-    await new Promise<void>((done) => (smtp ? smtp.close(done) : done()));
+    await mailbox?.close();
     await new Promise((done) => receiver?.close(done));
   });
 
@@ -255,7 +232,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     ]);
 
     // Alice, on a laptop: the link from her invitation.
-    const aliceLink = linkIn(await nextMail(ALICE, 0));
+    const aliceLink = linkIn(await mailbox.mailTo(ALICE, /Please sign/));
     expect(aliceLink).toBe(contract.signers[0]!.url);
     const alice = await open(DESKTOP, "en-US,en;q=0.9");
     await alice.page.goto(aliceLink);
@@ -302,16 +279,16 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await alice.context.close();
 
     // Bob, on a phone: his invitation arrives once Alice has signed; his code by e-mail.
-    const bobLink = linkIn(await nextMail(BOB, 0));
+    const bobLink = linkIn(await mailbox.mailTo(BOB, /Please sign/));
     const bob = await open(PHONE, "en-US,en;q=0.9");
     await bob.page.goto(bobLink);
     await expectRenderedPdf(bob.page);
     await expectAccessible(bob.page);
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-document-phone.png"), fullPage: true });
     await bob.page.check("#consent");
-    const mailsToBob = mails.filter((mail) => mail.to.includes(BOB)).length;
+    const mailsBefore = mailbox.mails.length;
     await bob.page.click("#request-code");
-    const code = otpIn(await nextMail(BOB, mailsToBob));
+    const code = otpIn(await mailbox.mailTo(BOB, /signing code/, mailsBefore));
     await bob.page.fill("#otp", code === "000000" ? "111111" : "000000");
     await bob.page.click("#sign");
     await expect
@@ -340,7 +317,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     ]);
 
     const carol = await open(PHONE, "zh-CN,zh;q=0.9");
-    await carol.page.goto(linkIn(await nextMail(CAROL, 0)));
+    await carol.page.goto(linkIn(await mailbox.mailTo(CAROL, /Please sign/)));
     await expectRenderedPdf(carol.page);
     // Keyboard only: Space ticks the box, Enter in the field submits, Enter opens the decline form.
     await carol.page.focus("#consent");
@@ -452,21 +429,6 @@ async function createContract(
   });
   expect(created.status, await created.clone().text()).toBe(201);
   return (await created.json()) as { id: string; signers: { email: string; url: string }[] };
-}
-
-/** The `index`-th mail to `address` (0 = the first), waiting for it to arrive. */
-async function nextMail(address: string, index: number): Promise<string> {
-  await expect
-    .poll(() => mails.filter((mail) => mail.to.includes(address)).length, { timeout: 60_000 })
-    .toBeGreaterThan(index);
-  return decodeQuotedPrintable(mails.filter((mail) => mail.to.includes(address))[index]!.raw);
-}
-
-/** Soft line breaks and =XX escapes of a quoted-printable body (links and codes are ASCII). */
-function decodeQuotedPrintable(raw: string): string {
-  return raw
-    .replace(/=\r?\n/g, "")
-    .replace(/=([0-9A-F]{2})/g, (_whole, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 function linkIn(mail: string): string {
