@@ -45,6 +45,8 @@ export const CreateContractSchema = z.strictObject({
     .optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   callback: CallbackSchema.optional(),
+  /** Language of the notices (mails, SMS). */
+  language: z.enum(["en", "zh-CN"]).default("en"),
   /** Who is told when a signer is locked or declines, and gets the completed document. */
   owner: z.strictObject({ name: z.string().max(200).optional(), email: z.email() }).optional(),
 });
@@ -134,6 +136,7 @@ export interface ContractRecord {
   sealed?: { signedAt: string; digest: string; certificateSubject: string };
   callback?: z.infer<typeof CallbackSchema>;
   owner?: { name?: string; email: string };
+  language: "en" | "zh-CN";
   signers: SignerRecord[];
   voidReason?: string;
 }

@@ -153,6 +153,7 @@ export class ContractService {
       ...(input.contract.seal && { sealLevel: input.contract.seal.level }),
       ...(input.contract.callback && { callback: input.contract.callback }),
       ...(input.contract.owner && { owner: input.contract.owner }),
+      language: input.contract.language,
       signers,
     };
     const invited = advanceTurn(contract);
@@ -243,8 +244,9 @@ export class ContractService {
       minutes: OTP_TTL_SECONDS / 60,
     };
     const to = signer.method === "sms-otp" ? signer.phone! : signer.email;
-    if (signer.method === "sms-otp") await this.deps.sms.send(to, renderNotice(notice).text);
-    else await this.deps.mailer.send({ to, ...renderNotice(notice) });
+    const rendered = renderNotice(notice, contract.language);
+    if (signer.method === "sms-otp") await this.deps.sms.send(to, rendered.text);
+    else await this.deps.mailer.send({ to, ...rendered });
     await this.audit(contract, "otp.sent", signer, origin, {
       channel: signer.method === "sms-otp" ? "sms" : "email",
     });
@@ -374,7 +376,7 @@ export class ContractService {
     if (locked) {
       await this.audit(contract, "locked", signer, origin);
       if (contract.owner) {
-        await this.notify(contract.owner.email, {
+        await this.notify(contract, contract.owner.email, {
           kind: "signer-locked",
           contractTitle: contract.title,
           signerName: signer.name,
@@ -401,7 +403,7 @@ export class ContractService {
     await this.audit(contract, "declined", signer, origin, { reason });
     await this.announce(contract, "contract.signer.declined", signer, { reason });
     for (const email of this.everyone(contract)) {
-      await this.notify(email, {
+      await this.notify(contract, email, {
         kind: "declined",
         contractTitle: contract.title,
         signerName: signer.name,
@@ -481,7 +483,7 @@ export class ContractService {
     await this.audit(contract, "completed", undefined, {}, { sha256: contract.currentSha256 });
     await this.announce(contract, "contract.completed", undefined, { sha256: contract.currentSha256 });
     for (const signer of contract.signers) {
-      await this.notify(signer.email, {
+      await this.notify(contract, signer.email, {
         kind: "completed",
         contractTitle: contract.title,
         recipientName: signer.name,
@@ -537,7 +539,7 @@ export class ContractService {
 
   private async invite(contract: ContractRecord, signers: SignerRecord[], kind: "invitation" | "reminder") {
     for (const signer of signers) {
-      const delivered = await this.notify(signer.email, {
+      const delivered = await this.notify(contract, signer.email, {
         kind,
         contractTitle: contract.title,
         signerName: signer.name,
@@ -562,7 +564,11 @@ export class ContractService {
 
   private async closingNotices(contract: ContractRecord, kind: "voided" | "expired"): Promise<void> {
     for (const signer of contract.signers) {
-      await this.notify(signer.email, { kind, contractTitle: contract.title, recipientName: signer.name });
+      await this.notify(contract, signer.email, {
+        kind,
+        contractTitle: contract.title,
+        recipientName: signer.name,
+      });
     }
   }
 
@@ -570,9 +576,9 @@ export class ContractService {
    * A notice that fails to go out is logged (and answered false): the transition it reports has
    * happened regardless.
    */
-  private async notify(to: string, notice: Notice): Promise<boolean> {
+  private async notify(contract: ContractRecord, to: string, notice: Notice): Promise<boolean> {
     try {
-      await this.deps.mailer.send({ to, ...renderNotice(notice) });
+      await this.deps.mailer.send({ to, ...renderNotice(notice, contract.language) });
       return true;
     } catch (error) {
       this.deps.logger.warn({ err: error, kind: notice.kind }, "cannot send a contract notice");

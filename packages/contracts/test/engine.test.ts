@@ -62,6 +62,7 @@ afterAll(async () => {
 async function create(
   signers: { name: string; order: number; auth: Record<string, string> }[],
   owner?: string,
+  language?: "en" | "zh-CN",
 ) {
   const id = newContractId();
   const original = { store: "default", key: `contracts/${id}/original.pdf` };
@@ -70,6 +71,7 @@ async function create(
     title: "Lease 12",
     signers: signers.map((signer) => ({ ...signer, email: `${signer.name.toLowerCase()}@example.com` })),
     ...(owner && { owner: { email: owner } }),
+    ...(language && { language }),
   });
   return runtime.service.create({
     tenant: "t1",
@@ -262,6 +264,11 @@ describe("reminders and SMS", () => {
     const next = await queue.getJob(contractJobId({ kind: "remind", contractId: contract.id }, "2"));
     expect(next?.opts.delay).toBe(72 * 3600_000);
     await queue.close();
+  });
+
+  it("writes the notices in the contract's language", async () => {
+    await create([{ name: "Qiu", order: 1, auth: { method: "email-otp" } }], undefined, "zh-CN");
+    expect(await mailTo("qiu@example.com", /Lease 12/)).toMatch(/[\u4e00-\u9fff]/);
   });
 
   it("sends an sms-otp signer's code through the SMS gateway", async () => {

@@ -178,7 +178,7 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
       schema: {
         summary: "Create and send a contract",
         description:
-          'multipart/form-data: a field `contract` (JSON: `{"title", "signers": [{"name", "email", "phone", "order", "auth": {"method": "esign-api", "credentialId"} | {"method": "email-otp"} | {"method": "sms-otp"} | {"method": "access-code", "code"}}], "seal": {"signer", "level"}, "expiresAt", "callback", "owner"}`) and a file field `document` (the PDF). Signers with the lowest order number are invited at once; the same number signs in parallel.',
+          'multipart/form-data: a field `contract` (JSON: `{"title", "signers": [{"name", "email", "phone", "order", "auth": {"method": "esign-api", "credentialId"} | {"method": "email-otp"} | {"method": "sms-otp"} | {"method": "access-code", "code"}}], "seal": {"signer", "level"}, "expiresAt", "callback", "owner": {"name", "email"}, "language": "en" | "zh-CN"}`) and a file field `document` (the PDF). Signers with the lowest order number are invited at once; the same number signs in parallel.',
         tags,
         consumes: ["multipart/form-data"],
         response: {
