@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EsignError } from "@esign/errors";
@@ -52,7 +52,10 @@ type Page = "signer" | "console";
  * the HTML. No key is needed to load them; the API calls they make are authorised as usual.
  */
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
-  const webDirectory = await firstExisting(WEB_DIRECTORIES);
+  const webDirectory = await builtPages(WEB_DIRECTORIES);
+  if (!webDirectory) {
+    app.log.warn("the browser pages are not built (pnpm build): /s/<token> and /console cannot load");
+  }
 
   app.addHook("onSend", async (_request, reply) => {
     reply.header("content-security-policy", PAGE_CSP);
@@ -78,7 +81,7 @@ export async function pageRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { "*": string } }>("/assets/*", hidden, async (request, reply) => {
     const relative = normalize(request.params["*"]);
     const contentType = CONTENT_TYPES[extname(relative)];
-    if (!webDirectory || !contentType || relative.startsWith("..") || relative.split(sep).includes("..")) {
+    if (!webDirectory || !contentType || relative.split(sep).includes("..")) {
       throw new EsignError("E_NOT_FOUND", `no asset ${request.params["*"]}`);
     }
     const body = await readFile(join(webDirectory, relative)).catch(() => {
@@ -89,16 +92,14 @@ export async function pageRoutes(app: FastifyInstance): Promise<void> {
   });
 }
 
-async function firstExisting(directories: string[]): Promise<string | undefined> {
+/** The first of `directories` that holds a build of the pages. */
+async function builtPages(directories: string[]): Promise<string | undefined> {
   for (const directory of directories) {
-    if (
-      await readFile(join(directory, "style.css")).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      return directory;
-    }
+    const built = await access(join(directory, "signer.js")).then(
+      () => true,
+      () => false,
+    );
+    if (built) return directory;
   }
   return undefined;
 }
