@@ -103,6 +103,10 @@ export interface SignerRecord {
   failedAttempts: number;
   /** Number of the current signature job of this signer (a new one after a refused PIN/OTP). */
   signAttempt: number;
+  /** When their invitation went out (an undelivered one is sent again by the next follow-up). */
+  invitedAt?: string;
+  /** The signature's audit event and webhook are out. */
+  signatureAnnounced?: boolean;
   /** When the signer first opened their link. */
   viewedAt?: string;
   /** IP and user agent of the request that authenticated the signature. */
@@ -137,6 +141,8 @@ export interface ContractRecord {
   callback?: z.infer<typeof CallbackSchema>;
   owner?: { name?: string; email: string };
   language: "en" | "zh-CN";
+  /** The completion's audit events, webhook and notices are out. */
+  completionAnnounced?: boolean;
   signers: SignerRecord[];
   voidReason?: string;
 }

@@ -33,6 +33,7 @@ import {
   isClosed,
   MAX_AUTH_ATTEMPTS,
   recordFailedAttempt,
+  sealDue,
   signerOf,
   signingRefused,
   startSigning,
@@ -447,26 +448,51 @@ export class ContractService {
     await this.scheduleReminder(contract, round + 1);
   }
 
-  /** After a signature (worker): audit, webhook, and the next signers' invitations. */
-  async signed(contract: ContractRecord, signer: SignerRecord, invited: SignerRecord[]): Promise<void> {
-    await this.audit(
+  /**
+   * What follows the signatures recorded so far (worker, after every signature or seal step): the
+   * signed events, the next signers' invitations, the seal job, the completion notices. Each is
+   * marked on the record once done, so a step retried after its process died between recording a
+   * signature and announcing it catches up, and nothing is announced twice (but a mail whose
+   * sender died before marking it).
+   */
+  async followUp(contractId: string): Promise<void> {
+    let contract = await this.deps.store.require(contractId);
+    for (const signer of contract.signers) {
+      if (signer.status !== "signed" || signer.signatureAnnounced) continue;
+      await this.audit(
+        contract,
+        "signed",
+        signer,
+        { ip: signer.ip, userAgent: signer.userAgent },
+        {
+          digest: signer.signature?.digest,
+          certificate: signer.signature?.certificateSubject,
+          field: signer.signature?.fieldName,
+        },
+      );
+      await this.announce(contract, "contract.signer.signed", signer);
+      ({ contract } = await this.deps.store.update(contractId, (current) => {
+        signerOf(current, signer.id).signatureAnnounced = true;
+      }));
+    }
+    if (contract.status === "completed" && !contract.completionAnnounced) {
+      await this.completed(contract);
+      await this.deps.store.update(contractId, (current) => {
+        current.completionAnnounced = true;
+      });
+      return;
+    }
+    if (isClosed(contract)) return;
+    await this.invite(
       contract,
-      "signed",
-      signer,
-      { ip: signer.ip, userAgent: signer.userAgent },
-      {
-        digest: signer.signature?.digest,
-        certificate: signer.signature?.certificateSubject,
-        field: signer.signature?.fieldName,
-        sha256: contract.currentSha256,
-      },
+      contract.signers.filter((signer) => signer.status === "pending" && !signer.invitedAt),
+      "invitation",
     );
-    await this.announce(contract, "contract.signer.signed", signer);
-    await this.invite(contract, invited, "invitation");
+    if (sealDue(contract)) await this.enqueue({ kind: "seal", contractId });
   }
 
-  /** The contract is complete (worker): audit, webhook, and the completed notice to everyone. */
-  async completed(contract: ContractRecord): Promise<void> {
+  /** The contract is complete: audit, webhook, and the completed notice to everyone. */
+  private async completed(contract: ContractRecord): Promise<void> {
     if (contract.sealed) {
       await this.audit(
         contract,
@@ -537,6 +563,7 @@ export class ContractService {
     await this.events?.close();
   }
 
+  /** Invitations are marked on the signer once delivered; reminders are not marked. */
   private async invite(contract: ContractRecord, signers: SignerRecord[], kind: "invitation" | "reminder") {
     for (const signer of signers) {
       const delivered = await this.notify(contract, signer.email, {
@@ -547,9 +574,13 @@ export class ContractService {
         url: this.linkOf(contract, signer),
         ...(contract.expiresAt && { expiresAt: contract.expiresAt }),
       });
-      if (kind === "invitation") {
-        await this.audit(contract, "sent", signer, {}, { to: signer.email, delivered });
-      }
+      if (kind === "reminder") continue;
+      await this.audit(contract, "sent", signer, {}, { to: signer.email, delivered });
+      if (!delivered) continue;
+      const at = new Date().toISOString();
+      await this.deps.store.update(contract.id, (current) => {
+        signerOf(current, signer.id).invitedAt ??= at;
+      });
     }
   }
 

@@ -92,30 +92,32 @@ export function signingRefused(signer: SignerRecord): boolean {
   return recordFailedAttempt(signer);
 }
 
-/** What happens after a signature: the next signers' turn, the seal, or completion. */
-export type AfterSignature =
-  | { next: "signers"; invited: SignerRecord[] }
-  | { next: "seal" }
-  | { next: "complete" };
-
+/**
+ * Records a signature: the next order number's signers get their turn, and with everyone signed
+ * the contract is complete, unless the seal is still to come.
+ */
 export function recordSignature(
   contract: ContractRecord,
   signer: SignerRecord,
   evidence: SignatureEvidence,
   version: { ref: ContractRecord["current"]; sha256: string },
   now: string,
-): AfterSignature {
+): void {
   signer.status = "signed";
   signer.signature = evidence;
   contract.current = version.ref;
   contract.currentSha256 = version.sha256;
   contract.revisions += 1;
   contract.updatedAt = now;
-  const invited = advanceTurn(contract);
-  if (currentOrder(contract) !== undefined) return { next: "signers", invited };
-  if (contract.sealLevel) return { next: "seal" };
-  close(contract, "completed", now);
-  return { next: "complete" };
+  advanceTurn(contract);
+  if (currentOrder(contract) === undefined && !contract.sealLevel) close(contract, "completed", now);
+}
+
+/** Everyone has signed and the seal is owed. */
+export function sealDue(contract: ContractRecord): boolean {
+  return (
+    !isClosed(contract) && currentOrder(contract) === undefined && !!contract.sealLevel && !contract.sealed
+  );
 }
 
 export function recordSeal(

@@ -26,8 +26,10 @@ import {
   newContractId,
   outboxKey,
   readOutbox,
+  recordSignature,
   signerOf,
   verifyAccessCode,
+  versionRef,
 } from "../src";
 
 const prefix = `{contracts-test-${randomBytes(4).toString("hex")}}`;
@@ -142,6 +144,52 @@ describe("signing order", () => {
     expect(await codeOf(runtime.service.void(contract.id, "t2", undefined))).toBe("E_NOT_FOUND");
     const types = (await runtime.audit.read(contract.id)).map((entry) => entry.type);
     expect(types).toEqual(["created", "sent", "declined"]);
+    expect((await runtime.audit.verify(contract.id)).valid).toBe(true);
+  });
+});
+
+describe("after a signature", () => {
+  it("follows up once: the signed event, the next invitation, completion; a repeat adds nothing", async () => {
+    const { contract } = await create([
+      { name: "Rae", order: 1, auth: { method: "email-otp" } },
+      { name: "Sol", order: 2, auth: { method: "email-otp" } },
+    ]);
+    // What the worker records after a signature (here without one), then its follow-up, twice:
+    // the second stands for a retried step whose first run died after recording.
+    const sign = (signerId: string, revision: number) =>
+      runtime.store.update(contract.id, (current) =>
+        recordSignature(
+          current,
+          signerOf(current, signerId),
+          {
+            signedAt: new Date().toISOString(),
+            digest: "ab".repeat(32),
+            certificateSubject: "CN=Seal",
+            fieldName: `Signer_${signerId}`,
+          },
+          { ref: versionRef(current, revision), sha256: "cd".repeat(32) },
+          new Date().toISOString(),
+        ),
+      );
+    const count = async (type: string) =>
+      (await runtime.audit.read(contract.id)).filter((entry) => entry.type === type).length;
+    const mailsTo = async (to: string) =>
+      (await readOutbox(redis, prefix)).filter((mail) => mail.to === to).length;
+
+    await sign("s1", 1);
+    await runtime.service.followUp(contract.id);
+    await runtime.service.followUp(contract.id);
+    expect(await count("signed")).toBe(1);
+    expect(await mailsTo("sol@example.com")).toBe(1);
+    expect(signerOf(await runtime.store.require(contract.id), "s2").invitedAt).toBeDefined();
+
+    await sign("s2", 2);
+    expect((await runtime.store.require(contract.id)).status).toBe("completed");
+    await runtime.service.followUp(contract.id);
+    await runtime.service.followUp(contract.id);
+    expect(await count("signed")).toBe(2);
+    expect(await count("completed")).toBe(1);
+    expect(await mailsTo("rae@example.com")).toBe(2); // invitation, completed
     expect((await runtime.audit.verify(contract.id)).valid).toBe(true);
   });
 });

@@ -3,7 +3,6 @@ import {
   type ContractRecord,
   type ContractService,
   type ContractStore,
-  currentOrder,
   isClosed,
   recordSeal,
   recordSignature,
@@ -182,10 +181,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     const contract = await store.require(step.contractId);
     const signer = signerOf(contract, step.signerId);
     if (signer.status === "signed") {
-      // A retry of a step whose process died after recording the signature: the seal may be owed.
-      if (contract.status === "in_progress" && currentOrder(contract) === undefined && contract.sealLevel) {
-        await service.enqueue({ kind: "seal", contractId: contract.id });
-      }
+      // A retry of a step whose process died after recording the signature: catch up on what follows.
+      await service.followUp(contract.id);
       return { outcome: "signed" };
     }
     if (isClosed(contract)) {
@@ -247,11 +244,11 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       );
     }
     const now = new Date().toISOString();
-    const { contract: after, result: next } = await store.update(contract.id, (current) => {
+    await store.update(contract.id, (current) => {
       const target = signerOf(current, signer.id);
       // Closed meanwhile (voided, expired): the signed version stays unused.
-      if (target.status === "signed" || isClosed(current)) return undefined;
-      return recordSignature(
+      if (target.status === "signed" || isClosed(current)) return;
+      recordSignature(
         current,
         target,
         {
@@ -267,10 +264,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       );
     });
     await options.signing.checkpoints.clear(CONTRACTS_QUEUE, `${contract.id}.${signer.id}`);
-    if (!next) return { outcome: "signed" };
-    await service.signed(after, signerOf(after, signer.id), next.next === "signers" ? next.invited : []);
-    if (next.next === "seal") await service.enqueue({ kind: "seal", contractId: contract.id });
-    if (next.next === "complete") await service.completed(after);
+    await service.followUp(contract.id);
     return { outcome: "signed" };
   }
 
@@ -309,7 +303,11 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
 
   async function seal(contractId: string, job: Job): Promise<void> {
     const contract = await store.require(contractId);
-    if (contract.sealed || !contract.sealLevel || isClosed(contract)) return;
+    if (contract.sealed || !contract.sealLevel || isClosed(contract)) {
+      // Sealed by an earlier run of this step, which may have died before announcing it.
+      await service.followUp(contractId);
+      return;
+    }
     const entry = options.signing.signers.get(contract.sealProfile);
     const result = await signStep(
       contract,
@@ -322,8 +320,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       job,
     );
     const now = new Date().toISOString();
-    const { contract: after, result: done } = await store.update(contractId, (current) => {
-      if (current.sealed || isClosed(current)) return false;
+    await store.update(contractId, (current) => {
+      if (current.sealed || isClosed(current)) return;
       recordSeal(
         current,
         {
@@ -334,10 +332,9 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         { ref: result.output, sha256: result.sha256 },
         now,
       );
-      return true;
     });
     await options.signing.checkpoints.clear(CONTRACTS_QUEUE, `${contractId}.seal`);
-    if (done) await service.completed(after);
+    await service.followUp(contractId);
   }
 
   const worker = new Worker(CONTRACTS_QUEUE, process, {
