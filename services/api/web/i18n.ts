@@ -10,6 +10,7 @@ const en = {
   "language.label": "Language",
   "language.en": "English",
   "language.zh-CN": "简体中文",
+  "page.noscript": "This page needs JavaScript: please turn it on for this site.",
 
   "signer.title": "Sign a document",
   "signer.loading": "Loading the document…",
@@ -113,6 +114,7 @@ const zhCN = {
   "language.label": "语言",
   "language.en": "English",
   "language.zh-CN": "简体中文",
+  "page.noscript": "此页面需要 JavaScript，请为本网站启用。",
 
   "signer.title": "签署文件",
   "signer.loading": "正在加载文件…",

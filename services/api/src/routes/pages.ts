@@ -117,7 +117,7 @@ function shell(page: Page, language: Language): string {
 <script type="module" src="/assets/${page}.js"></script>
 </head>
 <body${page === "console" ? ' class="console"' : ""}>
-<div id="app"><noscript>${escapeHtml(title)}: JavaScript is needed.</noscript></div>
+<div id="app"><noscript>${escapeHtml(translate(language, "page.noscript"))}</noscript></div>
 </body>
 </html>
 `;
