@@ -16,7 +16,7 @@ export interface RunningAgent {
   /** ESIGN_DATA_DIR of this agent (its local store is `objects/` inside). */
   dataDir: string;
   devKey: string;
-  /** Its BullMQ prefix (unique per agent). */
+  /** Its BullMQ prefix (unique per agent), as its banner prints it. */
   queuePrefix: string;
   /** A second tenant's key: tenant `other`, allowed only `default:other/`. */
   otherKey: string;
@@ -28,16 +28,17 @@ export interface RunningAgent {
   /** SIGKILL to the agent's process group: a crash, no draining. */
   kill(): Promise<void>;
   /** The environment it was started with, for a restart on the same ports, data folder and queues. */
-  env: Record<string, string>;
+  env: Record<string, string | undefined>;
 }
 
 /**
  * Starts the agent the way a user does (`pnpm start`, the all-in-one default: the built JavaScript
  * on node, built first when stale) on free ports, with a dev key and a second tenant, and waits for
- * its banner. `env` adds or overrides settings.
+ * its banner. `env` adds or overrides settings; `undefined` removes one (ESIGN_QUEUE_PREFIX: undefined
+ * lets the agent derive its prefix from its data folder).
  */
 export async function startAllInOne(
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   restart?: RunningAgent,
 ): Promise<RunningAgent> {
   const dataDir = restart?.dataDir ?? join(await mkdtemp(join(tmpdir(), "esign-agent-")), "data");
@@ -46,14 +47,13 @@ export async function startAllInOne(
     : [await freePort(), await freePort()];
   const devKey = restart?.devKey ?? `devkey-${randomBytes(12).toString("hex")}`;
   const otherKey = restart?.otherKey ?? `other-${randomBytes(12).toString("hex")}`;
-  const queuePrefix = restart?.queuePrefix ?? `{esign-test-${randomBytes(4).toString("hex")}}`;
-  const agentEnv: Record<string, string> = {
+  const agentEnv: Record<string, string | undefined> = {
     PORT: String(port),
     ESIGN_SIM_PORT: String(simPort),
     ESIGN_DATA_DIR: dataDir,
     ESIGN_DEV_API_KEY: devKey,
     // Its own queues: agents of other test files share this Redis, and must not take each other's jobs.
-    ESIGN_QUEUE_PREFIX: queuePrefix,
+    ESIGN_QUEUE_PREFIX: restart?.queuePrefix ?? `{esign-test-${randomBytes(4).toString("hex")}}`,
     ESIGN_TENANTS: JSON.stringify({
       other: { stores: { default: ["other/"] }, uploadPrefix: "other/uploads/" },
     }),
@@ -63,7 +63,9 @@ export async function startAllInOne(
   };
   const child = spawn("pnpm", ["start"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...agentEnv },
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...agentEnv }).filter(([, value]) => value !== undefined),
+    ),
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so stop() reaches pnpm, its shell and the agent alike.
     detached: true,
@@ -81,6 +83,8 @@ export async function startAllInOne(
     throw new Error(`the agent did not start:\n${output}`);
   }
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const queuePrefix = /queue prefix: (\{[^}]+\})/.exec(output)?.[1];
+  if (!queuePrefix) throw new Error(`the agent printed no queue prefix:\n${output}`);
   return {
     base: `http://127.0.0.1:${port}`,
     simUrl: `http://127.0.0.1:${simPort}`,

@@ -3,7 +3,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { EsignError } from "@esign/errors";
-import { SigningClient, type SignJobInput } from "@esign/jobs";
+import { dataDirQueuePrefix, SigningClient, type SignJobInput } from "@esign/jobs";
 import { writeSignedPdf } from "@esign/pipeline";
 import {
   createStores,
@@ -15,13 +15,18 @@ import {
 import { Redis } from "ioredis";
 import { asUsageError, LEVELS, type Level, userPath } from "./args";
 
-/** Same settings as the services: REDIS_URL, ESIGN_QUEUE_PREFIX, ESIGN_STORES (JSON), else the all-in-one defaults. */
+/**
+ * Same settings as the services: REDIS_URL, ESIGN_QUEUE_PREFIX, ESIGN_STORES (JSON), else the
+ * all-in-one's defaults for ESIGN_DATA_DIR (its store and its prefix).
+ */
 function environment() {
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  const prefix = process.env.ESIGN_QUEUE_PREFIX;
+  const dataDir = userPath(process.env.ESIGN_DATA_DIR ?? ".data");
+  const prefix =
+    process.env.ESIGN_QUEUE_PREFIX ?? (process.env.ESIGN_STORES ? undefined : dataDirQueuePrefix(dataDir));
   const stores = process.env.ESIGN_STORES
     ? StoresConfigSchema.parse(JSON.parse(process.env.ESIGN_STORES))
-    : defaultStoresConfig(userPath(process.env.ESIGN_DATA_DIR ?? ".data"));
+    : defaultStoresConfig(dataDir);
   return { redisUrl, prefix, stores };
 }
 
@@ -37,7 +42,7 @@ async function withClient<T>(
   const { redisUrl, prefix, stores: storesConfig } = environment();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   await redis.connect().catch((cause: unknown) => {
-    throw new EsignError("E_QUEUE", `cannot reach Redis at ${redisUrl}`, { cause });
+    throw new EsignError("E_UNAVAILABLE", `cannot reach Redis at ${redisUrl}`, { cause });
   });
   const client = new SigningClient({ connection: redis, prefix });
   const stores = createStores(storesConfig);

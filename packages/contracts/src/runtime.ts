@@ -30,6 +30,11 @@ export interface ContractRuntime {
 export function createContractRuntime(options: {
   settings: ContractSettings;
   redis: Redis;
+  /**
+   * For the blocking reads of QueueEvents (a gateway waiting for a signature); default `redis`.
+   * A gateway's `redis` has a command timeout that a blocking read must not have.
+   */
+  eventsConnection?: Redis;
   prefix: string;
   stores: StoreRegistry;
   /** Base URL of the gateway when ESIGN_PUBLIC_URL is unset. */
@@ -44,6 +49,12 @@ export function createContractRuntime(options: {
   const store = new ContractStore(redis, prefix);
   const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
+  // A Redis outage surfaces in the calls that fail (E_UNAVAILABLE); unheard 'error' events would crash the process.
+  for (const each of [queue, webhooks]) {
+    each.on("error", (error) =>
+      logger.warn({ err: error, queue: each.name }, "contract queue connection error"),
+    );
+  }
   const mailer = createMailer({
     smtpUrl: settings.smtpUrl,
     from: settings.mailFrom ?? "esign-agent <no-reply@esign-agent.invalid>",
@@ -61,6 +72,7 @@ export function createContractRuntime(options: {
     store,
     secrets: new ContractSecrets(settings.contractSecret),
     queue,
+    eventsConnection: options.eventsConnection ?? redis,
     webhooks,
     mailer,
     sms: createSmsSender({ webhookUrl: settings.smsWebhookUrl }),

@@ -11,6 +11,7 @@ import {
 } from "@esign/jobs";
 import type { ObjectRef } from "@esign/storage";
 import { type Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { AuditEventType, AuditTrail } from "./evidence/audit-trail";
 import type { ContractRecord, CreateContract, SignerRecord } from "./model";
@@ -52,6 +53,8 @@ export interface ContractServiceDeps {
   secrets: ContractSecrets;
   /** The `esign-contracts` queue. */
   queue: Queue;
+  /** Connection QueueEvents duplicates for its blocking reads (no command timeout). */
+  eventsConnection: Redis;
   /** The `esign-webhooks` queue. */
   webhooks: Queue;
   mailer: Mailer;
@@ -522,10 +525,15 @@ export class ContractService {
   /** Adds a contract job (deterministic id) and waits for its outcome; the job's failure as an EsignError. */
   async runJob(job: ContractJob, timeoutMs: number, nonce?: string): Promise<unknown> {
     const added = await this.enqueue(job, {}, nonce);
-    this.events ??= new QueueEvents(this.deps.queue.name, {
-      connection: this.deps.queue.opts.connection,
-      prefix: this.deps.queue.opts.prefix,
-    });
+    if (!this.events) {
+      this.events = new QueueEvents(this.deps.queue.name, {
+        connection: this.deps.eventsConnection,
+        prefix: this.deps.queue.opts.prefix,
+      });
+      this.events.on("error", (error) =>
+        this.deps.logger.warn({ err: error }, "contract queue events connection error"),
+      );
+    }
     await this.events.waitUntilReady();
     try {
       return await added.waitUntilFinished(this.events, timeoutMs);

@@ -104,7 +104,7 @@ export class ContractStore {
         return { contract, result };
       }
     }
-    throw new EsignError("E_QUEUE", `contract ${id} is changing too fast; try again`);
+    throw new EsignError("E_UNAVAILABLE", `contract ${id} is changing too fast; try again`);
   }
 
   private async expireTokens(contract: ContractRecord): Promise<void> {

@@ -59,8 +59,11 @@ export const ERROR_CODES = {
   E_LOCKED: { permanent: true, status: 423 },
   /** The contract is completed, declined, voided or expired: nothing can change it any more. */
   E_CONTRACT_CLOSED: { permanent: true, status: 409 },
-  /** Redis (the job queue) unreachable or refusing commands. */
-  E_QUEUE: { permanent: false, status: 503 },
+  /**
+   * Redis (the job queue) unreachable, refusing commands or silent past the command timeout: the
+   * request was not carried out (nothing was enqueued) and may be sent again.
+   */
+  E_UNAVAILABLE: { permanent: false, status: 503 },
   /** Waited for a job's outcome longer than asked; the job itself carries on. */
   E_TIMEOUT: { permanent: false, status: 504 },
   // Webhook receiver unreachable, timed out or answered non-2xx (services/notifier retries it)

@@ -2,7 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { EsignError } from "@esign/errors";
 import type { TenantStoragePolicy } from "@esign/storage";
-import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueEvents } from "bullmq";
+import {
+  type ConnectionOptions,
+  type IRedisTransaction,
+  Job,
+  type JobsOptions,
+  Queue,
+  QueueEvents,
+} from "bullmq";
+import type { ChainableCommander } from "ioredis";
+import { BoundedRedis } from "./bounded-redis";
 import { QUEUE_PREFIX, QUEUES, SIGN_JOB_NAME, SIGNING_QUEUES, type SigningQueueName } from "./constants";
 import {
   type JobFailure,
@@ -30,6 +39,19 @@ export const DEFAULT_JOB_OPTIONS = {
   removeOnFail: { age: 14 * 24 * HOUR },
 } as const satisfies JobsOptions;
 
+/** Marks a job key that does not exist yet when Redis runs this after ARGV[1] (ms, Redis's clock). */
+const MARK_IF_LATE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if now > tonumber(ARGV[1]) and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'esign-late', '1')
+  return 1
+end
+return 0`;
+const UNMARK_LATE = `
+if redis.call('HGET', KEYS[1], 'esign-late') == '1' then redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** addBulk sends one MULTI per chunk: big enough for throughput, small enough not to stall Redis. */
 const BULK_CHUNK = 500;
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
@@ -37,13 +59,19 @@ const DEFAULT_POLL_INTERVAL_MS = 2_000;
 export interface SigningClientOptions {
   /** ioredis options or instance (Redis or Cluster). */
   connection: ConnectionOptions;
+  /**
+   * The connection whose duplicates `waitFor` and `on` block on (QueueEvents); default
+   * `connection`. Give one when `connection` is bounded (a BoundedRedis): BullMQ refuses a
+   * connection with a retry limit for blocking reads, which must wait and retry forever.
+   */
+  eventsConnection?: ConnectionOptions;
   /** BullMQ prefix; keep it a `{hash tag}` on Redis Cluster. Default `{esign}`. */
   prefix?: string;
   /** Overrides of DEFAULT_JOB_OPTIONS for every job this client submits. */
   jobOptions?: Pick<JobsOptions, "attempts" | "backoff" | "removeOnComplete" | "removeOnFail">;
   /**
    * Background connection errors (reconnects, a failed blocking read). Calls that fail because of
-   * them reject with E_QUEUE anyway; without a listener these would be unhandled 'error' events,
+   * them reject with E_UNAVAILABLE anyway; without a listener these would be unhandled 'error' events,
    * which crash a Node process.
    */
   onError?: (error: Error) => void;
@@ -115,6 +143,7 @@ const CANCELLABLE_STATES = new Set<string>(["waiting", "prioritized", "delayed",
  */
 export class SigningClient {
   private readonly connection: ConnectionOptions;
+  private readonly eventsConnection: ConnectionOptions;
   private readonly prefix: string;
   private readonly jobOptions: JobsOptions;
   private readonly onError: (error: Error) => void;
@@ -123,6 +152,7 @@ export class SigningClient {
 
   constructor(options: SigningClientOptions) {
     this.connection = options.connection;
+    this.eventsConnection = options.eventsConnection ?? options.connection;
     this.prefix = options.prefix ?? QUEUE_PREFIX;
     this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...options.jobOptions };
     this.onError = options.onError ?? (() => undefined);
@@ -139,9 +169,43 @@ export class SigningClient {
     const [elsewhere] = await this.alreadyInOtherQueue([data], queueName);
     if (elsewhere) return elsewhere;
     await queueCall(`enqueueing job ${id}`, () =>
-      this.queue(queueName).add(SIGN_JOB_NAME, data, this.optionsFor(id, options)),
+      this.connection instanceof BoundedRedis
+        ? this.addBefore(this.connection.deadline(), queueName, data, this.optionsFor(id, options))
+        : this.queue(queueName)
+            .add(SIGN_JOB_NAME, data, this.optionsFor(id, options))
+            .then(() => undefined),
     );
     return { id, queue: queueName };
+  }
+
+  /**
+   * Adds the job only if Redis runs the command by `deadline` (Redis's clock), in one
+   * transaction: a submission that reaches Redis after its caller was told it failed (Redis was
+   * stopped with the command in its socket buffer) is dropped, not signed. A late run marks the
+   * job's key so that BullMQ's add sees a duplicate and adds nothing, then removes the mark.
+   */
+  private async addBefore(
+    deadline: number,
+    queueName: SigningQueueName,
+    data: SignJob,
+    options: JobsOptions,
+  ): Promise<void> {
+    const queue = this.queue(queueName);
+    const jobKey = queue.toKey(options.jobId!);
+    // BullMQ's transaction is ioredis's MULTI with BullMQ's script runner added: `eval` is there.
+    const transaction = (await queue.client).multi() as IRedisTransaction & Pick<ChainableCommander, "eval">;
+    transaction.eval(MARK_IF_LATE, 1, jobKey, String(Math.floor(deadline)));
+    const adding = new Job(queue, SIGN_JOB_NAME, data, options, options.jobId).addJob(transaction);
+    transaction.eval(UNMARK_LATE, 1, jobKey);
+    const replies = await transaction.exec();
+    await adding;
+    for (const [error] of replies ?? []) if (error) throw error;
+    if (replies?.[0]?.[1] === 1) {
+      throw new EsignError(
+        "E_UNAVAILABLE",
+        "Redis ran the submission after its deadline: nothing was enqueued",
+      );
+    }
   }
 
   /**
@@ -324,7 +388,9 @@ export class SigningClient {
   }
 
   async close(): Promise<void> {
-    const events = await Promise.all(this.queueEvents.values());
+    const events = (await Promise.allSettled(this.queueEvents.values())).flatMap((settled) =>
+      settled.status === "fulfilled" ? [settled.value] : [],
+    );
     await Promise.all([
       ...events.map((each) => each.close()),
       ...[...this.queues.values()].map((queue) => queue.close()),
@@ -379,9 +445,17 @@ export class SigningClient {
   private events(name: SigningQueueName): Promise<QueueEvents> {
     let events = this.queueEvents.get(name);
     if (!events) {
-      const created = new QueueEvents(name, { connection: this.connection, prefix: this.prefix });
+      const created = new QueueEvents(name, { connection: this.eventsConnection, prefix: this.prefix });
       created.on("error", this.onError);
-      events = queueCall(`subscribing to ${name} events`, () => created.waitUntilReady()).then(() => created);
+      events = queueCall(`subscribing to ${name} events`, () => created.waitUntilReady()).then(
+        () => created,
+        async (error: unknown) => {
+          // Not cached: the next call tries again (Redis may be back by then).
+          this.queueEvents.delete(name);
+          await created.close().catch(() => undefined);
+          throw error;
+        },
+      );
       this.queueEvents.set(name, events);
     }
     return events;
@@ -434,14 +508,14 @@ function invalidResult(id: string): EsignError {
   return new EsignError("E_INTERNAL", `job ${id} completed with a result that is not a v1 SignResult`);
 }
 
-/** Redis failures become E_QUEUE (transient); our own errors pass through. */
+/** Redis failures become E_UNAVAILABLE (transient); our own errors pass through. */
 export async function queueCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
     if (error instanceof EsignError) throw error;
     const detail = error instanceof Error ? error.message : String(error);
-    throw new EsignError("E_QUEUE", `${what} failed: ${detail}`, { cause: error });
+    throw new EsignError("E_UNAVAILABLE", `${what} failed: ${detail}`, { cause: error });
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /**
@@ -9,6 +10,15 @@ export const QUEUE_PREFIX = "{esign}";
 
 /** The prefix as a configuration field (ESIGN_QUEUE_PREFIX): deployments sharing a Redis use different ones. */
 export const QueuePrefixSchema = z.string().min(1).default(QUEUE_PREFIX);
+
+/**
+ * The all-in-one's default prefix: one per data folder (`{esign-<10 hex of its absolute path>}`),
+ * so that two agents with different folders on one Redis never take each other's jobs. Producers
+ * read it from the agent's banner, or compute it the same way (the CLI does).
+ */
+export function dataDirQueuePrefix(absoluteDataDir: string): string {
+  return `{esign-${createHash("sha256").update(absoluteDataDir).digest("hex").slice(0, 10)}}`;
+}
 
 export const QUEUES = {
   /** Interactive signing: one document, someone is waiting. */

@@ -259,7 +259,7 @@ describe("SigningClient", () => {
 });
 
 describe("SigningClient without Redis", () => {
-  it("fails calls with a transient E_QUEUE and reports background errors", async () => {
+  it("fails calls with a transient E_UNAVAILABLE and reports background errors", async () => {
     const errors: Error[] = [];
     const offline = new SigningClient({
       // Nothing listens on port 1; fail fast instead of queueing commands until Redis returns.
@@ -267,7 +267,7 @@ describe("SigningClient without Redis", () => {
       prefix,
       onError: (error) => errors.push(error),
     });
-    const error = await expectCode(offline.submit(signJob()), "E_QUEUE");
+    const error = await expectCode(offline.submit(signJob()), "E_UNAVAILABLE");
     expect(error.permanent).toBe(false);
     expect(errors.length).toBeGreaterThan(0);
     await offline.close().catch(() => undefined);

@@ -50,7 +50,13 @@ function maxSignatureSize(certificate: Uint8Array, algorithm: SignatureAlgorithm
 export class CmsBuildingSigner implements Signer {
   private description: Promise<SignerDescription> | undefined;
 
-  constructor(private readonly options: CmsBuildingSignerOptions) {}
+  /** The provider's probe, where it has one. */
+  readonly probe?: () => Promise<void>;
+
+  constructor(private readonly options: CmsBuildingSignerOptions) {
+    const provider = options.provider;
+    if (provider.probe) this.probe = () => provider.probe!();
+  }
 
   describe(): Promise<SignerDescription> {
     this.description ??= this.options.provider.describe().catch((error: unknown) => {

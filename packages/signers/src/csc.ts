@@ -125,6 +125,11 @@ export class CscProvider implements RawSignatureProvider {
     return { certificate, chain, signatureAlgorithm };
   }
 
+  /** credentials/info afresh (token, service, credential status), not the cached answer. */
+  async probe(): Promise<void> {
+    await this.fetchCredential();
+  }
+
   async signHashes(
     hashes: Uint8Array[],
     _toBeSigned: Uint8Array[],

@@ -37,10 +37,15 @@ export class HashBatchingProvider implements RawSignatureProvider {
   private waitingHashes = 0;
   private timer: NodeJS.Timeout | undefined;
 
+  /** The wrapped provider's probe, where it has one. */
+  readonly probe?: () => Promise<void>;
+
   constructor(
     private readonly inner: RawSignatureProvider,
     private readonly options: HashBatchingOptions,
-  ) {}
+  ) {
+    if (inner.probe) this.probe = () => inner.probe!();
+  }
 
   describe(): Promise<SignerDescription> {
     return this.inner.describe();

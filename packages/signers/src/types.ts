@@ -55,6 +55,12 @@ export interface Signer {
   signBatch?(requests: SignRequest[]): Promise<SignResult[]>;
   /** Upper bound of the DER size of `sign`'s CMS at this level, to size the /Contents placeholder. */
   estimateCmsSize(level: PadesLevel): Promise<number>;
+  /**
+   * A cheap call on the path signing takes, billing nothing (CSC: credentials/info), made afresh:
+   * rejects with the error a signing call would meet now (service down, credentials refused,
+   * credential revoked). Absent where no such call exists (a local key, a sign-only API).
+   */
+  probe?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -73,6 +79,8 @@ export interface RawSignatureProvider {
     toBeSigned: Uint8Array[],
     idempotencyKeys?: readonly (string | undefined)[],
   ): Promise<RawSignatures>;
+  /** As Signer.probe. */
+  probe?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { dataDirQueuePrefix } from "@esign/jobs";
 import {
   configLoader,
   integer,
@@ -34,6 +35,11 @@ const AllInOneConfigSchema = z.object({
   simulatorPort: PortSchema.default(8090),
   /** Local storage folder, the simulator's PKI and a private Redis's data, relative to where pnpm ran. */
   dataDir: z.string().min(1).default(".data"),
+  /**
+   * BullMQ prefix; default one derived from the data folder, so that agents with different folders
+   * can share a Redis without taking each other's jobs.
+   */
+  queuePrefix: z.string().min(1).optional(),
   /** Development API key (tenant `dev`, admin); default a fresh random one, printed at start. */
   devApiKey: z.string().min(16, "must be at least 16 characters").optional(),
   /** Unset: a Redis on 127.0.0.1:6379, else a private redis-server. */
@@ -52,6 +58,7 @@ const loadAllInOneConfig = configLoader(
     port: integer("PORT"),
     simulatorPort: integer("ESIGN_SIM_PORT"),
     dataDir: text("ESIGN_DATA_DIR"),
+    queuePrefix: text("ESIGN_QUEUE_PREFIX"),
     devApiKey: text("ESIGN_DEV_API_KEY"),
     redisUrl: text("REDIS_URL"),
     webhookSecret: text("ESIGN_WEBHOOK_SECRET"),
@@ -87,6 +94,7 @@ await runService("esign-agent", async () => {
   const devApiKey = config.devApiKey ?? `dev_${randomBytes(18).toString("base64url")}`;
   const webhookSecret = config.webhookSecret ?? `whsec_${randomBytes(24).toString("base64")}`;
   const logLevel = config.logLevel;
+  const queuePrefix = config.queuePrefix ?? dataDirQueuePrefix(dataDir);
   const redis = await resolveRedis(config.redisUrl, dataDir);
   // A private redis-server must not outlive us, whatever fails from here on.
   process.once("exit", () => redis.stop?.());
@@ -118,6 +126,7 @@ await runService("esign-agent", async () => {
       defaults: { logLevel },
       overrides: {
         redisUrl: redis.url,
+        prefix: queuePrefix,
         stores,
         signers: {
           default: {
@@ -140,7 +149,7 @@ await runService("esign-agent", async () => {
   // Every notifier setting (WEBHOOK_ALLOW_CIDRS, WEBHOOK_RETRY_BASE_DELAY_MS, ...) works here too.
   const notifierConfig = loadNotifierConfigFromEnv(env, {
     defaults: { logLevel, tenants: { [DEV_TENANT]: { secrets: [webhookSecret] } } },
-    overrides: { redisUrl: redis.url },
+    overrides: { redisUrl: redis.url, queuePrefix },
   });
   const notifier = startNotifier(notifierConfig);
   const apiConfig = loadApiConfig(env, {
@@ -148,6 +157,7 @@ await runService("esign-agent", async () => {
     overrides: {
       port: config.port,
       redisUrl: redis.url,
+      queuePrefix,
       stores,
       devApiKey,
       trustRoots: [trustRoot],
@@ -168,7 +178,7 @@ await runService("esign-agent", async () => {
       `  simulator:      ${simulator.url}   (trust anchor: ${simulator.url}/pki/root.pem)`,
       `  simulator admin token: ${simulatorAdminToken}`,
       `  storage:        ${join(dataDir, "objects")}`,
-      `  redis:          ${redis.url}`,
+      `  redis:          ${redis.url}   (queue prefix: ${queuePrefix}${config.queuePrefix ? "" : ", from the data folder"})`,
       `  webhook secret: ${secretsConfigured ? "as configured in WEBHOOK_SECRETS" : webhookSecret}`,
       `  e-contract mail: ${env.SMTP_URL ? "SMTP (SMTP_URL)" : `outbox at ${address}/dev/mail (dev API key)`}`,
       "Sign a PDF:",

@@ -1,5 +1,5 @@
 import { createContractRuntime } from "@esign/contracts";
-import { apiRateLimitKeyPrefix, SigningClient } from "@esign/jobs";
+import { apiRateLimitKeyPrefix, BoundedRedis, SigningClient } from "@esign/jobs";
 import { createLogger } from "@esign/runtime";
 import { createStores, type StoreRegistry } from "@esign/storage";
 import fastifyMultipart from "@fastify/multipart";
@@ -33,6 +33,8 @@ import { verifyRoutes } from "./routes/verify";
 
 /** The signer API, authorised by the token in the signer link rather than an API key. */
 const SIGNER_LINK_API = "/v1/signing/";
+/** How long the gateway waits for Redis at start before serving anyway (503 until Redis answers). */
+const REDIS_START_WAIT_MS = 5_000;
 
 export interface BuildApiOptions {
   config: ApiConfig;
@@ -46,13 +48,24 @@ export interface BuildApiOptions {
 /** The HTTP gateway as a fastify instance; `listen` is the caller's business. */
 export async function buildApi(options: BuildApiOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const redis = options.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // Bounded: while Redis is unreachable or silent a request fails 503 within the command timeout,
+  // and nothing is left queued to run after the client was told it failed.
+  const redis =
+    options.redis ?? new BoundedRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  if (redis instanceof BoundedRedis) await redis.connected(REDIS_START_WAIT_MS);
+  // Only ever duplicated, for the blocking reads of QueueEvents (waitFor): never connects itself.
+  const eventsRedis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   const stores = options.stores ?? createStores(config.stores);
-  const client = new SigningClient({ connection: redis, prefix: config.queuePrefix });
+  const client = new SigningClient({
+    connection: redis,
+    eventsConnection: eventsRedis,
+    prefix: config.queuePrefix,
+  });
   const logger = createLogger({ name: "esign-api", level: config.logLevel }, options.logDestination);
   const contracts = createContractRuntime({
     settings: config,
     redis,
+    eventsConnection: eventsRedis,
     prefix: config.queuePrefix,
     stores,
     defaultPublicUrl: `http://${config.host}:${config.port}`,
@@ -70,6 +83,16 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     requestTimeout: config.requestTimeoutMs,
     // Node checks requestTimeout on this interval (default 30 s): keep the cut-off close to the setting.
     http: { connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.requestTimeoutMs / 4)) },
+  });
+  // Once per outage, not at every reconnection attempt; requests meanwhile answer 503.
+  let redisUp = redis.status === "ready";
+  redis.on("error", (error: Error) => {
+    if (redisUp) app.log.warn({ err: error }, "Redis connection lost: answering 503 until it returns");
+    redisUp = false;
+  });
+  redis.on("ready", () => {
+    if (!redisUp) app.log.info("Redis connected");
+    redisUp = true;
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -92,6 +115,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     await contracts?.close();
     await client.close();
     if (!options.stores) await stores.close();
+    eventsRedis.disconnect();
     if (!options.redis) redis.disconnect();
   });
 

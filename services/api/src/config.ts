@@ -69,6 +69,11 @@ export const ApiConfigSchema = z
     port: PortSchema.default(8080),
     host: BindHostSchema,
     redisUrl: RedisUrlSchema,
+    /**
+     * How long a Redis command may go unanswered before the request fails 503 E_UNAVAILABLE: a
+     * stopped or unreachable Redis costs a client this long, not the whole outage.
+     */
+    redisCommandTimeoutMs: z.int().min(50).max(60_000).default(1000),
     /** BullMQ prefix shared with the worker and notifier; keep it a `{hash tag}` on Redis Cluster. */
     queuePrefix: QueuePrefixSchema,
     /** When `stores` names none, the store `default` is the local folder `<dataDir>/objects`. */
@@ -140,6 +145,7 @@ export const loadApiConfig = configLoader(
     port: integer("PORT"),
     host: text("HOST"),
     redisUrl: text("REDIS_URL"),
+    redisCommandTimeoutMs: integer("REDIS_COMMAND_TIMEOUT_MS"),
     queuePrefix: text("ESIGN_QUEUE_PREFIX"),
     dataDir: text("ESIGN_DATA_DIR"),
     stores: json("ESIGN_STORES"),

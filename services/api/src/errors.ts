@@ -1,4 +1,5 @@
-import { ERROR_CODES, type EsignError, isEsignError } from "@esign/errors";
+import { ERROR_CODES, EsignError, isEsignError } from "@esign/errors";
+import { isRedisUnreachable } from "@esign/jobs";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export interface ErrorBody {
@@ -29,6 +30,13 @@ export function sendEsignError(
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | EsignError, request, reply) => {
     if (isEsignError(error)) return sendEsignError(request, reply, error);
+    // Redis calls outside the job client (the rate limiter, seal templates): the same 503.
+    if (isRedisUnreachable(error)) {
+      const unavailable = new EsignError("E_UNAVAILABLE", `Redis unavailable: ${error.message}`, {
+        cause: error,
+      });
+      return sendEsignError(request, reply, unavailable);
+    }
     // fastify's own errors (validation, body limits, rate limit) carry a statusCode.
     const status = error.statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, "request failed");

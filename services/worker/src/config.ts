@@ -131,6 +131,19 @@ export const WorkerConfigSchema = z.object({
   maxStalledCount: z.int().min(1).default(3),
   /** E-contracts (the `esign-contracts` queue) run when the contract secret is set. */
   ...CONTRACT_FIELDS,
+  /**
+   * A job naming a store this worker lacks is put back (delayed) for a worker that has it, for
+   * up to this long after it was submitted; then it fails E_INVALID_JOB (no worker has the store).
+   */
+  unknownStoreWaitMs: z
+    .int()
+    .min(0)
+    .default(15 * 60_000),
+  /**
+   * How often each profile with a cheap call on its signing path (CSC credentials/info) is probed
+   * for the API's /readyz; 0: never.
+   */
+  signerProbeIntervalMs: z.int().min(0).default(10_000),
   logLevel: LogLevelSchema.default("info"),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
@@ -149,6 +162,8 @@ const WORKER_VARIABLES: EnvBindings<WorkerConfigInput> = {
   stalledIntervalMs: integer("WORKER_STALLED_INTERVAL_MS"),
   maxStalledCount: integer("WORKER_MAX_STALLED_COUNT"),
   ...CONTRACT_BINDINGS,
+  unknownStoreWaitMs: integer("WORKER_UNKNOWN_STORE_WAIT_MS"),
+  signerProbeIntervalMs: integer("SIGNER_PROBE_INTERVAL_MS"),
   logLevel: text("LOG_LEVEL"),
 };
 

@@ -139,7 +139,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         }
       }
       if (Date.now() > deadline)
-        throw new EsignError("E_QUEUE", `contract ${contractId} is busy; will retry`);
+        throw new EsignError("E_UNAVAILABLE", `contract ${contractId} is busy; will retry`);
       await setTimeout(TURN_POLL_MS);
     }
   }
@@ -168,7 +168,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     const deps: SignDocumentDeps = {
       ...options.signing,
       // The step's one signer, whatever profile name the job carries.
-      signers: { get: () => entry, find: () => entry, close: async () => undefined },
+      signers: { get: () => entry, find: () => entry, entries: () => [entry], close: async () => undefined },
     };
     return signDocument(
       signJob,

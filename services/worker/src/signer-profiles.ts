@@ -49,6 +49,7 @@ export interface SignerRegistry {
   get(profile: string): SignerEntry;
   /** The profile if configured, without throwing. */
   find(profile: string | undefined): SignerEntry | undefined;
+  entries(): SignerEntry[];
   close(): Promise<void>;
 }
 
@@ -181,6 +182,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
       if (!entry) throw new EsignError("E_INVALID_JOB", `no signer profile named ${JSON.stringify(profile)}`);
       return entry;
     },
+    entries: () => [...entries.values()],
     async close() {
       await Promise.allSettled([...entries.values()].map((entry) => entry.signer.close?.()));
     },

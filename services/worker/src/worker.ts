@@ -12,7 +12,7 @@ import {
 } from "@esign/jobs";
 import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
-import { type Job, Queue, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
@@ -26,6 +26,7 @@ import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./p
 import { SigningRateLimiter } from "./rate-limiter";
 import { TenantSeals } from "./seals";
 import { type SignDocumentDeps, signDocument } from "./sign-document";
+import { startSignerProbes } from "./signer-probes";
 import { createSignerRegistry } from "./signer-profiles";
 import { SigningUsageCounter } from "./signing-usage";
 
@@ -41,6 +42,31 @@ export interface SigningWorker {
 
 export interface SigningWorkerOptions {
   logger?: Logger;
+}
+
+/** Longest wait for a signer probe's answer. */
+const SIGNER_PROBE_TIMEOUT_MS = 5_000;
+
+/** Longest wait between two looks at a job whose store this worker lacks. */
+const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
+
+/**
+ * When a job names a store this worker lacks (another deployment's job on a shared queue, or a
+ * worker not yet configured like the rest), the delay after which it is looked at again: a
+ * quarter of the job's age, from 0.5 s up to 30 s, with jitter; undefined once it has waited
+ * `waitMs` (then it fails like any job naming an unknown store). Delayed rather than failed: a
+ * worker that has the store takes it meanwhile.
+ */
+function unknownStoreBackoff(
+  job: Job,
+  parsed: SignJob,
+  storeNames: readonly string[],
+  waitMs: number,
+): number | undefined {
+  const lacking = [parsed.input.store, parsed.output.store].some((store) => !storeNames.includes(store));
+  const age = Date.now() - job.timestamp;
+  if (!lacking || age >= waitMs) return undefined;
+  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, Math.max(500, age / 4)) * (0.5 + Math.random() / 2);
 }
 
 /**
@@ -112,14 +138,33 @@ export async function createSigningWorker(
       logger,
     });
   const batches = startBatchCoordinator({ redis, prefix: config.prefix, stores, webhooks, logger });
+  const probes = startSignerProbes({
+    entries: config.signerProbeIntervalMs > 0 ? signers.entries() : [],
+    redis,
+    prefix: config.prefix,
+    intervalMs: config.signerProbeIntervalMs,
+    timeoutMs: Math.min(SIGNER_PROBE_TIMEOUT_MS, Math.max(config.signerProbeIntervalMs, 1)),
+    logger,
+  });
 
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
 
-  const process = (queueName: SigningQueueName) => async (job: Job) => {
+  const process = (queueName: SigningQueueName) => async (job: Job, token?: string) => {
     let parsed: SignJob | undefined;
     try {
       parsed = parseSignJob(job.data);
+      const backoff = unknownStoreBackoff(job, parsed, stores.names(), config.unknownStoreWaitMs);
+      if (backoff !== undefined) {
+        logger.warn(
+          { jobId: job.id, queue: queueName, stores: [parsed.input.store, parsed.output.store] },
+          "job names a store this worker lacks; put back for a worker that has it",
+        );
+        // Not an attempt: BullMQ counted this start (attemptsStarted), and the job reports it.
+        await redis.hincrby(queues.get(queueName)!.toKey(job.id!), "ats", -1);
+        await job.moveToDelayed(Date.now() + backoff, token);
+        throw new DelayedError();
+      }
       const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
       await publish(
@@ -128,6 +173,7 @@ export async function createSigningWorker(
       );
       return result;
     } catch (thrown) {
+      if (thrown instanceof DelayedError) throw thrown;
       const error = asEsignError(thrown);
       const final = error.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       logger[final ? "error" : "warn"](
@@ -218,6 +264,7 @@ export async function createSigningWorker(
       await Promise.all([
         ...workers.map((worker) => worker.close()),
         batches.close(),
+        probes.close(),
         contractWorker?.close(),
       ]);
       await contracts?.close();

@@ -77,6 +77,8 @@ export async function createHarness(): Promise<Harness> {
           lockDurationMs: 30_000,
           stalledIntervalMs: 30_000,
           maxStalledCount: 3,
+          unknownStoreWaitMs: 15 * 60_000,
+          signerProbeIntervalMs: 10_000,
           logLevel: "silent",
           ...overrides,
         },

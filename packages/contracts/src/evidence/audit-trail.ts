@@ -73,7 +73,7 @@ export interface AuditTrailOptions {
 export const GENESIS_HASH = "0".repeat(64);
 /** Zero-padded so the store lists entries in chain order. */
 const SEQ_DIGITS = 8;
-/** Appends racing for one contract retry this often before giving up (E_QUEUE, retryable). */
+/** Appends racing for one contract retry this often before giving up (E_UNAVAILABLE, retryable). */
 const MAX_APPEND_ATTEMPTS = 200;
 const MAX_ENTRY_BYTES = 1024 * 1024;
 
@@ -193,7 +193,7 @@ export class AuditTrail {
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
     }
     throw new EsignError(
-      "E_QUEUE",
+      "E_UNAVAILABLE",
       `audit trail of contract ${contractId}: ${MAX_APPEND_ATTEMPTS} appends in a row lost the race`,
     );
   }
@@ -319,7 +319,9 @@ export class AuditTrail {
     try {
       return await call();
     } catch (cause) {
-      throw new EsignError("E_QUEUE", `audit trail: Redis refused: ${(cause as Error).message}`, { cause });
+      throw new EsignError("E_UNAVAILABLE", `audit trail: Redis refused: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 }

@@ -1,20 +1,65 @@
+import {
+  NO_PERSISTENCE_WARNING,
+  persistenceGaugeValue,
+  readSignerHealth,
+  redisPersistence,
+} from "@esign/jobs";
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RouteDeps } from "./deps";
+
+/**
+ * Checks, on every (re)connection, whether the Redis in use would keep queued jobs over a restart;
+ * warns when it would not, and exposes the answer as `esign_redis_persistence_enabled`.
+ */
+function watchRedisPersistence(app: FastifyInstance, deps: RouteDeps, registry: Registry): void {
+  const gauge = new Gauge({
+    name: "esign_redis_persistence_enabled",
+    help: "1 when the Redis in use has AOF or RDB persistence, 0 when it has neither, -1 when it cannot be told",
+    registers: [registry],
+  });
+  gauge.set(-1);
+  const check = () =>
+    redisPersistence(deps.redis).then(
+      (persistence) => {
+        gauge.set(persistenceGaugeValue(persistence));
+        if (persistence.persistent === false)
+          app.log.warn({ redis: persistence.detail }, NO_PERSISTENCE_WARNING);
+        else if (persistence.persistent === undefined)
+          app.log.warn({ redis: persistence.detail }, "cannot tell whether Redis persists queued jobs");
+        else app.log.info({ redis: persistence.detail }, "Redis persistence");
+      },
+      (error: Error) => app.log.warn({ err: error }, "cannot check Redis persistence"),
+    );
+  deps.redis.on("ready", check);
+  app.addHook("onClose", async () => void deps.redis.off("ready", check));
+  if (deps.redis.status === "ready") void check();
+}
 
 /** Liveness, readiness (can we reach what a request needs?) and Prometheus metrics; no key needed. */
 export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "esign_api_" });
+  watchRedisPersistence(app, deps, registry);
 
   app.get("/healthz", { config: { public: true }, schema: { hide: true } }, async () => ({ status: "ok" }));
 
   app.get("/readyz", { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
+    // The workers' last probe of each signer profile (credentials/info...), not older than a few
+    // intervals: one cheap call per interval however often /readyz is asked.
+    const profiles: Record<string, string> = {};
     await Promise.all([
       deps.redis.ping().then(
         () => (checks.redis = "ok"),
         (error: Error) => (checks.redis = error.message),
+      ),
+      readSignerHealth(deps.redis, deps.config.queuePrefix).then(
+        (health) => {
+          for (const [profile, { ok, reason }] of health)
+            profiles[`profile:${profile}`] = ok ? "ok" : reason!;
+        },
+        () => undefined, // Redis itself failing is the redis check's to report.
       ),
       ...deps.stores.names().map((name) =>
         deps.stores
@@ -33,8 +78,14 @@ export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promi
         ),
       ),
     ]);
-    const ready = Object.values(checks).every((value) => value === "ok");
-    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+    // Not ready when every probed profile fails: then every signing call would. One failing
+    // profile among working ones is reported, but the API still serves the others' jobs.
+    const probed = Object.values(profiles);
+    const signingPossible = probed.length === 0 || probed.includes("ok");
+    const ready = signingPossible && Object.values(checks).every((value) => value === "ok");
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? "ready" : "not ready", checks: { ...checks, ...profiles } });
   });
 
   app.get("/metrics", { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
