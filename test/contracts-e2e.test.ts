@@ -186,7 +186,8 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   await expectError(await signer(bobUrl, "sign", { consent: true, otp: "123456" }), 409, "E_NOT_YOUR_TURN");
 
   // Signer 1: the signing service sends its OTP; PIN and OTP authorise alice-rsa's signature.
-  expect((await signer(aliceUrl, "challenge", {})).status).toBe(200);
+  const aliceChallenge = await signer(aliceUrl, "challenge", {});
+  expect(aliceChallenge.status, `${await aliceChallenge.clone().text()}\n${agent.output()}`).toBe(200);
   const otpAnswer = await fetch(`${agent.simUrl}/admin/otp/alice-rsa`, {
     headers: { authorization: `Bearer ${agent.simAdminToken}` },
   });

@@ -13,6 +13,7 @@ import {
   verifyPdfSignatures,
   vriKey,
 } from "@esign/pades";
+import { createTestPki, writeTestPki } from "@esign/pades/testing";
 import { BufferSource, openPdf, signatureFields } from "@esign/pdf";
 import { signPdf, writeSignedPdf } from "@esign/pipeline";
 import {
@@ -81,6 +82,10 @@ function cscFlags(credential: string): string[] {
 async function signTo(signer: Signer, level: PadesLevel, name: string): Promise<string> {
   const signed = await signPdf(new BufferSource(input), signer, { level, documentTimestamper: tsa });
   expect(signed.revisions).toHaveLength({ "B-B": 1, "B-T": 1, "B-LT": 2, "B-LTA": 3 }[level]);
+  // Every backend's B-LT and B-LTA come out "LTV enabled"; below, no judgement and no warning.
+  const ltv = level === "B-LT" || level === "B-LTA" ? { ltvEnabled: true, gaps: [] } : undefined;
+  expect(signed.ltv).toEqual(ltv);
+  expect(signed.warnings).toEqual([]);
   const path = join(dir, `${name}-${level}.pdf`);
   await writeSignedPdf(signed.output, path);
   return path;
@@ -179,6 +184,9 @@ async function expectCliSigns(
   const result = await cli([source, "-o", output, ...flags, ...passwordFlags, "--level", level], env);
   expect(result.stderr).toContain("signed");
   expect(result.code).toBe(0);
+  // The simulator's certificates name their OCSP responder and CRLs: nothing to warn about.
+  expect(result.stderr).not.toMatch(/^warning:/m);
+  if (level === "B-LT" || level === "B-LTA") expect(result.stderr).toMatch(/, LTV enabled\)$/m);
   await expectValidAt(output, level, pdfPassword);
 }
 
@@ -618,6 +626,28 @@ describe("p12 backend with a TSA", () => {
       .slice(requestsBefore)
       .map((entry) => `${entry.method} ${entry.path}`);
     expect(fetched).toContain("POST /ocsp");
+  });
+
+  it("warns before signing at B-LT with a key whose chain names no OCSP or CRL URL, naming each certificate", async () => {
+    const pki = await writeTestPki(
+      await createTestPki({ intermediate: true }),
+      join(dir, "no-url-pki"),
+      "pw",
+    );
+    const output = join(dir, "cli-no-url.pdf");
+    const flags = ["--p12", pki.p12, "--password", "pw", "--tsa", `${sim.url}/tsa`, "--level", "B-LT"];
+    const result = await cli([inputPath, "-o", output, ...flags]);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines.slice(0, 2)).toEqual([
+      expect.stringMatching(
+        /^warning: B-LT cannot reach LTV: CN=Test Signer, .* lacks an OCSP responder or CRL/,
+      ),
+      expect.stringMatching(/^warning: B-LT cannot reach LTV: CN=esign test issuing CA, /),
+    ]);
+    // With no signing service to bring the revocation data, B-LT then cannot be completed.
+    expect(lines[2]).toMatch(/^error: E_REVOCATION: CN=(Test Signer|esign test issuing CA)/);
+    expect(result.code).toBe(2);
+    expect(existsSync(output)).toBe(false);
   });
 
   it("signs an AES-256 encrypted PDF at B-LTA from the CLI with --pdf-password", async () => {

@@ -67,9 +67,11 @@ async function sign(argv: string[]): Promise<number> {
       contentsSize: args.contentsSize,
       appearance,
       pdfPassword: args.pdfPassword,
+      onWarning: (warning) => process.stderr.write(`warning: ${warning}\n`),
     });
     await writeSignedPdf(signed.output, args.output, args.input);
-    process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level})\n`);
+    const ltv = signed.ltv && (signed.ltv.ltvEnabled ? ", LTV enabled" : ", not LTV enabled");
+    process.stderr.write(`signed ${args.output} (field ${signed.fieldName}, ${signed.level}${ltv ?? ""})\n`);
     return 0;
   } finally {
     await source.close();

@@ -7,6 +7,7 @@ import {
   contractJobId,
   enqueueDelivery,
   parseFailureReason,
+  waitForJobOutcome,
   webhookDelivery,
 } from "@esign/jobs";
 import type { ObjectRef } from "@esign/storage";
@@ -70,6 +71,8 @@ export interface ContractServiceDeps {
 }
 
 const CHALLENGE_WAIT_MS = 30_000;
+/** Beside the queue's events: a finished job the events connection did not hear of is found this fast. */
+const JOB_POLL_MS = 250;
 /** Finished contract jobs stay a day: a second click within it finds the outcome. */
 const JOB_RETENTION = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
@@ -525,6 +528,34 @@ export class ContractService {
   /** Adds a contract job (deterministic id) and waits for its outcome; the job's failure as an EsignError. */
   async runJob(job: ContractJob, timeoutMs: number, nonce?: string): Promise<unknown> {
     const added = await this.enqueue(job, {}, nonce);
+    const id = added.id!;
+    try {
+      return await waitForJobOutcome(
+        await this.queueEvents(),
+        id,
+        { timeoutMs, pollIntervalMs: JOB_POLL_MS },
+        async () => {
+          const state = await this.deps.queue.getJobState(id);
+          if (state !== "completed" && state !== "failed") return undefined;
+          // Read after the state: BullMQ records state and outcome together.
+          const finished = await this.deps.queue.getJob(id);
+          if (state === "failed") {
+            const failure = parseFailureReason(finished?.failedReason ?? "E_INTERNAL: the job failed");
+            throw new EsignError(isErrorCode(failure.code) ? failure.code : "E_INTERNAL", failure.message);
+          }
+          // A step with nothing to answer completes with undefined: null stands for "done".
+          return (finished?.returnvalue as unknown) ?? null;
+        },
+      );
+    } catch (error) {
+      if (isEsignError(error) && error.code === "E_TIMEOUT") {
+        throw new EsignError("E_TIMEOUT", "the signature is still being applied; ask again in a moment");
+      }
+      throw error;
+    }
+  }
+
+  private async queueEvents(): Promise<QueueEvents> {
     if (!this.events) {
       this.events = new QueueEvents(this.deps.queue.name, {
         connection: this.deps.eventsConnection,
@@ -535,17 +566,7 @@ export class ContractService {
       );
     }
     await this.events.waitUntilReady();
-    try {
-      return await added.waitUntilFinished(this.events, timeoutMs);
-    } catch (error) {
-      if (isEsignError(error)) throw error;
-      const message = (error as Error).message ?? String(error);
-      if (/timed out/i.test(message)) {
-        throw new EsignError("E_TIMEOUT", "the signature is still being applied; ask again in a moment");
-      }
-      const failure = parseFailureReason(message);
-      throw new EsignError(isErrorCode(failure.code) ? failure.code : "E_INTERNAL", failure.message);
-    }
+    return this.events;
   }
 
   async enqueue(job: ContractJob, options: { delay?: number } = {}, nonce?: string) {

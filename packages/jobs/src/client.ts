@@ -257,40 +257,17 @@ export class SigningClient {
   async waitFor(id: string, options: WaitOptions): Promise<SignResult> {
     const { queue } = await this.find(id, options.queue);
     const events = await this.events(queue);
-    return new Promise<SignResult>((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        unsubscribe();
-        clearTimeout(timeout);
-        clearInterval(poll);
-        outcome();
-      };
-      // Every trigger (event, poll, the first look) re-reads the job: the state in Redis is the truth.
-      const check = () => {
-        this.get(id, { queue }).then(
-          (status) => {
-            if (status.state === "completed") {
-              settle(() => (status.result ? resolve(status.result) : reject(invalidResult(id))));
-            } else if (status.state === "failed") {
-              const { code, message, permanent } = status.error!;
-              settle(() => reject(new EsignError(code, message, { permanent })));
-            }
-          },
-          (error: unknown) => settle(() => reject(error)),
-        );
-      };
-      const unsubscribe = onJobFinished(events, id, check);
-      const timeout = setTimeout(
-        () =>
-          settle(() =>
-            reject(new EsignError("E_TIMEOUT", `job ${id} not finished after ${options.timeoutMs} ms`)),
-          ),
-        options.timeoutMs,
-      );
-      const poll = setInterval(check, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
-      check();
+    return waitForJobOutcome(events, id, options, async () => {
+      const status = await this.get(id, { queue });
+      if (status.state === "completed") {
+        if (!status.result) throw invalidResult(id);
+        return status.result;
+      }
+      if (status.state === "failed") {
+        const { code, message, permanent } = status.error!;
+        throw new EsignError(code, message, { permanent });
+      }
+      return undefined;
     });
   }
 
@@ -471,6 +448,50 @@ export class SigningClient {
     }
     throw new EsignError("E_NOT_FOUND", `no job ${id} (never submitted, cancelled, or no longer retained)`);
   }
+}
+
+/**
+ * Waits for a job's outcome: `look` reads it (the state in Redis is the truth) and answers
+ * undefined while the job runs, a value once it completed, or throws once it failed. It runs at
+ * once, on the job's QueueEvents events and on a poll: a QueueEvents only hears what happens after
+ * its first read of the stream, so a job that finished in between is found by the poll.
+ * E_TIMEOUT after `timeoutMs` (the job carries on).
+ */
+export function waitForJobOutcome<T>(
+  events: QueueEvents,
+  id: string,
+  options: WaitOptions,
+  look: () => Promise<T | undefined>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      unsubscribe();
+      clearTimeout(timeout);
+      clearInterval(poll);
+      outcome();
+    };
+    const check = () => {
+      look().then(
+        (value) => {
+          if (value !== undefined) settle(() => resolve(value));
+        },
+        (error: unknown) => settle(() => reject(error)),
+      );
+    };
+    const unsubscribe = onJobFinished(events, id, check);
+    const timeout = setTimeout(
+      () =>
+        settle(() =>
+          reject(new EsignError("E_TIMEOUT", `job ${id} not finished after ${options.timeoutMs} ms`)),
+        ),
+      options.timeoutMs,
+    );
+    const poll = setInterval(check, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    check();
+  });
 }
 
 /**

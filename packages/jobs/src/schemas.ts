@@ -227,6 +227,15 @@ export const SignResultSchema = z.strictObject({
   signatureId: z.string().min(1),
   /** Attempts it took, 1 when the first one succeeded. */
   attempts: z.int().min(1),
+  /**
+   * B-LT and B-LTA only: whether the output is "LTV enabled" as Acrobat judges it (every
+   * certificate on the signature's and time-stamps' paths has revocation data in the /DSS).
+   */
+  ltvEnabled: z.boolean().optional(),
+  /** B-LT and B-LTA only: each certificate that keeps the output from being LTV enabled, and what it lacks. */
+  ltvGaps: z.array(z.strictObject({ certificate: z.string(), missing: z.string() })).optional(),
+  /** What the producer should know about a signature that was made anyway; absent when none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type SignResult = z.infer<typeof SignResultSchema>;
 

@@ -160,6 +160,20 @@ describe("SignResult and events", () => {
     expect(SignResultSchema.safeParse({ ...signResult(), schemaVersion: 2 }).success).toBe(false);
   });
 
+  it("takes the optional LTV judgement and warnings of B-LT/B-LTA results, well formed only", () => {
+    const ltv = {
+      level: "B-LT" as const,
+      ltvEnabled: false,
+      ltvGaps: [{ certificate: "CN=Seal", missing: "revocation data showing it good" }],
+      warnings: ["not LTV enabled: CN=Seal lacks revocation data showing it good"],
+    };
+    expect(SignResultSchema.parse(signResult(ltv))).toEqual(signResult(ltv));
+    expect(SignResultSchema.safeParse(signResult({ ltvEnabled: "yes" as never })).success).toBe(false);
+    expect(
+      SignResultSchema.safeParse(signResult({ ltvGaps: [{ certificate: "CN=Seal" }] as never })).success,
+    ).toBe(false);
+  });
+
   it("tells completed and failed events apart by type", () => {
     const completed = JobEventSchema.parse({
       type: "job.completed",

@@ -69,10 +69,12 @@ export {
   verifyTimestampToken,
 } from "./validation/verify-cms";
 export {
+  type DssContents,
   type DssSummary,
   type PadesLevelFound,
   type PdfSignatureReport,
   type PdfVerificationReport,
+  readDss,
   type VerifyPdfOptions,
   verifyPdfSignatures,
 } from "./validation/verify-pdf";

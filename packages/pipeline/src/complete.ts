@@ -1,5 +1,12 @@
 import { EsignError } from "@esign/errors";
-import { checkReturnedCms, type RevocationOptions } from "@esign/pades";
+import {
+  certificatesOfSignature,
+  checkLtvEnabled,
+  checkReturnedCms,
+  type LtvCheck,
+  type RevocationOptions,
+  readDss,
+} from "@esign/pades";
 import {
   type ByteSource,
   ConcatSource,
@@ -13,6 +20,7 @@ import {
   assertPreparedFor,
   digestOf,
   hashedLengthOf,
+  ltvGapWarnings,
   type OpenInputOptions,
   openInput,
   type Prepared,
@@ -37,6 +45,21 @@ export interface SignedPdf {
   signingTime: Date;
   /** The digest that left the premises, hex. Doubles as the signature's id. */
   documentDigest: string;
+  /** Found before signing (`Prepared.warnings`); `verifyOutput`'s own come with its answer. */
+  warnings: string[];
+}
+
+/** What `verifyOutput` found in a signed document that passed. */
+export interface OutputCheck {
+  /** The bytes hashed again. */
+  hashedLength: number;
+  /**
+   * B-LT and B-LTA: whether the output is "LTV enabled" as Acrobat judges it (every certificate on
+   * the signature's and time-stamps' paths has revocation data in the /DSS), and which lack what.
+   */
+  ltv?: LtvCheck;
+  /** The prepared warnings, then one per certificate that keeps the output from being LTV enabled. */
+  warnings: string[];
 }
 
 /** Refuses, before anything is prepared or paid for, a level these options cannot complete. */
@@ -113,22 +136,25 @@ export async function complete(
     level: prepared.level,
     signingTime: new Date(prepared.signingTime),
     documentDigest: prepared.digest,
+    warnings: prepared.warnings ?? [],
   };
 }
 
 /**
  * Re-opens the finished document as a reader would and checks the new signature: its field is
  * signed, with the prepared /ByteRange, holding the CMS that was checked, and those bytes still
- * hash to the prepared digest (so the CMS, which signs that digest, verifies). Returns the bytes
- * hashed. Failing here means our own output is wrong: E_VERIFY, permanent.
+ * hash to the prepared digest (so the CMS, which signs that digest, verifies). At B-LT and B-LTA
+ * it also judges, from the same parse, whether the output is "LTV enabled": not being so is a
+ * warning, not a failure. Failing here means our own output is wrong: E_VERIFY, permanent.
  */
 export async function verifyOutput(
   output: ByteSource,
   prepared: Prepared,
   result: Pick<SignResult, "cms">,
   options: OpenInputOptions = {},
-): Promise<number> {
-  const fields = await signatureFields(await openInput(output, options));
+): Promise<OutputCheck> {
+  const doc = await openInput(output, options);
+  const fields = await signatureFields(doc);
   const signature = fields.find((field) => field.name === prepared.fieldName)?.signature;
   if (!signature) {
     throw new EsignError("E_VERIFY", `the signed output has no signature in field ${prepared.fieldName}`);
@@ -148,5 +174,12 @@ export async function verifyOutput(
   if (Buffer.compare(rehashed, digest) !== 0) {
     throw new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
   }
-  return hashedLengthOf(prepared);
+  const warnings = [...(prepared.warnings ?? [])];
+  if (prepared.level !== "B-LT" && prepared.level !== "B-LTA") {
+    return { hashedLength: hashedLengthOf(prepared), warnings };
+  }
+  // Self-signed anchors are exempt; no trust store is needed to say what revocation data is missing.
+  const ltv = checkLtvEnabled(certificatesOfSignature(result.cms), await readDss(doc), []);
+  warnings.push(...ltvGapWarnings("not LTV enabled", ltv.gaps));
+  return { hashedLength: hashedLengthOf(prepared), ltv, warnings };
 }

@@ -3,6 +3,7 @@ export {
   type CompleteOptions,
   checkSignResult,
   complete,
+  type OutputCheck,
   type SignedPdf,
   signRequestOf,
   verifyOutput,
@@ -21,5 +22,5 @@ export {
   signedLengthOf,
   type VersionedSource,
 } from "./prepare";
-export { type SignPdfOptions, signPdf } from "./sign";
+export { type SignPdfOptions, signPdf, type VerifiedSignedPdf } from "./sign";
 export { writeSignedPdf } from "./write";

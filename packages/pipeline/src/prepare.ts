@@ -4,7 +4,13 @@ import {
   type VisibleSignatureOptions,
 } from "@esign/appearance";
 import { EsignError } from "@esign/errors";
-import { DIGEST_ALGORITHMS, type DigestAlgorithm, digestAlgorithmOf } from "@esign/pades";
+import {
+  DIGEST_ALGORITHMS,
+  type DigestAlgorithm,
+  digestAlgorithmOf,
+  type LtvGap,
+  ltvReadinessGaps,
+} from "@esign/pades";
 import {
   type ByteSource,
   openPdf,
@@ -14,7 +20,7 @@ import {
   requirePermission,
   type SignatureOptions,
 } from "@esign/pdf";
-import type { PadesLevel, Signer } from "@esign/signers";
+import type { PadesLevel, Signer, SignerDescription } from "@esign/signers";
 import { z } from "zod";
 
 export type FieldOptions = Omit<SignatureOptions, "contentsSize" | "kind" | "signingTime">;
@@ -45,6 +51,11 @@ export const PreparedSchema = z.object({
   digestAlgorithm: z.enum(DIGEST_ALGORITHMS),
   /** The digest of the byte range, hex: the only thing about the document that leaves. */
   digest: z.string().regex(/^[0-9a-f]+$/),
+  /**
+   * What the signer and the caller should know before the signature is asked for, e.g. that a
+   * B-LT request cannot reach "LTV enabled". Kept with the revision so a resumed job reports them.
+   */
+  warnings: z.array(z.string()).optional(),
 });
 export type Prepared = z.infer<typeof PreparedSchema>;
 
@@ -74,6 +85,11 @@ export interface PrepareOptions extends OpenInputOptions {
    * template, image, font). The appearance becomes part of the revision, so `Prepared` carries it.
    */
   appearance?: VisibleSignatureOptions;
+  /**
+   * At B-LT and B-LTA, refuse (E_CERT, before the signer is asked) a signer whose chain cannot
+   * reach "LTV enabled" instead of warning about it.
+   */
+  requireLtv?: boolean;
 }
 
 /** What prepare needs to know about the signer: its algorithm and how big its CMS gets. */
@@ -97,7 +113,9 @@ export async function prepare(
   if (options.level === "B-LTA") requirePermission(doc, "new-signature-field");
   // Size first: a signer that learns about itself from a probe (esign-api) then describes for free.
   const contentsSize = options.contentsSize ?? (await signer.estimateCmsSize(options.level));
-  const { signatureAlgorithm, certificate } = await signer.describe();
+  const description = await signer.describe();
+  const { signatureAlgorithm, certificate } = description;
+  const warnings = ltvReadinessWarnings(options, description);
   const digestAlgorithm = digestAlgorithmOf(signatureAlgorithm);
   const signingTime = options.signingTime ?? new Date(Math.floor(Date.now() / 1000) * 1000);
   const field: FieldOptions = { ...options.field };
@@ -130,7 +148,33 @@ export async function prepare(
     level: options.level,
     digestAlgorithm,
     digest: digest.toString("hex"),
+    ...(warnings.length > 0 && { warnings }),
   };
+}
+
+/** One line per certificate that keeps a signature from being "LTV enabled", naming it. */
+export function ltvGapWarnings(prefix: string, gaps: LtvGap[]): string[] {
+  return gaps.map((gap) => `${prefix}: ${gap.certificate} lacks ${gap.missing}`);
+}
+
+/**
+ * Before signing at B-LT or B-LTA: the signer's certificates that name no OCSP responder and no CRL
+ * distribution point, as warnings (signing proceeds: a signer such as the E-sign API may bring the
+ * revocation data itself), or E_CERT with `requireLtv`.
+ */
+function ltvReadinessWarnings(
+  options: Pick<PrepareOptions, "level" | "requireLtv">,
+  description: SignerDescription,
+): string[] {
+  if (options.level !== "B-LT" && options.level !== "B-LTA") return [];
+  const warnings = ltvGapWarnings(
+    `${options.level} cannot reach LTV`,
+    ltvReadinessGaps([description.certificate, ...description.chain]),
+  );
+  if (warnings.length > 0 && options.requireLtv) {
+    throw new EsignError("E_CERT", `LTV is required and ${warnings.join("; ")}`);
+  }
+  return warnings;
 }
 
 /** Whether `prepared` was made over this very input (same size, and same etag where known). */

@@ -2,12 +2,13 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ErrorCode, isEsignError } from "@esign/errors";
-import { vriKey } from "@esign/pades";
+import { verifyPdfSignatures, vriKey } from "@esign/pades";
 import {
   createOpensslTimestamper,
   createTestPki,
   issueCrl,
   issueTsaCertificate,
+  type TestPki,
   toPem,
 } from "@esign/pades/testing";
 import {
@@ -25,6 +26,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { complete, PreparedSchema, prepare, signPdf, signRequestOf, verifyOutput } from "../src";
 
 let dir: string;
+let pki: TestPki;
 let rootPem: string;
 let input: Uint8Array;
 let signer: CmsBuildingSigner;
@@ -33,13 +35,13 @@ let ltv: LtvMaterial;
 let signCalls = 0;
 
 /** A signer that, like the E-sign API, hands over its own validation data with the CMS. */
-function withLtvBundle(inner: Signer, bundle: LtvMaterial): Signer {
+function withLtvBundle(inner: Signer, bundle: LtvMaterial | undefined): Signer {
   return {
     describe: () => inner.describe(),
     estimateCmsSize: (level) => inner.estimateCmsSize(level),
     sign: async (request) => {
       signCalls++;
-      return { ...(await inner.sign(request)), ltv: bundle };
+      return { ...(await inner.sign(request)), ...(bundle && { ltv: bundle }) };
     },
   };
 }
@@ -60,7 +62,7 @@ async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<v
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "esign-pipeline-levels-"));
-  const pki = await createTestPki({ keyType: "p256", intermediate: true });
+  pki = await createTestPki({ keyType: "p256", intermediate: true });
   rootPem = join(dir, "root.pem");
   await writeFile(rootPem, toPem(pki.root.certificate));
   const { signer: identity } = pki;
@@ -107,6 +109,13 @@ describe("signPdf levels", () => {
       ltv.crls.map((crl) => Buffer.from(crl).toString("hex")),
     );
 
+    // The test PKI names no revocation URLs: warned before signing; the bundle's CRLs cover it anyway.
+    expect(signed.warnings).toEqual([
+      expect.stringMatching(/^B-LTA cannot reach LTV: CN=Test Signer,.* lacks an OCSP responder or CRL/),
+      expect.stringMatching(/^B-LTA cannot reach LTV: CN=esign test issuing CA,/),
+    ]);
+    expect(signed.ltv).toEqual({ ltvEnabled: true, gaps: [] });
+
     const file = join(dir, "b-lta.pdf");
     await writeFile(file, bytes);
     const result = await validate(file, rootPem);
@@ -123,8 +132,59 @@ describe("signPdf levels", () => {
     expect(signCalls).toBe(before);
   });
 
-  it("fails B-LT with E_REVOCATION when the certificates name no OCSP responder or CRL", async () => {
-    await expectCode(signPdf(new BufferSource(input), signer, { level: "B-LT" }), "E_REVOCATION");
+  it("fails B-LT with E_REVOCATION when the certificates name no OCSP responder or CRL, having warned before signing", async () => {
+    const warned: { warning: string; signCalls: number }[] = [];
+    const counted = withLtvBundle(signer, undefined);
+    await expectCode(
+      signPdf(new BufferSource(input), counted, {
+        level: "B-LT",
+        onWarning: (warning) => warned.push({ warning, signCalls }),
+      }),
+      "E_REVOCATION",
+    );
+    expect(warned.map(({ warning }) => warning)).toEqual([
+      expect.stringMatching(/^B-LT cannot reach LTV: CN=Test Signer,/),
+      expect.stringMatching(/^B-LT cannot reach LTV: CN=esign test issuing CA,/),
+    ]);
+    // Told before the signer was asked.
+    expect(warned.map((entry) => entry.signCalls)).toEqual([signCalls - 1, signCalls - 1]);
+  });
+
+  it("B-LT whose validation data covers no certificate: warned before signing, and not LTV enabled, naming each", async () => {
+    const warned: string[] = [];
+    const certificatesOnly = { certs: ltv.certs, ocsps: [], crls: [] };
+    const signed = await signPdf(new BufferSource(input), withLtvBundle(signer, certificatesOnly), {
+      level: "B-LT",
+      onWarning: (warning) => warned.push(warning),
+    });
+    expect(signed.ltv?.ltvEnabled).toBe(false);
+    const lacking = signed.ltv!.gaps.map((gap) => gap.certificate);
+    expect(lacking.toSorted()).toEqual([
+      expect.stringContaining("CN=Test Signer"),
+      expect.stringContaining("CN=esign test TSA"),
+      expect.stringContaining("CN=esign test issuing CA"),
+    ]);
+    expect(signed.ltv!.gaps.every((gap) => gap.missing.startsWith("revocation data"))).toBe(true);
+    expect(signed.warnings).toEqual(warned);
+    expect(warned.slice(2)).toEqual(
+      lacking.map((subject) => expect.stringContaining(`not LTV enabled: ${subject} lacks`)),
+    );
+    // `esign verify --ltv` reads the file the same way.
+    const report = await verifyPdfSignatures(new BufferSource(await bytesOf(signed.output)), {
+      trustRoots: [pki.root.certificate],
+    });
+    expect(report.signatures[0]).toMatchObject({ ltvEnabled: false, ltvGaps: signed.ltv!.gaps });
+  });
+
+  it("with requireLtv, refuses before the signer is asked a chain that cannot reach LTV, naming the certificate", async () => {
+    const before = signCalls;
+    const refused = signPdf(new BufferSource(input), withLtvBundle(signer, ltv), {
+      level: "B-LT",
+      requireLtv: true,
+    });
+    await expect(refused).rejects.toThrow(/LTV is required and B-LT cannot reach LTV: CN=Test Signer,/);
+    await expectCode(refused, "E_CERT");
+    expect(signCalls).toBe(before);
   });
 });
 

@@ -83,9 +83,11 @@ describe("prepare / complete / verifyOutput", () => {
     const signed = await complete(source, resumed, result);
     expect(signed.revisions).toHaveLength(1);
     expect(signed.documentDigest).toBe(prepared.digest);
-    expect(await verifyOutput(signed.output, resumed, result)).toBe(
-      prepared.byteRange[1] + prepared.byteRange[3],
-    );
+    // B-B: no "LTV enabled" judgement, no warnings.
+    expect(await verifyOutput(signed.output, resumed, result)).toEqual({
+      hashedLength: prepared.byteRange[1] + prepared.byteRange[3],
+      warnings: [],
+    });
 
     const file = join(dir, "staged.pdf");
     await writeFile(file, await bytesOf(signed.output));

@@ -37,6 +37,13 @@ const DocumentTimestampUrlsSchema = z
   .min(1)
   .optional();
 
+/**
+ * Refuse B-LT and B-LTA jobs (E_CERT, before signing) when the signer's chain names no OCSP
+ * responder or CRL for some certificate, so the output could not be "LTV enabled". Default: sign
+ * and report it as a warning.
+ */
+const RequireLtvSchema = z.boolean().optional();
+
 const ProfileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
 /**
  * A seal a profile's jobs ask for by name (`"appearance": {"template": "hr-seal"}`): the
@@ -58,6 +65,7 @@ const P12ProfileSchema = z.strictObject({
   password: SecretRefSchema,
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  requireLtv: RequireLtvSchema,
   seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 });
@@ -74,6 +82,7 @@ const RemoteProfileFields = {
   idempotency: z.boolean().default(true),
   contentsSize: ContentsSizeSchema,
   documentTimestampUrls: DocumentTimestampUrlsSchema,
+  requireLtv: RequireLtvSchema,
   seals: SealsSchema,
   pdfPasswords: PdfPasswordsSchema,
 };

@@ -29,6 +29,8 @@ export interface WorkerMetrics {
   retries: Counter;
   rateLimitWait: Counter;
   bytesHashed: Counter;
+  /** Completed B-LT/B-LTA jobs whose output is not "LTV enabled", by signer profile. */
+  ltvNotEnabled: Counter<"profile">;
   /** Times `work` as `stage`, failures included. */
   time<T>(stage: Stage, work: () => Promise<T>): Promise<T>;
 }
@@ -82,6 +84,12 @@ export function createWorkerMetrics(queues: () => Queue[]): WorkerMetrics {
     bytesHashed: new Counter({
       name: "esign_bytes_hashed_total",
       help: "Bytes run through the document digest and its verification",
+      registers,
+    }),
+    ltvNotEnabled: new Counter({
+      name: "esign_ltv_not_enabled_total",
+      help: 'Completed B-LT/B-LTA jobs whose output Acrobat would not show as "LTV enabled", by signer profile',
+      labelNames: ["profile"],
       registers,
     }),
     async time(stage, work) {

@@ -5,6 +5,7 @@ import {
   complete,
   hashedLengthOf,
   type OpenInputOptions,
+  type OutputCheck,
   type Prepared,
   prepare,
   preparedFor,
@@ -87,6 +88,7 @@ async function prepareJob(
         ...open,
         level: job.level,
         contentsSize: entry.contentsSize,
+        requireLtv: entry.requireLtv,
         field: {
           fieldName: job.field.name,
           page: job.field.page,
@@ -133,8 +135,10 @@ async function signFetched(
   const signed = await metrics.time("embed", () =>
     complete(source, prepared, signature, { ...open, documentTimestamper: entry.documentTimestamper }),
   );
-  await metrics.time("verify", async () => {
-    metrics.bytesHashed.inc(await verifyOutput(signed.output, prepared, signature, open));
+  const check = await metrics.time("verify", async () => {
+    const verified = await verifyOutput(signed.output, prepared, signature, open);
+    metrics.bytesHashed.inc(verified.hashedLength);
+    return verified;
   });
 
   const written = await metrics.time("upload", () =>
@@ -152,5 +156,14 @@ async function signFetched(
     signerSubject: certificateSubject(description.certificate),
     signatureId: prepared.digest,
     attempts: attempt,
+    ...ltvResultFields(check),
+  };
+}
+
+/** The result's `ltvEnabled`/`ltvGaps` (B-LT and B-LTA) and `warnings` (when there are any). */
+function ltvResultFields({ ltv, warnings }: OutputCheck): Partial<SignResult> {
+  return {
+    ...(ltv && { ltvEnabled: ltv.ltvEnabled, ltvGaps: ltv.gaps }),
+    ...(warnings.length > 0 && { warnings }),
   };
 }

@@ -24,6 +24,8 @@ export interface SignerEntry {
   contentsSize: number | undefined;
   /** Time-stamp authority for B-LTA's document time-stamp; undefined: the profile cannot do B-LTA. */
   documentTimestamper: DocumentTimestamper | undefined;
+  /** B-LT/B-LTA jobs whose signer chain cannot reach "LTV enabled" fail before signing (profile `requireLtv`). */
+  requireLtv: boolean;
   /** The signer's certificate and algorithm, fetched once (a remote call for remote backends). */
   describe(): Promise<SignerDescription>;
   /** Seal templates jobs of this profile may name, images read. */
@@ -163,6 +165,7 @@ export async function createSignerRegistry(profiles: Record<string, SignerProfil
         signer,
         contentsSize: profile.contentsSize,
         documentTimestamper: timestamperOf(profile),
+        requireLtv: profile.requireLtv ?? false,
         describe: memoizeSuccess(() => signer.describe()),
         seals: await loadSeals(name, profile.seals),
         pdfPassword: pdfPasswordsOf(name, profile),

@@ -167,6 +167,10 @@ export async function createSigningWorker(
       }
       const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
+      if (result.ltvEnabled === false) metrics.ltvNotEnabled.inc({ profile: parsed.signer });
+      if (result.warnings) {
+        logger.warn({ jobId: job.id, queue: queueName, warnings: result.warnings }, "signed with warnings");
+      }
       await publish(
         finishedJobOf(job, queueName, parsed),
         completedEvent(finishedJobOf(job, queueName, parsed), result),

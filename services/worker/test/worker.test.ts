@@ -109,6 +109,28 @@ describe("signing worker (in process, local store, p12 key)", () => {
     expect(failed[0]!.type === "job.failed" && failed[0]!.data.error.code).toBe("E_NOT_PDF");
   });
 
+  it("refuses a B-LT job before signing when its profile requires LTV and the chain names no OCSP or CRL URL", async () => {
+    const password = { env: "WORKER_TEST_P12_PASSWORD" };
+    // contentsSize given: the p12 key has no TSA, so its own estimate for B-LT would fail first.
+    const profile = { type: "p12" as const, p12Path: harness.pki.p12, password, contentsSize: 16_384 };
+    const worker = await harness.startWorker({ signers: { "seal-ltv": { ...profile, requireLtv: true } } });
+    await harness.put("in/ltv.pdf");
+    const { id } = await harness.client.submit({
+      input: { store: "default", key: "in/ltv.pdf" },
+      signer: "seal-ltv",
+      level: "B-LT",
+    });
+    const failure = await failureOf(id);
+    expect(failure.code).toBe("E_CERT");
+    expect(failure.message).toMatch(
+      /LTV is required and B-LT cannot reach LTV: CN=Test Signer, .* lacks an OCSP/,
+    );
+    expect(failure.message).toContain("CN=esign test issuing CA");
+    expect((await harness.client.get(id)).attempts).toBe(1);
+    // Refused before the key was asked to sign.
+    expect(await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12" })).toBe(0);
+  });
+
   it("signs an encrypted input with the password its job names by reference, never by value", async () => {
     const password = "worker pdf password";
     process.env.WORKER_TEST_PDF_PASSWORD = password;

@@ -119,7 +119,8 @@ export interface VerifyPdfOptions {
   revocationGraceMs?: number;
 }
 
-interface DssContents {
+/** The /DSS of a document: its counts, and its certificates, OCSP responses and CRLs, DER. */
+export interface DssContents {
   summary: DssSummary;
   certs: Uint8Array[];
   ocsps: Uint8Array[];
@@ -136,7 +137,8 @@ async function streamList(doc: PdfDocument, value: PdfObject | undefined): Promi
   return streams;
 }
 
-async function readDss(doc: PdfDocument): Promise<DssContents | undefined> {
+/** Reads the document's /DSS (undefined when it has none). */
+export async function readDss(doc: PdfDocument): Promise<DssContents | undefined> {
   const dss = await doc.resolveDict((await doc.catalog()).get("DSS"));
   if (!dss) return undefined;
   const certs = await streamList(doc, dss.get("Certs"));

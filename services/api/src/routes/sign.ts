@@ -56,7 +56,17 @@ function resultHeaders(id: string, result: SignResult): Record<string, string> {
     "x-esign-signature-field": result.fieldName,
     "x-esign-level": result.level,
     "x-esign-sha256": result.sha256,
+    ...(result.ltvEnabled !== undefined && { "x-esign-ltv-enabled": String(result.ltvEnabled) }),
+    ...(result.warnings && { "x-esign-warnings": asciiJson(result.warnings) }),
   };
+}
+
+/** JSON with every character outside printable ASCII escaped: a header value cannot carry them. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The PDF of a request: the raw `application/pdf` body, or the file part of a `multipart/form-data` body. */
