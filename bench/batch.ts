@@ -16,7 +16,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "64" },
     topology: { type: "string", default: "dedicated" },
     "batch-nice": { type: "string", default: "0" },
-    "max-wait-ms": { type: "string", default: "5000" },
+    "max-wait-ms": { type: "string", default: "1000" },
     write: { type: "boolean", default: false },
   },
 });
@@ -61,8 +61,8 @@ const IDLE_CALLS = 30;
 const INTERACTIVE_PAUSE_MS = 1_000;
 const DEV_KEY = `bench-${Math.random().toString(36).slice(2)}-key`;
 const PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
-const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
-const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
+/** The built worker, as production runs it (`pnpm build` first). */
+const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -99,7 +99,7 @@ async function usedMemory(port: number, field: "used_memory" | "used_memory_peak
 }
 
 function startWorker(env: NodeJS.ProcessEnv, niceness = 0): Promise<ChildProcess> {
-  const child = spawn("nice", ["-n", String(niceness), TSX, WORKER_MAIN], {
+  const child = spawn("nice", ["-n", String(niceness), process.execPath, WORKER_BUNDLE], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "inherit"],
@@ -110,6 +110,22 @@ function startWorker(env: NodeJS.ProcessEnv, niceness = 0): Promise<ChildProcess
     });
     child.once("exit", (code) => reject(new Error(`worker exited (${code}) before starting`)));
   });
+}
+
+/** Resident set size of a process, MiB (Linux /proc). */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+interface Sample {
+  seconds: number;
+  completed: number;
+  /** Documents per second since the previous sample. */
+  rate: number;
+  /** RSS of each batch worker, MiB. */
+  workerRssMiB: number[];
+  redisMiB: number;
 }
 
 function p95(samples: number[]): number {
@@ -219,11 +235,27 @@ async function main() {
     })();
     // biome-ignore lint/suspicious/noExplicitAny: the status body is read field by field below
     let status: any;
+    const timeline: Sample[] = [];
+    const batchWorkers = workers.slice(0, TOPOLOGY === "mixed" ? workers.length : WORKERS);
     for (;;) {
       status = await (await fetch(`${base}/v1/batches/${id}`, { headers })).json();
+      const seconds = (performance.now() - started) / 1000;
+      const previous = timeline.at(-1);
+      const completed = Number(status.counts?.completed ?? 0);
+      timeline.push({
+        seconds: Number(seconds.toFixed(1)),
+        completed,
+        rate: previous
+          ? Number(((completed - previous.completed) / (seconds - previous.seconds)).toFixed(1))
+          : 0,
+        workerRssMiB: await Promise.all(
+          batchWorkers.map(async (worker) => Math.round(await rssMiB(worker.pid!))),
+        ),
+        redisMiB: Number(((await usedMemory(redis.port, "used_memory")) / 2 ** 20).toFixed(1)),
+      });
       if (status.state === "completed") break;
       process.stderr.write(`\r${JSON.stringify(status.counts)} ${status.throughput?.toFixed(1)} docs/s   `);
-      await sleep(2_000);
+      await sleep(5_000);
     }
     const seconds = (performance.now() - started) / 1000;
     done = true;
@@ -251,10 +283,19 @@ async function main() {
         ((usage.signCalls - interactiveSignatures) / (usage.signatures - interactiveSignatures)).toFixed(4),
       ),
       signCalls: usage.signCalls,
+      workerRssMiB: `${timeline[0]?.workerRssMiB.join("+")} → max ${Math.max(...timeline.flatMap((sample) => sample.workerRssMiB))} → ${timeline.at(-1)?.workerRssMiB.join("+")}`,
+      loadAverage: loadavg()[0]!.toFixed(1),
       signatures: usage.signatures,
     };
     process.stderr.write("\n");
     console.log(JSON.stringify(result, null, 2));
+    // Every tenth of the run: docs/s over time, worker RSS, Redis memory.
+    const step = Math.max(1, Math.floor(timeline.length / 10));
+    for (const sample of timeline.filter((_, index) => index % step === 0 || index === timeline.length - 1)) {
+      console.log(
+        `t=${sample.seconds}s completed=${sample.completed} rate=${sample.rate}/s workerRSS=${sample.workerRssMiB.join("+")}MiB redis=${sample.redisMiB}MiB`,
+      );
+    }
     if (values.write) await writeSection(result);
     await api.close();
   } finally {
@@ -270,8 +311,8 @@ type Result = Record<string, number | boolean | string>;
 
 const HEADER = "## Batches";
 const TABLE_HEAD =
-  "| documents | hash batching | topology | batch workers × concurrency | total s | docs/s | failed | Redis peak MiB | interactive p95 idle / during batch (ms) | sign calls per document |\n" +
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+  "| documents | hash batching | topology | batch workers × concurrency | total s | docs/s | failed | Redis peak MiB | interactive p95 idle / during batch (ms) | sign calls per document | batch worker RSS MiB (start → max → end) | load average at end |\n" +
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
 async function writeSection(result: Result): Promise<void> {
   const path = join(REPO_ROOT, "docs/benchmarks.md");
@@ -285,7 +326,7 @@ async function writeSection(result: Result): Promise<void> {
   const lastRow = lines.findLastIndex((line) => /^\| \d/.test(line));
   const notes = lastRow < 0 ? [] : lines.slice(lastRow + 1);
   rows.push(
-    `| ${result.documents} | ${result.hashBatching} | ${result.topology} | ${result.workers} × ${result.concurrency} | ${result.seconds} | ${result.documentsPerSecond} | ${result.failed} | ${result.redisPeakMiB} | ${result.idleP95Ms} / ${result.busyP95Ms} (${result.interactiveCalls} calls) | ${result.signCallsPerDocument} |`,
+    `| ${result.documents} | ${result.hashBatching} | ${result.topology} | ${result.workers} × ${result.concurrency} | ${result.seconds} | ${result.documentsPerSecond} | ${result.failed} | ${result.redisPeakMiB} | ${result.idleP95Ms} / ${result.busyP95Ms} (${result.interactiveCalls} calls) | ${result.signCallsPerDocument} | ${result.workerRssMiB} | ${result.loadAverage} |`,
   );
   const section = [
     HEADER,

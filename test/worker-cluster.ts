@@ -16,15 +16,17 @@ import { type RunningS3, startS3 } from "../packages/storage/test/s3-server";
 export const REDIS_URL = "redis://127.0.0.1:6379";
 export const SMALL_PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
 const WORKER_MAIN = join(REPO_ROOT, "services/worker/src/main.ts");
+/** The esbuild bundle production runs (`pnpm build`). */
+export const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
 const SIM_CLIENT_SECRET = "demo-secret";
-const LOCAL_P12_PASSWORD = "local seal";
+export const LOCAL_P12_PASSWORD = "local seal";
 const run = promisify(execFile);
 
 /**
  * A self-signed RSA seal in a PKCS#12 file, for the `local-seal` profile (a key held by the worker
  * itself, no signing service): made with openssl, as an operator would.
  */
-async function makeLocalP12(directory: string): Promise<string> {
+export async function makeLocalP12(directory: string): Promise<string> {
   const key = join(directory, "local-seal.key");
   const certificate = join(directory, "local-seal.pem");
   const p12 = join(directory, "local-seal.p12");
@@ -70,6 +72,13 @@ export interface WorkerProcess {
 export interface ClusterOptions {
   /** Environment every worker gets on top of the defaults. */
   workerEnv?: Record<string, string>;
+  /**
+   * A built worker (`WORKER_BUNDLE`, or another checkout's) to run on plain node, as production
+   * does, instead of the sources under tsx.
+   */
+  workerBundle?: string;
+  /** Extra node flags for every worker (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
   /** Settings added to the remote signer profiles (`seal-rsa`, `seal-esign-api`). */
   remoteProfileOptions?: Record<string, unknown>;
 }
@@ -103,7 +112,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const scratch = await mkdtemp(join(tmpdir(), "esign-worker-e2e-"));
   const sim = await startSimulator();
   const s3 = await startS3();
-  const storesConfig = { default: s3.config() };
+  // `local`: a directory beside the S3 store, for comparing the two storage paths.
+  const storesConfig = {
+    default: s3.config(),
+    local: { type: "local" as const, root: join(scratch, "local-store") },
+  };
   const stores = createStores(storesConfig);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const client = new SigningClient({
@@ -133,6 +146,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         clientSecret: { env: "SIM_CLIENT_SECRET" },
         credentialId: "seal-rsa",
         ...options.remoteProfileOptions,
+      },
+      // The same seal with hash batching, as a batch deployment configures it (multisign 100).
+      "seal-rsa-batched": {
+        type: "csc",
+        url: `${sim.url}/csc/v2`,
+        clientId: "demo",
+        clientSecret: { env: "SIM_CLIENT_SECRET" },
+        credentialId: "seal-rsa",
+        hashBatching: { maxHashes: 100, maxWaitMs: 200 },
       },
       // The simulator's CMS-returning API; certificate and /Contents size configured, so the
       // signer never spends a billed probe signature to learn them.
@@ -170,7 +192,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async startWorker(env = {}) {
       // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a child process of
       // its own, so a SIGKILL would hit the wrapper and leave the real worker running.
-      const child = spawn(process.execPath, ["--import", "tsx", WORKER_MAIN], {
+      const entry = options.workerBundle ? [options.workerBundle] : ["--import", "tsx", WORKER_MAIN];
+      const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
         cwd: REPO_ROOT,
         env: { ...baseEnv, ...env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -20,9 +20,17 @@ const PLACEHOLDERS = ["name", "date", "reason", "location", "subject"] as const;
 export const DEFAULT_TEXT_TEMPLATE =
   "Digitally signed by {name}\nDate: {date}\nReason: {reason}\nLocation: {location}";
 
+/** Subjects of the certificates seen, by buffer: a signer's description hands out the same one per job. */
+const subjects = new WeakMap<Uint8Array, string>();
+
 /** A certificate's subject in RFC 4514 order (node lists the RDNs in certificate order, one a line). */
 export function certificateSubject(certificate: Uint8Array): string {
-  return new X509Certificate(certificate).subject.split("\n").reverse().join(",");
+  let subject = subjects.get(certificate);
+  if (subject === undefined) {
+    subject = new X509Certificate(certificate).subject.split("\n").reverse().join(",");
+    subjects.set(certificate, subject);
+  }
+  return subject;
 }
 
 /**

@@ -31,6 +31,7 @@ export {
   signData,
   verifyData,
 } from "./pki/algorithms";
+export { x509Of } from "./pki/certificate";
 export { buildChain, type CertificateSummary, type ChainReport } from "./pki/chain";
 export {
   certificatesFromPem,

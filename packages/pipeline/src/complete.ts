@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import {
   certificatesOfSignature,
@@ -153,6 +154,23 @@ export async function verifyOutput(
   result: Pick<SignResult, "cms">,
   options: OpenInputOptions = {},
 ): Promise<OutputCheck> {
+  const check = await verifyOutputStructure(output, prepared, result, options);
+  const { digest, algorithm } = digestOf(prepared);
+  const rehashed = await hashByteRange(output, prepared.byteRange, algorithm);
+  if (Buffer.compare(rehashed, digest) !== 0) throw byteRangeMismatch();
+  return check;
+}
+
+/**
+ * `verifyOutput` but the hash: for a writer that hashes the byte range of the very bytes it
+ * stores on their way out (`byteRangeCheck`), instead of a second pass over the whole document.
+ */
+export async function verifyOutputStructure(
+  output: ByteSource,
+  prepared: Prepared,
+  result: Pick<SignResult, "cms">,
+  options: OpenInputOptions = {},
+): Promise<OutputCheck> {
   const doc = await openInput(output, options);
   const fields = await signatureFields(doc);
   const signature = fields.find((field) => field.name === prepared.fieldName)?.signature;
@@ -169,11 +187,6 @@ export async function verifyOutput(
   if (Buffer.compare(embedded, result.cms) !== 0) {
     throw new EsignError("E_VERIFY", "the new signature's /Contents is not the CMS the signer returned");
   }
-  const { digest, algorithm } = digestOf(prepared);
-  const rehashed = await hashByteRange(output, signature.byteRange, algorithm);
-  if (Buffer.compare(rehashed, digest) !== 0) {
-    throw new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
-  }
   const warnings = [...(prepared.warnings ?? [])];
   if (prepared.level !== "B-LT" && prepared.level !== "B-LTA") {
     return { hashedLength: hashedLengthOf(prepared), warnings };
@@ -182,4 +195,44 @@ export async function verifyOutput(
   const ltv = checkLtvEnabled(certificatesOfSignature(result.cms), await readDss(doc), []);
   warnings.push(...ltvGapWarnings("not LTV enabled", ltv.gaps));
   return { hashedLength: hashedLengthOf(prepared), ltv, warnings };
+}
+
+function byteRangeMismatch(): EsignError {
+  return new EsignError("E_VERIFY", "the signed output's byte range no longer hashes to the signed digest");
+}
+
+/**
+ * Hashes the prepared /ByteRange of a document streamed through `update` from its first byte, and
+ * refuses it in `final` (E_VERIFY) unless that is the signed digest: the storage write of the
+ * output runs its bytes through this, so the bytes stored are the bytes verified, in one pass.
+ */
+export function byteRangeCheck(prepared: Prepared): {
+  update(chunk: Uint8Array): void;
+  final(): void;
+} {
+  const { digest, algorithm } = digestOf(prepared);
+  const [, gapStart, gapEnd, tailLength] = prepared.byteRange;
+  const hash = createHash(algorithm);
+  let offset = 0;
+  let hashed = 0;
+  const take = (chunk: Uint8Array, from: number, to: number) => {
+    const start = Math.max(from, offset) - offset;
+    const end = Math.min(to, offset + chunk.length) - offset;
+    if (end > start) {
+      hash.update(chunk.subarray(start, end));
+      hashed += end - start;
+    }
+  };
+  return {
+    update(chunk) {
+      take(chunk, 0, gapStart);
+      take(chunk, gapEnd, gapEnd + tailLength);
+      offset += chunk.length;
+    },
+    final() {
+      if (hashed !== hashedLengthOf(prepared) || Buffer.compare(hash.digest(), digest) !== 0) {
+        throw byteRangeMismatch();
+      }
+    },
+  };
 }

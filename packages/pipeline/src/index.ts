@@ -1,5 +1,6 @@
 export {
   assertCompletable,
+  byteRangeCheck,
   type CompleteOptions,
   checkSignResult,
   complete,
@@ -7,6 +8,7 @@ export {
   type SignedPdf,
   signRequestOf,
   verifyOutput,
+  verifyOutputStructure,
 } from "./complete";
 export { appendDocumentTimestamp, appendValidationData, type DocumentTimestamper } from "./ltv";
 export {

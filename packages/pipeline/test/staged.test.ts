@@ -8,6 +8,7 @@ import { CmsBuildingSigner, LocalKeyProvider } from "@esign/signers";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  byteRangeCheck,
   checkSignResult,
   complete,
   type Prepared,
@@ -16,6 +17,7 @@ import {
   preparedFor,
   signRequestOf,
   verifyOutput,
+  verifyOutputStructure,
 } from "../src";
 
 let dir: string;
@@ -127,5 +129,37 @@ describe("prepare / complete / verifyOutput", () => {
     const bytes = Buffer.from(await bytesOf(signed.output));
     bytes[100] = bytes[100]! ^ 0xff;
     expect(await codeOf(verifyOutput(new BufferSource(bytes), prepared, result))).toBe("E_VERIFY");
+  });
+
+  it("checks the bytes of an output on their way out, in chunks of any size, without a second pass", async () => {
+    const prepared = await prepare(new BufferSource(input), signer, { level: "B-B" });
+    const result = await signer.sign(signRequestOf(prepared));
+    const signed = await complete(new BufferSource(input), prepared, result);
+    await verifyOutputStructure(signed.output, prepared, result);
+    const bytes = Buffer.from(await bytesOf(signed.output));
+    const streamed = (output: Uint8Array, chunkSize: number) => {
+      const check = byteRangeCheck(prepared);
+      for (let offset = 0; offset < output.length; offset += chunkSize) {
+        check.update(output.subarray(offset, offset + chunkSize));
+      }
+      return check;
+    };
+    for (const chunkSize of [1, 997, 64 * 1024, bytes.length]) {
+      expect(() => streamed(bytes, chunkSize).final()).not.toThrow();
+    }
+    // A byte flipped in the first or in the last part of the range, or the output cut short: refused.
+    const gapStart = prepared.byteRange[1];
+    for (const flipped of [100, gapStart - 1, bytes.length - 2]) {
+      const tampered = Buffer.from(bytes);
+      tampered[flipped] = tampered[flipped]! ^ 0xff;
+      expect(() => streamed(tampered, 997).final()).toThrow(expect.objectContaining({ code: "E_VERIFY" }));
+    }
+    expect(() => streamed(bytes.subarray(0, bytes.length - 1), 997).final()).toThrow(
+      expect.objectContaining({ code: "E_VERIFY" }),
+    );
+    // The /Contents gap is not hashed (the structure check compares it with the CMS instead).
+    const otherCms = await otherSigner.sign(signRequestOf(prepared));
+    const otherSigned = await complete(new BufferSource(input), prepared, otherCms);
+    expect(await codeOf(verifyOutputStructure(otherSigned.output, prepared, result))).toBe("E_VERIFY");
   });
 });

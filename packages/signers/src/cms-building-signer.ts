@@ -13,6 +13,7 @@ import {
   type SignatureAlgorithm,
   signatureValueOf,
   verifyData,
+  x509Of,
 } from "@esign/pades";
 import type {
   PadesLevel,
@@ -32,7 +33,7 @@ export interface CmsBuildingSignerOptions {
 
 /** DER size of the largest signature value a key of this certificate can produce. */
 function maxSignatureSize(certificate: Uint8Array, algorithm: SignatureAlgorithm): number {
-  const details = new X509Certificate(certificate).publicKey.asymmetricKeyDetails ?? {};
+  const details = x509Of(certificate).publicKey.asymmetricKeyDetails ?? {};
   if (details.modulusLength) return Math.ceil(details.modulusLength / 8);
   const fieldBytes = { prime256v1: 32, secp384r1: 48, secp521r1: 66 }[details.namedCurve ?? ""];
   if (!fieldBytes)
@@ -134,7 +135,22 @@ export class CmsBuildingSigner implements Signer {
     );
   }
 
-  async estimateCmsSize(level: PadesLevel): Promise<number> {
+  private readonly estimates = new Map<PadesLevel, Promise<number>>();
+
+  /** Sized once per level: the estimate depends on the certificates and the level only. */
+  estimateCmsSize(level: PadesLevel): Promise<number> {
+    let estimate = this.estimates.get(level);
+    if (!estimate) {
+      estimate = this.computeCmsSize(level).catch((error: unknown) => {
+        this.estimates.delete(level); // a failed lookup (TSA, network) may succeed next time
+        throw error;
+      });
+      this.estimates.set(level, estimate);
+    }
+    return estimate;
+  }
+
+  private async computeCmsSize(level: PadesLevel): Promise<number> {
     const description = await this.describe();
     const digestAlgorithm = digestAlgorithmOf(description.signatureAlgorithm);
     const signedAttributes = buildSignedAttributes({

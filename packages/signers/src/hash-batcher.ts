@@ -4,7 +4,8 @@ import type { RawSignatureProvider, RawSignatures, SignerDescription } from "./t
 
 /**
  * `hashBatching` of a signer profile: gather the hashes of concurrent jobs into one call of up to
- * `maxHashes`, waiting at most `maxWaitMs` for company. Worth it when the credential signs several
+ * `maxHashes`, waiting at most `maxWaitMs` for company, and only while a call is already under way
+ * (an idle system sends at once). Worth it when the credential signs several
  * hashes per call (CSC `multisign` > 1, e.g. an organisation seal) and calls are what is billed or
  * rate-limited.
  */
@@ -24,11 +25,14 @@ interface Waiting {
 
 /**
  * A RawSignatureProvider decorator that merges concurrent `signHashes` calls of one process into
- * one call of the wrapped provider. A batch leaves when it holds `maxHashes` hashes or when its
- * first caller has waited `maxWaitMs`, whichever comes first; each caller gets back exactly its
- * own signatures, in order. If the merged call fails, every caller in it gets that error (and its
- * job retries on its own terms). The CMS-building signer above checks each signature against the
- * certificate, so a mix-up could not go unnoticed. Idempotency keys travel with their hashes, so
+ * one call of the wrapped provider. The wait adapts to the load: with no call of ours under way
+ * the hashes leave at once, with only those that arrived in the same turn of the event loop (an
+ * idle system pays no latency); while a call is under way, arrivals gather until it returns, the
+ * batch holds `maxHashes` hashes, or the first of them has waited `maxWaitMs`, whichever comes
+ * first (a backlog fills batches). Each caller gets back exactly its own signatures, in order. If
+ * the merged call fails, every caller in it gets that error (and its job retries on its own
+ * terms). The CMS-building signer above checks each signature against the certificate, so a
+ * mix-up could not go unnoticed. Idempotency keys travel with their hashes, so
  * the call's key is one of the batch's contents: a batch made up differently after a crash (other
  * jobs joined it) is a new call for the service, billed again.
  */
@@ -36,6 +40,8 @@ export class HashBatchingProvider implements RawSignatureProvider {
   private waiting: Waiting[] = [];
   private waitingHashes = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private callsUnderWay = 0;
 
   /** The wrapped provider's probe, where it has one. */
   readonly probe?: () => Promise<void>;
@@ -58,14 +64,13 @@ export class HashBatchingProvider implements RawSignatureProvider {
   ): Promise<RawSignatures> {
     if (hashes.length === 0) return Promise.resolve({ signatures: [] });
     // A caller that fills a batch by itself has nobody to wait for.
-    if (hashes.length >= this.options.maxHashes) {
-      return this.inner.signHashes(hashes, toBeSigned, idempotencyKeys);
-    }
+    if (hashes.length >= this.options.maxHashes) return this.call(hashes, toBeSigned, idempotencyKeys);
     return new Promise<RawSignatures>((resolve, reject) => {
       if (this.waitingHashes + hashes.length > this.options.maxHashes) this.flush();
       this.waiting.push({ hashes, toBeSigned, idempotencyKeys, resolve, reject });
       this.waitingHashes += hashes.length;
       if (this.waitingHashes >= this.options.maxHashes) this.flush();
+      else if (this.callsUnderWay === 0) this.immediate ??= setImmediate(() => this.flush());
       else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
     });
   }
@@ -76,19 +81,35 @@ export class HashBatchingProvider implements RawSignatureProvider {
     await this.inner.close?.();
   }
 
+  /** One call of the wrapped provider; its return sends whatever gathered meanwhile. */
+  private async call(
+    hashes: Uint8Array[],
+    toBeSigned: Uint8Array[],
+    idempotencyKeys: readonly (string | undefined)[],
+  ): Promise<RawSignatures> {
+    this.callsUnderWay++;
+    try {
+      return await this.inner.signHashes(hashes, toBeSigned, idempotencyKeys);
+    } finally {
+      this.callsUnderWay--;
+      if (this.waiting.length > 0) this.flush();
+    }
+  }
+
   private flush(): void {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     const batch = this.waiting;
     this.waiting = [];
     this.waitingHashes = 0;
     if (batch.length === 0) return;
-    this.inner
-      .signHashes(
-        batch.flatMap((caller) => caller.hashes),
-        batch.flatMap((caller) => caller.toBeSigned),
-        batch.flatMap((caller) => caller.hashes.map((_, index) => caller.idempotencyKeys[index])),
-      )
+    this.call(
+      batch.flatMap((caller) => caller.hashes),
+      batch.flatMap((caller) => caller.toBeSigned),
+      batch.flatMap((caller) => caller.hashes.map((_, index) => caller.idempotencyKeys[index])),
+    )
       .then(({ signatures, replayed }) => {
         const expected = batch.reduce((sum, caller) => sum + caller.hashes.length, 0);
         if (signatures.length !== expected) {

@@ -17,7 +17,7 @@ export interface SourceStats {
   bytesFetched: number;
 }
 
-const DEFAULT_BLOCK_SIZE = 256 * 1024;
+export const DEFAULT_BLOCK_SIZE = 256 * 1024;
 const DEFAULT_MAX_BLOCKS = 32;
 
 /**
@@ -60,6 +60,16 @@ export class BlockCachedSource implements StoredObjectSource {
     const start = offset - first * this.blockSize;
     if (blocks.length === 1) return blocks[0]!.subarray(start, start + (end - offset));
     return Buffer.concat(blocks).subarray(start, start + (end - offset));
+  }
+
+  /**
+   * Hands over the first block, fetched with the open request, so small objects cost one request
+   * in all. Ignored unless it is the whole block.
+   */
+  seedFirstBlock(bytes: Uint8Array): void {
+    if (bytes.length === Math.min(this.blockSize, this.size) && bytes.length > 0) {
+      this.blocks.set(0, Promise.resolve(bytes));
+    }
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { EsignError } from "@esign/errors";
-import { BlockCachedSource, type BlockCacheOptions } from "./block-cache";
+import { BlockCachedSource, type BlockCacheOptions, DEFAULT_BLOCK_SIZE } from "./block-cache";
 import type { S3StoreConfig } from "./config";
 import { storageError } from "./errors";
 import { keyProblem } from "./keys";
@@ -78,7 +78,7 @@ export class S3Store extends BaseStore {
   }
 
   protected async openValid(key: string): Promise<StoredObjectSource> {
-    const { size, etag } = await this.statValid(key);
+    const { size, etag, firstBytes } = await this.openFirstBlock(key);
     const fetchRange = async (start: number, end: number): Promise<Uint8Array> => {
       const response = await this.call(key, `read bytes ${start}-${end - 1} of`, () =>
         this.client.send(
@@ -98,7 +98,43 @@ export class S3Store extends BaseStore {
       }
       return this.call(key, "read", () => response.Body!.transformToByteArray());
     };
-    return new BlockCachedSource(this.name, key, size, etag, fetchRange, this.options.blockCache);
+    const source = new BlockCachedSource(this.name, key, size, etag, fetchRange, this.options.blockCache);
+    if (firstBytes) source.seedFirstBlock(firstBytes);
+    return source;
+  }
+
+  /**
+   * Size and etag of the object, and its first block, in one ranged GET instead of a HEAD and then
+   * a GET: a small document is then read with a single request. An empty object (no range to
+   * answer) is stat'ed instead.
+   */
+  private async openFirstBlock(key: string): Promise<ObjectInfo & { firstBytes?: Uint8Array }> {
+    const blockSize = this.options.blockCache?.blockSize ?? DEFAULT_BLOCK_SIZE;
+    const response = await this.call(key, "open", async () => {
+      try {
+        return await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Range: `bytes=0-${blockSize - 1}`,
+          }),
+        );
+      } catch (error) {
+        if ((error as { name?: string }).name === "InvalidRange") return undefined;
+        throw error;
+      }
+    });
+    if (!response) return this.statValid(key);
+    // "bytes 0-1023/31307"; a server that ignores Range sends the whole object without it.
+    const total = /\/(\d+)$/.exec(response.ContentRange ?? "")?.[1];
+    if (total === "0") {
+      // Some servers answer a range of an empty object with a bogus one-byte length and no body.
+      (response.Body as Readable | undefined)?.destroy?.();
+      return { size: 0, etag: response.ETag ?? "" };
+    }
+    const firstBytes = await this.call(key, "read", () => response.Body!.transformToByteArray());
+    const size = total === undefined ? firstBytes.length : Number(total);
+    return { size, etag: response.ETag ?? "", firstBytes: firstBytes.subarray(0, blockSize) };
   }
 
   protected async readValid(key: string, maxBytes: number): Promise<Uint8Array> {

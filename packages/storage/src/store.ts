@@ -44,6 +44,16 @@ export interface StoredObjectSource extends ByteSource {
   readonly etag: string;
 }
 
+/**
+ * Sees every byte `writeSignedOutput` stores, in order, and may refuse the object before its last
+ * byte is stored: a refused write leaves no object (and replaces none), like any failed write.
+ */
+export interface WriteCheck {
+  update(chunk: Uint8Array): void;
+  /** Called once all bytes went through `update`, before the last is stored; throws to refuse. */
+  final(): void;
+}
+
 /** Bytes to store: a stream, an async generator, or simply `[buffer]`. */
 export type WritableBody = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable;
 
@@ -59,9 +69,15 @@ export interface ObjectStore {
   write(key: string, body: WritableBody, options?: WriteOptions): Promise<WrittenObject>;
   /**
    * Writes `source` bytes followed by `revision` (an incremental update) without holding the
-   * document in memory. Refuses to overwrite the object `source` reads from.
+   * document in memory. Refuses to overwrite the object `source` reads from. `check` sees the
+   * bytes on their way out and can refuse them (the pipeline's `byteRangeCheck`).
    */
-  writeSignedOutput(key: string, source: ByteSource, revision: Uint8Array): Promise<WrittenObject>;
+  writeSignedOutput(
+    key: string,
+    source: ByteSource,
+    revision: Uint8Array,
+    check?: WriteCheck,
+  ): Promise<WrittenObject>;
   /**
    * Refuses (E_INVALID_JOB) a key this store could not write, e.g. under a local file: for checking
    * an output when a job is submitted, before anything is signed (and paid for).
@@ -137,14 +153,19 @@ export abstract class BaseStore implements ObjectStore {
     return { key, size: tally.size, etag, sha256: tally.hash.digest("hex") };
   }
 
-  async writeSignedOutput(key: string, source: ByteSource, revision: Uint8Array): Promise<WrittenObject> {
+  async writeSignedOutput(
+    key: string,
+    source: ByteSource,
+    revision: Uint8Array,
+    check?: WriteCheck,
+  ): Promise<WrittenObject> {
     if (isStoredSource(source) && source.store === this.name && source.key === key) {
       throw new EsignError(
         "E_FORBIDDEN",
         `refusing to overwrite the input ${this.name}:${key} with the output`,
       );
     }
-    return this.write(key, sourceThenRevision(source, revision), { contentType: "application/pdf" });
+    return this.write(key, sourceThenRevision(source, revision, check), { contentType: "application/pdf" });
   }
 
   async delete(key: string): Promise<void> {
@@ -174,14 +195,22 @@ async function* tallying(body: WritableBody, tally: { hash: Hash; size: number }
   }
 }
 
-async function* sourceThenRevision(source: ByteSource, revision: Uint8Array): AsyncIterable<Uint8Array> {
+async function* sourceThenRevision(
+  source: ByteSource,
+  revision: Uint8Array,
+  check: WriteCheck | undefined,
+): AsyncIterable<Uint8Array> {
   for (let offset = 0; offset < source.size; ) {
     const chunk = await source.read(offset, Math.min(COPY_CHUNK, source.size - offset));
     if (chunk.length === 0) {
       throw new EsignError("E_STORAGE", `source ended at byte ${offset} of ${source.size} while copying`);
     }
+    check?.update(chunk);
     yield chunk;
     offset += chunk.length;
   }
+  check?.update(revision);
+  // Before the last bytes go out: a refusal here fails the write, so no object appears.
+  check?.final();
   yield revision;
 }

@@ -251,6 +251,38 @@ describe.each(backends)("object store contract: $name", (backend) => {
     expect(fromMemory.sha256).toBe(sha256(expected));
   });
 
+  it("stores no signed output that its check refuses, and keeps an older object in place", async () => {
+    const input = randomBytes(40_000);
+    const revision = Buffer.from("\n% revision\n");
+    const seen: number[] = [];
+    const refusing = {
+      update: (chunk: Uint8Array) => void seen.push(chunk.length),
+      final: () => {
+        throw new EsignError("E_VERIFY", "refused");
+      },
+    };
+    await expectCode(
+      store.writeSignedOutput("checked/new.pdf", new BufferSource(input), revision, refusing),
+      "E_VERIFY",
+    );
+    expect(seen.reduce((sum, length) => sum + length, 0)).toBe(input.length + revision.length);
+    expect(await store.exists("checked/new.pdf")).toBe(false);
+    await store.write("checked/old.pdf", [Buffer.from("old")]);
+    await expectCode(
+      store.writeSignedOutput("checked/old.pdf", new BufferSource(input), revision, refusing),
+      "E_VERIFY",
+    );
+    expect(Buffer.from(await store.read("checked/old.pdf")).toString()).toBe("old");
+    const accepting = { update: () => undefined, final: () => undefined };
+    const written = await store.writeSignedOutput(
+      "checked/new.pdf",
+      new BufferSource(input),
+      revision,
+      accepting,
+    );
+    expect(written.size).toBe(input.length + revision.length);
+  });
+
   it("never lets a reader mix bytes of two versions of an object", async () => {
     const original = randomBytes(600_000);
     await store.write("replaced/doc.pdf", [original]);
@@ -306,6 +338,25 @@ describe("S3 specifics", () => {
     await source.read(0, 512 * 1024);
     await source.read(1024 * 1024 - 10, 10);
     expect(stats.requests).toBe(2);
+    await store.close();
+  });
+
+  it("opens a small document with one GET that also serves every later read, and an empty one too", async () => {
+    const store = new S3Store("s3", s3.config());
+    const data = randomBytes(31 * 1024);
+    await store.write("open/small.pdf", [data]);
+    await store.write("open/empty.pdf", []);
+    const sent = recordCommands(store);
+    const source = await store.openSource("open/small.pdf");
+    expect(source.size).toBe(data.length);
+    expect(Buffer.from(await source.read(data.length - 100, 100))).toEqual(data.subarray(-100));
+    expect(Buffer.from(await source.read(0, data.length))).toEqual(data);
+    expect(sent).toEqual(["GetObjectCommand"]);
+    expect((source as BlockCachedSource).stats.requests).toBe(0);
+    const empty = await store.openSource("open/empty.pdf");
+    expect(empty.size).toBe(0);
+    expect(empty.etag).toBe((await store.stat("open/empty.pdf")).etag);
+    expect(source.etag).toBe((await store.stat("open/small.pdf")).etag);
     await store.close();
   });
 

@@ -51,7 +51,54 @@ const DELETE_IF_OWNED = `if redis.call("GET", KEYS[1]) == ARGV[1] then return re
 
 /** Longer than any retry of a job can happen, including a manual retry of a failed job. */
 const CHECKPOINT_TTL_SECONDS = 15 * 24 * 3600;
-const PREPARED = "prepared";
+/**
+ * The prepared revision, stored without its /Contents placeholder (see `storedPrepared`). A
+ * checkpoint under the older field "prepared" (saved before an upgrade) is one this version does
+ * not read: the job prepares again.
+ */
+const PREPARED = "prepared:v2";
+
+/**
+ * `prepared` as stored: its revision without the zeros of the /Contents placeholder, which are
+ * most of its bytes (twice the CMS capacity, e.g. 16 KiB of "0" for 8 KiB): what Redis holds and
+ * every save and load moves shrinks by that. `preparedOfStored` puts them back.
+ */
+function storedPrepared(prepared: Prepared): string {
+  const revision = Buffer.from(prepared.revision, "base64");
+  const [start, end] = placeholderIn(prepared);
+  if (!isEmptyPlaceholder(revision.subarray(start, end))) return JSON.stringify(prepared);
+  const rest = Buffer.concat([revision.subarray(0, start), revision.subarray(end)]);
+  return JSON.stringify({ ...prepared, revision: rest.toString("base64"), placeholderOmitted: true });
+}
+
+function preparedOfStored(text: string): Prepared | undefined {
+  const stored = JSON.parse(text) as { placeholderOmitted?: boolean };
+  const parsed = PreparedSchema.safeParse(stored);
+  if (!parsed.success) return undefined;
+  if (stored.placeholderOmitted !== true) return parsed.data;
+  const [start, end] = placeholderIn(parsed.data);
+  const rest = Buffer.from(parsed.data.revision, "base64");
+  const placeholder = Buffer.alloc(end - start, "0");
+  placeholder[0] = LESS_THAN;
+  placeholder[placeholder.length - 1] = GREATER_THAN;
+  const revision = Buffer.concat([rest.subarray(0, start), placeholder, rest.subarray(start)]);
+  return { ...parsed.data, revision: revision.toString("base64") };
+}
+
+const LESS_THAN = 0x3c;
+const GREATER_THAN = 0x3e;
+const ZERO = 0x30;
+
+/** Where the /Contents hex string `<00…0>` sits in the revision (the gap of the byte range). */
+function placeholderIn(prepared: Prepared): [number, number] {
+  return [prepared.byteRange[1] - prepared.input.size, prepared.byteRange[2] - prepared.input.size];
+}
+
+function isEmptyPlaceholder(bytes: Uint8Array): boolean {
+  if (bytes.length < 2 || bytes[0] !== LESS_THAN || bytes[bytes.length - 1] !== GREATER_THAN) return false;
+  for (let index = 1; index < bytes.length - 1; index++) if (bytes[index] !== ZERO) return false;
+  return true;
+}
 
 /**
  * Per-job checkpoints in Redis (one hash per job): the prepared revision, saved before the
@@ -76,9 +123,7 @@ export class CheckpointStore {
    */
   async loadPrepared(queue: string, jobId: string): Promise<Prepared | undefined> {
     const text = await this.redis.hget(this.key(queue, jobId), PREPARED);
-    if (text === null) return undefined;
-    const parsed = PreparedSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    return text === null ? undefined : preparedOfStored(text);
   }
 
   /**
@@ -88,22 +133,24 @@ export class CheckpointStore {
    */
   async savePrepared(queue: string, jobId: string, prepared: Prepared): Promise<Prepared> {
     const key = this.key(queue, jobId);
-    const existing = await this.loadPrepared(queue, jobId);
+    const existingText = await this.redis.hget(key, PREPARED);
+    const existing = existingText === null ? undefined : preparedOfStored(existingText);
+    // One round trip for the clean-up, the save and its expiry.
+    const transaction = this.redis.multi();
     if (
       existing &&
       (existing.input.size !== prepared.input.size || existing.input.etag !== prepared.input.etag)
     ) {
       // The input was replaced since: its old revision and signatures are useless now.
-      await this.redis.del(key);
-    } else if (!existing && (await this.redis.hexists(key, PREPARED))) {
-      // An unreadable checkpoint from an older version: replace it.
-      await this.redis.hdel(key, PREPARED);
+      transaction.del(key);
+    } else if (!existing && existingText !== null) {
+      // An unreadable checkpoint: replace it.
+      transaction.hdel(key, PREPARED);
     }
-    await this.redis
-      .multi()
-      .hsetnx(key, PREPARED, JSON.stringify(prepared))
-      .expire(key, CHECKPOINT_TTL_SECONDS)
-      .exec();
+    transaction.hsetnx(key, PREPARED, storedPrepared(prepared)).expire(key, CHECKPOINT_TTL_SECONDS);
+    const results = await transaction.exec();
+    // Ours was stored: no need to read it back. Otherwise another process's counts.
+    if (results?.at(-2)?.[1] === 1) return prepared;
     return (await this.loadPrepared(queue, jobId)) ?? prepared;
   }
 
@@ -124,11 +171,12 @@ export class CheckpointStore {
     signature: SignatureCheckpoint,
   ): Promise<SignatureCheckpoint> {
     const key = this.key(queue, jobId);
-    await this.redis
+    const results = await this.redis
       .multi()
       .hsetnx(key, `cms:${digestHex}`, JSON.stringify(signature))
       .expire(key, CHECKPOINT_TTL_SECONDS)
       .exec();
+    if (results?.[0]?.[1] === 1) return signature;
     return (await this.loadSignature(queue, jobId, digestHex)) ?? signature;
   }
 

@@ -2,6 +2,7 @@ import { certificateSubject, type VisibleSignatureOptions } from "@esign/appeara
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
 import {
+  byteRangeCheck,
   complete,
   hashedLengthOf,
   type OpenInputOptions,
@@ -9,7 +10,7 @@ import {
   type Prepared,
   prepare,
   preparedFor,
-  verifyOutput,
+  verifyOutputStructure,
 } from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
 import { type CheckpointStore, signResultOf } from "./checkpoints";
@@ -135,15 +136,20 @@ async function signFetched(
   const signed = await metrics.time("embed", () =>
     complete(source, prepared, signature, { ...open, documentTimestamper: entry.documentTimestamper }),
   );
-  const check = await metrics.time("verify", async () => {
-    const verified = await verifyOutput(signed.output, prepared, signature, open);
-    metrics.bytesHashed.inc(verified.hashedLength);
-    return verified;
-  });
-
-  const written = await metrics.time("upload", () =>
-    output.store.writeSignedOutput(output.key, source, Buffer.concat(signed.revisions)),
+  // The reader's view of the new signature here; that the bytes stored hash to the signed digest
+  // is checked on their way into the store (one pass: no re-read, no re-hash of the document).
+  const check = await metrics.time("verify", () =>
+    verifyOutputStructure(signed.output, prepared, signature, open),
   );
+  const written = await metrics.time("upload", () =>
+    output.store.writeSignedOutput(
+      output.key,
+      source,
+      Buffer.concat(signed.revisions),
+      byteRangeCheck(prepared),
+    ),
+  );
+  metrics.bytesHashed.inc(check.hashedLength);
   const description = await entry.describe();
   return {
     schemaVersion: SCHEMA_VERSION,

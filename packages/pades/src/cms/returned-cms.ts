@@ -1,7 +1,7 @@
 import { EsignError } from "@esign/errors";
 import { digestLength } from "../pki/algorithms";
 import { bytesEqual } from "../pki/certificate";
-import { type CmsVerification, verifyCms } from "../validation/verify-cms";
+import { type CmsVerification, verifyParsedCms } from "../validation/verify-cms";
 import { parseCms } from "./parse";
 
 export interface ReturnedCmsExpectation {
@@ -29,8 +29,9 @@ export async function checkReturnedCms(
   const source = expected.source ?? "the signing service";
   let verification: CmsVerification;
   try {
-    if (parseCms(cms).signerInfos.length !== 1) throw new Error("expected exactly one SignerInfo");
-    verification = await verifyCms(cms, {
+    const parsed = parseCms(cms);
+    if (parsed.signerInfos.length !== 1) throw new Error("expected exactly one SignerInfo");
+    verification = await verifyParsedCms(parsed, {
       digestContent: async (algorithm) => {
         if (expected.documentDigest.length !== digestLength(algorithm)) {
           throw new Error(`the CMS digests with ${algorithm}, which is not the algorithm of our digest`);

@@ -1,5 +1,27 @@
+import { X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
+import * as x509 from "@peculiar/x509";
 import { children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
+
+/** Distinct certificates kept parsed: a worker sees a handful (its signers, their chains, TSAs). */
+const CACHE_SIZE = 64;
+
+/**
+ * `parse`, run once per distinct certificate content (the most recent CACHE_SIZE kept): every CMS
+ * of a signer carries the same certificates in fresh buffers, and parsing one costs more than
+ * signing. Keyed by the bytes themselves, so a cached result always describes exactly these bytes.
+ */
+function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
+  const cache = new Map<string, T>();
+  return (der) => {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+    if (cache.has(key)) return cache.get(key)!;
+    const value = parse(der);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+    return value;
+  };
+}
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
 export interface CertificateIdentity {
@@ -19,17 +41,12 @@ export interface CertificateFields extends CertificateIdentity {
   signatureAlgorithmOid: string;
 }
 
-/** Every CMS of a signer repeats its certificates: parse each certificate object once. */
-const parsed = new WeakMap<Uint8Array, CertificateFields>();
-
+/** Every CMS of a signer repeats its certificates (in fresh buffers): parse each certificate once. */
 export function certificateFields(certificate: Uint8Array): CertificateFields {
-  let fields = parsed.get(certificate);
-  if (!fields) {
-    fields = parseFields(certificate);
-    parsed.set(certificate, fields);
-  }
-  return fields;
+  return fieldsOf(certificate);
 }
+
+const fieldsOf = cachedByContent(parseFields);
 
 export function certificateIdentity(certificate: Uint8Array): CertificateIdentity {
   return certificateFields(certificate);
@@ -65,3 +82,11 @@ function parseFields(certificate: Uint8Array): CertificateFields {
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
+
+/** `new X509Certificate(der)`, once per distinct certificate (X509Certificate is immutable). */
+export const x509Of = cachedByContent((der) => new X509Certificate(der));
+
+/** The subjectKeyIdentifier of a certificate, hex, once per distinct certificate. */
+export const subjectKeyIdOf = cachedByContent(
+  (der) => new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+);

@@ -1,5 +1,5 @@
-import { X509Certificate } from "node:crypto";
-import { bytesEqual } from "./certificate";
+import type { X509Certificate } from "node:crypto";
+import { bytesEqual, x509Of } from "./certificate";
 
 export interface CertificateSummary {
   subject: string;
@@ -60,10 +60,10 @@ export function buildChain(
   trustRoots: Uint8Array[],
   at: Date,
 ): ChainReport {
-  const roots = trustRoots.map((der) => new X509Certificate(der));
-  const candidates = [...roots, ...pool.map((der) => new X509Certificate(der))];
+  const roots = trustRoots.map(x509Of);
+  const candidates = [...roots, ...pool.map(x509Of)];
   const problems: string[] = [];
-  let current = new X509Certificate(certificate);
+  let current = x509Of(certificate);
   const path = [current];
   const isRoot = (cert: X509Certificate) => roots.some((root) => bytesEqual(root.raw, cert.raw));
 

@@ -1,12 +1,11 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash } from "node:crypto";
 import { EsignError } from "@esign/errors";
-import * as x509 from "@peculiar/x509";
 import { OID } from "../asn1/oids";
 import { children, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "../cms/parse";
 import { parseSignatureAlgorithm } from "../pki/algorithm-identifiers";
 import { type DigestAlgorithm, digestAlgorithmFromOid, hash, verifyData } from "../pki/algorithms";
-import { bytesEqual, certificateIdentity } from "../pki/certificate";
+import { bytesEqual, certificateIdentity, subjectKeyIdOf, x509Of } from "../pki/certificate";
 import { buildChain, type CertificateSummary, type ChainReport, summarizeCertificate } from "../pki/chain";
 import { parseTstInfo } from "../timestamp/tst-info";
 
@@ -61,10 +60,7 @@ function findSignerCertificate(signer: ParsedSignerInfo, certificates: Uint8Arra
   const { sid } = signer;
   if ("subjectKeyIdentifier" in sid) {
     const wanted = Buffer.from(sid.subjectKeyIdentifier).toString("hex");
-    return certificates.find(
-      (der) =>
-        new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId === wanted,
-    );
+    return certificates.find((der) => subjectKeyIdOf(der) === wanted);
   }
   return certificates.find((der) => {
     const identity = certificateIdentity(der);
@@ -158,7 +154,7 @@ async function verifySigner(
         `signature hash ${signatureAlgorithm.digest} differs from the digest algorithm ${digestAlgorithm}`,
       );
     }
-    const publicKey = new X509Certificate(certificate).publicKey;
+    const publicKey = x509Of(certificate).publicKey;
     report.signatureValid = verifyData(
       publicKey,
       signatureAlgorithm,
@@ -169,7 +165,7 @@ async function verifySigner(
   }
   if (certificate) {
     report.signerCertificate = certificate;
-    report.signer = summarizeCertificate(new X509Certificate(certificate));
+    report.signer = summarizeCertificate(x509Of(certificate));
     report.signingCertificate = checkSigningCertificate(signer, certificate);
     if (report.signingCertificate === "mismatch")
       problems.push("signing-certificate attribute names another certificate");
@@ -225,6 +221,14 @@ function hasBaselineAttributes(types: string[]): boolean {
 
 /** Verifies a detached CMS signature (PAdES/CAdES) and its signature time-stamp, if any. */
 export async function verifyCms(cms: Uint8Array, options: VerifyCmsOptions): Promise<CmsVerification> {
+  return verifyParsedCms(parseCms(cms), options);
+}
+
+/** `verifyCms` of a CMS the caller has parsed already (it looked at it first). */
+export async function verifyParsedCms(
+  parsed: ParsedCms,
+  options: VerifyCmsOptions,
+): Promise<CmsVerification> {
   const { content, trustRoots = [] } = options;
   const digestContent =
     options.digestContent ??
@@ -232,7 +236,6 @@ export async function verifyCms(cms: Uint8Array, options: VerifyCmsOptions): Pro
       if (!content) throw new TypeError("verifyCms needs content or digestContent");
       return hash(algorithm, content);
     });
-  const parsed = parseCms(cms);
   const signer = parsed.signerInfos[0];
   const tokens = signer
     ? (attributeValues(signer.unsignedAttributes, OID.signatureTimeStampToken) ?? [])

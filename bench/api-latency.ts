@@ -1,0 +1,206 @@
+/**
+ * Interactive signing latency: `POST /v1/sign` with a 1-page PDF (`chromium-invoice.pdf`, 31 KB),
+ * answered with the signed PDF, at 1, 10 and 50 concurrent clients each calling again as soon as
+ * it has its answer. The API and one worker run as production runs them (the built bundles on
+ * plain node), with a local-directory store, a local key (p12 in the worker, PAdES B-B, RSA-2048)
+ * and the shared Redis under a private prefix. Reports p50/p95/p99 and documents/s per level.
+ *
+ *   pnpm build && pnpm exec tsx bench/api-latency.ts [--clients 1,10,50] [--seconds 20]
+ *        [--worker-concurrency 16] [--cpu-prof DIR] [--write]
+ *
+ * `--cpu-prof DIR` profiles the API and the worker (`node --cpu-prof`, written when they stop).
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "@esign/testkit";
+import {
+  LOCAL_P12_PASSWORD,
+  makeLocalP12,
+  REDIS_URL,
+  SMALL_PDF,
+  WORKER_BUNDLE,
+} from "../test/worker-cluster";
+import { writeBenchmarksSection } from "./benchmarks-doc";
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: "string", default: "1,10,50" },
+    seconds: { type: "string", default: "20" },
+    "worker-concurrency": { type: "string", default: "16" },
+    "cpu-prof": { type: "string" },
+    write: { type: "boolean", default: false },
+  },
+});
+const API_BUNDLE = join(REPO_ROOT, "services/api/dist/main.js");
+const DEV_KEY = `bench-${randomUUID()}`;
+const SECONDS = Number(values.seconds);
+const profiling = values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", values["cpu-prof"]] : [];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * fraction) - 1)]!;
+}
+
+interface Level {
+  clients: number;
+  calls: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  loadStart: number;
+  loadEnd: number;
+}
+
+const scratch = await mkdtemp(join(tmpdir(), "esign-bench-api-"));
+const prefix = `{esign-bench-api-${randomUUID().slice(0, 8)}}`;
+const stores = JSON.stringify({ default: { type: "local", root: join(scratch, "objects") } });
+const children: ChildProcess[] = [];
+const DELETE_PREFIX = `for _, key in ipairs(redis.call("KEYS", ARGV[1])) do redis.call("DEL", key) end`;
+
+try {
+  const p12 = await makeLocalP12(scratch);
+  const common = { ...process.env, REDIS_URL, ESIGN_QUEUE_PREFIX: prefix, ESIGN_STORES: stores };
+  const worker = spawn(process.execPath, [...profiling, WORKER_BUNDLE], {
+    cwd: REPO_ROOT,
+    env: {
+      ...common,
+      ESIGN_SIGNERS: JSON.stringify({
+        default: { type: "p12", p12Path: p12, password: { env: "LOCAL_P12_PASSWORD" } },
+      }),
+      LOCAL_P12_PASSWORD,
+      WORKER_CONCURRENCY: values["worker-concurrency"],
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(worker);
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: worker.stdout! }).on("line", (line) => {
+      if (line.includes('"signing worker started"')) resolve();
+    });
+    worker.once("exit", (code) => reject(new Error(`worker exited (${code}) before starting`)));
+  });
+
+  const port = await freePort();
+  const api = spawn(process.execPath, [...profiling, API_BUNDLE], {
+    cwd: REPO_ROOT,
+    env: {
+      ...common,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ESIGN_DATA_DIR: join(scratch, "data"),
+      ESIGN_DEV_API_KEY: DEV_KEY,
+      RATE_LIMIT_PER_MINUTE: "100000000",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  children.push(api);
+  const base = `http://127.0.0.1:${port}`;
+  for (let tries = 0; ; tries++) {
+    if (
+      await fetch(`${base}/healthz`).then(
+        (answer) => answer.ok,
+        () => false,
+      )
+    )
+      break;
+    if (tries > 600 || api.exitCode !== null) throw new Error("the API did not start");
+    await sleep(100);
+  }
+
+  const pdf = await readFile(SMALL_PDF);
+  const signOnce = async (): Promise<number> => {
+    const started = performance.now();
+    const response = await fetch(`${base}/v1/sign`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/pdf" },
+      body: pdf,
+    });
+    const body = await response.arrayBuffer();
+    if (response.status !== 200) {
+      throw new Error(`POST /v1/sign answered ${response.status}: ${Buffer.from(body).toString()}`);
+    }
+    return performance.now() - started;
+  };
+
+  // Warm-up: the first documents compile the code paths of both processes.
+  for (let call = 0; call < 20; call++) await signOnce();
+  await Promise.all(Array.from({ length: 10 }, () => signOnce()));
+
+  const levels: Level[] = [];
+  for (const clients of values.clients.split(",").map(Number)) {
+    const latencies: number[] = [];
+    const loadStart = loadavg()[0]!;
+    const started = performance.now();
+    const until = started + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (performance.now() < until) latencies.push(await signOnce());
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    const sorted = latencies.sort((a, b) => a - b);
+    const level: Level = {
+      clients,
+      calls: sorted.length,
+      perSecond: sorted.length / elapsed,
+      p50: percentile(sorted, 0.5),
+      p95: percentile(sorted, 0.95),
+      p99: percentile(sorted, 0.99),
+      loadStart,
+      loadEnd: loadavg()[0]!,
+    };
+    levels.push(level);
+    process.stdout.write(`${JSON.stringify(level)}\n`);
+  }
+
+  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT }).toString().trim();
+  const section = [
+    "## Interactive signing latency",
+    "",
+    "`POST /v1/sign` with `chromium-invoice.pdf` (31 KB, 1 page), the signed PDF in the answer, by",
+    "N clients each calling again as soon as it has its answer, for a fixed time per level after a",
+    "warm-up. API and one worker are the built bundles on plain node; local-directory store; local",
+    `key (p12 in the worker), PAdES B-B, RSA-2048; worker concurrency ${values["worker-concurrency"]}; Redis shared.`,
+    "",
+    "```sh",
+    `pnpm build && pnpm exec tsx bench/api-latency.ts --clients ${values.clients} --seconds ${SECONDS} --write`,
+    "```",
+    "",
+    `Measured ${new Date().toISOString().slice(0, 16)}Z at commit ${commit} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; the client, the API, the worker and Redis share these cores with other engineers' work (1-minute load average at start → end of each level).`,
+    "",
+    "| concurrent clients | calls | documents/s | p50 ms | p95 ms | p99 ms | load average |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...levels.map(
+      (level) =>
+        `| ${level.clients} | ${level.calls} | ${level.perSecond.toFixed(1)} | ${level.p50.toFixed(0)} | **${level.p95.toFixed(0)}** | ${level.p99.toFixed(0)} | ${level.loadStart.toFixed(1)} → ${level.loadEnd.toFixed(1)} |`,
+    ),
+  ];
+  if (values.write) process.stdout.write(`updated ${await writeBenchmarksSection("api-latency", section)}\n`);
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(
+    children.map((child) =>
+      child.exitCode === null ? new Promise((resolve) => child.once("exit", resolve)) : undefined,
+    ),
+  );
+  // The run's keys only (redis-cli: this package has no Redis client of its own).
+  execFileSync("redis-cli", ["-u", REDIS_URL, "eval", DELETE_PREFIX, "0", `${prefix}*`]);
+  await rm(scratch, { recursive: true, force: true });
+}
