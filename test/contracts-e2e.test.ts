@@ -7,112 +7,38 @@
  * audit trail verifies until a stored entry is edited; the simulator billed one signature per
  * signer plus the seal.
  */
-import { randomBytes } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { verifyPdfSignatures } from "@esign/pades";
 import { BufferSource } from "@esign/pdf";
-import { freePort } from "@esign/runtime";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Redis } from "ioredis";
-import { SMTPServer } from "smtp-server";
-import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningAgent, startAllInOne } from "./support/all-in-one";
+import {
+  type ContractWebhookEvent,
+  contractCalls,
+  expectError,
+  type HookCatcher,
+  type MailCatcher,
+  startContractAgent,
+  stopContractAgent,
+} from "./support/contracts";
 
-interface ReceivedMail {
-  to: string[];
-  raw: string;
-}
-
-let smtp: SMTPServer;
-let smtpPort: number;
-const mails: ReceivedMail[] = [];
+let mail: MailCatcher;
+let hooks: HookCatcher;
 let agent: RunningAgent;
-const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
-let receiver: Server;
-let receiverUrl: string;
-const webhooks: { headers: IncomingMessage["headers"]; body: string }[] = [];
+let WEBHOOK_SECRET: string;
+const { api, signer, contract } = contractCalls(() => agent);
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    onData(stream, session, done) {
-      let raw = "";
-      stream.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
-      stream.on("end", () => {
-        mails.push({ to: session.envelope.rcptTo.map((rcpt) => rcpt.address), raw });
-        done();
-      });
-    },
-  });
-  receiver = createServer((request, response) => {
-    let body = "";
-    request.on("data", (chunk) => (body += chunk));
-    request.on("end", () => {
-      webhooks.push({ headers: request.headers, body });
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/contracts`;
-  smtpPort = await freePort();
-  await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
-  expect((smtp.server.address() as AddressInfo).port).toBe(smtpPort);
-  agent = await startAllInOne({
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-    MAIL_FROM: "Contracts <contracts@example.com>",
-    ESIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
-    LOG_LEVEL: "warn",
-  });
+  ({ mail, hooks, agent, webhookSecret: WEBHOOK_SECRET } = await startContractAgent());
 }, 180_000);
 
-afterAll(async () => {
-  agent?.stop();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
-  await new Promise((resolve) => receiver?.close(resolve));
-});
+afterAll(() => stopContractAgent({ mail, hooks, agent }));
 
-const api = (path: string, init: RequestInit = {}) =>
-  fetch(`${agent.base}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${agent.devKey}`, ...init.headers },
-  });
-
-/** Signer routes: the token in the path is the only credential. */
-const signer = (url: string, action = "", body?: unknown) => {
-  const token = url.split("/s/")[1]!;
-  return fetch(`${agent.base}/v1/signing/${token}${action && `/${action}`}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "content-type": "application/json", "user-agent": "contracts-e2e" },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-};
-
-async function expectError(response: Response, status: number, code: string): Promise<void> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  expect(JSON.parse(text)).toMatchObject({ error: { code } });
-}
-
-/** Mail bodies may be quoted-printable: soft line breaks undone before searching. */
-const plain = (raw: string) => raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
-
-async function mailTo(address: string, subject: RegExp, after: number): Promise<string> {
-  for (let i = 0; i < 300; i++) {
-    const found = mails
-      .slice(after)
-      .find((mail) => mail.to.includes(address) && subject.test(plain(mail.raw)));
-    if (found) return plain(found.raw);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no mail to ${address} matching ${subject}; got ${mails.length} mails`);
-}
+const mailTo = (address: string, subject: RegExp, after: number) => mail.mailTo(address, subject, after);
 
 /** A code on its own, not as part of a longer number (a time-stamp may contain any six digits). */
 const standalone = (code: string) => new RegExp(`(^|[^0-9])${code}([^0-9]|$)`);
@@ -159,16 +85,6 @@ async function simUsage(): Promise<{ signatures: number; signCalls: number }> {
   return (await response.json()) as { signatures: number; signCalls: number };
 }
 
-async function contract(id: string) {
-  const response = await api(`/v1/contracts/${id}`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as {
-    status: string;
-    signatures: number;
-    signers: { id: string; status: string; certificateSubject?: string }[];
-  };
-}
-
 it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, sealed B-LTA", async () => {
   const alice = "alice@example.com";
   const bob = "bob@example.com";
@@ -188,7 +104,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
       ],
       seal: { level: "B-LTA" },
       expiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
-      callback: { url: receiverUrl },
+      callback: { url: hooks.url },
     }),
   );
   const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
@@ -209,7 +125,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(aliceUrl).toMatch(new RegExp(`^${agent.base}/s/[A-Za-z0-9_-]{43}$`));
   // The invitation carries the signer's link; the second signer is not invited yet.
   expect(await mailTo(alice, /Employment agreement/, 0)).toContain(aliceUrl);
-  expect(mails.some((mail) => mail.to.includes(bob))).toBe(false);
+  expect(mail.mails.some((entry) => entry.to.includes(bob))).toBe(false);
 
   // Signer 2 before signer 1: refused.
   const bobView = await signer(bobUrl);
@@ -270,7 +186,7 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(resumed.signers.map((entry) => entry.status)).toEqual(["signed", "pending"]);
 
   // Signer 2: e-mailed OTP; a wrong one is refused and counted.
-  const mailsBefore = mails.length;
+  const mailsBefore = mail.mails.length;
   const challenge = await signer(bobUrl, "challenge", {});
   expect(challenge.status, await challenge.clone().text()).toBe(200);
   const otpMail = await mailTo(bob, /one-time code/, mailsBefore);
@@ -328,16 +244,10 @@ it("runs a two-party contract: esign-api then e-mail OTP, a crash in between, se
   expect(report.signatures.some((entry) => entry.type === "DocTimeStamp")).toBe(true);
 
   // Standard Webhooks events, signed with the tenant's secret, one per transition.
-  let events: { type: string; data: { contractId: string; signerId?: string } }[] = [];
+  let events: ContractWebhookEvent[] = [];
   for (let i = 0; i < 100 && !events.some((event) => event.type === "contract.completed"); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    events = webhooks.map(
-      ({ headers, body }) =>
-        new Webhook(WEBHOOK_SECRET).verify(
-          body,
-          headers as Record<string, string>,
-        ) as (typeof events)[number],
-    );
+    events = hooks.events(WEBHOOK_SECRET);
   }
   expect(events.map((event) => [event.type, event.data.signerId])).toEqual([
     ["contract.sent", undefined],
@@ -432,10 +342,7 @@ it("signs parallel signers one after the other, and announces declined and voide
   const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
   const create = async (signers: unknown[]) => {
     const form = new FormData();
-    form.set(
-      "contract",
-      JSON.stringify({ title: "Supplier terms", signers, callback: { url: receiverUrl } }),
-    );
+    form.set("contract", JSON.stringify({ title: "Supplier terms", signers, callback: { url: hooks.url } }));
     form.set("document", new Blob([pdf], { type: "application/pdf" }), "terms.pdf");
     const created = await api("/v1/contracts", { method: "POST", body: form });
     expect(created.status, await created.clone().text()).toBe(201);
@@ -497,21 +404,7 @@ it("signs parallel signers one after the other, and announces declined and voide
   expect(await voidAnswer.json()).toMatchObject({ status: "voided" });
   await expectError(await signer(voided.signers[0]!.url, "challenge", {}), 409, "E_CONTRACT_CLOSED");
 
-  const announced = async (contractId: string, type: string) => {
-    for (let i = 0; i < 100; i++) {
-      const events = webhooks.map(
-        ({ headers, body }) =>
-          new Webhook(WEBHOOK_SECRET).verify(body, headers as Record<string, string>) as {
-            type: string;
-            data: { contractId: string; reason?: string };
-          },
-      );
-      const event = events.find((entry) => entry.type === type && entry.data.contractId === contractId);
-      if (event) return event;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`no ${type} for ${contractId}`);
-  };
+  const announced = (contractId: string, type: string) => hooks.announced(WEBHOOK_SECRET, contractId, type);
   expect((await announced(parallel.id, "contract.completed")).data.contractId).toBe(parallel.id);
   expect((await announced(declined.id, "contract.signer.declined")).data.reason).toBe("wrong rate");
   expect((await announced(voided.id, "contract.voided")).data.reason).toBe("superseded");

@@ -1,4 +1,4 @@
-import { integer, text } from "@esign/runtime";
+import { decimal, text } from "@esign/runtime";
 import { z } from "zod";
 
 /**
@@ -19,7 +19,10 @@ export const CONTRACT_FIELDS = {
   mailFrom: z.string().min(3).optional(),
   /** SMS_WEBHOOK_URL: a gateway taking `POST {"to", "text"}`; unset: sms-otp signers cannot be served. */
   smsWebhookUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** CONTRACT_REMIND_AFTER_HOURS: reminders to signers whose turn it is; 0 sends none; default 72. */
+  /**
+   * CONTRACT_REMIND_AFTER_HOURS: reminders to signers whose turn it is, every so many hours after
+   * the invitation; fractions allowed (`0.5`; tests use seconds' worth); 0 sends none; default 72.
+   */
   contractRemindAfterHours: z.number().min(0).optional(),
   /** ESIGN_CONTRACT_STORE: the store holding every contract's folder (versions, audit trail); default `default`. */
   contractStore: z.string().min(1).optional(),
@@ -33,7 +36,7 @@ export const CONTRACT_BINDINGS = {
   smtpUrl: text("SMTP_URL"),
   mailFrom: text("MAIL_FROM"),
   smsWebhookUrl: text("SMS_WEBHOOK_URL"),
-  contractRemindAfterHours: integer("CONTRACT_REMIND_AFTER_HOURS"),
+  contractRemindAfterHours: decimal("CONTRACT_REMIND_AFTER_HOURS"),
   contractStore: text("ESIGN_CONTRACT_STORE"),
   contractSenderName: text("CONTRACT_SENDER_NAME"),
 };

@@ -49,6 +49,8 @@ export const CreateContractSchema = z.strictObject({
   language: z.enum(["en", "zh-CN"]).default("en"),
   /** Who is told when a signer is locked or declines, and gets the completed document. */
   owner: z.strictObject({ name: z.string().max(200).optional(), email: z.email() }).optional(),
+  /** false: a `draft`, sent later by `POST /v1/contracts/:id/send` (no invitations, links not usable yet). */
+  send: z.boolean().default(true),
 });
 export type CreateContractInput = z.input<typeof CreateContractSchema>;
 export type CreateContract = z.output<typeof CreateContractSchema>;

@@ -29,6 +29,7 @@ import {
 } from "./secrets";
 import {
   advanceTurn,
+  assertLinkUsable,
   assertMayAct,
   decline,
   expireIfDue,
@@ -36,6 +37,7 @@ import {
   MAX_AUTH_ATTEMPTS,
   recordFailedAttempt,
   sealDue,
+  sendDraft,
   signerOf,
   signingRefused,
   startSigning,
@@ -111,7 +113,10 @@ export class ContractService {
     return this.signerUrl(this.tokenOf(contract, signer));
   }
 
-  /** Creates an in-progress contract, invites the first signers and schedules expiry and reminders. */
+  /**
+   * Creates an in-progress contract, invites the first signers and schedules expiry and reminders;
+   * with `send: false` a draft, which only has its expiry scheduled until `send`.
+   */
   async create(input: {
     tenant: string;
     contract: CreateContract;
@@ -147,7 +152,7 @@ export class ContractService {
       id: input.id,
       tenant: input.tenant,
       title: input.contract.title,
-      status: "in_progress",
+      status: input.contract.send ? "in_progress" : "draft",
       createdAt: now,
       updatedAt: now,
       ...(input.contract.expiresAt && { expiresAt: new Date(input.contract.expiresAt).toISOString() }),
@@ -163,23 +168,41 @@ export class ContractService {
       language: input.contract.language,
       signers,
     };
-    const invited = advanceTurn(contract);
+    const invited = input.contract.send ? advanceTurn(contract) : [];
     await this.deps.store.create(contract);
     await this.audit(contract, "created", undefined, input.origin, {
       title: contract.title,
       originalSha256: contract.originalSha256,
       signers: signers.map(({ id, name, email, order, method }) => ({ id, name, email, order, method })),
     });
-    await this.invite(contract, invited, "invitation");
-    await this.announce(contract, "contract.sent");
+    if (input.contract.send) {
+      await this.invite(contract, invited, "invitation");
+      await this.announce(contract, "contract.sent");
+      await this.scheduleReminder(contract, 1);
+    }
     if (contract.expiresAt) {
       await this.enqueue(
         { kind: "expire", contractId: contract.id },
         { delay: Math.max(0, Date.parse(contract.expiresAt) - Date.now()) },
       );
     }
-    await this.scheduleReminder(contract, 1);
     return { contract, links };
+  }
+
+  /**
+   * Sends a draft: the first signers' turn, their invitations, `contract.sent` and the reminders. A
+   * repeated send of a contract in progress only catches up on invitations not delivered yet.
+   */
+  async send(id: string, tenant: string): Promise<ContractRecord> {
+    await this.deps.store.require(id, tenant);
+    const now = new Date().toISOString();
+    const { contract, result: sent } = await this.deps.store.update(id, (current) => sendDraft(current, now));
+    await this.followUp(id);
+    if (sent) {
+      await this.announce(contract, "contract.sent");
+      await this.scheduleReminder(contract, 1);
+    }
+    return this.deps.store.require(id);
   }
 
   /** What the signer's page shows; the first look is audited as `viewed` (a page that polls is not). */
@@ -201,18 +224,17 @@ export class ContractService {
   /** The PDF a signer may download: as it stands while open, the signed one once completed. */
   async documentFor(token: string): Promise<ContractRecord> {
     const { contract } = await this.deps.store.byToken(token);
-    if (isClosed(contract) && contract.status !== "completed") {
-      throw new EsignError("E_CONTRACT_CLOSED", `contract ${contract.id} is ${contract.status}`);
-    }
+    if (contract.status !== "completed") assertLinkUsable(contract);
     return contract;
   }
 
-  /** The signer's link, for signer routes: E_CONTRACT_CLOSED once the contract is closed. */
+  /**
+   * The signer's link, for signer routes: E_CONTRACT_NOT_SENT while the contract is a draft,
+   * E_CONTRACT_CLOSED once it is closed.
+   */
   async openLink(token: string): Promise<{ contract: ContractRecord; signer: SignerRecord }> {
     const found = await this.deps.store.byToken(token);
-    if (isClosed(found.contract)) {
-      throw new EsignError("E_CONTRACT_CLOSED", `contract ${found.contract.id} is ${found.contract.status}`);
-    }
+    assertLinkUsable(found.contract);
     return found;
   }
 
@@ -423,23 +445,29 @@ export class ContractService {
   async void(id: string, tenant: string, reason: string | undefined): Promise<ContractRecord> {
     await this.deps.store.require(id, tenant);
     const now = new Date().toISOString();
-    const { contract } = await this.deps.store.update(id, (current) => voidContract(current, reason, now));
+    const { contract, result: wasDraft } = await this.deps.store.update(id, (current) => {
+      const draft = current.status === "draft";
+      voidContract(current, reason, now);
+      return draft;
+    });
     await this.audit(contract, "voided", undefined, {}, reason ? { reason } : undefined);
     await this.announce(contract, "contract.voided", undefined, reason ? { reason } : undefined);
-    await this.closingNotices(contract, "voided");
+    // The signers of a draft never heard of it.
+    if (!wasDraft) await this.closingNotices(contract, "voided");
     return contract;
   }
 
   /** Delayed `expire` job: closes the contract if it is still open and due. */
   async expire(contractId: string): Promise<void> {
     const now = new Date().toISOString();
-    const { contract, result: expired } = await this.deps.store.update(contractId, (current) =>
-      expireIfDue(current, now),
-    );
-    if (!expired) return;
+    const { contract, result } = await this.deps.store.update(contractId, (current) => ({
+      wasDraft: current.status === "draft",
+      expired: expireIfDue(current, now),
+    }));
+    if (!result.expired) return;
     await this.audit(contract, "expired");
     await this.announce(contract, "contract.expired");
-    await this.closingNotices(contract, "expired");
+    if (!result.wasDraft) await this.closingNotices(contract, "expired");
   }
 
   /** Delayed `remind` job: reminds the signers whose turn it is, and schedules the next reminder. */

@@ -39,12 +39,36 @@ export function assertOpen(contract: ContractRecord): void {
   }
 }
 
+/** A signer link works while the contract is in progress: not before it is sent, not once it is closed. */
+export function assertLinkUsable(contract: ContractRecord): void {
+  if (contract.status === "draft") {
+    throw new EsignError(
+      "E_CONTRACT_NOT_SENT",
+      `contract ${contract.id} has not been sent yet; you will get an e-mail when it is`,
+    );
+  }
+  assertOpen(contract);
+}
+
+/**
+ * A draft goes out: the first signers get their turn. False when it had been sent already (a
+ * repeated send); E_CONTRACT_CLOSED once closed.
+ */
+export function sendDraft(contract: ContractRecord, now: string): boolean {
+  assertOpen(contract);
+  if (contract.status !== "draft") return false;
+  contract.status = "in_progress";
+  contract.updatedAt = now;
+  advanceTurn(contract);
+  return true;
+}
+
 /**
  * Whether `signer` may act now (challenge, sign, decline): the contract open, the signer neither
  * locked nor done, and their order number come.
  */
 export function assertMayAct(contract: ContractRecord, signer: SignerRecord): void {
-  assertOpen(contract);
+  assertLinkUsable(contract);
   if (signer.status === "locked") {
     throw new EsignError("E_LOCKED", "too many failed attempts: this signer is locked; ask the sender");
   }

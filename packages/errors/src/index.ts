@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   E_LOCKED: { permanent: true, status: 423 },
   /** The contract is completed, declined, voided or expired: nothing can change it any more. */
   E_CONTRACT_CLOSED: { permanent: true, status: 409 },
+  /** The contract is a draft: its signer links work once the owner sends it (`POST /v1/contracts/:id/send`). */
+  E_CONTRACT_NOT_SENT: { permanent: true, status: 409 },
   /**
    * Redis (the job queue) unreachable, refusing commands or silent past the command timeout: the
    * request was not carried out (nothing was enqueued) and may be sent again.

@@ -23,6 +23,17 @@ export function integer(name: string): EnvVariable {
   };
 }
 
+/** A number that may have a fraction (`0.5`, `72`). */
+export function decimal(name: string): EnvVariable {
+  return {
+    name,
+    read: (value) =>
+      /^-?(\d+(\.\d*)?|\.\d+)$/.test(value.trim())
+        ? { value: Number(value) }
+        : { problem: "must be a number" },
+  };
+}
+
 const FLAGS: Record<string, boolean> = {
   true: true,
   yes: true,

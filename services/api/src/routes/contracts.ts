@@ -178,7 +178,7 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
       schema: {
         summary: "Create and send a contract",
         description:
-          'multipart/form-data: a field `contract` (JSON: `{"title", "signers": [{"name", "email", "phone", "order", "auth": {"method": "esign-api", "credentialId"} | {"method": "email-otp"} | {"method": "sms-otp"} | {"method": "access-code", "code"}}], "seal": {"signer", "level"}, "expiresAt", "callback", "owner": {"name", "email"}, "language": "en" | "zh-CN"}`) and a file field `document` (the PDF). Signers with the lowest order number are invited at once; the same number signs in parallel.',
+          'multipart/form-data: a field `contract` (JSON: `{"title", "signers": [{"name", "email", "phone", "order", "auth": {"method": "esign-api", "credentialId"} | {"method": "email-otp"} | {"method": "sms-otp"} | {"method": "access-code", "code"}}], "seal": {"signer", "level"}, "expiresAt", "callback", "owner": {"name", "email"}, "language": "en" | "zh-CN", "send": true | false}`) and a file field `document` (the PDF). Signers with the lowest order number are invited at once; the same number signs in parallel. With `"send": false` the contract is created as a `draft`: no invitations, and its signer links answer 409 `E_CONTRACT_NOT_SENT` until `POST /v1/contracts/{id}/send`.',
         tags,
         consumes: ["multipart/form-data"],
         response: {
@@ -294,10 +294,25 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
   );
 
   typed.post(
+    "/v1/contracts/:id/send",
+    {
+      schema: {
+        summary: "Send a draft: invite the first signers",
+        description:
+          'Moves a `draft` (created with `"send": false`) to `in_progress`: the first signers get their turn and their invitations, `contract.sent` is announced and reminders start. Sending a contract already in progress changes nothing (invitations not delivered yet are sent again); a closed one answers 409 `E_CONTRACT_CLOSED`.',
+        tags,
+        params: ContractIdParams,
+        response: { 200: ContractSchema, "4xx": ErrorSchema },
+      },
+    },
+    async (request) => contractView(await service.send(request.params.id, callerOf(request).tenantId)),
+  );
+
+  typed.post(
     "/v1/contracts/:id/void",
     {
       schema: {
-        summary: "Void an open contract",
+        summary: "Void an open contract (a draft or one in progress)",
         tags,
         params: ContractIdParams,
         body: z.object({ reason: z.string().max(500).optional() }).optional(),

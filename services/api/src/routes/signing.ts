@@ -36,7 +36,8 @@ const originOf = (request: FastifyRequest) => ({ ip: request.ip, userAgent: requ
 /**
  * The signer's side, authorised by the token of the signer link (`…/s/<token>`), no API key:
  * 409 E_NOT_YOUR_TURN before the signer's order number comes, 401 E_AUTH_FAILED for a wrong code,
- * 423 E_LOCKED after five, 409 E_CONTRACT_CLOSED once the contract is closed.
+ * 423 E_LOCKED after five, 409 E_CONTRACT_NOT_SENT while the contract is a draft, 409
+ * E_CONTRACT_CLOSED once it is closed.
  */
 export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps): Promise<void> {
   const { service } = deps.contracts;
