@@ -8,16 +8,14 @@
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningAgent, startAllInOne } from "./support/all-in-one";
-import { type Mailbox, startMailbox } from "./support/mailbox";
+import type { RunningAgent } from "./support/all-in-one";
+import { type ContractAgent, contractForm, startContractAgent, stopContractAgent } from "./support/contracts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -44,10 +42,8 @@ const DESKTOP = { width: 1280, height: 900 };
 
 let agent: RunningAgent;
 let browser: Browser;
-let mailbox: Mailbox;
-/** Receives the agent's webhooks (answers 204), so the console has deliveries to show. */
-let receiver: Server;
-let receiverUrl: string;
+/** The agent with a real SMTP server for its mail and a webhook receiver (answering 204). */
+let running: ContractAgent;
 /** Every URL any page of the browser asked for. */
 const requests: string[] = [];
 /** CSP violations and page errors, reported by the browser's console. */
@@ -57,30 +53,19 @@ const tokens: string[] = [];
 
 describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
   beforeAll(async () => {
-    receiver = createServer((request, response) => {
-      request.resume();
-      request.on("end", () => response.writeHead(204).end());
-    });
-    await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-    mailbox = await startMailbox();
-    agent = await startAllInOne({
-      SMTP_URL: mailbox.url,
-      MAIL_FROM: "esign-agent <agent@example.test>",
+    running = await startContractAgent({
       CONTRACT_SENDER_NAME: "Example Corp HR",
-      WEBHOOK_ALLOW_CIDRS: "127.0.0.0/8",
       // Request lines are logged at info: the test checks that no signer token is among them.
       LOG_LEVEL: "info",
     });
+    agent = running.agent;
     browser = await chromium.launch({ executablePath: CHROMIUM });
     await mkdir(SCREENSHOTS, { recursive: true });
   });
 
   afterAll(async () => {
     await browser?.close();
-    agent?.stop();
-    await mailbox?.close();
-    await new Promise((done) => receiver?.close(done));
+    await stopContractAgent(running ?? {});
   });
 
   it("serves the pages with a strict CSP, no referrer, and assets from its own origin", async () => {
@@ -132,7 +117,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     );
     const job = await api<{ id: string }>("POST", "/v1/jobs", {
       input: { store: "default", key: "console/not-a-pdf.pdf" },
-      callback: { url: receiverUrl },
+      callback: { url: running.hooks.url },
     });
     await expect
       .poll(async () => (await api<{ state: string }>("GET", `/v1/jobs/${job.id}`)).state, {
@@ -194,7 +179,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await row.getByRole("button", { name: "Webhook deliveries" }).click();
     const deliveries = page.getByRole("table", { name: "Webhook deliveries" });
     await expect.poll(() => deliveries.textContent(), SOON).toContain("job.failed #1");
-    expect(await deliveries.textContent()).toContain(`${receiverUrl}delivered 204`);
+    expect(await deliveries.textContent()).toContain(`${running.hooks.url}delivered 204`);
     await page.screenshot({ path: join(SCREENSHOTS, "console-failed-jobs-desktop.png"), fullPage: true });
     await row.getByRole("button", { name: "Retry" }).click();
     await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Job ${job.id} queued again.`);
@@ -232,7 +217,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     ]);
 
     // Alice, on a laptop: the link from her invitation.
-    const aliceLink = linkIn(await mailbox.mailTo(ALICE, /Please sign/));
+    const aliceLink = linkIn(await running.mail.mailTo(ALICE, /Please sign/, 0));
     expect(aliceLink).toBe(contract.signers[0]!.url);
     const alice = await open(DESKTOP, "en-US,en;q=0.9");
     await alice.page.goto(aliceLink);
@@ -279,16 +264,16 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await alice.context.close();
 
     // Bob, on a phone: his invitation arrives once Alice has signed; his code by e-mail.
-    const bobLink = linkIn(await mailbox.mailTo(BOB, /Please sign/));
+    const bobLink = linkIn(await running.mail.mailTo(BOB, /Please sign/, 0));
     const bob = await open(PHONE, "en-US,en;q=0.9");
     await bob.page.goto(bobLink);
     await expectRenderedPdf(bob.page);
     await expectAccessible(bob.page);
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-document-phone.png"), fullPage: true });
     await bob.page.check("#consent");
-    const mailsBefore = mailbox.mails.length;
+    const mailsBefore = running.mail.mails.length;
     await bob.page.click("#request-code");
-    const code = otpIn(await mailbox.mailTo(BOB, /signing code/, mailsBefore));
+    const code = otpIn(await running.mail.mailTo(BOB, /signing code/, mailsBefore));
     await bob.page.fill("#otp", code === "000000" ? "111111" : "000000");
     await bob.page.click("#sign");
     await expect
@@ -317,7 +302,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     ]);
 
     const carol = await open(PHONE, "zh-CN,zh;q=0.9");
-    await carol.page.goto(linkIn(await mailbox.mailTo(CAROL, /Please sign/)));
+    await carol.page.goto(linkIn(await running.mail.mailTo(CAROL, /Please sign/, 0)));
     await expectRenderedPdf(carol.page);
     // Keyboard only: Space ticks the box, Enter in the field submits, Enter opens the decline form.
     await carol.page.focus("#consent");
@@ -384,8 +369,8 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "console-contract-audit-desktop.png"), fullPage: true });
 
-    const draft = page.locator("tr", { hasText: "NDA draft" });
-    await draft.getByRole("button", { name: "Details" }).click();
+    const ndaRow = page.locator("tr", { hasText: "NDA draft" });
+    await ndaRow.getByRole("button", { name: "Details" }).click();
     await page.fill(`#void-reason-${nda.id}`, "sent by mistake");
     await page.getByRole("button", { name: "Void" }).click();
     await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Contract ${nda.id} voided.`);
@@ -399,8 +384,19 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .poll(() => dave.page.locator("#message").textContent(), SOON)
       .toContain("This contract is closed");
     await expectAccessible(dave.page);
+
+    // A draft's link works only once it is sent.
+    const offer = await createContract(
+      "Offer letter (draft)",
+      [{ name: "Finn Example", email: "finn@example.test", order: 1, auth: { method: "email-otp" } }],
+      { send: false },
+    );
+    await dave.page.goto(offer.signers[0]!.url);
+    await expect
+      .poll(() => dave.page.locator("#message").textContent(), SOON)
+      .toContain("has not been sent yet");
     await dave.context.close();
-    tokens.push(...[lease, quote, nda].map((each) => each.signers[0]!.url.split("/s/")[1]!));
+    tokens.push(...[lease, quote, nda, offer].map((each) => each.signers[0]!.url.split("/s/")[1]!));
   });
 
   it("never logs a signer's token, and the browser asked nothing of another origin", () => {
@@ -417,11 +413,14 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
 async function createContract(
   title: string,
   signers: unknown[],
+  options: { send?: boolean } = {},
 ): Promise<{ id: string; signers: { email: string; url: string }[] }> {
-  const form = new FormData();
-  const pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
-  form.set("document", new Blob([pdf], { type: "application/pdf" }), "contract.pdf");
-  form.set("contract", JSON.stringify({ title, signers, seal: { signer: "default", level: "B-LTA" } }));
+  const form = await contractForm({
+    title,
+    signers,
+    seal: { signer: "default", level: "B-LTA" },
+    ...options,
+  });
   const created = await fetch(`${agent.base}/v1/contracts`, {
     method: "POST",
     headers: { authorization: `Bearer ${agent.devKey}` },
