@@ -221,10 +221,79 @@ it("creates a draft with send: false, sends it later, and voids a draft", async 
   expect(mail.mails.some((entry) => entry.to.includes("max@example.com"))).toBe(false);
 }, 120_000);
 
-it("documents draft sending in the OpenAPI document", async () => {
+it("documents draft sending and the Idempotency-Key in the OpenAPI document", async () => {
   const document = (await (await fetch(`${agent.base}/openapi.json`)).json()) as {
-    paths: Record<string, Record<string, { description?: string }>>;
+    paths: Record<
+      string,
+      Record<string, { description?: string; parameters?: { in: string; name: string }[] }>
+    >;
   };
   expect(document.paths["/v1/contracts/{id}/send"]?.post).toBeDefined();
-  expect(document.paths["/v1/contracts"]!.post!.description).toMatch(/"send": false/);
+  const create = document.paths["/v1/contracts"]!.post!;
+  expect(create.description).toMatch(/"send": false/);
+  expect(create.parameters).toContainEqual(
+    expect.objectContaining({ in: "header", name: "idempotency-key" }),
+  );
 });
+
+it("creates a contract once per Idempotency-Key: a retry answers the same contract, another body 422", async () => {
+  const key = `offer-${randomBytes(6).toString("hex")}`;
+  const title = `Offer ${key}`;
+  const body = {
+    title,
+    signers: [{ name: "Nia Noor", email: "nia@example.com", auth: { method: "email-otp" } }],
+    callback: { url: hooks.url },
+  };
+  const ofTitle = async () => {
+    const listed = (await (await api("/v1/contracts?limit=200")).json()) as { items: { title: string }[] };
+    return listed.items.filter((item) => item.title === title).length;
+  };
+  // Two at once: one creates, the other answers the same contract (or, while it is being stored, 503).
+  const [a, b] = await Promise.all([
+    create(body, { "idempotency-key": key }),
+    create(body, { "idempotency-key": key }),
+  ]);
+  const answers = [a, b].sort((x, y) => x.status - y.status);
+  expect(answers.map((answer) => answer.status)).toContain(201);
+  const first = (await answers
+    .find((answer) => answer.status === 201)!
+    .clone()
+    .json()) as Created;
+  for (const answer of answers.filter((each) => each.status !== 201)) {
+    if (answer.status === 503) await expectError(answer, 503, "E_UNAVAILABLE");
+    else expect(((await answer.json()) as Created).id).toBe(first.id);
+  }
+  // A retry later: 200, the same id and signer links; nothing new created or sent.
+  const retried = await created(await create(body, { "idempotency-key": key }), 200);
+  expect(retried).toEqual(first);
+  expect(await ofTitle()).toBe(1);
+  await mail.mailTo("nia@example.com", new RegExp(`Please sign: ${title}`), 0);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const invitations = mail.mails.filter(
+    (entry) => entry.to.includes("nia@example.com") && new RegExp(`Please sign: ${title}`).test(entry.raw),
+  );
+  expect(invitations).toHaveLength(1);
+  const sent = hooks
+    .events(WEBHOOK_SECRET)
+    .filter((event) => event.data.contractId === first.id && event.type === "contract.sent");
+  expect(sent).toHaveLength(1);
+
+  // The same key with another contract: refused, typed, nothing created.
+  await expectError(
+    await create({ ...body, title: `${title} (changed)` }, { "idempotency-key": key }),
+    422,
+    "E_IDEMPOTENCY_KEY_REUSED",
+  );
+  expect(await ofTitle()).toBe(1);
+  await expectError(await create(body, { "idempotency-key": "12345" }), 400, "E_INVALID_REQUEST");
+
+  // Keys are the tenant's own: another tenant's same key creates its own contract.
+  const otherTenant = await api("/v1/contracts", {
+    method: "POST",
+    body: await contractForm({ ...body, callback: undefined }),
+    headers: { authorization: `Bearer ${agent.otherKey}`, "idempotency-key": key },
+  });
+  const theirs = await created(otherTenant);
+  expect(theirs.id).not.toBe(first.id);
+  expect(await ofTitle()).toBe(1);
+}, 120_000);

@@ -43,7 +43,7 @@ import {
   startSigning,
   voidContract,
 } from "./state";
-import { type ContractStore, OTP_TTL_SECONDS } from "./store";
+import { type ContractStore, type IdempotencyClaim, OTP_TTL_SECONDS } from "./store";
 
 /** Who made a signer request: recorded in the audit trail and the signature evidence. */
 export interface RequestOrigin {
@@ -113,6 +113,11 @@ export class ContractService {
     return this.signerUrl(this.tokenOf(contract, signer));
   }
 
+  /** Every signer's link by signer id (for answering a repeated creation as the first one was). */
+  links(contract: ContractRecord): Map<string, string> {
+    return new Map(contract.signers.map((signer) => [signer.id, this.linkOf(contract, signer)]));
+  }
+
   /**
    * Creates an in-progress contract, invites the first signers and schedules expiry and reminders;
    * with `send: false` a draft, which only has its expiry scheduled until `send`.
@@ -125,6 +130,8 @@ export class ContractService {
     originalSha256: string;
     sealProfile: string;
     origin: RequestOrigin;
+    /** The request's claimed Idempotency-Key, kept with the contract. */
+    idempotency?: { key: string; claim: IdempotencyClaim };
   }): Promise<{ contract: ContractRecord; links: Map<string, string> }> {
     const now = new Date().toISOString();
     const links = new Map<string, string>();
@@ -169,7 +176,7 @@ export class ContractService {
       signers,
     };
     const invited = input.contract.send ? advanceTurn(contract) : [];
-    await this.deps.store.create(contract);
+    await this.deps.store.create(contract, input.idempotency);
     await this.audit(contract, "created", undefined, input.origin, {
       title: contract.title,
       originalSha256: contract.originalSha256,

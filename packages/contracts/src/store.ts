@@ -11,6 +11,23 @@ if version ~= ARGV[1] then return 0 end
 redis.call("HSET", KEYS[1], "data", ARGV[2], "version", tostring(tonumber(ARGV[1]) + 1))
 return 1`;
 
+/** Deletes a claim only while it is still the one this request made. */
+const DELETE_IF_SAME = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`;
+
+/**
+ * How long an Idempotency-Key is held for a creation under way; once the contract is stored the
+ * key is kept with it (no expiry). A gateway that dies in between frees the key after this.
+ */
+const IDEMPOTENCY_CLAIM_MS = 60_000;
+
+/** Which contract an Idempotency-Key created, and a digest of the request that created it. */
+export interface IdempotencyClaim {
+  id: string;
+  fingerprint: string;
+}
+
 /** A signer's link stays resolvable this long after the contract closed, to answer E_CONTRACT_CLOSED. */
 const CLOSED_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 /** An OTP is good for ten minutes. */
@@ -24,7 +41,8 @@ const MAX_CAS_ROUNDS = 50;
  * the whole record (one hash: JSON and version), so concurrent requests and workers never apply
  * a transition to a state that has changed meanwhile. Keys under the queue prefix (one slot on a
  * Redis Cluster): `contract:<id>`, `contract-token:<sha256>`, `contracts:<tenant>` (by creation),
- * `contract-otp:<id>:<signer>`, `contract-auth:<id>:<signer>:<attempt>`.
+ * `contract-otp:<id>:<signer>`, `contract-auth:<id>:<signer>:<attempt>`,
+ * `contract-idempotency:<tenant>.<key>`.
  */
 export class ContractStore {
   constructor(
@@ -52,15 +70,52 @@ export class ContractStore {
     return `${this.prefix}:contract-auth:${contractId}:${signerId}:${attempt}`;
   }
 
-  async create(contract: ContractRecord): Promise<void> {
+  private idempotencyKey(scopedKey: string): string {
+    return `${this.prefix}:contract-idempotency:${scopedKey}`;
+  }
+
+  /**
+   * Stores a new contract; with `idempotency`, its Idempotency-Key claim is kept for good in the
+   * same transaction (a stored contract and its key are never one without the other).
+   */
+  async create(
+    contract: ContractRecord,
+    idempotency?: { key: string; claim: IdempotencyClaim },
+  ): Promise<void> {
     const multi = this.redis
       .multi()
       .hset(this.key(contract.id), "data", JSON.stringify(contract), "version", "1")
       .zadd(this.indexKey(contract.tenant), Date.parse(contract.createdAt), contract.id);
+    if (idempotency) multi.set(this.idempotencyKey(idempotency.key), JSON.stringify(idempotency.claim));
     for (const signer of contract.signers) {
       multi.set(this.tokenKey(signer.tokenHash), `${contract.id} ${signer.id}`);
     }
     await multi.exec();
+  }
+
+  /**
+   * Claims a tenant-scoped Idempotency-Key for the contract about to be created. Answers the
+   * earlier claim when the key is taken (by a stored contract, or a creation under way).
+   */
+  async claimIdempotencyKey(
+    scopedKey: string,
+    claim: IdempotencyClaim,
+  ): Promise<IdempotencyClaim | undefined> {
+    const key = this.idempotencyKey(scopedKey);
+    for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
+      if ((await this.redis.set(key, JSON.stringify(claim), "PX", IDEMPOTENCY_CLAIM_MS, "NX")) === "OK") {
+        return undefined;
+      }
+      const earlier = await this.redis.get(key);
+      // Gone meanwhile (an abandoned claim expired): claim it again.
+      if (earlier !== null) return JSON.parse(earlier) as IdempotencyClaim;
+    }
+    throw new EsignError("E_UNAVAILABLE", "this Idempotency-Key is changing too fast; try again");
+  }
+
+  /** A creation that failed gives its claim back (and only its own). */
+  async releaseIdempotencyKey(scopedKey: string, claim: IdempotencyClaim): Promise<void> {
+    await this.redis.eval(DELETE_IF_SAME, 1, this.idempotencyKey(scopedKey), JSON.stringify(claim));
   }
 
   async get(id: string): Promise<ContractRecord | undefined> {

@@ -65,6 +65,7 @@ async function create(
   signers: { name: string; order: number; auth: Record<string, string> }[],
   owner?: string,
   language?: "en" | "zh-CN",
+  send?: boolean,
 ) {
   const id = newContractId();
   const original = { store: "default", key: `contracts/${id}/original.pdf` };
@@ -74,6 +75,7 @@ async function create(
     signers: signers.map((signer) => ({ ...signer, email: `${signer.name.toLowerCase()}@example.com` })),
     ...(owner && { owner: { email: owner } }),
     ...(language && { language }),
+    ...(send !== undefined && { send }),
   });
   return runtime.service.create({
     tenant: "t1",
@@ -220,6 +222,46 @@ describe("expiry and void", () => {
     const other = await create([{ name: "Lou", order: 1, auth: { method: "email-otp" } }]);
     expect((await runtime.service.void(other.contract.id, "t1", "sent by mistake")).status).toBe("voided");
     expect(await codeOf(runtime.service.void(other.contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+  });
+});
+
+describe("drafts", () => {
+  it("keeps a draft's links shut until it is sent; a draft expires without notices", async () => {
+    const sent = await create(
+      [{ name: "Noa", order: 1, auth: { method: "email-otp" } }],
+      undefined,
+      "en",
+      false,
+    );
+    expect(sent.contract.status).toBe("draft");
+    const noa = tokenOf(sent.links.get("s1")!);
+    for (const call of [
+      runtime.service.view(noa, origin),
+      runtime.service.challenge(noa, origin),
+      runtime.service.documentFor(noa),
+      runtime.service.decline(noa, "no", origin),
+    ]) {
+      expect(await codeOf(call)).toBe("E_CONTRACT_NOT_SENT");
+    }
+    expect((await readOutbox(redis, prefix)).filter((entry) => entry.to === "noa@example.com")).toEqual([]);
+    expect(await codeOf(runtime.service.send(sent.contract.id, "t2"))).toBe("E_NOT_FOUND");
+    expect((await runtime.service.send(sent.contract.id, "t1")).signers[0]!.status).toBe("pending");
+    await mailTo("noa@example.com", /asks you to sign/);
+    expect((await runtime.service.view(noa, origin)).yourTurn).toBe(true);
+
+    const kept = await create(
+      [{ name: "Ola", order: 1, auth: { method: "email-otp" } }],
+      undefined,
+      "en",
+      false,
+    );
+    await runtime.store.update(kept.contract.id, (current) => {
+      current.expiresAt = new Date(Date.now() - 1000).toISOString();
+    });
+    await runtime.service.expire(kept.contract.id);
+    expect((await runtime.store.require(kept.contract.id)).status).toBe("expired");
+    expect(await codeOf(runtime.service.send(kept.contract.id, "t1"))).toBe("E_CONTRACT_CLOSED");
+    expect((await readOutbox(redis, prefix)).filter((entry) => entry.to === "ola@example.com")).toEqual([]);
   });
 });
 

@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   /** The client's upload ended early: it went away, stalled past the timeout, or broke the multipart framing. */
   E_UPLOAD_ABORTED: { permanent: true, status: 400 },
   E_INVALID_JOB: { permanent: true, status: 400 },
+  /** An Idempotency-Key sent again with a different request (another contract or document). */
+  E_IDEMPOTENCY_KEY_REUSED: { permanent: true, status: 422 },
   // HTTP requests and e-contracts
   /** A request body or parameter the route cannot take (fastify validation, a missing consent). */
   E_INVALID_REQUEST: { permanent: true, status: 400 },

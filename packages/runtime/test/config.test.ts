@@ -3,7 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { flag, integer, json, jsonFile, list, loadConfig, parseConfig, RedisUrlSchema, text } from "../src";
+import {
+  decimal,
+  flag,
+  integer,
+  json,
+  jsonFile,
+  list,
+  loadConfig,
+  parseConfig,
+  RedisUrlSchema,
+  text,
+} from "../src";
 
 const dir = mkdtempSync(join(tmpdir(), "esign-runtime-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,6 +47,19 @@ function problemsOf(load: () => unknown): string {
   }
   throw new Error("expected E_CONFIG");
 }
+
+describe("decimal", () => {
+  it("reads whole numbers and fractions, and refuses anything else without echoing it", () => {
+    const hours = decimal("HOURS");
+    expect(hours.read("72")).toEqual({ value: 72 });
+    expect(hours.read(" 0.5 ")).toEqual({ value: 0.5 });
+    expect(hours.read(".25")).toEqual({ value: 0.25 });
+    expect(hours.read(String(2 / 3600))).toEqual({ value: 2 / 3600 });
+    for (const bad of ["", "1e3", "1,5", "abc", "0x10"]) {
+      expect(hours.read(bad)).toEqual({ problem: "must be a number" });
+    }
+  });
+});
 
 describe("loadConfig", () => {
   it("reads each bound variable into its field and fills the schema's defaults", () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   buildEvidencePack,
   CONTRACT_STATUSES,
@@ -9,14 +10,14 @@ import {
   renderCompletionCertificate,
 } from "@esign/contracts";
 import { EsignError } from "@esign/errors";
-import { assertWebhookSecretGranted } from "@esign/jobs";
+import { assertWebhookSecretGranted, IdempotencyKeySchema } from "@esign/jobs";
 import { loadTrustStore, verificationReportJson, verifyPdfSignatures } from "@esign/pades";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { callerOf } from "../auth";
 import { ErrorSchema } from "../schemas";
-import { signerFor } from "../tenancy";
+import { signerFor, tenantIdempotencyKey } from "../tenancy";
 import { storeUpload } from "../upload";
 import type { RouteDeps } from "./deps";
 import { sendStoredPdf } from "./documents";
@@ -90,6 +91,26 @@ export function contractView(contract: ContractRecord): z.infer<typeof ContractS
 }
 
 const originalKey = (id: string) => `contracts/${id}/original.pdf`;
+
+const CreatedSchema = z.object({
+  id: z.string(),
+  status: z.string(),
+  signers: z.array(z.object({ id: z.string(), email: z.string(), status: z.string(), url: z.string() })),
+});
+
+/** What `POST /v1/contracts` answers, for the creation and for a repeat with the same Idempotency-Key. */
+function createdView(contract: ContractRecord, links: Map<string, string>): z.infer<typeof CreatedSchema> {
+  return {
+    id: contract.id,
+    status: contract.status,
+    signers: contract.signers.map((signer) => ({
+      id: signer.id,
+      email: signer.email,
+      status: signer.status,
+      url: links.get(signer.id)!,
+    })),
+  };
+}
 
 /** Reads `POST /v1/contracts`' multipart body: the `contract` JSON field and the `document` file, in either order. */
 async function contractUpload(
@@ -181,56 +202,83 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
           'multipart/form-data: a field `contract` (JSON: `{"title", "signers": [{"name", "email", "phone", "order", "auth": {"method": "esign-api", "credentialId"} | {"method": "email-otp"} | {"method": "sms-otp"} | {"method": "access-code", "code"}}], "seal": {"signer", "level"}, "expiresAt", "callback", "owner": {"name", "email"}, "language": "en" | "zh-CN", "send": true | false}`) and a file field `document` (the PDF). Signers with the lowest order number are invited at once; the same number signs in parallel. With `"send": false` the contract is created as a `draft`: no invitations, and its signer links answer 409 `E_CONTRACT_NOT_SENT` until `POST /v1/contracts/{id}/send`.',
         tags,
         consumes: ["multipart/form-data"],
-        response: {
-          201: z.object({
-            id: z.string(),
-            status: z.string(),
-            signers: z.array(
-              z.object({ id: z.string(), email: z.string(), status: z.string(), url: z.string() }),
-            ),
-          }),
-          "4xx": ErrorSchema,
-        },
+        headers: z.looseObject({
+          "idempotency-key": IdempotencyKeySchema.optional().describe(
+            "Makes the creation safe to retry: a repeat with the same key and the same request answers 200 with the contract the first one created (nothing new is created or sent); the same key with another contract or document answers 422 E_IDEMPOTENCY_KEY_REUSED; while the first is still being created, 503 E_UNAVAILABLE with Retry-After. Keys are the tenant's own (as the jobs' idempotencyKey) and kept as long as the contract.",
+          ),
+        }),
+        response: { 201: CreatedSchema, 200: CreatedSchema, "4xx": ErrorSchema, "5xx": ErrorSchema },
       },
       onRequest: requirePdfUpload,
     },
     async (request, reply) => {
       const caller = callerOf(request);
+      const idempotencyKey = tenantIdempotencyKey(caller, request.headers["idempotency-key"]);
       const id = newContractId();
       const documentStore = deps.contracts.documentStore;
+      const discardUpload = () =>
+        deps.stores
+          .get(documentStore)
+          .delete(originalKey(id))
+          .catch(() => undefined);
+      let idempotency: { key: string; claim: { id: string; fingerprint: string } } | undefined;
       try {
         const { contract, sha256 } = await contractUpload(request, deps, id);
         assertWebhookSecretGranted(contract.callback, caller.tenant.webhookSecretIds);
+        const sealProfile = signerFor(caller, contract.seal?.signer);
+        if (idempotencyKey !== undefined) {
+          // The same contract JSON (defaults applied) and the same document make the same request.
+          const fingerprint = createHash("sha256")
+            .update(JSON.stringify([contract, sha256]))
+            .digest("hex");
+          const earlier = await store.claimIdempotencyKey(idempotencyKey, { id, fingerprint });
+          if (earlier) {
+            await discardUpload();
+            return reply.status(200).send(await repeatedCreation(earlier, fingerprint));
+          }
+          idempotency = { key: idempotencyKey, claim: { id, fingerprint } };
+        }
         const created = await service.create({
           tenant: caller.tenantId,
           contract,
           id,
           original: { store: documentStore, key: originalKey(id) },
           originalSha256: sha256,
-          sealProfile: signerFor(caller, contract.seal?.signer),
+          sealProfile,
           origin: { ip: request.ip, userAgent: request.headers["user-agent"] },
+          idempotency,
         });
-        return reply.status(201).send({
-          id,
-          status: created.contract.status,
-          signers: created.contract.signers.map((signer) => ({
-            id: signer.id,
-            email: signer.email,
-            status: signer.status,
-            url: created.links.get(signer.id)!,
-          })),
-        });
+        return reply.status(201).send(createdView(created.contract, created.links));
       } catch (error) {
         if (!(await store.get(id))) {
-          await deps.stores
-            .get(documentStore)
-            .delete(originalKey(id))
-            .catch(() => undefined);
+          await discardUpload();
+          if (idempotency) await store.releaseIdempotencyKey(idempotency.key, idempotency.claim);
         }
         throw error;
       }
     },
   );
+
+  /** A repeat of a creation with the same Idempotency-Key: the contract the first request created. */
+  async function repeatedCreation(earlier: { id: string; fingerprint: string }, fingerprint: string) {
+    if (earlier.fingerprint !== fingerprint) {
+      throw new EsignError(
+        "E_IDEMPOTENCY_KEY_REUSED",
+        "this Idempotency-Key was used with another contract or document; choose another key",
+      );
+    }
+    const existing = await store.get(earlier.id);
+    if (!existing) {
+      throw new EsignError(
+        "E_UNAVAILABLE",
+        "a request with this Idempotency-Key is still being carried out; try again in a moment",
+        { retryAfter: 1 },
+      );
+    }
+    // Nothing is sent again: the first request may still be sending its invitations. One that died
+    // before sending them all is caught up by POST /v1/contracts/:id/send.
+    return createdView(existing, service.links(existing));
+  }
 
   typed.get(
     "/v1/contracts",
