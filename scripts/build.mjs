@@ -10,10 +10,12 @@
  *   node scripts/build.mjs --if-stale api cli    the named targets, only if missing or out of date
  *
  * Targets are found, not listed: every `services/<name>/src/main.ts` builds to
- * `services/<name>/dist/main.js`, and the CLI to `packages/cli/dist/esign.mjs`.
+ * `services/<name>/dist/main.js`, and the CLI to `packages/cli/dist/esign.mjs`. A service that
+ * serves the gateway (esign-api itself, or one that depends on it) also gets the browser pages'
+ * assets in `dist/web/` (see WEB_SOURCES), where the gateway looks for them beside its bundle.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { isBuiltin } from "node:module";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { createRequire, isBuiltin } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -67,12 +69,36 @@ export const NODE_BUNDLE_OPTIONS = /** @type {const} */ ({
 });
 
 /**
+ * The signer page and the operator console: browser TypeScript, bundled with PDF.js into ES
+ * modules the gateway serves from its own origin (no CDN), next to PDF.js's worker, CMaps and
+ * standard fonts, which PDF.js fetches by URL at run time.
+ */
+const WEB_SOURCES = join(REPO_ROOT, "services/api/web");
+const WEB_ENTRY_POINTS = { signer: "signer.ts", console: "console.ts", style: "style.css" };
+/** Files and folders of pdfjs-dist the page fetches, copied as they are. */
+const PDFJS_ASSETS = ["build/pdf.worker.min.mjs", "cmaps", "standard_fonts", "wasm", "iccs"];
+
+/**
+ * esbuild options of the browser bundles.
+ * @satisfies {import("esbuild").BuildOptions}
+ */
+const WEB_BUNDLE_OPTIONS = /** @type {const} */ ({
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  logLevel: "error",
+});
+
+/**
  * @typedef {object} Target
  * @property {string} name          what `--if-stale NAME` calls it: the package's folder name
  * @property {string} directory     the package's folder; the output goes to its `dist/`
  * @property {Record<string, string>} entryPoints  output name → source, relative to `directory`
  * @property {".js" | ".mjs"} extension
  * @property {boolean} splitting    dynamic imports become chunks loaded on demand
+ * @property {boolean} web          the bundle contains the gateway: the pages go to `dist/web/`
  */
 
 /** @param {string} path */
@@ -90,12 +116,14 @@ async function findTargets() {
   for (const name of (await readdir(services)).sort()) {
     const directory = join(services, name);
     if (await exists(join(directory, "src/main.ts"))) {
+      const manifest = JSON.parse(await readFile(join(directory, "package.json"), "utf8"));
       targets.push({
         name,
         directory,
         entryPoints: { main: "src/main.ts" },
         extension: ".js",
         splitting: false,
+        web: manifest.name === "esign-api" || Boolean(manifest.dependencies?.["esign-api"]),
       });
     }
   }
@@ -107,6 +135,7 @@ async function findTargets() {
     extension: ".mjs",
     // Commands' dynamic imports become their own chunks: `sign` never loads the queue client.
     splitting: true,
+    web: false,
   });
   return targets;
 }
@@ -144,6 +173,7 @@ async function newestInput() {
       newest = Math.max(
         newest,
         await newestBelow(join(directory, "src")),
+        await newestBelow(join(directory, "web")),
         await newestBelow(join(directory, "package.json")),
       );
     }
@@ -233,10 +263,15 @@ async function buildTarget(esbuild, target) {
       metafile: true,
     });
     await checkExternalsResolvable(target, /** @type {import("esbuild").Metafile} */ (metafile));
+    if (target.web) await buildWeb(esbuild, join(staging, "web"));
     const built = new Set(await readdir(staging));
     for (const file of built) {
       // Dated to the build's start: a source saved while esbuild ran still counts as newer.
       await utimes(join(staging, file), startedAt, startedAt);
+      // A folder (web/) replaces the old one whole: rename cannot move onto a folder with files.
+      if ((await stat(join(staging, file))).isDirectory()) {
+        await rm(join(outDirectory, file), { recursive: true, force: true });
+      }
       await rename(join(staging, file), join(outDirectory, file));
     }
     for (const file of await readdir(outDirectory)) {
@@ -246,6 +281,29 @@ async function buildTarget(esbuild, target) {
     }
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The browser pages into `outDirectory`: our bundles, and PDF.js's worker and data as pdfjs-dist
+ * ships them (resolved from esign-api, whose dependency it is).
+ * @param {typeof import("esbuild")} esbuild @param {string} outDirectory
+ */
+async function buildWeb(esbuild, outDirectory) {
+  await esbuild.build({
+    ...WEB_BUNDLE_OPTIONS,
+    absWorkingDir: WEB_SOURCES,
+    entryPoints: WEB_ENTRY_POINTS,
+    outdir: outDirectory,
+    sourcemap: true,
+    sourcesContent: false,
+  });
+  const pdfjs = dirname(
+    createRequire(join(WEB_SOURCES, "..", "package.json")).resolve("pdfjs-dist/package.json"),
+  );
+  for (const asset of PDFJS_ASSETS) {
+    const name = asset.split("/").pop() ?? asset;
+    await cp(join(pdfjs, asset), join(outDirectory, name), { recursive: true });
   }
 }
 

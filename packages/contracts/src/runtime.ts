@@ -18,6 +18,8 @@ export interface ContractRuntime {
   audit: AuditTrail;
   /** The store that holds every contract's folder (`contracts/<id>/`: versions and audit trail). */
   documentStore: string;
+  /** Who asks for the signatures (CONTRACT_SENDER_NAME): named in invitations and on the signer page. */
+  senderName: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export function createContractRuntime(options: {
   if (!settings.contractSecret) return undefined;
   // Contract documents and audit trails live together under contracts/<id>/ in one store.
   const documentStore = settings.contractStore ?? DEFAULT_STORE;
+  const senderName = settings.contractSenderName ?? "esign-agent";
   const store = new ContractStore(redis, prefix);
   const queue = new Queue(CONTRACTS_QUEUE, { connection: redis, prefix });
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix });
@@ -76,7 +79,7 @@ export function createContractRuntime(options: {
     audit,
     publicUrl: settings.publicUrl ?? options.defaultPublicUrl,
     remindAfterMs: (settings.contractRemindAfterHours ?? 72) * 3600_000,
-    senderName: settings.contractSenderName ?? "esign-agent",
+    senderName,
     logger,
   });
   return {
@@ -84,6 +87,7 @@ export function createContractRuntime(options: {
     store,
     audit,
     documentStore,
+    senderName,
     async close() {
       await service.close();
       await mailer.close();

@@ -215,6 +215,36 @@ export class BatchClient {
   }
 
   /**
+   * The most recent batches, newest first: at most `limit` that `include` accepts (a tenant's own),
+   * found among the `scan` newest coordination jobs.
+   */
+  async list(
+    options: { limit: number; scan?: number; include?: (status: BatchStatus) => boolean } = { limit: 50 },
+  ): Promise<BatchStatus[]> {
+    const jobs = await queueCall("listing batches", () =>
+      this.coordination.getJobs(
+        ["waiting-children", "waiting", "active", "delayed", "completed", "failed"],
+        0,
+        (options.scan ?? 1000) - 1,
+      ),
+    );
+    const batches = jobs
+      .filter((job) => job.name === BATCH_JOB_NAMES.finish && job.id)
+      .sort((a, b) => b.timestamp - a.timestamp);
+    const listed: BatchStatus[] = [];
+    for (const job of batches) {
+      if (listed.length >= options.limit) break;
+      // Removed by retention between the listing and now: left out.
+      const status = await this.get(job.id!).catch((error: unknown) => {
+        if (error instanceof EsignError && error.code === "E_NOT_FOUND") return undefined;
+        throw error;
+      });
+      if (status && (options.include?.(status) ?? true)) listed.push(status);
+    }
+    return listed;
+  }
+
+  /**
    * Cancels a batch: no more documents are added, waiting ones are removed (and reported as
    * cancelled in the manifest), running ones finish. The batch then completes as usual.
    */

@@ -291,6 +291,45 @@ export class SigningClient {
     }
   }
 
+  /**
+   * The most recently failed jobs of both signing queues, newest first, at most `limit` that
+   * `include` accepts (a tenant's own); `scan` bounds how many failed jobs are read to find them.
+   */
+  async recentFailed(
+    options: { limit: number; scan?: number; include?: (status: JobStatus) => boolean } = { limit: 50 },
+  ): Promise<(JobStatus & { failedAt: string })[]> {
+    const scan = options.scan ?? 1000;
+    const failed = await Promise.all(
+      SIGNING_QUEUES.map(async (queue) => {
+        const jobs = await queueCall("listing failed jobs", () => this.queue(queue).getFailed(0, scan - 1));
+        return jobs.map((job) => ({ ...statusOf(job, queue, "failed"), failedAt: job.finishedOn ?? 0 }));
+      }),
+    );
+    return failed
+      .flat()
+      .filter((status) => options.include?.(status) ?? true)
+      .sort((a, b) => b.failedAt - a.failedAt)
+      .slice(0, options.limit)
+      .map((status) => ({ ...status, failedAt: new Date(status.failedAt).toISOString() }));
+  }
+
+  /**
+   * Runs a job that failed for good once more, with a fresh set of attempts (an operator's call,
+   * after fixing what made it fail). Any other state is refused with `retried: false`.
+   */
+  async retry(id: string): Promise<{ retried: boolean; state: JobStateName }> {
+    const { job } = await this.find(id);
+    const state = await queueCall(`reading job ${id}`, () => job.getState());
+    if (state !== "failed") return { retried: false, state: state as JobStateName };
+    await queueCall(`retrying job ${id}`, () =>
+      job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true }),
+    );
+    return {
+      retried: true,
+      state: (await queueCall(`reading job ${id}`, () => job.getState())) as JobStateName,
+    };
+  }
+
   /** Calls `handler` for every job of the signing queues that completes; returns an unsubscribe function. */
   on(event: "completed", handler: (notice: CompletedNotice) => void): Promise<() => void>;
   /** Calls `handler` for every job of the signing queues that fails for good. */

@@ -203,6 +203,44 @@ describe("SigningClient", () => {
     });
   });
 
+  it("lists a tenant's failed jobs of both queues newest first, and runs one again with fresh attempts", async () => {
+    const reject = async () => {
+      throw new UnrecoverableError(failureReason(new EsignError("E_NOT_PDF", "not a PDF")));
+    };
+    for (const [key, tenant, queue] of [
+      ["failed-a1", "acme", QUEUES.sign],
+      ["failed-b1", "beta", QUEUES.sign],
+      ["failed-a2", "acme", QUEUES.batch],
+    ] as const) {
+      const { id } = await client.submit(signJob({ idempotencyKey: key, tenant }), { queue });
+      const failing = client.waitFor(id, { timeoutMs: 30_000 });
+      const worker = startWorker(queue, reject);
+      await expectCode(failing, "E_NOT_PDF");
+      await worker.close();
+    }
+    const ofAcme = (status: { job: SignJob }) => status.job.tenant === "acme";
+
+    const listed = await client.recentFailed({ limit: 10, include: ofAcme });
+    expect(listed.map((status) => status.id)).toEqual(["failed-a2", "failed-a1"]);
+    expect(listed[0]).toMatchObject({ queue: QUEUES.batch, state: "failed", error: { code: "E_NOT_PDF" } });
+    expect(Date.parse(listed[0]!.failedAt)).toBeGreaterThanOrEqual(Date.parse(listed[1]!.failedAt));
+    expect((await client.recentFailed({ limit: 1, include: ofAcme })).map((status) => status.id)).toEqual([
+      "failed-a2",
+    ]);
+
+    const done = client.waitFor("failed-a1", { timeoutMs: 30_000 });
+    expect((await client.retry("failed-a1")).retried).toBe(true);
+    startWorker(QUEUES.sign, async () => signResult());
+    await done;
+    const again = await client.get("failed-a1");
+    expect(again).toMatchObject({ state: "completed", attempts: 1 });
+    expect(await client.retry("failed-a1")).toEqual({ retried: false, state: "completed" });
+    expect((await client.recentFailed({ limit: 10, include: ofAcme })).map((status) => status.id)).toEqual([
+      "failed-a2",
+    ]);
+    await expectCode(client.retry("never-submitted"), "E_NOT_FOUND");
+  });
+
   it("waitFor gives up with E_TIMEOUT while the job carries on", async () => {
     const { id } = await client.submit(signJob({ idempotencyKey: "wait-timeout" }), { delay: 3_600_000 });
     await expectCode(client.waitFor(id, { timeoutMs: 200 }), "E_TIMEOUT");

@@ -56,7 +56,8 @@ export const REDACTED_PATHS = [
   // CSC credentials/authorize: [{ "id": "PIN", "value": "1234" }]
   ...atAnyDepth("authData[*].value"),
   ...CALLBACK_URL_PATHS.flatMap(atAnyDepth),
-  // fastify logs each request's URL, query included: `POST /v1/sign?callbackUrl=...`
+  // fastify logs each request's URL, query included: `POST /v1/sign?callbackUrl=...`, and a
+  // signer's link carries the signer's only credential in its path: `GET /s/<token>`
   "req.url",
 ];
 
@@ -81,9 +82,19 @@ export function loggableUrl(rawUrl: string): string {
 function censor(value: unknown, path: readonly (string | symbol)[]): unknown {
   if (typeof value !== "string") return "[redacted]";
   const [parent, field] = path.slice(-2);
-  if (parent === "req" && field === "url") return withLoggableCallbackUrl(value);
+  if (parent === "req" && field === "url") return withLoggableCallbackUrl(withoutSignerToken(value));
   if ((parent === "callback" && field === "url") || field === "callbackUrl") return loggableUrl(value);
   return "[redacted]";
+}
+
+/**
+ * A signer link's token is the signer's credential until the contract closes: the page (`/s/<token>`)
+ * and the signer API (`/v1/signing/<token>/...`) are logged with the token replaced.
+ */
+const SIGNER_TOKEN_IN_PATH = /^(\/s\/|\/v1\/signing\/)[^/?#]+/;
+
+function withoutSignerToken(requestUrl: string): string {
+  return requestUrl.replace(SIGNER_TOKEN_IN_PATH, "$1[token]");
 }
 
 function withLoggableCallbackUrl(requestUrl: string): string {

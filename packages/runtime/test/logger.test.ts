@@ -64,6 +64,20 @@ describe("createLogger", () => {
     expect(lines[0]).not.toContain("hunter2");
   });
 
+  it("never logs a signer's token from the page or signer API path", () => {
+    const { logger, lines } = capture();
+    const token = "sgn_5bq3HvT0yQ-very-secret";
+    for (const url of [`/s/${token}`, `/v1/signing/${token}/sign`, `/v1/signing/${token}?x=1`]) {
+      logger.info({ req: { method: "GET", url } });
+    }
+    expect(lines.join("")).not.toContain(token);
+    expect(lines.map((line) => JSON.parse(line).req.url)).toEqual([
+      "/s/[token]",
+      "/v1/signing/[token]/sign",
+      "/v1/signing/[token]?x=1",
+    ]);
+  });
+
   it("honours the level", () => {
     const { logger, lines } = capture("warn");
     logger.info("hidden");

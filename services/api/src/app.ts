@@ -19,16 +19,20 @@ import type { ApiConfig } from "./config";
 import { registerErrorHandler } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { batchRoutes } from "./routes/batches";
+import { callerRoutes } from "./routes/caller";
 import { contractRoutes } from "./routes/contracts";
 import type { RouteDeps } from "./routes/deps";
 import { healthRoutes } from "./routes/health";
 import { jobRoutes } from "./routes/jobs";
+import { pageRoutes } from "./routes/pages";
 import { signRoutes } from "./routes/sign";
 import { signingRoutes } from "./routes/signing";
 import { templateRoutes } from "./routes/templates";
 import { usageRoutes } from "./routes/usage";
 import { verifyRoutes } from "./routes/verify";
 
+/** The signer API, authorised by the token in the signer link rather than an API key. */
+const SIGNER_LINK_API = "/v1/signing/";
 /** How long the gateway waits for Redis at start before serving anyway (503 until Redis answers). */
 const REDIS_START_WAIT_MS = 5_000;
 
@@ -93,6 +97,11 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  // A signer's link carries its token in the path: no page or answer of ours may pass it on as a
+  // Referer to another site (the pages load nothing from elsewhere anyway).
+  app.addHook("onSend", async (_request, reply) => {
+    reply.header("referrer-policy", "no-referrer");
+  });
   // The PDF body stays a stream: it is counted, checked and written to storage chunk by chunk.
   app.addContentTypeParser("application/pdf", (_request, payload, done) => done(null, payload));
   // Multipart uploads are streamed the same way (request.file()); one file, options as fields.
@@ -131,6 +140,22 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: false } });
   app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
+  // The signer link's POSTs (challenge, sign, decline) have their own, much lower limit per address
+  // (config.signerLinkRateLimitPerMinute). Set before the limiter registers: it reads each route's
+  // config as the route is added.
+  app.addHook("onRoute", (route) => {
+    const methods = [route.method].flat();
+    if (methods.includes("POST") && route.url.startsWith(SIGNER_LINK_API)) {
+      route.config = {
+        ...route.config,
+        rateLimit: {
+          max: config.signerLinkRateLimitPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (request) => `signer-link:${request.ip}`,
+        },
+      };
+    }
+  });
   await app.register(fastifyRateLimit, {
     max: config.rateLimitPerMinute,
     timeWindow: 60_000,
@@ -161,6 +186,8 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(async (scope) => verifyRoutes(scope, deps));
   await app.register(async (scope) => usageRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(callerRoutes);
+  await app.register(pageRoutes);
   if (contracts) {
     await app.register(async (scope) => contractRoutes(scope, { ...deps, contracts }));
     await app.register(async (scope) => signingRoutes(scope, { ...deps, contracts }));

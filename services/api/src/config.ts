@@ -99,6 +99,12 @@ export const ApiConfigSchema = z
      */
     requestTimeoutMs: z.int().min(100).default(60_000),
     rateLimitPerMinute: z.int().min(1).default(600),
+    /**
+     * POSTs of the signer link (challenge, sign, decline) per address and minute: a person needs a
+     * few, a script mailing codes to someone's inbox many. Raise it when many people sign at once
+     * from behind one address.
+     */
+    signerLinkRateLimitPerMinute: z.int().min(1).default(30),
     /** Bull Board may retry/remove jobs only when this is true; read-only otherwise. */
     bullBoardWritable: z.boolean().default(false),
     ...CONTRACT_FIELDS,
@@ -153,6 +159,7 @@ export const loadApiConfig = configLoader(
     syncTimeoutMs: integer("SYNC_TIMEOUT_MS"),
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS"),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE"),
+    signerLinkRateLimitPerMinute: integer("SIGNER_LINK_RATE_LIMIT_PER_MINUTE"),
     bullBoardWritable: flag("BULL_BOARD_WRITABLE"),
     ...CONTRACT_BINDINGS,
     logLevel: text("LOG_LEVEL"),

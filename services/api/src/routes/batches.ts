@@ -144,6 +144,27 @@ export async function batchRoutes(app: FastifyInstance, deps: RouteDeps): Promis
   );
 
   api.get(
+    "/v1/batches",
+    {
+      schema: {
+        summary: "The most recent batches (newest first) with their progress",
+        description: "A tenant's own batches; an admin key sees every tenant's.",
+        tags: ["batches"],
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+        response: { 200: z.object({ batches: z.array(BatchViewSchema) }), "4xx": ErrorSchema },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const batches = await client.list({
+        limit: request.query.limit,
+        include: (status) => caller.admin || status.tenant === caller.tenantId,
+      });
+      return { batches: batches.map(view) };
+    },
+  );
+
+  api.get(
     "/v1/batches/:id",
     {
       schema: {

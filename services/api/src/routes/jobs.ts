@@ -27,6 +27,8 @@ const JobViewSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), permanent: z.boolean() }).optional(),
 });
 
+const FailedJobViewSchema = JobViewSchema.extend({ tenant: z.string().optional(), failedAt: z.string() });
+
 /** 200 when the job was removed before it started; 409 with its state when it had already started. */
 const CancelOutcomeSchema = z.object({ cancelled: z.boolean(), state: z.string() });
 
@@ -116,6 +118,62 @@ export async function jobRoutes(app: FastifyInstance, deps: RouteDeps): Promise<
         level: request.query.level,
       });
       return reply.status(202).send({ id: submitted.id, url: `/v1/jobs/${submitted.id}` });
+    },
+  );
+
+  api.get(
+    "/v1/jobs",
+    {
+      schema: {
+        summary: "The most recently failed jobs (newest first) with their error codes",
+        description:
+          "Jobs that failed for good, of both signing queues (single jobs and batch documents); a " +
+          "tenant's own, or every tenant's with an admin key. `state` is `failed`, the only listing offered.",
+        tags: ["jobs"],
+        querystring: z.object({
+          state: z.literal("failed").default("failed"),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+        response: { 200: z.object({ jobs: z.array(FailedJobViewSchema) }), "4xx": ErrorSchema },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const failed = await deps.client.recentFailed({
+        limit: request.query.limit,
+        include: (status) => caller.admin || status.job.tenant === caller.tenantId,
+      });
+      return {
+        jobs: failed.map((status) => ({
+          ...view(status),
+          tenant: status.job.tenant,
+          failedAt: status.failedAt,
+        })),
+      };
+    },
+  );
+
+  api.post(
+    "/v1/jobs/:id/retry",
+    {
+      schema: {
+        summary: "Run a failed job again",
+        description:
+          "For a job that failed for good, after its cause was fixed: it is queued again with a fresh " +
+          "set of attempts and keeps its id. 409 with its state for a job that has not failed.",
+        tags: ["jobs"],
+        params: JobIdParamsSchema,
+        response: {
+          202: z.object({ retried: z.boolean(), state: z.string() }),
+          409: z.object({ retried: z.boolean(), state: z.string() }),
+          "4xx": ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      await ownedJob(request, deps, request.params.id);
+      const outcome = await deps.client.retry(request.params.id);
+      return reply.status(outcome.retried ? 202 : 409).send(outcome);
     },
   );
 

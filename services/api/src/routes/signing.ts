@@ -27,6 +27,8 @@ const SignerViewSchema = z.object({
   auth: z.object({ method: z.string() }),
   yourTurn: z.boolean(),
   attemptsLeft: z.number(),
+  /** Who asks for the signature (CONTRACT_SENDER_NAME), as the invitation names it; on GET. */
+  sender: z.string().optional(),
 });
 
 const originOf = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers["user-agent"] });
@@ -57,7 +59,10 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
         response: { 200: SignerViewSchema, ...errors },
       },
     },
-    async (request) => service.view(request.params.token, originOf(request)),
+    async (request) => ({
+      ...(await service.view(request.params.token, originOf(request))),
+      sender: deps.contracts.senderName,
+    }),
   );
 
   typed.get(
