@@ -11,7 +11,10 @@
  *        [--pages 1,50] [--signers local,csc] [--concurrency 16] [--cpu-prof DIR] [--write]
  *
  * `--cpu-prof DIR` starts the workers with `node --cpu-prof --cpu-prof-dir DIR` (one .cpuprofile
- * per worker process, written when it drains). `--write` replaces the worker-throughput section
+ * per worker process, written when it drains). `--worker-env NAME=value,...` adds to the workers'
+ * environment (for A/B runs). Under each row a second line says where the CPU went, per document:
+ * the workers (user + kernel), redis-server (INFO cpu, its commands from INFO commandstats), the
+ * whole machine (/proc/stat) and so the other processes on it, and how idle the cores were. `--write` replaces the worker-throughput section
  * of docs/benchmarks.md (other sections stay).
  */
 import { execFileSync } from "node:child_process";
@@ -21,6 +24,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "@esign/testkit";
+import type { Redis } from "ioredis";
 import { PDFDocument } from "pdf-lib";
 import { SMALL_PDF, startCluster, WORKER_BUNDLE } from "../test/worker-cluster";
 import { writeBenchmarksSection } from "./benchmarks-doc";
@@ -36,6 +40,8 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "16" },
     "csc-concurrency": { type: "string", default: "64" },
     "cpu-prof": { type: "string" },
+    /** Extra environment for the workers, `NAME=value,...` (e.g. `UV_THREADPOOL_SIZE=8`, or an A/B `LD_PRELOAD`). */
+    "worker-env": { type: "string", default: "" },
     tsx: { type: "boolean", default: false },
     bundle: { type: "string", default: WORKER_BUNDLE },
     write: { type: "boolean", default: false },
@@ -44,6 +50,11 @@ const { values } = parseArgs({
 const JOBS = Number(values.jobs);
 const STORE_NAMES: Record<string, string> = { s3: "default", local: "local" };
 const list = (text: string) => text.split(",").map((item) => item.trim());
+const EXTRA_WORKER_ENV = Object.fromEntries(
+  list(values["worker-env"])
+    .filter((pair) => pair.includes("="))
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
 
 interface Backend {
   label: string;
@@ -93,12 +104,20 @@ interface Measured {
   rate: number;
   /** CPU time of the worker processes per document, ms (user + system, from /proc). */
   workerCpuMs: number;
+  /** The part of `workerCpuMs` spent in the kernel. */
+  workerSystemMs: number;
   /** CPU time of this process (s3rver, the simulator, the client) per document, ms. */
   benchCpuMs: number;
   inputBytes: number;
   signCalls: number;
   loadStart: number;
   loadEnd: number;
+  /** Where the bound is: CPU of redis-server per document, its commands, and the machine's idle share. */
+  redis: { cpuMs: number; commands: number; usec: number; top: string };
+  /** Share of all cores idle (idle + iowait, /proc/stat) over the timed run: 0 = saturated. */
+  idleShare: number;
+  /** CPU time of the whole machine per document, ms: ours plus whatever else ran meanwhile. */
+  machineBusyMs: number;
 }
 
 async function measure({ store, backend, workers: workerCount, pages }: Scenario): Promise<Measured> {
@@ -106,7 +125,7 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
   const cluster = await startCluster({
     workerBundle: values.tsx ? undefined : values.bundle,
     nodeArgs: values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", values["cpu-prof"]] : [],
-    workerEnv: { WORKER_CONCURRENCY: String(backend.concurrency), LOG_LEVEL: "info" },
+    workerEnv: { WORKER_CONCURRENCY: String(backend.concurrency), LOG_LEVEL: "info", ...EXTRA_WORKER_ENV },
   });
   try {
     if (backend.latencyMs > 0) cluster.sim.setFaults({ routes: ["sign"], latencyMs: backend.latencyMs });
@@ -133,14 +152,21 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
     await waitFor(warmUp);
     const callsBefore = cluster.sim.usage().signCalls;
     const loadStart = loadavg()[0]!;
-    const workerCpuBefore = await sumCpuMs(workers.map((worker) => worker.child.pid!));
+    const workerPids = workers.map((worker) => worker.child.pid!);
+    const workerCpuBefore = await sumCpuSplitMs(workerPids);
     const benchCpuBefore = process.cpuUsage();
+    const redisBefore = await redisStats(cluster.redis);
+    const machineBefore = await machineTicks();
     const started = performance.now();
     await submit(JOBS, "run");
     await waitFor(warmUp + JOBS);
     const seconds = (performance.now() - started) / 1000;
     const loadEnd = loadavg()[0]!;
-    const workerCpuMs = (await sumCpuMs(workers.map((worker) => worker.child.pid!))) - workerCpuBefore;
+    const machineAfter = await machineTicks();
+    const redisAfter = await redisStats(cluster.redis);
+    const workerCpuAfter = await sumCpuSplitMs(workerPids);
+    const workerSystemMs = workerCpuAfter.system - workerCpuBefore.system;
+    const workerCpuMs = workerCpuAfter.user + workerSystemMs - workerCpuBefore.user;
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const callsAfter = cluster.sim.usage().signCalls;
     for (const worker of workers) worker.child.kill("SIGTERM");
@@ -149,25 +175,82 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
     return {
       rate: JOBS / seconds,
       workerCpuMs: workerCpuMs / JOBS,
+      workerSystemMs: workerSystemMs / JOBS,
       benchCpuMs: (benchCpu.user + benchCpu.system) / 1000 / JOBS,
       inputBytes: size,
       signCalls: callsAfter - callsBefore,
       loadStart,
       loadEnd,
+      redis: redisPerDocument(redisBefore, redisAfter),
+      idleShare: (machineAfter.idle - machineBefore.idle) / (machineAfter.total - machineBefore.total),
+      machineBusyMs:
+        ((machineAfter.total - machineBefore.total - (machineAfter.idle - machineBefore.idle)) * 10) / JOBS,
     };
   } finally {
     await cluster.close();
   }
 }
 
-/** utime + stime of processes, ms (Linux /proc; clock ticks are 100 Hz). */
-async function sumCpuMs(pids: number[]): Promise<number> {
-  let total = 0;
+/** utime and stime of processes, ms (Linux /proc; clock ticks are 100 Hz): the kernel's part apart. */
+async function sumCpuSplitMs(pids: number[]): Promise<{ user: number; system: number }> {
+  let user = 0;
+  let system = 0;
   for (const pid of pids) {
     const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
-    total += (Number(fields[11]) + Number(fields[12])) * 10;
+    user += Number(fields[11]) * 10;
+    system += Number(fields[12]) * 10;
   }
-  return total;
+  return { user, system };
+}
+
+interface RedisStats {
+  cpuMs: number;
+  /** Per command: calls and microseconds spent executing it (INFO commandstats). */
+  commands: Map<string, { calls: number; usec: number }>;
+}
+
+/**
+ * Redis's own CPU (INFO cpu) and per-command counters (INFO commandstats). The server is shared with
+ * the other engineers' tests, so the difference over a run is an upper bound for this run's share.
+ */
+async function redisStats(redis: Redis): Promise<RedisStats> {
+  const info = await redis.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  const commands = new Map<string, { calls: number; usec: number }>();
+  for (const match of (await redis.info("commandstats")).matchAll(
+    /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm,
+  )) {
+    commands.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return { cpuMs: (field("used_cpu_user") + field("used_cpu_sys")) * 1000, commands };
+}
+
+function redisPerDocument(before: RedisStats, after: RedisStats): Measured["redis"] {
+  const deltas = [...after.commands].map(([name, { calls, usec }]) => {
+    const earlier = before.commands.get(name) ?? { calls: 0, usec: 0 };
+    return { name, calls: calls - earlier.calls, usec: usec - earlier.usec };
+  });
+  const top = deltas
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 4)
+    .map(
+      ({ name, calls, usec }) =>
+        `${name} ${(calls / JOBS).toFixed(1)}× ${(usec / JOBS / 1000).toFixed(2)} ms`,
+    )
+    .join(", ");
+  const sum = (key: "calls" | "usec") => deltas.reduce((total, each) => total + each[key], 0);
+  return {
+    cpuMs: (after.cpuMs - before.cpuMs) / JOBS,
+    commands: sum("calls") / JOBS,
+    usec: sum("usec") / JOBS,
+    top,
+  };
+}
+
+/** Idle (idle + iowait) and total clock ticks (100 Hz) summed over all cores, /proc/stat. */
+async function machineTicks(): Promise<{ idle: number; total: number }> {
+  const ticks = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  return { idle: ticks[3]! + ticks[4]!, total: ticks.reduce((sum, each) => sum + each, 0) };
 }
 
 const scenarios: Scenario[] = list(values.stores).flatMap((store) =>
@@ -189,6 +272,10 @@ for (const scenario of scenarios) {
   const result = await measure(scenario);
   const row = `| ${scenario.store} | ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${scenario.backend.concurrency} | ${JOBS} | **${result.rate.toFixed(1)}** | ${result.workerCpuMs.toFixed(1)} + ${result.benchCpuMs.toFixed(1)} | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
   process.stdout.write(`${row}\n`);
+  const { redis } = result;
+  process.stdout.write(
+    `  workers ${result.workerCpuMs.toFixed(1)} ms CPU (${result.workerSystemMs.toFixed(1)} in the kernel); redis-server ${redis.cpuMs.toFixed(2)} ms CPU, ${redis.commands.toFixed(1)} commands (${(redis.usec / 1000).toFixed(2)} ms executing: ${redis.top}) per document; whole machine ${result.machineBusyMs.toFixed(1)} ms CPU per document, of which other processes ${(result.machineBusyMs - result.workerCpuMs - result.benchCpuMs - redis.cpuMs).toFixed(1)}; cores ${(result.idleShare * 100).toFixed(0)} % idle\n`,
+  );
   rows.push(row);
 }
 

@@ -446,6 +446,25 @@ describe("local store specifics", () => {
     await rm(parent, { recursive: true, force: true });
   });
 
+  it("reads a small document whole when it is opened: later replacement or deletion changes nothing", async () => {
+    const root = await mkdtemp(join(tmpdir(), "esign-local-small-"));
+    const store = new LocalStore("local", { type: "local", root });
+    const original = randomBytes(31_000);
+    await store.write("in/invoice.pdf", [original]);
+    const descriptorsBefore = (await readdir("/proc/self/fd")).length;
+    const source = await store.openSource("in/invoice.pdf");
+    // Read once, from the descriptor it checked, which is closed again.
+    expect((await readdir("/proc/self/fd")).length).toBe(descriptorsBefore);
+    await store.write("in/invoice.pdf", [randomBytes(31_000)]);
+    await store.delete("in/invoice.pdf");
+    expect(source.size).toBe(original.length);
+    expect(Buffer.from(await source.read(0, original.length)).equals(original)).toBe(true);
+    expect(Buffer.from(await source.read(30_990, 100)).equals(original.subarray(30_990))).toBe(true);
+    expect(source).toMatchObject({ store: "local", key: "in/invoice.pdf" });
+    await source.close?.();
+    await rm(root, { recursive: true, force: true });
+  });
+
   it("never names the server's absolute path in a storage error", async () => {
     const root = await mkdtemp(join(tmpdir(), "esign-local-paths-"));
     const store = new LocalStore("local", { type: "local", root });
