@@ -36,8 +36,10 @@ import {
   isClosed,
   MAX_AUTH_ATTEMPTS,
   recordFailedAttempt,
+  type SignaturePlacement,
   sealDue,
   sendDraft,
+  signaturePlacement,
   signerOf,
   signingRefused,
   startSigning,
@@ -90,6 +92,8 @@ export interface SignerView {
   auth: { method: SignerRecord["method"] };
   yourTurn: boolean;
   attemptsLeft: number;
+  /** Where this signer's visible signature will go. */
+  placement: SignaturePlacement;
 }
 
 /**
@@ -746,6 +750,7 @@ export function signerView(contract: ContractRecord, signer: SignerRecord): Sign
     auth: { method: signer.method },
     yourTurn: !isClosed(contract) && (signer.status === "pending" || signer.status === "signing"),
     attemptsLeft: Math.max(0, MAX_AUTH_ATTEMPTS - signer.failedAttempts),
+    placement: signaturePlacement(contract, signer),
   };
 }
 

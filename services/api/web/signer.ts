@@ -38,6 +38,8 @@ interface SigningInfo {
   attemptsLeft: number;
   /** Who asks for the signature; given by `GET /v1/signing/<token>`. */
   sender?: string;
+  /** Where the signature goes: [x1, y1, x2, y2] in PDF points, origin bottom-left of the visible page. */
+  placement: { page: "last"; rect: [number, number, number, number] };
 }
 
 const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -212,7 +214,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       h("section", { class: "panel" }, form, declineForm(t, info)),
     ),
   );
-  void renderPdf(t, pages);
+  void renderPdf(t, pages, info.placement);
 }
 
 /**
@@ -333,8 +335,15 @@ function fileName(title: string): string {
   return `${title.replace(/[^\p{L}\p{N} ._-]+/gu, "_").slice(0, 80) || "document"}.pdf`;
 }
 
-/** Every page (up to MAX_RENDERED_PAGES) as a canvas as wide as the column, sharp on dense screens. */
-async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
+/**
+ * Every page (up to MAX_RENDERED_PAGES) as a canvas as wide as the column, sharp on dense screens;
+ * the page that will carry the signature shows its box, and is scrolled to.
+ */
+async function renderPdf(
+  t: Translate,
+  container: HTMLElement,
+  placement: SigningInfo["placement"],
+): Promise<void> {
   try {
     if (!pdfBytes) {
       const response = await fetch(`${api}/document`, { credentials: "omit", cache: "no-store" });
@@ -351,6 +360,7 @@ async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
       isEvalSupported: false,
     }).promise;
     const count = Math.min(pdf.numPages, MAX_RENDERED_PAGES);
+    const signaturePage = placement.page === "last" ? pdf.numPages : placement.page;
     for (let number = 1; number <= count; number++) {
       const page = await pdf.getPage(number);
       const cssWidth = Math.min(container.clientWidth || 800, 900);
@@ -364,14 +374,40 @@ async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
         role: "img",
         "aria-label": t("signer.pageLabel", { page: number, pages: pdf.numPages }),
       });
-      container.append(canvas);
+      const frame = h("div", { class: "page", "data-page": String(number) }, canvas);
+      container.append(frame);
       await page.render({ canvas, viewport }).promise;
+      if (number === signaturePage) {
+        const box = signatureBox(t, placement.rect, unscaled.width, unscaled.height);
+        frame.append(box);
+        box.scrollIntoView({ block: "center" });
+      }
     }
     container.dataset.rendered = String(count);
   } catch {
     container.append(h("p", { class: "error" }, t("signer.renderFailed")));
     container.dataset.rendered = "0";
   }
+}
+
+/**
+ * The box where the signature goes, in percent of the page so it follows the canvas's size. The
+ * rectangle is in the page as the reader sees it (after crop and rotation, origin bottom-left), the
+ * space of PDF.js's scale-1 viewport, whose y axis points down.
+ */
+function signatureBox(
+  t: Translate,
+  [x1, y1, x2, y2]: [number, number, number, number],
+  width: number,
+  height: number,
+): HTMLElement {
+  const box = h("div", { class: "signature-box", id: "signature-box" }, t("signer.signatureHere"));
+  // CSSOM, not a style attribute: the page's CSP forbids inline styles, not scripted ones.
+  box.style.left = `${(x1 / width) * 100}%`;
+  box.style.top = `${((height - y2) / height) * 100}%`;
+  box.style.width = `${((x2 - x1) / width) * 100}%`;
+  box.style.height = `${((y2 - y1) / height) * 100}%`;
+  return box;
 }
 
 void main();

@@ -27,6 +27,11 @@ const SignerViewSchema = z.object({
   auth: z.object({ method: z.string() }),
   yourTurn: z.boolean(),
   attemptsLeft: z.number(),
+  /** Where this signer's visible signature goes: PDF points on the page as the reader sees it. */
+  placement: z.object({
+    page: z.literal("last"),
+    rect: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  }),
   /** Who asks for the signature (CONTRACT_SENDER_NAME), as the invitation names it; on GET. */
   sender: z.string().optional(),
 });
