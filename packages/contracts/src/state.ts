@@ -206,6 +206,16 @@ function close(contract: ContractRecord, status: ContractRecord["status"], now: 
 }
 
 /** Where version `revision` of the contract's PDF goes: next to the original, one object per signature. */
+/** Where a signer's signature image is kept: beside the contract's documents, named by its digest. */
+export function signatureImageRef(
+  contract: ContractRecord,
+  signerId: string,
+  sha256: string,
+): ContractRecord["current"] {
+  const folder = contract.original.key.slice(0, contract.original.key.lastIndexOf("/") + 1);
+  return { store: contract.original.store, key: `${folder}signature-${signerId}-${sha256.slice(0, 16)}.png` };
+}
+
 export function versionRef(contract: ContractRecord, revision: number): ContractRecord["current"] {
   const folder = contract.original.key.slice(0, contract.original.key.lastIndexOf("/") + 1);
   return { store: contract.original.store, key: `${folder}v${revision}.pdf` };

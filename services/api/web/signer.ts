@@ -118,6 +118,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
         ? [field(t("signer.pin"), pin), field(t("signer.otp"), otp)]
         : [field(t("signer.otp"), otp)];
 
+  const pad = signaturePad(t, info.signer.name);
   const signButton = h("button", { type: "submit", id: "sign" }, t("signer.sign"));
   const form = h(
     "form",
@@ -133,6 +134,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       needsChallenge && requestCode,
       ...fields,
     ),
+    pad.element,
     signButton,
     status,
     message,
@@ -180,10 +182,14 @@ function renderSigning(t: Translate, info: SigningInfo): void {
         : method === "esign-api"
           ? { consent: true, pin: pin.value, otp: otp.value.trim() }
           : { consent: true, otp: otp.value.trim() };
+    const signatureImage = pad.image();
     signButton.disabled = true;
     signButton.textContent = t("signer.signing");
     try {
-      const answer = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
+      const answer = await callApi<SigningInfo>(`${api}/sign`, {
+        method: "POST",
+        body: signatureImage ? { ...body, signatureImage } : body,
+      });
       if (answer.signer.status === "signing") await signatureApplied();
       renderDone(t, info);
     } catch (error) {
@@ -324,6 +330,97 @@ function renderDeclined(t: Translate, info: SigningInfo): void {
       ),
     ),
   );
+}
+
+/** Pixels of the signature pad: the signature box's shape (170 × 70 points), sharp when printed. */
+const PAD_WIDTH = 680;
+const PAD_HEIGHT = 280;
+/** A handwriting face where the system has one; the generic cursive family otherwise. */
+const TYPED_FONT = `italic 96px "URW Chancery L", "Z003", "Apple Chancery", "Segoe Script", cursive`;
+
+/**
+ * The optional handwritten signature: a canvas drawn on with pointer events (mouse, pen, finger),
+ * or, from the keyboard, the signer's name typed and set in a cursive face on the same canvas.
+ * `image()` answers the PNG data URL, or undefined while the pad is empty.
+ */
+function signaturePad(t: Translate, name: string): { element: HTMLElement; image(): string | undefined } {
+  const canvas = h("canvas", {
+    id: "signature-pad",
+    class: "signature-pad",
+    width: String(PAD_WIDTH),
+    height: String(PAD_HEIGHT),
+    role: "img",
+    "aria-label": t("signer.signaturePad"),
+  });
+  const typed = h("input", { id: "typed-signature", name: "typedSignature", autocomplete: "name" });
+  typed.placeholder = name;
+  const clear = h(
+    "button",
+    { type: "button", id: "clear-signature", class: "secondary" },
+    t("signer.signatureClear"),
+  );
+  const context = canvas.getContext("2d")!;
+  let inked = false;
+
+  const wipe = () => {
+    context.clearRect(0, 0, PAD_WIDTH, PAD_HEIGHT);
+    inked = false;
+  };
+  const point = (event: PointerEvent): [number, number] => {
+    const box = canvas.getBoundingClientRect();
+    return [
+      ((event.clientX - box.left) / box.width) * PAD_WIDTH,
+      ((event.clientY - box.top) / box.height) * PAD_HEIGHT,
+    ];
+  };
+  canvas.addEventListener("pointerdown", (event) => {
+    // Drawing replaces a typed name.
+    if (typed.value !== "") {
+      typed.value = "";
+      wipe();
+    }
+    canvas.setPointerCapture(event.pointerId);
+    context.lineWidth = 6;
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.strokeStyle = "#0b1f4d";
+    context.beginPath();
+    context.moveTo(...point(event));
+    event.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!canvas.hasPointerCapture(event.pointerId)) return;
+    context.lineTo(...point(event));
+    context.stroke();
+    inked = true;
+  });
+  canvas.addEventListener("pointerup", (event) => canvas.releasePointerCapture(event.pointerId));
+  typed.addEventListener("input", () => {
+    wipe();
+    const text = typed.value.trim();
+    if (text === "") return;
+    context.fillStyle = "#0b1f4d";
+    context.font = TYPED_FONT;
+    context.textAlign = "center";
+    context.textBaseline = "middle";
+    context.fillText(text, PAD_WIDTH / 2, PAD_HEIGHT / 2, PAD_WIDTH - 40);
+    inked = true;
+  });
+  clear.addEventListener("click", () => {
+    typed.value = "";
+    wipe();
+  });
+
+  const element = h(
+    "fieldset",
+    { id: "signature" },
+    h("legend", {}, t("signer.signatureHeading")),
+    h("p", { class: "hint" }, t("signer.signatureHint")),
+    canvas,
+    clear,
+    field(t("signer.signatureTyped"), typed),
+  );
+  return { element, image: () => (inked ? canvas.toDataURL("image/png") : undefined) };
 }
 
 /** A label and its input, tied by id. */

@@ -146,6 +146,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       level: "B-B" | "B-T" | "B-LT" | "B-LTA";
       field: Record<string, string>;
       rect?: [number, number, number, number];
+      /** The signer's drawn or typed signature, shown in the visible signature. */
+      image?: Uint8Array;
     },
     job: Job,
   ): Promise<SignResult> {
@@ -163,6 +165,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       ...options.signing,
       // The step's one signer, whatever profile name the job carries.
       signers: { get: () => entry, find: () => entry, entries: () => [entry], close: async () => undefined },
+      appearanceImage: request.image,
     };
     return signDocument(
       signJob,
@@ -189,6 +192,9 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
     const sealEntry = options.signing.signers.get(contract.sealProfile);
     // The last page (no `page`), where the signer page highlights it.
     const { rect } = signaturePlacement(contract, signer);
+    const image =
+      signer.signatureImage &&
+      (await options.signing.stores.resolve(signer.signatureImage).store.read(signer.signatureImage.key));
     const field = {
       name: `Signer_${signer.id}`,
       signerName: signer.name,
@@ -217,7 +223,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         personal: undefined,
       };
       try {
-        result = await signStep(contract, signer.id, entry, { level, field, rect }, job);
+        result = await signStep(contract, signer.id, entry, { level, field, rect, image }, job);
       } catch (error) {
         if (
           isEsignError(error) &&
@@ -230,7 +236,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         await own.close?.();
       }
     } else {
-      result = await signStep(contract, signer.id, sealEntry, { level, field, rect }, job);
+      result = await signStep(contract, signer.id, sealEntry, { level, field, rect, image }, job);
     }
     const now = new Date().toISOString();
     await store.update(contract.id, (current) => {
