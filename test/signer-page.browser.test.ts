@@ -18,6 +18,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "./support/all-in-one";
 import { type ContractAgent, contractForm, startContractAgent, stopContractAgent } from "./support/contracts";
+import { appearanceImages } from "./support/pdf-appearance";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -262,6 +263,11 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       path: join(SCREENSHOTS, "signer-1-wrong-code-desktop.png"),
       fullPage: true,
     });
+    // Alice draws her signature on the pad with the mouse (pointer events).
+    await drawOnPad(alice.page);
+    await alice.page
+      .locator("#signature")
+      .screenshot({ path: join(SCREENSHOTS, "signer-1-signature-pad-desktop.png") });
     await alice.page.fill("#pin", "1234");
     await alice.page.fill("#otp", await simulatorOtp("alice-rsa"));
     await alice.page.click("#sign");
@@ -274,6 +280,10 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       lastPage: true,
       rect: alicePlacement.rect,
     });
+    // Her drawing is in her signature's appearance: the pad's pixels, transparency as a soft mask.
+    expect(await appearanceImages(await readFile(afterAlice), `Signer_${alicePlacement.signerId}`)).toEqual([
+      { width: 680, height: 280, softMask: true },
+    ]);
     await alice.context.close();
 
     // Bob, on a phone: his invitation arrives once Alice has signed; his code by e-mail.
@@ -297,6 +307,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .toContain("That code is not right");
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-wrong-code-phone.png"), fullPage: true });
     await bob.page.fill("#otp", code);
+    // Bob, from the keyboard: his typed name becomes his signature image.
+    await bob.page.fill("#typed-signature", "Bob Example");
+    expect(await padInk(bob.page)).toBeGreaterThan(500);
     await bob.page.click("#sign");
     await bob.page.waitForSelector("#done", { timeout: 90_000 });
     await expectAccessible(bob.page);
@@ -306,6 +319,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       lastPage: true,
       rect: bobPlacement.rect,
     });
+    expect(await appearanceImages(await readFile(afterBob), `Signer_${bobPlacement.signerId}`)).toEqual([
+      { width: 680, height: 280, softMask: true },
+    ]);
     await bob.context.close();
     tokens.push(...contract.signers.map((signer) => signer.url.split("/s/")[1]!));
   });
@@ -551,6 +567,40 @@ async function lastPageSize(page: Page): Promise<[number, number]> {
   const pdf = await PDFDocument.load(new Uint8Array(await response.arrayBuffer()), { updateMetadata: false });
   const last = pdf.getPage(pdf.getPageCount() - 1);
   return [last.getWidth(), last.getHeight()];
+}
+
+/** Draws a wave across the signature pad with the mouse, then checks the pad has ink and Clear wipes it. */
+async function drawOnPad(page: Page): Promise<void> {
+  const pad = page.locator("#signature-pad");
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  const wave = async () => {
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.6);
+    await page.mouse.down();
+    for (let step = 1; step <= 40; step++) {
+      const x = box.x + box.width * (0.1 + (0.8 * step) / 40);
+      const y = box.y + box.height * (0.5 + 0.25 * Math.sin(step / 3));
+      await page.mouse.move(x, y);
+    }
+    await page.mouse.up();
+  };
+  await wave();
+  expect(await padInk(page)).toBeGreaterThan(500);
+  await page.click("#clear-signature");
+  expect(await padInk(page)).toBe(0);
+  await wave();
+  expect(await padInk(page)).toBeGreaterThan(500);
+}
+
+/** Pixels of the signature pad with ink (not transparent). */
+async function padInk(page: Page): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const canvas = document.querySelector("#signature-pad");
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let ink = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) ink++;
+    return ink;
+  })()`)) as number;
 }
 
 /** A signature field's widget in a signed PDF: its /Rect, and whether the last page holds it. */

@@ -229,6 +229,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
           isEsignError(error) &&
           (error.code === "E_SIGNER_AUTH" || (!handoff && error.code === "E_CONFIG"))
         ) {
+          // Nothing was signed: the next attempt prepares afresh (its own time and signature image).
+          await options.signing.checkpoints.clear(CONTRACTS_QUEUE, `${contract.id}.${signer.id}`);
           return refused(contract.id, signer, handoff === undefined, error);
         }
         throw error;
