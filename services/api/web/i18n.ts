@@ -21,7 +21,7 @@ const en = {
   "signer.signatureHere": "Your signature goes here",
   "signer.signatureHeading": "Your handwritten signature (optional)",
   "signer.signatureHint":
-    "Draw it with a mouse, finger or pen, or type your name. It is shown in your signature box; without it the box shows your name and the date.",
+    "Draw it with a mouse, finger or pen, or type your name. It is shown in your signature box, beside your name and the date.",
   "signer.signaturePad": "Drawing area for your signature",
   "signer.signatureTyped": "Or type your name",
   "signer.signatureClear": "Clear",
@@ -133,7 +133,7 @@ const zhCN = {
   "signer.signatureHere": "您的签名将位于此处",
   "signer.signatureHeading": "您的手写签名（可选）",
   "signer.signatureHint":
-    "可用鼠标、手指或触控笔书写，也可输入您的姓名。它将显示在签名框中；若不提供，签名框仅显示您的姓名和日期。",
+    "可用鼠标、手指或触控笔书写，也可输入您的姓名。它将显示在签名框中，位于您的姓名和日期旁边。",
   "signer.signaturePad": "签名书写区域",
   "signer.signatureTyped": "或输入您的姓名",
   "signer.signatureClear": "清除",
