@@ -14,6 +14,7 @@ import { BufferSource } from "@esign/pdf";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Redis } from "ioredis";
+import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RunningAgent, startAllInOne } from "./support/all-in-one";
 import {
@@ -25,6 +26,7 @@ import {
   startContractAgent,
   stopContractAgent,
 } from "./support/contracts";
+import { appearanceImages } from "./support/pdf-appearance";
 
 let mail: MailCatcher;
 let hooks: HookCatcher;
@@ -365,13 +367,35 @@ it("signs parallel signers one after the other, and announces declined and voide
     },
   ]);
   expect(parallel.signers.map((entry) => entry.status)).toEqual(["pending", "pending"]);
+  // A signature image that is no PNG data URL, too large, no PNG or of absurd size: refused,
+  // typed, before the code is checked (no attempt counted).
+  const carlaUrl = parallel.signers[0]!.url;
+  const withImage = (signatureImage: string) => ({ consent: true, code: "carla-7781", signatureImage });
+  const pngUrl = (png: Buffer) => `data:image/png;base64,${png.toString("base64")}`;
+  const refusals: [string, number, string][] = [
+    ["data:image/jpeg;base64,/9j/4AAQ", 400, "E_INVALID_REQUEST"],
+    ["not a data url", 400, "E_INVALID_REQUEST"],
+    [pngUrl(Buffer.alloc(201 * 1024, 1)), 400, "E_INVALID_REQUEST"],
+    [pngUrl(Buffer.from("GIF89a, not a PNG at all, just text")), 422, "E_APPEARANCE"],
+    [pngUrl(signaturePng(3000, 10)), 422, "E_APPEARANCE"],
+    // A PNG header and nothing after it: the image does not decode.
+    [pngUrl(signaturePng(200, 80).subarray(0, 40)), 422, "E_APPEARANCE"],
+  ];
+  for (const [image, status, code] of refusals) {
+    await expectError(await signer(carlaUrl, "sign", withImage(image)), status, code);
+  }
+  expect(await (await signer(carlaUrl)).json()).toMatchObject({
+    attemptsLeft: 5,
+    signer: { status: "pending" },
+  });
   await expectError(
     await signer(parallel.signers[0]!.url, "sign", { consent: true, code: "dan-5512" }),
     401,
     "E_AUTH_FAILED",
   );
   const answers = await Promise.all([
-    signer(parallel.signers[0]!.url, "sign", { consent: true, code: "carla-7781" }),
+    // Carla's drawn signature (transparent background), Dan without one.
+    signer(carlaUrl, "sign", withImage(pngUrl(signaturePng(200, 80)))),
     signer(parallel.signers[1]!.url, "sign", { consent: true, code: "dan-5512" }),
   ]);
   for (const answer of answers) expect(answer.status, await answer.clone().text()).toBe(200);
@@ -387,6 +411,10 @@ it("signs parallel signers one after the other, and announces declined and voide
   const verdict = await validate(path, rootPath);
   expect(verdict.failures, verdict.output).toEqual([]);
   expect(verdict.output).toMatch(/sig#2/);
+  // The worker drew Carla's image, with its transparency as a soft mask, into her box only.
+  const signed = new Uint8Array(await readFile(path));
+  expect(await appearanceImages(signed, "Signer_s1")).toEqual([{ width: 200, height: 80, softMask: true }]);
+  expect(await appearanceImages(signed, "Signer_s2")).toEqual([]);
 
   // Declined by a signer, voided by the owner: closed, announced, links refused.
   const declined = await create([{ name: "Eli", email: "eli@example.com", auth: { method: "email-otp" } }]);
@@ -470,3 +498,14 @@ it("loses nothing when the agent is killed in the middle of a signature", async 
   expect(audit.verification.valid).toBe(true);
   expect(audit.entries.filter((entry) => entry.type === "signed")).toHaveLength(1);
 }, 300_000);
+
+/** A width × height PNG with a dark stroke across a transparent background, like a drawn signature. */
+function signaturePng(width: number, height: number): Buffer {
+  const png = new PNG({ width, height });
+  for (let x = 0; x < width; x++) {
+    const y = Math.round(height / 2 + (Math.sin(x / 10) * height) / 4);
+    const at = (y * width + x) * 4;
+    png.data.set([10, 30, 80, 255], at);
+  }
+  return PNG.sync.write(png);
+}

@@ -4,7 +4,8 @@
  * built bundles), with a real SMTP server receiving its mail. People's steps, not API calls: open
  * the link from the mail, read the rendered PDF, ask for the code, type it, sign, download. Every
  * page is scanned with axe-core, every request the browser makes is recorded (none may leave the
- * agent's origin), every CSP violation fails the test. Screenshots go to docs/screenshots/.
+ * agent's origin), every CSP violation fails the test. Screenshots go to a temporary folder, or
+ * refresh docs/screenshots/ with UPDATE_SCREENSHOTS=1.
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
@@ -12,10 +13,12 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
+import { PDFDocument, PDFRef } from "pdf-lib";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "./support/all-in-one";
 import { type ContractAgent, contractForm, startContractAgent, stopContractAgent } from "./support/contracts";
+import { appearanceImages } from "./support/pdf-appearance";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -28,7 +31,11 @@ if (!HAVE_CHROMIUM) {
   );
 }
 
-const SCREENSHOTS = join(REPO_ROOT, "docs/screenshots");
+/** The committed screenshots are rewritten only on request, so that a test run leaves the tree clean. */
+const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? join(REPO_ROOT, "docs/screenshots")
+    : await mkdtemp(join(tmpdir(), "signer-page-screenshots-"));
 const AXE_SOURCE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const PHONE = { width: 390, height: 844 };
 /** How long a page may take to show what the server answered (a signature takes a few seconds). */
@@ -224,7 +231,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await expectRenderedPdf(alice.page);
     expect(await alice.page.textContent("#sender")).toBe("Example Corp HR asks you to sign this document.");
     await expectAccessible(alice.page);
+    const alicePlacement = await expectSignatureBox(alice.page, aliceLink);
     await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-document-desktop.png"), fullPage: true });
+    await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-signature-box-desktop.png") });
 
     // Bob's turn has not come: he can read, not sign.
     const early = await open(PHONE, "en-US");
@@ -254,13 +263,27 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       path: join(SCREENSHOTS, "signer-1-wrong-code-desktop.png"),
       fullPage: true,
     });
+    // Alice draws her signature on the pad with the mouse (pointer events).
+    await drawOnPad(alice.page);
+    await alice.page
+      .locator("#signature")
+      .screenshot({ path: join(SCREENSHOTS, "signer-1-signature-pad-desktop.png") });
     await alice.page.fill("#pin", "1234");
     await alice.page.fill("#otp", await simulatorOtp("alice-rsa"));
     await alice.page.click("#sign");
     await alice.page.waitForSelector("#done", { timeout: 90_000 });
     await expectAccessible(alice.page);
     await alice.page.screenshot({ path: join(SCREENSHOTS, "signer-1-signed-desktop.png") });
-    await expectValidDownload(alice.page, "after-alice.pdf");
+    const afterAlice = await expectValidDownload(alice.page, "after-alice.pdf");
+    // The worker put Alice's signature where her page showed it.
+    expect(await signatureWidget(afterAlice, `Signer_${alicePlacement.signerId}`)).toEqual({
+      lastPage: true,
+      rect: alicePlacement.rect,
+    });
+    // Her drawing is in her signature's appearance: the pad's pixels, transparency as a soft mask.
+    expect(await appearanceImages(await readFile(afterAlice), `Signer_${alicePlacement.signerId}`)).toEqual([
+      { width: 680, height: 280, softMask: true },
+    ]);
     await alice.context.close();
 
     // Bob, on a phone: his invitation arrives once Alice has signed; his code by e-mail.
@@ -268,6 +291,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const bob = await open(PHONE, "en-US,en;q=0.9");
     await bob.page.goto(bobLink);
     await expectRenderedPdf(bob.page);
+    const bobPlacement = await expectSignatureBox(bob.page, bobLink);
+    // The second signer's box is beside the first one's, not on it.
+    expect(bobPlacement.rect[0]).toBeGreaterThanOrEqual(alicePlacement.rect[2]);
     await expectAccessible(bob.page);
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-document-phone.png"), fullPage: true });
     await bob.page.check("#consent");
@@ -281,11 +307,21 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .toContain("That code is not right");
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-wrong-code-phone.png"), fullPage: true });
     await bob.page.fill("#otp", code);
+    // Bob, from the keyboard: his typed name becomes his signature image.
+    await bob.page.fill("#typed-signature", "Bob Example");
+    expect(await padInk(bob.page)).toBeGreaterThan(500);
     await bob.page.click("#sign");
     await bob.page.waitForSelector("#done", { timeout: 90_000 });
     await expectAccessible(bob.page);
     await bob.page.screenshot({ path: join(SCREENSHOTS, "signer-2-signed-phone.png") });
-    await expectValidDownload(bob.page, "after-bob.pdf");
+    const afterBob = await expectValidDownload(bob.page, "after-bob.pdf");
+    expect(await signatureWidget(afterBob, `Signer_${bobPlacement.signerId}`)).toEqual({
+      lastPage: true,
+      rect: bobPlacement.rect,
+    });
+    expect(await appearanceImages(await readFile(afterBob), `Signer_${bobPlacement.signerId}`)).toEqual([
+      { width: 680, height: 280, softMask: true },
+    ]);
     await bob.context.close();
     tokens.push(...contract.signers.map((signer) => signer.url.split("/s/")[1]!));
   });
@@ -469,13 +505,118 @@ async function expectRenderedPdf(page: Page): Promise<void> {
 }
 
 /** Downloads the signed PDF from the final page and checks it with validate.sh and the simulator's root. */
-async function expectValidDownload(page: Page, name: string): Promise<void> {
+async function expectValidDownload(page: Page, name: string): Promise<string> {
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
   const file = join(await mkdtemp(join(tmpdir(), "signer-page-")), name);
   await download.saveAs(file);
   const verdict = await validate(file, join(agent.dataDir, "esign-sim/root.pem"));
   expect(verdict.failures, verdict.output).toEqual([]);
   expect(verdict.ok, verdict.output).toBe(true);
+  return file;
+}
+
+/**
+ * The page highlights the box the signer API answers as this signer's placement, on the last
+ * rendered page, in view, at the same place relative to the page; answers the placement.
+ */
+async function expectSignatureBox(
+  page: Page,
+  link: string,
+): Promise<{ signerId: string; rect: [number, number, number, number] }> {
+  const view = (await (await fetch(link.replace("/s/", "/v1/signing/"))).json()) as {
+    signer: { id: string };
+    placement: { page: string; rect: [number, number, number, number] };
+  };
+  expect(view.placement.page).toBe("last");
+  const box = page.locator("#signature-box");
+  await box.waitFor({ state: "visible", timeout: 30_000 });
+  await expect.poll(() => box.isVisible(), SOON).toBe(true);
+  const found = (await page.evaluate(`(() => {
+    const box = document.querySelector("#signature-box");
+    const frame = box.closest(".page");
+    const canvas = frame.querySelector("canvas");
+    const b = box.getBoundingClientRect();
+    const c = canvas.getBoundingClientRect();
+    return {
+      page: Number(frame.dataset.page),
+      pages: document.querySelectorAll("#pages canvas").length,
+      left: (b.left - c.left) / c.width,
+      right: (b.right - c.left) / c.width,
+      top: (b.top - c.top) / c.height,
+      bottom: (b.bottom - c.top) / c.height,
+      inView: b.top >= 0 && b.bottom <= window.innerHeight,
+      text: box.textContent,
+    };
+  })()`)) as Record<string, number | boolean | string>;
+  expect(found.page).toBe(found.pages);
+  expect(found.inView).toBe(true);
+  expect(found.text).toBe("Your signature goes here");
+  // The box's edges as fractions of the page, as the API places them in points.
+  const [x1, y1, x2, y2] = view.placement.rect;
+  const [width, height] = await lastPageSize(page);
+  expect(found.left).toBeCloseTo(x1 / width, 2);
+  expect(found.right).toBeCloseTo(x2 / width, 2);
+  expect(found.top).toBeCloseTo((height - y2) / height, 2);
+  expect(found.bottom).toBeCloseTo((height - y1) / height, 2);
+  return { signerId: view.signer.id, rect: view.placement.rect };
+}
+
+/** The last page's size in points, from the PDF the page shows. */
+async function lastPageSize(page: Page): Promise<[number, number]> {
+  const response = await fetch(`${page.url().replace("/s/", "/v1/signing/")}/document`);
+  const pdf = await PDFDocument.load(new Uint8Array(await response.arrayBuffer()), { updateMetadata: false });
+  const last = pdf.getPage(pdf.getPageCount() - 1);
+  return [last.getWidth(), last.getHeight()];
+}
+
+/** Draws a wave across the signature pad with the mouse, then checks the pad has ink and Clear wipes it. */
+async function drawOnPad(page: Page): Promise<void> {
+  const pad = page.locator("#signature-pad");
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  const wave = async () => {
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.6);
+    await page.mouse.down();
+    for (let step = 1; step <= 40; step++) {
+      const x = box.x + box.width * (0.1 + (0.8 * step) / 40);
+      const y = box.y + box.height * (0.5 + 0.25 * Math.sin(step / 3));
+      await page.mouse.move(x, y);
+    }
+    await page.mouse.up();
+  };
+  await wave();
+  expect(await padInk(page)).toBeGreaterThan(500);
+  await page.click("#clear-signature");
+  expect(await padInk(page)).toBe(0);
+  await wave();
+  expect(await padInk(page)).toBeGreaterThan(500);
+}
+
+/** Pixels of the signature pad with ink (not transparent). */
+async function padInk(page: Page): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const canvas = document.querySelector("#signature-pad");
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let ink = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) ink++;
+    return ink;
+  })()`)) as number;
+}
+
+/** A signature field's widget in a signed PDF: its /Rect, and whether the last page holds it. */
+async function signatureWidget(
+  file: string,
+  fieldName: string,
+): Promise<{ lastPage: boolean; rect: number[] }> {
+  const pdf = await PDFDocument.load(await readFile(file), { updateMetadata: false });
+  const widget = pdf.getForm().getField(fieldName).acroField.getWidgets()[0]!;
+  const { x, y, width, height } = widget.getRectangle();
+  const last = pdf.getPage(pdf.getPageCount() - 1);
+  const annots = last.node.Annots()?.asArray() ?? [];
+  const lastPage = annots.some(
+    (annot) => annot instanceof PDFRef && pdf.context.lookup(annot) === widget.dict,
+  );
+  return { lastPage, rect: [x, y, x + width, y + height].map((value) => Math.round(value * 100) / 100) };
 }
 
 /** A fresh browser context (no shared storage) with its viewport and language, recorded. */

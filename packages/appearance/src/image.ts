@@ -226,3 +226,53 @@ function jpegImage(bytes: Uint8Array, allowed: ColorSpace | undefined): SealImag
   }
   throw unreadable(new Error("no JPEG frame header found"));
 }
+
+/** A signer's drawn or typed signature: a few hundred pixels of pen strokes, not a photograph. */
+export const MAX_SIGNATURE_IMAGE_BYTES = 200 * 1024;
+const MAX_SIGNATURE_IMAGE_SIDE = 2000;
+const PNG_DATA_URL = /^data:image\/png;base64,([A-Za-z0-9+/]+={0,2})$/;
+
+/**
+ * The PNG bytes of a signer's signature image, given as a `data:image/png;base64,` URL (what a
+ * canvas's toDataURL answers). A string that is no such URL, or decodes to more than
+ * MAX_SIGNATURE_IMAGE_BYTES, is E_INVALID_REQUEST; bytes that are no PNG, have no sensible size
+ * (at most MAX_SIGNATURE_IMAGE_SIDE pixels a side) or do not decode are E_APPEARANCE.
+ */
+export function readSignatureImage(dataUrl: string): Uint8Array {
+  const base64 = PNG_DATA_URL.exec(dataUrl)?.[1];
+  if (base64 === undefined) {
+    throw new EsignError("E_INVALID_REQUEST", "signatureImage must be a data:image/png;base64, URL");
+  }
+  // 4 characters of base64 carry 3 bytes: refuse before decoding anything oversized.
+  if (Math.floor((base64.length * 3) / 4) > MAX_SIGNATURE_IMAGE_BYTES + 2) {
+    throw new EsignError(
+      "E_INVALID_REQUEST",
+      `signatureImage is larger than ${MAX_SIGNATURE_IMAGE_BYTES / 1024} KiB`,
+    );
+  }
+  const bytes = new Uint8Array(Buffer.from(base64, "base64"));
+  if (bytes.length > MAX_SIGNATURE_IMAGE_BYTES) {
+    throw new EsignError(
+      "E_INVALID_REQUEST",
+      `signatureImage is larger than ${MAX_SIGNATURE_IMAGE_BYTES / 1024} KiB`,
+    );
+  }
+  // The signature (8 bytes), then the IHDR chunk: length, type, width and height (big-endian).
+  const header = Buffer.from(bytes.subarray(0, 24));
+  if (!header.subarray(0, 8).equals(PNG_SIGNATURE) || header.toString("latin1", 12, 16) !== "IHDR") {
+    throw new EsignError("E_APPEARANCE", "signatureImage is not a PNG image");
+  }
+  const width = header.readUInt32BE(16);
+  const height = header.readUInt32BE(20);
+  if (width < 1 || height < 1 || width > MAX_SIGNATURE_IMAGE_SIDE || height > MAX_SIGNATURE_IMAGE_SIDE) {
+    throw new EsignError(
+      "E_APPEARANCE",
+      `signatureImage is ${width}x${height} pixels; at most ${MAX_SIGNATURE_IMAGE_SIDE} a side are accepted`,
+    );
+  }
+  // Decoded in full now, so a corrupt image is refused to the signer, not to the signing job.
+  readSealImage(bytes);
+  return bytes;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -115,6 +115,8 @@ export interface SignerRecord {
   ip?: string;
   userAgent?: string;
   signature?: SignatureEvidence;
+  /** The drawn or typed signature (PNG) the current attempt shows in its visible signature. */
+  signatureImage?: ObjectRef;
   declineReason?: string;
 }
 

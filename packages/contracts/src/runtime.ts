@@ -70,6 +70,7 @@ export function createContractRuntime(options: {
   });
   const service = new ContractService({
     store,
+    documents: options.stores.get(documentStore),
     secrets: new ContractSecrets(settings.contractSecret),
     queue,
     eventsConnection: options.eventsConnection ?? redis,

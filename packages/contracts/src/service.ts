@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { EsignError, isErrorCode, isEsignError } from "@esign/errors";
 import {
   type ContractEvent,
@@ -10,7 +10,7 @@ import {
   waitForJobOutcome,
   webhookDelivery,
 } from "@esign/jobs";
-import type { ObjectRef } from "@esign/storage";
+import type { ObjectRef, ObjectStore } from "@esign/storage";
 import { type Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -36,8 +36,11 @@ import {
   isClosed,
   MAX_AUTH_ATTEMPTS,
   recordFailedAttempt,
+  type SignaturePlacement,
   sealDue,
   sendDraft,
+  signatureImageRef,
+  signaturePlacement,
   signerOf,
   signingRefused,
   startSigning,
@@ -53,6 +56,8 @@ export interface RequestOrigin {
 
 export interface ContractServiceDeps {
   store: ContractStore;
+  /** The object store of contract documents, where signers' signature images are kept too. */
+  documents: ObjectStore;
   secrets: ContractSecrets;
   /** The `esign-contracts` queue. */
   queue: Queue;
@@ -90,6 +95,8 @@ export interface SignerView {
   auth: { method: SignerRecord["method"] };
   yourTurn: boolean;
   attemptsLeft: number;
+  /** Where this signer's visible signature will go. */
+  placement: SignaturePlacement;
 }
 
 /**
@@ -302,7 +309,14 @@ export class ContractService {
    */
   async sign(
     token: string,
-    body: { consent?: boolean; otp?: string; pin?: string; code?: string },
+    body: {
+      consent?: boolean;
+      otp?: string;
+      pin?: string;
+      code?: string;
+      /** PNG bytes of a drawn or typed signature, checked (readSignatureImage). */
+      signatureImage?: Uint8Array;
+    },
     origin: RequestOrigin,
     waitMs: number,
   ): Promise<SignerView> {
@@ -318,9 +332,13 @@ export class ContractService {
       assertMayAct(contract, signer);
       await this.authenticate(contract, signer, body, origin);
     }
+    // Kept beside the document, not in the record (rewritten on every transition) nor in the job.
+    const image =
+      body.signatureImage && (await this.keepSignatureImage(contract, signer, body.signatureImage));
     const { result: started } = await this.deps.store.update(contract.id, (current) => {
       const target = signerOf(current, signer.id);
       const fresh = startSigning(current, target, origin);
+      if (fresh) target.signatureImage = image;
       return { fresh, attempt: target.signAttempt };
     });
     // Only the request that started this attempt hands its PIN and OTP over; a second click joins.
@@ -346,6 +364,16 @@ export class ContractService {
     }
     const after = await this.deps.store.require(contract.id);
     return signerView(after, signerOf(after, signer.id));
+  }
+
+  private async keepSignatureImage(
+    contract: ContractRecord,
+    signer: SignerRecord,
+    bytes: Uint8Array,
+  ): Promise<ObjectRef> {
+    const ref = signatureImageRef(contract, signer.id, createHash("sha256").update(bytes).digest("hex"));
+    await this.deps.documents.write(ref.key, [bytes], { contentType: "image/png" });
+    return ref;
   }
 
   /** Checks the OTP or access code (`esign-api` signers are checked by the signing service). */
@@ -746,6 +774,7 @@ export function signerView(contract: ContractRecord, signer: SignerRecord): Sign
     auth: { method: signer.method },
     yourTurn: !isClosed(contract) && (signer.status === "pending" || signer.status === "signing"),
     attemptsLeft: Math.max(0, MAX_AUTH_ATTEMPTS - signer.failedAttempts),
+    placement: signaturePlacement(contract, signer),
   };
 }
 

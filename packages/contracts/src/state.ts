@@ -14,6 +14,24 @@ export function signerOf(contract: ContractRecord, signerId: string): SignerReco
   return signer;
 }
 
+/**
+ * Where a signer's visible approval signature goes, as the worker places it and the signer page
+ * shows it: a row of boxes at the foot of the last page, one per signer in the contract's order,
+ * in PDF points on the page as the reader sees it ([x1, y1, x2, y2], origin bottom-left).
+ */
+export interface SignaturePlacement {
+  page: "last";
+  rect: [number, number, number, number];
+}
+
+export function signaturePlacement(contract: ContractRecord, signer: SignerRecord): SignaturePlacement {
+  const index = contract.signers.indexOf(signer);
+  if (index < 0) throw new EsignError("E_NOT_FOUND", `contract ${contract.id} has no signer ${signer.id}`);
+  const x = 36 + (index % 3) * 180;
+  const y = 36 + Math.floor(index / 3) * 80;
+  return { page: "last", rect: [x, y, x + 170, y + 70] };
+}
+
 /** The lowest order number with a signer who has not signed; undefined when everyone has. */
 export function currentOrder(contract: ContractRecord): number | undefined {
   const open = contract.signers.filter((signer) => signer.status !== "signed").map((signer) => signer.order);
@@ -188,6 +206,16 @@ function close(contract: ContractRecord, status: ContractRecord["status"], now: 
 }
 
 /** Where version `revision` of the contract's PDF goes: next to the original, one object per signature. */
+/** Where a signer's signature image is kept: beside the contract's documents, named by its digest. */
+export function signatureImageRef(
+  contract: ContractRecord,
+  signerId: string,
+  sha256: string,
+): ContractRecord["current"] {
+  const folder = contract.original.key.slice(0, contract.original.key.lastIndexOf("/") + 1);
+  return { store: contract.original.store, key: `${folder}signature-${signerId}-${sha256.slice(0, 16)}.png` };
+}
+
 export function versionRef(contract: ContractRecord, revision: number): ContractRecord["current"] {
   const folder = contract.original.key.slice(0, contract.original.key.lastIndexOf("/") + 1);
   return { store: contract.original.store, key: `${folder}v${revision}.pdf` };

@@ -38,6 +38,8 @@ interface SigningInfo {
   attemptsLeft: number;
   /** Who asks for the signature; given by `GET /v1/signing/<token>`. */
   sender?: string;
+  /** Where the signature goes: [x1, y1, x2, y2] in PDF points, origin bottom-left of the visible page. */
+  placement: { page: "last"; rect: [number, number, number, number] };
 }
 
 const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -116,6 +118,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
         ? [field(t("signer.pin"), pin), field(t("signer.otp"), otp)]
         : [field(t("signer.otp"), otp)];
 
+  const pad = signaturePad(t, info.signer.name);
   const signButton = h("button", { type: "submit", id: "sign" }, t("signer.sign"));
   const form = h(
     "form",
@@ -131,6 +134,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       needsChallenge && requestCode,
       ...fields,
     ),
+    pad.element,
     signButton,
     status,
     message,
@@ -178,10 +182,14 @@ function renderSigning(t: Translate, info: SigningInfo): void {
         : method === "esign-api"
           ? { consent: true, pin: pin.value, otp: otp.value.trim() }
           : { consent: true, otp: otp.value.trim() };
+    const signatureImage = pad.image();
     signButton.disabled = true;
     signButton.textContent = t("signer.signing");
     try {
-      const answer = await callApi<SigningInfo>(`${api}/sign`, { method: "POST", body });
+      const answer = await callApi<SigningInfo>(`${api}/sign`, {
+        method: "POST",
+        body: signatureImage ? { ...body, signatureImage } : body,
+      });
       if (answer.signer.status === "signing") await signatureApplied();
       renderDone(t, info);
     } catch (error) {
@@ -212,7 +220,7 @@ function renderSigning(t: Translate, info: SigningInfo): void {
       h("section", { class: "panel" }, form, declineForm(t, info)),
     ),
   );
-  void renderPdf(t, pages);
+  void renderPdf(t, pages, info.placement);
 }
 
 /**
@@ -324,6 +332,97 @@ function renderDeclined(t: Translate, info: SigningInfo): void {
   );
 }
 
+/** Pixels of the signature pad: the signature box's shape (170 × 70 points), sharp when printed. */
+const PAD_WIDTH = 680;
+const PAD_HEIGHT = 280;
+/** A handwriting face where the system has one; the generic cursive family otherwise. */
+const TYPED_FONT = `italic 96px "URW Chancery L", "Z003", "Apple Chancery", "Segoe Script", cursive`;
+
+/**
+ * The optional handwritten signature: a canvas drawn on with pointer events (mouse, pen, finger),
+ * or, from the keyboard, the signer's name typed and set in a cursive face on the same canvas.
+ * `image()` answers the PNG data URL, or undefined while the pad is empty.
+ */
+function signaturePad(t: Translate, name: string): { element: HTMLElement; image(): string | undefined } {
+  const canvas = h("canvas", {
+    id: "signature-pad",
+    class: "signature-pad",
+    width: String(PAD_WIDTH),
+    height: String(PAD_HEIGHT),
+    role: "img",
+    "aria-label": t("signer.signaturePad"),
+  });
+  const typed = h("input", { id: "typed-signature", name: "typedSignature", autocomplete: "name" });
+  typed.placeholder = name;
+  const clear = h(
+    "button",
+    { type: "button", id: "clear-signature", class: "secondary" },
+    t("signer.signatureClear"),
+  );
+  const context = canvas.getContext("2d")!;
+  let inked = false;
+
+  const wipe = () => {
+    context.clearRect(0, 0, PAD_WIDTH, PAD_HEIGHT);
+    inked = false;
+  };
+  const point = (event: PointerEvent): [number, number] => {
+    const box = canvas.getBoundingClientRect();
+    return [
+      ((event.clientX - box.left) / box.width) * PAD_WIDTH,
+      ((event.clientY - box.top) / box.height) * PAD_HEIGHT,
+    ];
+  };
+  canvas.addEventListener("pointerdown", (event) => {
+    // Drawing replaces a typed name.
+    if (typed.value !== "") {
+      typed.value = "";
+      wipe();
+    }
+    canvas.setPointerCapture(event.pointerId);
+    context.lineWidth = 6;
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.strokeStyle = "#0b1f4d";
+    context.beginPath();
+    context.moveTo(...point(event));
+    event.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!canvas.hasPointerCapture(event.pointerId)) return;
+    context.lineTo(...point(event));
+    context.stroke();
+    inked = true;
+  });
+  canvas.addEventListener("pointerup", (event) => canvas.releasePointerCapture(event.pointerId));
+  typed.addEventListener("input", () => {
+    wipe();
+    const text = typed.value.trim();
+    if (text === "") return;
+    context.fillStyle = "#0b1f4d";
+    context.font = TYPED_FONT;
+    context.textAlign = "center";
+    context.textBaseline = "middle";
+    context.fillText(text, PAD_WIDTH / 2, PAD_HEIGHT / 2, PAD_WIDTH - 40);
+    inked = true;
+  });
+  clear.addEventListener("click", () => {
+    typed.value = "";
+    wipe();
+  });
+
+  const element = h(
+    "fieldset",
+    { id: "signature" },
+    h("legend", {}, t("signer.signatureHeading")),
+    h("p", { class: "hint" }, t("signer.signatureHint")),
+    canvas,
+    clear,
+    field(t("signer.signatureTyped"), typed),
+  );
+  return { element, image: () => (inked ? canvas.toDataURL("image/png") : undefined) };
+}
+
 /** A label and its input, tied by id. */
 function field(label: string, input: HTMLElement): HTMLElement {
   return h("div", { class: "field" }, h("label", { for: input.id }, label), input);
@@ -333,8 +432,15 @@ function fileName(title: string): string {
   return `${title.replace(/[^\p{L}\p{N} ._-]+/gu, "_").slice(0, 80) || "document"}.pdf`;
 }
 
-/** Every page (up to MAX_RENDERED_PAGES) as a canvas as wide as the column, sharp on dense screens. */
-async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
+/**
+ * Every page (up to MAX_RENDERED_PAGES) as a canvas as wide as the column, sharp on dense screens;
+ * the page that will carry the signature shows its box, and is scrolled to.
+ */
+async function renderPdf(
+  t: Translate,
+  container: HTMLElement,
+  placement: SigningInfo["placement"],
+): Promise<void> {
   try {
     if (!pdfBytes) {
       const response = await fetch(`${api}/document`, { credentials: "omit", cache: "no-store" });
@@ -351,6 +457,7 @@ async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
       isEvalSupported: false,
     }).promise;
     const count = Math.min(pdf.numPages, MAX_RENDERED_PAGES);
+    const signaturePage = placement.page === "last" ? pdf.numPages : placement.page;
     for (let number = 1; number <= count; number++) {
       const page = await pdf.getPage(number);
       const cssWidth = Math.min(container.clientWidth || 800, 900);
@@ -364,14 +471,40 @@ async function renderPdf(t: Translate, container: HTMLElement): Promise<void> {
         role: "img",
         "aria-label": t("signer.pageLabel", { page: number, pages: pdf.numPages }),
       });
-      container.append(canvas);
+      const frame = h("div", { class: "page", "data-page": String(number) }, canvas);
+      container.append(frame);
       await page.render({ canvas, viewport }).promise;
+      if (number === signaturePage) {
+        const box = signatureBox(t, placement.rect, unscaled.width, unscaled.height);
+        frame.append(box);
+        box.scrollIntoView({ block: "center" });
+      }
     }
     container.dataset.rendered = String(count);
   } catch {
     container.append(h("p", { class: "error" }, t("signer.renderFailed")));
     container.dataset.rendered = "0";
   }
+}
+
+/**
+ * The box where the signature goes, in percent of the page so it follows the canvas's size. The
+ * rectangle is in the page as the reader sees it (after crop and rotation, origin bottom-left), the
+ * space of PDF.js's scale-1 viewport, whose y axis points down.
+ */
+function signatureBox(
+  t: Translate,
+  [x1, y1, x2, y2]: [number, number, number, number],
+  width: number,
+  height: number,
+): HTMLElement {
+  const box = h("div", { class: "signature-box", id: "signature-box" }, t("signer.signatureHere"));
+  // CSSOM, not a style attribute: the page's CSP forbids inline styles, not scripted ones.
+  box.style.left = `${(x1 / width) * 100}%`;
+  box.style.top = `${((height - y2) / height) * 100}%`;
+  box.style.width = `${((x2 - x1) / width) * 100}%`;
+  box.style.height = `${((y2 - y1) / height) * 100}%`;
+  return box;
 }
 
 void main();

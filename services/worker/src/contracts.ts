@@ -8,6 +8,7 @@ import {
   recordSignature,
   type SignerRecord,
   type SignJobOutcome,
+  signaturePlacement,
   signerOf,
   versionRef,
 } from "@esign/contracts";
@@ -45,13 +46,6 @@ export interface ContractWorkerOptions {
 const TURN_WAIT_MS = 120_000;
 const TURN_LEASE_MS = 30_000;
 const TURN_POLL_MS = 250;
-
-/** Visible signatures of approval signers: a row of boxes at the foot of the last page. */
-function approvalRect(index: number): [number, number, number, number] {
-  const x = 36 + (index % 3) * 180;
-  const y = 36 + Math.floor(index / 3) * 80;
-  return [x, y, x + 170, y + 70];
-}
 
 const APPROVAL_TEXT = "Signed by {name}\n{date}";
 
@@ -152,6 +146,8 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       level: "B-B" | "B-T" | "B-LT" | "B-LTA";
       field: Record<string, string>;
       rect?: [number, number, number, number];
+      /** The signer's drawn or typed signature, shown in the visible signature. */
+      image?: Uint8Array;
     },
     job: Job,
   ): Promise<SignResult> {
@@ -169,6 +165,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       ...options.signing,
       // The step's one signer, whatever profile name the job carries.
       signers: { get: () => entry, find: () => entry, entries: () => [entry], close: async () => undefined },
+      appearanceImage: request.image,
     };
     return signDocument(
       signJob,
@@ -193,7 +190,11 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
       return { outcome: "refused", message: "this signature attempt is over; sign again", locked: false };
     }
     const sealEntry = options.signing.signers.get(contract.sealProfile);
-    const index = contract.signers.indexOf(signer);
+    // The last page (no `page`), where the signer page highlights it.
+    const { rect } = signaturePlacement(contract, signer);
+    const image =
+      signer.signatureImage &&
+      (await options.signing.stores.resolve(signer.signatureImage).store.read(signer.signatureImage.key));
     const field = {
       name: `Signer_${signer.id}`,
       signerName: signer.name,
@@ -222,12 +223,14 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         personal: undefined,
       };
       try {
-        result = await signStep(contract, signer.id, entry, { level, field, rect: approvalRect(index) }, job);
+        result = await signStep(contract, signer.id, entry, { level, field, rect, image }, job);
       } catch (error) {
         if (
           isEsignError(error) &&
           (error.code === "E_SIGNER_AUTH" || (!handoff && error.code === "E_CONFIG"))
         ) {
+          // Nothing was signed: the next attempt prepares afresh (its own time and signature image).
+          await options.signing.checkpoints.clear(CONTRACTS_QUEUE, `${contract.id}.${signer.id}`);
           return refused(contract.id, signer, handoff === undefined, error);
         }
         throw error;
@@ -235,13 +238,7 @@ export function startContractWorker(options: ContractWorkerOptions): Worker {
         await own.close?.();
       }
     } else {
-      result = await signStep(
-        contract,
-        signer.id,
-        sealEntry,
-        { level, field, rect: approvalRect(index) },
-        job,
-      );
+      result = await signStep(contract, signer.id, sealEntry, { level, field, rect, image }, job);
     }
     const now = new Date().toISOString();
     await store.update(contract.id, (current) => {

@@ -26,6 +26,11 @@ export interface SignDocumentDeps {
   signing: ExactlyOnceSigner;
   metrics: WorkerMetrics;
   tenantSeals: TenantSeals;
+  /**
+   * A signer's own signature image (a contract signer's drawing, PNG) for the visible signature,
+   * in place of a template's: read by the caller from the store, as jobs never carry files.
+   */
+  appearanceImage?: Uint8Array;
 }
 
 export interface JobIdentity {
@@ -110,7 +115,7 @@ async function prepareJob(
 async function signFetched(
   job: SignJob,
   { queue, jobId, attempt }: JobIdentity,
-  { checkpoints, signing, metrics, tenantSeals }: SignDocumentDeps,
+  { checkpoints, signing, metrics, tenantSeals, appearanceImage }: SignDocumentDeps,
   source: StoredObjectSource,
   entry: SignerEntry,
   output: { store: ObjectStore; key: string },
@@ -118,6 +123,7 @@ async function signFetched(
 ): Promise<SignResult> {
   let prepared = await checkpoints.loadPrepared(queue, jobId);
   if (!prepared || !preparedFor(prepared, source)) {
+    const appearance = appearanceOf(job, await sealOf(job, entry, tenantSeals));
     prepared = await checkpoints.savePrepared(
       queue,
       jobId,
@@ -127,7 +133,7 @@ async function signFetched(
         entry,
         metrics,
         open,
-        appearanceOf(job, await sealOf(job, entry, tenantSeals)),
+        appearance && appearanceImage ? { ...appearance, image: appearanceImage } : appearance,
       ),
     );
   }

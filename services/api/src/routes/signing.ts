@@ -1,3 +1,4 @@
+import { MAX_SIGNATURE_IMAGE_BYTES, readSignatureImage } from "@esign/appearance";
 import type { ContractRuntime } from "@esign/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -27,9 +28,18 @@ const SignerViewSchema = z.object({
   auth: z.object({ method: z.string() }),
   yourTurn: z.boolean(),
   attemptsLeft: z.number(),
+  /** Where this signer's visible signature goes: PDF points on the page as the reader sees it. */
+  placement: z.object({
+    page: z.literal("last"),
+    rect: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  }),
   /** Who asks for the signature (CONTRACT_SENDER_NAME), as the invitation names it; on GET. */
   sender: z.string().optional(),
 });
+
+/** The data URL of the largest signature image accepted: its prefix and base64 of the bytes. */
+const SIGNATURE_IMAGE_URL_MAX =
+  "data:image/png;base64,".length + Math.ceil(MAX_SIGNATURE_IMAGE_BYTES / 3) * 4;
 
 const originOf = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers["user-agent"] });
 
@@ -127,14 +137,26 @@ export async function signingRoutes(app: FastifyInstance, deps: SigningRouteDeps
           otp: z.string().max(32).optional(),
           pin: z.string().max(64).optional(),
           code: z.string().max(200).optional(),
+          /**
+           * A drawn or typed signature for the visible signature: a `data:image/png;base64,` URL of
+           * at most 200 KiB of PNG, at most 2000 pixels a side.
+           */
+          signatureImage: z
+            .string()
+            .max(SIGNATURE_IMAGE_URL_MAX, "signatureImage is larger than 200 KiB")
+            .optional(),
         }),
         response: { 200: SignerViewSchema, 202: SignerViewSchema, ...errors },
       },
     },
     async (request, reply) => {
+      const { signatureImage, ...proof } = request.body;
       const view = await service.sign(
         request.params.token,
-        request.body,
+        {
+          ...proof,
+          ...(signatureImage !== undefined && { signatureImage: readSignatureImage(signatureImage) }),
+        },
         originOf(request),
         deps.config.syncTimeoutMs,
       );
