@@ -333,9 +333,11 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const quote = await createContract("Quote 77", [
       { name: "Erin Example", email: ERIN, order: 1, auth: { method: "access-code", code: "AMBER-3" } },
     ]);
-    const nda = await createContract("NDA draft", [
-      { name: "Dave Example", email: DAVE, order: 1, auth: { method: "access-code", code: "GREEN-7" } },
-    ]);
+    const nda = await createContract(
+      "NDA draft",
+      [{ name: "Dave Example", email: DAVE, order: 1, auth: { method: "access-code", code: "GREEN-7" } }],
+      { callback: { url: running.hooks.url } },
+    );
 
     const carol = await open(PHONE, "zh-CN,zh;q=0.9");
     await carol.page.goto(linkIn(await running.mail.mailTo(CAROL, /Please sign/, 0)));
@@ -405,8 +407,20 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await expectAccessible(page);
     await page.screenshot({ path: join(SCREENSHOTS, "console-contract-audit-desktop.png"), fullPage: true });
 
+    // The NDA's webhook (contract.sent) reached the receiver; its details show the delivery.
+    await expect
+      .poll(
+        async () =>
+          (await api<{ deliveries: { eventType: string }[] }>("GET", `/v1/contracts/${nda.id}/deliveries`))
+            .deliveries,
+        SOON,
+      )
+      .toContainEqual(expect.objectContaining({ eventType: "contract.sent" }));
     const ndaRow = page.locator("tr", { hasText: "NDA draft" });
     await ndaRow.getByRole("button", { name: "Details" }).click();
+    const ndaDeliveries = page.getByRole("table", { name: "Webhook deliveries" });
+    await expect.poll(() => ndaDeliveries.textContent(), SOON).toContain("contract.sent #1");
+    expect(await ndaDeliveries.textContent()).toContain(`${running.hooks.url}delivered 204`);
     await page.fill(`#void-reason-${nda.id}`, "sent by mistake");
     await page.getByRole("button", { name: "Void" }).click();
     await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Contract ${nda.id} voided.`);
@@ -449,7 +463,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
 async function createContract(
   title: string,
   signers: unknown[],
-  options: { send?: boolean } = {},
+  options: { send?: boolean; callback?: { url: string }; language?: string } = {},
 ): Promise<{ id: string; signers: { email: string; url: string }[] }> {
   const form = await contractForm({
     title,

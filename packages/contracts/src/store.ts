@@ -179,12 +179,26 @@ export class ContractStore {
     return { contract, signer };
   }
 
-  /** A tenant's contracts, newest first, optionally of one status. */
+  /** Every tenant's contract ids, newest first: the union of the per-tenant indexes. */
+  private async allIds(): Promise<string[]> {
+    const created: { id: string; at: number }[] = [];
+    for await (const keys of this.redis.scanStream({ match: this.indexKey("*"), count: 100 })) {
+      for (const key of keys as string[]) {
+        const entries = await this.redis.zrange(key, 0, -1, "WITHSCORES");
+        for (let index = 0; index < entries.length; index += 2)
+          created.push({ id: entries[index]!, at: Number(entries[index + 1]) });
+      }
+    }
+    return created.sort((a, b) => b.at - a.at).map((entry) => entry.id);
+  }
+
+  /** A tenant's contracts (every tenant's when `tenant` is undefined), newest first, optionally of one status. */
   async list(
-    tenant: string,
+    tenant: string | undefined,
     options: { status?: ContractStatus; offset: number; limit: number },
   ): Promise<{ items: ContractRecord[]; total: number }> {
-    const ids = await this.redis.zrevrange(this.indexKey(tenant), 0, -1);
+    const ids =
+      tenant === undefined ? await this.allIds() : await this.redis.zrevrange(this.indexKey(tenant), 0, -1);
     const records: ContractRecord[] = [];
     // Read in pages of ids; the JSON of a contract is small.
     for (let start = 0; start < ids.length; start += 100) {

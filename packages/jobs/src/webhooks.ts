@@ -93,9 +93,12 @@ export function webhookDelivery(
   };
 }
 
+/** The delivery log id of a contract's webhooks (`GET /v1/contracts/:id/deliveries` reads it). */
+export const contractDeliveryLogId = (contractId: string) => `contract.${contractId}`;
+
 /** A contract's deliveries are logged under `contract.<id>`; signer events are per signer. */
 function contractSubject(event: ContractEvent): { id: string; qualified: string } {
-  const id = `contract.${event.data.contractId}`;
+  const id = contractDeliveryLogId(event.data.contractId);
   return { id, qualified: event.data.signerId ? `${id}.${event.data.signerId}` : id };
 }
 

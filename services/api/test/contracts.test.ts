@@ -145,4 +145,43 @@ describe("POST /v1/contracts", () => {
     ).json()) as { to: string; text: string }[];
     expect(outbox.find((mail) => mail.to === "pia@example.com")?.text).toContain(links[0]!.url);
   });
+
+  it("lists every tenant's contracts to an admin key (one tenant's with ?tenant=), a tenant key its own only", async () => {
+    const created = async (title: string, key?: string) => {
+      const response = await createContract({ title, signers }, { key });
+      expect(response.status, await response.clone().text()).toBe(201);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const devId = await created("Admin-scope dev contract");
+    const otherId = await created("Admin-scope other contract", OTHER_KEY);
+    const list = async (key: string, query = "") => {
+      const response = await fetch(`${base}/v1/contracts${query}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(response.status, await response.clone().text()).toBe(200);
+      return ((await response.json()) as { items: { id: string; tenant: string }[] }).items;
+    };
+
+    const all = await list(DEV_KEY);
+    expect(all.map((item) => item.id)).toEqual(expect.arrayContaining([devId, otherId]));
+    const onlyOther = await list(DEV_KEY, "?tenant=other");
+    expect(onlyOther.map((item) => item.id)).toContain(otherId);
+    expect(onlyOther.every((item) => item.tenant === "other")).toBe(true);
+    expect((await list(DEV_KEY, "?tenant=dev")).map((item) => item.id)).not.toContain(otherId);
+    // The admin reads the other tenant's contract too.
+    const detail = await fetch(`${base}/v1/contracts/${otherId}`, {
+      headers: { authorization: `Bearer ${DEV_KEY}` },
+    });
+    expect(await detail.json()).toMatchObject({ id: otherId, tenant: "other" });
+
+    const own = await list(OTHER_KEY);
+    expect(own.map((item) => item.id)).toContain(otherId);
+    expect(own.every((item) => item.tenant === "other")).toBe(true);
+    expect((await list(OTHER_KEY, "?tenant=other")).map((item) => item.id)).toContain(otherId);
+    await expectError(
+      await fetch(`${base}/v1/contracts?tenant=dev`, { headers: { authorization: `Bearer ${OTHER_KEY}` } }),
+      403,
+      "E_FORBIDDEN",
+    );
+  });
 });

@@ -352,6 +352,8 @@ async function contractDetails(
         t("console.audit"),
       ),
     );
+    const { deliveries } = await get<{ deliveries: Delivery[] }>(`/v1/contracts/${id}/deliveries`);
+    parts.push(h("h3", {}, t("console.deliveries")), deliveriesTable(t, deliveries));
     if (current.status === "in_progress" || current.status === "draft")
       parts.push(voidForm(t, contract, notice, reload));
   } catch (error) {
@@ -420,6 +422,23 @@ async function batchesView(t: Translate): Promise<HTMLElement> {
   );
 }
 
+/** Webhook delivery attempts, of a job or of a contract's events. */
+function deliveriesTable(t: Translate, attempts: Delivery[]): HTMLElement {
+  return table(
+    t,
+    [t("console.col.time"), t("console.col.event"), t("console.col.url"), t("console.col.outcome")],
+    attempts.map((attempt) =>
+      cells(
+        when(attempt.at),
+        `${attempt.eventType} #${attempt.attempt}`,
+        attempt.url,
+        [attempt.outcome, attempt.statusCode, attempt.error?.code].filter(Boolean).join(" "),
+      ),
+    ),
+    t("console.deliveries"),
+  );
+}
+
 async function failedJobsView(
   t: Translate,
   notice: HTMLElement,
@@ -451,21 +470,7 @@ async function failedJobsView(
       if (!open) return;
       try {
         const { deliveries: attempts } = await get<{ deliveries: Delivery[] }>(`/v1/jobs/${id}/deliveries`);
-        deliveriesRow.firstElementChild!.replaceChildren(
-          table(
-            t,
-            [t("console.col.time"), t("console.col.event"), t("console.col.url"), t("console.col.outcome")],
-            attempts.map((attempt) =>
-              cells(
-                when(attempt.at),
-                `${attempt.eventType} #${attempt.attempt}`,
-                attempt.url,
-                [attempt.outcome, attempt.statusCode, attempt.error?.code].filter(Boolean).join(" "),
-              ),
-            ),
-            t("console.deliveries"),
-          ),
-        );
+        deliveriesRow.firstElementChild!.replaceChildren(deliveriesTable(t, attempts));
       } catch (error) {
         deliveriesRow.firstElementChild!.replaceChildren(unavailable(t, error));
       }

@@ -10,7 +10,13 @@ import {
   renderCompletionCertificate,
 } from "@esign/contracts";
 import { EsignError } from "@esign/errors";
-import { assertWebhookSecretGranted, IdempotencyKeySchema } from "@esign/jobs";
+import {
+  assertWebhookSecretGranted,
+  contractDeliveryLogId,
+  DeliveryAttemptSchema,
+  getDeliveries,
+  IdempotencyKeySchema,
+} from "@esign/jobs";
 import { loadTrustStore, verificationReportJson, verifyPdfSignatures } from "@esign/pades";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -43,6 +49,7 @@ const SignerSummarySchema = z.object({
 
 const ContractSchema = z.object({
   id: z.string(),
+  tenant: z.string(),
   title: z.string(),
   status: z.enum(CONTRACT_STATUSES),
   createdAt: z.string(),
@@ -60,6 +67,7 @@ const ContractSchema = z.object({
 export function contractView(contract: ContractRecord): z.infer<typeof ContractSchema> {
   return {
     id: contract.id,
+    tenant: contract.tenant,
     title: contract.title,
     status: contract.status,
     createdAt: contract.createdAt,
@@ -174,7 +182,11 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
   const typed = app.withTypeProvider<ZodTypeProvider>();
   const trustRoots = await loadTrustStore(deps.config.trustRoots);
   const tags = ["contracts"];
-  const owned = async (request: FastifyRequest, id: string) => store.require(id, callerOf(request).tenantId);
+  /** The caller's contract; an admin key reads every tenant's (as it does jobs and batches). */
+  const owned = async (request: FastifyRequest, id: string) => {
+    const caller = callerOf(request);
+    return store.require(id, caller.admin ? undefined : caller.tenantId);
+  };
 
   if (!deps.config.smtpUrl) {
     // No SMTP: notices stay in the outbox. It holds OTPs, so only an admin key reads it.
@@ -285,9 +297,12 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     {
       schema: {
         summary: "List contracts, newest first",
+        description:
+          "A tenant's own contracts; an admin key sees every tenant's, or one tenant's with `tenant`.",
         tags,
         querystring: z.object({
           status: z.enum(CONTRACT_STATUSES).optional(),
+          tenant: z.string().min(1).optional().describe("Admin keys only: this tenant's contracts"),
           offset: z.coerce.number().int().min(0).default(0),
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
@@ -303,8 +318,12 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
       },
     },
     async (request) => {
-      const { status, offset, limit } = request.query;
-      const page = await store.list(callerOf(request).tenantId, { status, offset, limit });
+      const { status, tenant, offset, limit } = request.query;
+      const caller = callerOf(request);
+      if (tenant !== undefined && !caller.admin && tenant !== caller.tenantId) {
+        throw new EsignError("E_FORBIDDEN", "only an admin key lists another tenant's contracts");
+      }
+      const page = await store.list(caller.admin ? tenant : caller.tenantId, { status, offset, limit });
       return { items: page.items.map(contractView), total: page.total, offset, limit };
     },
   );
@@ -320,6 +339,29 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
       },
     },
     async (request) => contractView(await owned(request, request.params.id)),
+  );
+
+  typed.get(
+    "/v1/contracts/:id/deliveries",
+    {
+      schema: {
+        summary: "Webhook delivery attempts for a contract's events (contract.sent, signer events, …)",
+        tags,
+        params: ContractIdParams,
+        response: {
+          200: z.object({ deliveries: z.array(DeliveryAttemptSchema) }),
+          "4xx": ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const contract = await owned(request, request.params.id);
+      return {
+        deliveries: await getDeliveries(deps.redis, contractDeliveryLogId(contract.id), {
+          prefix: deps.config.queuePrefix,
+        }),
+      };
+    },
   );
 
   typed.get(
