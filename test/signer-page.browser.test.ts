@@ -449,6 +449,33 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     tokens.push(...[lease, quote, nda, offer].map((each) => each.signers[0]!.url.split("/s/")[1]!));
   });
 
+  it("starts in the language the contract names, whatever Accept-Language says, and still switches", async () => {
+    const chinese = await createContract(
+      "Lease renewal (zh-CN)",
+      [
+        {
+          name: "Gina Example",
+          email: "gina@example.test",
+          order: 1,
+          auth: { method: "access-code", code: "JADE-9" },
+        },
+      ],
+      { language: "zh-CN" },
+    );
+    const gina = await open(DESKTOP, "en-US");
+    await gina.page.goto(chinese.signers[0]!.url);
+    const consent = gina.page.locator('label[for="consent"]');
+    await expect.poll(() => consent.textContent(), SOON).toBe("我已阅读该文件，并同意以电子方式签署。");
+    expect(await gina.page.getAttribute("html", "lang")).toBe("zh-CN");
+    await gina.page.selectOption("#language", "en");
+    await expect
+      .poll(() => consent.textContent(), SOON)
+      .toBe("I have read the document and agree to sign it electronically.");
+    expect(await gina.page.getAttribute("html", "lang")).toBe("en");
+    await gina.context.close();
+    tokens.push(chinese.signers[0]!.url.split("/s/")[1]!);
+  });
+
   it("never logs a signer's token, and the browser asked nothing of another origin", () => {
     expect(agent.output()).toContain("/s/[token]");
     for (const token of ["not-a-real-token", ...tokens]) expect(agent.output()).not.toContain(token);

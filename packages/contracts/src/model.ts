@@ -45,8 +45,11 @@ export const CreateContractSchema = z.strictObject({
     .optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   callback: CallbackSchema.optional(),
-  /** Language of the notices (mails, SMS). */
-  language: z.enum(["en", "zh-CN"]).default("en"),
+  /**
+   * Language of the notices (mails, SMS; English when not named) and the signer page's first
+   * language (the reader's Accept-Language when not named).
+   */
+  language: z.enum(["en", "zh-CN"]).optional(),
   /** Who is told when a signer is locked or declines, and gets the completed document. */
   owner: z.strictObject({ name: z.string().max(200).optional(), email: z.email() }).optional(),
   /** false: a `draft`, sent later by `POST /v1/contracts/:id/send` (no invitations, links not usable yet). */
@@ -144,7 +147,7 @@ export interface ContractRecord {
   sealed?: { signedAt: string; digest: string; certificateSubject: string };
   callback?: z.infer<typeof CallbackSchema>;
   owner?: { name?: string; email: string };
-  language: "en" | "zh-CN";
+  language?: "en" | "zh-CN";
   /** The completion's audit events, webhook and notices are out. */
   completionAnnounced?: boolean;
   signers: SignerRecord[];

@@ -97,6 +97,8 @@ export interface SignerView {
   attemptsLeft: number;
   /** Where this signer's visible signature will go. */
   placement: SignaturePlacement;
+  /** The language the contract names: the signer page starts in it. */
+  language?: ContractRecord["language"];
 }
 
 /**
@@ -179,7 +181,7 @@ export class ContractService {
       ...(input.contract.seal && { sealLevel: input.contract.seal.level }),
       ...(input.contract.callback && { callback: input.contract.callback }),
       ...(input.contract.owner && { owner: input.contract.owner }),
-      language: input.contract.language,
+      ...(input.contract.language && { language: input.contract.language }),
       signers,
     };
     const invited = input.contract.send ? advanceTurn(contract) : [];
@@ -775,6 +777,7 @@ export function signerView(contract: ContractRecord, signer: SignerRecord): Sign
     yourTurn: !isClosed(contract) && (signer.status === "pending" || signer.status === "signing"),
     attemptsLeft: Math.max(0, MAX_AUTH_ATTEMPTS - signer.failedAttempts),
     placement: signaturePlacement(contract, signer),
+    ...(contract.language && { language: contract.language }),
   };
 }
 

@@ -75,10 +75,16 @@ function safeJson(text: string): unknown {
 
 const LANGUAGE_STORAGE_KEY = "esign.language";
 
+/** The language the reader chose with the switcher, if they did. */
+export function chosenLanguage(): Language | undefined {
+  const chosen = localStorage.getItem(LANGUAGE_STORAGE_KEY);
+  return isLanguage(chosen) ? chosen : undefined;
+}
+
 /** The reader's choice if they made one, else what the server picked from Accept-Language. */
 export function currentLanguage(): Language {
-  const chosen = localStorage.getItem(LANGUAGE_STORAGE_KEY);
-  if (isLanguage(chosen)) return chosen;
+  const chosen = chosenLanguage();
+  if (chosen) return chosen;
   const served = document.documentElement.lang;
   return isLanguage(served) ? served : "en";
 }

@@ -7,6 +7,7 @@ import { GlobalWorkerOptions, getDocument } from "pdfjs-dist";
 import {
   ApiError,
   callApi,
+  chosenLanguage,
   currentLanguage,
   errorMessage,
   h,
@@ -14,6 +15,7 @@ import {
   type Translate,
   translator,
 } from "./common";
+import type { Language } from "./i18n";
 
 const ASSETS = "/assets/";
 GlobalWorkerOptions.workerSrc = `${ASSETS}pdf.worker.min.mjs`;
@@ -38,6 +40,8 @@ interface SigningInfo {
   attemptsLeft: number;
   /** Who asks for the signature; given by `GET /v1/signing/<token>`. */
   sender?: string;
+  /** The language the contract names: the page starts in it unless the reader chose another. */
+  language?: Language;
   /** Where the signature goes: [x1, y1, x2, y2] in PDF points, origin bottom-left of the visible page. */
   placement: { page: "last"; rect: [number, number, number, number] };
 }
@@ -49,7 +53,7 @@ const app = document.getElementById("app")!;
 let pdfBytes: Uint8Array | undefined;
 
 async function main(): Promise<void> {
-  const t = translator(currentLanguage());
+  let t = translator(currentLanguage());
   document.title = t("signer.title");
   app.replaceChildren(h("p", { role: "status" }, t("signer.loading")));
   let info: SigningInfo;
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
     renderFailure(t, invalidLink ? new ApiError(404, "E_NOT_FOUND", error.message) : error);
     return;
   }
+  if (info.language && !chosenLanguage()) t = translator(info.language);
   document.title = `${info.title} · ${t("signer.title")}`;
   if (info.signer.status === "signed") return renderDone(t, info);
   if (info.signer.status === "declined") return renderDeclined(t, info);

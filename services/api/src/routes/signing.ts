@@ -33,6 +33,8 @@ const SignerViewSchema = z.object({
     page: z.literal("last"),
     rect: z.tuple([z.number(), z.number(), z.number(), z.number()]),
   }),
+  /** The language the contract names; the signer page starts in it rather than Accept-Language. */
+  language: z.enum(["en", "zh-CN"]).optional(),
   /** Who asks for the signature (CONTRACT_SENDER_NAME), as the invitation names it; on GET. */
   sender: z.string().optional(),
 });
