@@ -80,6 +80,7 @@ describe("large files", () => {
       digest: string;
       byteRange: [number, number, number, number];
       signedLength: number;
+      baselineRssBytes: number;
       maxRssBytes: number;
     };
     expect(report.pages).toBe(PAGE_COUNT);
@@ -95,7 +96,9 @@ describe("large files", () => {
     expect(await sha256OfRanges(output, [[0, inputSize]])).toBe(
       await sha256OfRanges(input, [[0, inputSize]]),
     );
-    expect(report.maxRssBytes).toBeLessThan(120 * 1024 * 1024);
+    console.log(`large-file: RSS ${report.baselineRssBytes} before, ${report.maxRssBytes} at peak`);
+    // A 300 MB file signed in well under a fifth of its size: reads are windowed, not buffered.
+    expect(report.maxRssBytes - report.baselineRssBytes).toBeLessThan(56 * 1024 * 1024);
     // Opening and preparing read the tail, the xref and a few objects, not the content streams.
     expect(report.bytesReadToPrepare).toBeLessThan(2 * 1024 * 1024);
   });
