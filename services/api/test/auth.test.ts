@@ -3,40 +3,24 @@
  * In process on real Redis and a real local store, with a low rate limit so it is reached quickly.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApi, parseApiConfig } from "../src";
+import { startTestGateway, type TestGateway } from "./gateway";
 
 const RATE_LIMIT_PER_MINUTE = 5;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 
-let app: FastifyInstance;
 let base: string;
-let dataDir: string;
+let gateway: TestGateway | undefined;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "esign-api-auth-"));
-  const config = parseApiConfig({
-    port: 0,
-    redisUrl: "redis://127.0.0.1:6379",
-    queuePrefix: `{esign-auth-${randomBytes(4).toString("hex")}}`,
-    dataDir,
+  gateway = await startTestGateway("auth", {
     devApiKey: DEV_KEY,
     rateLimitPerMinute: RATE_LIMIT_PER_MINUTE,
-    logLevel: "warn",
   });
-  app = await buildApi({ config });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ base } = gateway);
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => gateway?.close());
 
 const unknownJob = (authorization?: string) =>
   fetch(`${base}/v1/jobs/no-such-job`, { headers: authorization ? { authorization } : {} });

@@ -4,46 +4,34 @@
  * outbox at `GET /dev/mail` when no SMTP server is configured.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SAMPLES_DIR } from "@esign/testkit";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApi, hashApiKey, parseApiConfig } from "../src";
+import { hashApiKey } from "../src";
+import { startTestGateway, type TestGateway } from "./gateway";
 
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 const OTHER_KEY = `other-${randomBytes(12).toString("hex")}`;
 
-let app: FastifyInstance;
 let base: string;
 let dataDir: string;
+let gateway: TestGateway | undefined;
 let pdf: Buffer;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "esign-api-contracts-"));
   pdf = await readFile(join(SAMPLES_DIR, "chromium-invoice.pdf"));
-  const config = parseApiConfig({
-    port: 0,
-    redisUrl: "redis://127.0.0.1:6379",
-    queuePrefix: `{esign-contracts-${randomBytes(4).toString("hex")}}`,
-    dataDir,
+  gateway = await startTestGateway("contracts", {
     devApiKey: DEV_KEY,
     tenants: { other: { stores: { default: ["other/"] } } },
     apiKeys: [{ sha256: hashApiKey(OTHER_KEY), tenant: "other" }],
     contractSecret: randomBytes(32).toString("hex"),
     publicUrl: "https://sign.example",
-    logLevel: "warn",
   });
-  app = await buildApi({ config });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ base, dataDir } = gateway);
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => gateway?.close());
 
 const signers = [{ name: "Pia", email: "pia@example.com", auth: { method: "email-otp" } }];
 

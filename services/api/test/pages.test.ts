@@ -3,45 +3,29 @@
  * `pnpm build` made (built here if stale), and the key check the console signs in with.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../../scripts/build.mjs";
-import { buildApi, parseApiConfig } from "../src";
 import { PAGE_CSP } from "../src/routes/pages";
+import { startTestGateway, type TestGateway } from "./gateway";
 
 const SIGNER_LINK_POSTS_PER_MINUTE = 5;
 const DEV_KEY = `devkey-${randomBytes(12).toString("hex")}`;
 
-let app: FastifyInstance;
 let base: string;
-let dataDir: string;
+let gateway: TestGateway | undefined;
 
 beforeAll(async () => {
   await build(["api"], { ifStale: true });
-  dataDir = await mkdtemp(join(tmpdir(), "esign-api-pages-"));
-  const config = parseApiConfig({
-    port: 0,
-    redisUrl: "redis://127.0.0.1:6379",
-    queuePrefix: `{esign-pages-${randomBytes(4).toString("hex")}}`,
-    dataDir,
+  gateway = await startTestGateway("pages", {
     devApiKey: DEV_KEY,
     // E-contracts on, so the signer API (and its limit) is there.
     contractSecret: randomBytes(32).toString("base64url"),
     signerLinkRateLimitPerMinute: SIGNER_LINK_POSTS_PER_MINUTE,
-    logLevel: "warn",
   });
-  app = await buildApi({ config });
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ base } = gateway);
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => gateway?.close());
 
 describe("pages", () => {
   it("serves the signer page without a key, in the reader's language, under the strict CSP", async () => {
