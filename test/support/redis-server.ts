@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort } from "@esign/runtime";
 
 /**
@@ -47,11 +50,26 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
 }
 
 async function spawnRedis(port: number, extraArgs: string[]): Promise<ChildProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "esign-redis-"));
   const child = spawn(
     "/usr/bin/redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
+    // Its own folder: a test that turns persistence on must not write into the checkout.
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      ...extraArgs,
+    ],
     { stdio: "ignore" },
   );
+  child.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   for (let i = 0; i < 100; i++) {
     if (await answersPing(port)) return child;
     if (child.exitCode !== null) break;
