@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -6,6 +7,7 @@ import {
   ConcatSource,
   decodeTextString,
   encodeTextString,
+  FileSource,
   hashByteRange,
   openPdf,
   PdfDict,
@@ -13,8 +15,9 @@ import {
   PdfRef,
   type PdfString,
   parsePdfDate,
+  readChunks,
 } from "../src";
-import { Parser } from "../src/syntax/parser";
+import { NeedMoreData, Parser } from "../src/syntax/parser";
 import { formatNumber, toSyntax } from "../src/syntax/serialize";
 import { buildPdf, FIXTURES, SAMPLES } from "./helpers";
 
@@ -36,6 +39,25 @@ describe("PDF syntax", () => {
     const written = toSyntax(dict);
     expect(written).toContain("/A#20B");
     expect(toSyntax(parse(written))).toBe(written);
+  });
+
+  it("decodes hex strings the same whether plain (native path) or with spaces, odd or cut", () => {
+    const hexOf = (text: string) => Buffer.from((parse(text) as PdfString).bytes).toString("hex");
+    expect(hexOf("<3082ABcd>")).toBe("3082abcd");
+    expect(hexOf("<>")).toBe("");
+    expect(hexOf("<30 82\nab>")).toBe("3082ab");
+    expect(hexOf("<308>")).toBe("3080");
+    expect(() => parse("<30zz>")).toThrow(/invalid character/);
+    expect(() => parse("<3082")).toThrow(/unexpected end of data/);
+    // A window that ends inside the string asks for more, whether it cut after an odd or even digit.
+    for (const window of ["<3082", "<308", "<30 8"]) {
+      const parser = new Parser(Buffer.from(window, "latin1"), 64, false);
+      expect(() => parser.parseObject()).toThrow(NeedMoreData);
+    }
+    // A bad character before the window's end is corruption at once, not a reason to read more.
+    expect(() => new Parser(Buffer.from("<30zz30", "latin1"), 64, false).parseObject()).toThrow(
+      /invalid character/,
+    );
   });
 
   it("writes numbers without exponents and names with delimiters escaped", () => {
@@ -174,5 +196,41 @@ describe("reader", () => {
     const digest = await hashByteRange(source, [0, 5, 6, 5], "sha256");
     const { createHash } = await import("node:crypto");
     expect(digest).toEqual(createHash("sha256").update("helloworld").digest());
+  });
+
+  it("ConcatSource over a file reads into a target across the boundary, and views only memory", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "concat-source-"));
+    const path = join(directory, "base");
+    writeFileSync(path, "hello ");
+    const file = await FileSource.open(path);
+    try {
+      const source = new ConcatSource(file, Buffer.from("world"));
+      for (const [offset, length, expected] of [
+        [0, 11, "hello world"],
+        [4, 4, "o wo"],
+        [6, 3, "wor"],
+        [2, 2, "ll"],
+        [9, 10, "ld"],
+      ] as const) {
+        const target = Buffer.alloc(length);
+        const filled = await source.readInto(target, offset);
+        expect(target.subarray(0, filled).toString()).toBe(expected);
+      }
+      expect(source.viewAt(2, 3)).toBeUndefined();
+      expect(Buffer.from(source.viewAt(7, 100)!).toString()).toBe("orld");
+      const chunks: string[] = [];
+      for await (const chunk of readChunks(source, 1, 10, { chunkSize: 4, reuseBuffer: true }))
+        chunks.push(Buffer.from(chunk).toString());
+      expect(chunks.join("")).toBe("ello worl");
+    } finally {
+      await file.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+    // In memory, chunks are views split where the memory is: no joined copy.
+    const inMemory = new ConcatSource(new BufferSource(Buffer.from("hello ")), Buffer.from("world"));
+    const views: string[] = [];
+    for await (const chunk of readChunks(inMemory, 0, 11, { reuseBuffer: true }))
+      views.push(Buffer.from(chunk).toString());
+    expect(views).toEqual(["hello ", "world"]);
   });
 });

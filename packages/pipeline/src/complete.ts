@@ -142,8 +142,9 @@ export async function complete(
 }
 
 /**
- * Re-opens the finished document as a reader would and checks the new signature: its field is
- * signed, with the prepared /ByteRange, holding the CMS that was checked, and those bytes still
+ * Re-opens the finished document as a reader would and checks the new signature (with
+ * `openedInput`, the input's revisions are taken from it rather than parsed again, with the same
+ * result, so only the revisions written here are parsed): its field is signed, with the prepared /ByteRange, holding the CMS that was checked, and those bytes still
  * hash to the prepared digest (so the CMS, which signs that digest, verifies). At B-LT and B-LTA
  * it also judges, from the same parse, whether the output is "LTV enabled": not being so is a
  * warning, not a failure. Failing here means our own output is wrong: E_VERIFY, permanent.

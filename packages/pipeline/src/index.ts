@@ -20,6 +20,7 @@ export {
   type PrepareOptions,
   prepare,
   preparedFor,
+  prepareWithInput,
   type SignerSizing,
   signedLengthOf,
   type VersionedSource,

@@ -67,10 +67,20 @@ export interface OpenInputOptions {
    * tried). Every stage needs it again: it is never part of `Prepared` or any checkpoint.
    */
   pdfPassword?: string;
+  /**
+   * The input as this process opened it to prepare (`prepareWithInput`): a stage that opens the
+   * input again, or an output over it, then reads only the revisions after the input's, with the
+   * result a fresh reader would find. Lives in memory only, never in `Prepared` or a checkpoint.
+   */
+  openedInput?: PdfDocument;
 }
 
 export function openInput(source: ByteSource, options: OpenInputOptions): Promise<PdfDocument> {
-  return openPdf(source, { limits: options.limits, password: options.pdfPassword });
+  return openPdf(source, {
+    limits: options.limits,
+    password: options.pdfPassword,
+    extends: options.openedInput,
+  });
 }
 
 export interface PrepareOptions extends OpenInputOptions {
@@ -107,6 +117,18 @@ export async function prepare(
   signer: SignerSizing,
   options: PrepareOptions,
 ): Promise<Prepared> {
+  return (await prepareWithInput(source, signer, options)).prepared;
+}
+
+/**
+ * `prepare`, also giving the input as it opened it: passed on as `openedInput`, it spares the
+ * later stages of the same process (complete, verify) parsing the input's revisions again.
+ */
+export async function prepareWithInput(
+  source: VersionedSource,
+  signer: SignerSizing,
+  options: PrepareOptions,
+): Promise<{ prepared: Prepared; input: PdfDocument }> {
   const doc = await openInput(source, options);
   // An encrypted input's permissions must allow the later revisions too: refuse before paying.
   if (options.level === "B-LT" || options.level === "B-LTA") requirePermission(doc, "validation-data");
@@ -137,7 +159,7 @@ export async function prepare(
   }
   const prepared = await prepareSignature(doc, { ...field, signingTime, contentsSize });
   const digest = await prepared.digest(digestAlgorithm);
-  return {
+  const result: Prepared = {
     version: 1,
     input: { size: source.size, ...(source.etag !== undefined && { etag: source.etag }) },
     revision: Buffer.from(prepared.revision).toString("base64"),
@@ -150,6 +172,7 @@ export async function prepare(
     digest: digest.toString("hex"),
     ...(warnings.length > 0 && { warnings }),
   };
+  return { prepared: result, input: doc };
 }
 
 /** One line per certificate that keeps a signature from being "LTV enabled", naming it. */

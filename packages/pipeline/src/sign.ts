@@ -9,7 +9,7 @@ import {
   signRequestOf,
   verifyOutput,
 } from "./complete";
-import { type PrepareOptions, prepare, type VersionedSource } from "./prepare";
+import { type PrepareOptions, prepareWithInput, type VersionedSource } from "./prepare";
 
 export interface SignPdfOptions extends PrepareOptions, CompleteOptions {
   /** Told each warning as soon as it is known: those found before signing before the signer is asked. */
@@ -34,12 +34,14 @@ export async function signPdf(
 ): Promise<VerifiedSignedPdf> {
   // Refuse before the remote call: a signature we cannot extend to the asked level is a waste.
   assertCompletable(options.level, options);
-  const prepared = await prepare(source, signer, options);
+  const { prepared, input } = await prepareWithInput(source, signer, options);
+  // Complete and verify re-open the output over the input: only the revisions after it are parsed.
+  const opened = { ...options, openedInput: input };
   for (const warning of prepared.warnings ?? []) options.onWarning?.(warning);
   const result = await signer.sign(signRequestOf(prepared));
   await checkSignResult(prepared, result, await signer.describe());
-  const signed = await complete(source, prepared, result, options);
-  const check = await verifyOutput(signed.output, prepared, result, options);
+  const signed = await complete(source, prepared, result, opened);
+  const check = await verifyOutput(signed.output, prepared, result, opened);
   for (const warning of check.warnings.slice(signed.warnings.length)) options.onWarning?.(warning);
   return { ...signed, warnings: check.warnings, ...(check.ltv && { ltv: check.ltv }) };
 }

@@ -3,7 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ErrorCode, isEsignError } from "@esign/errors";
 import { createTestPki, toPem } from "@esign/pades/testing";
-import { BufferSource, type ByteSource, readChunks } from "@esign/pdf";
+import {
+  BufferSource,
+  type ByteSource,
+  ConcatSource,
+  IncrementalUpdate,
+  openPdf,
+  PdfString,
+  readChunks,
+  signatureFields,
+} from "@esign/pdf";
 import { CmsBuildingSigner, LocalKeyProvider } from "@esign/signers";
 import { SAMPLES_DIR, validate } from "@esign/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +24,7 @@ import {
   PreparedSchema,
   prepare,
   preparedFor,
+  prepareWithInput,
   signRequestOf,
   verifyOutput,
   verifyOutputStructure,
@@ -38,6 +48,16 @@ async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | unknown> {
     (caught: unknown) => caught,
   );
   return isEsignError(error) ? error.code : error;
+}
+
+/** The message of the E_VERIFY the promise fails with (anything else fails the test). */
+async function messageOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!isEsignError(error) || error.code !== "E_VERIFY") throw new Error(`expected E_VERIFY, got ${error}`);
+  return error.message;
 }
 
 function localSigner(identity: Awaited<ReturnType<typeof createTestPki>>["signer"]): CmsBuildingSigner {
@@ -161,5 +181,57 @@ describe("prepare / complete / verifyOutput", () => {
     const otherCms = await otherSigner.sign(signRequestOf(prepared));
     const otherSigned = await complete(new BufferSource(input), prepared, otherCms);
     expect(await codeOf(verifyOutputStructure(otherSigned.output, prepared, result))).toBe("E_VERIFY");
+  });
+
+  it("re-opens the output over the prepared input and still catches what a fresh reader would", async () => {
+    const source = new BufferSource(input);
+    const { prepared, input: openedInput } = await prepareWithInput(source, signer, { level: "B-B" });
+    const result = await signer.sign(signRequestOf(prepared));
+    const signed = await complete(source, prepared, result, { openedInput });
+    const reopen = { openedInput };
+    expect((await verifyOutput(signed.output, prepared, result, reopen)).hashedLength).toBe(
+      prepared.byteRange[1] + prepared.byteRange[3],
+    );
+    const revision = Buffer.from(signed.revisions[0]!);
+
+    // Another CMS in /Contents than the one checked.
+    const other = await otherSigner.sign(signRequestOf(prepared));
+    expect(await messageOf(verifyOutputStructure(signed.output, prepared, other, reopen))).toMatch(
+      /\/Contents is not the CMS/,
+    );
+
+    // A /ByteRange other than the one hashed (same width, so every offset still holds).
+    const byteRangeText = `[${prepared.byteRange.join(" ")}]`;
+    const at = revision.indexOf(byteRangeText, 0, "latin1");
+    expect(at).toBeGreaterThan(0);
+    const wrongRange = Buffer.from(revision);
+    const shifted = `[${[...prepared.byteRange.slice(0, 3), prepared.byteRange[3] - 1].join(" ")}]`;
+    wrongRange.write(shifted.padEnd(byteRangeText.length, " "), at, "latin1");
+    const wrongRangeOutput = new ConcatSource(source, wrongRange);
+    expect(await messageOf(verifyOutputStructure(wrongRangeOutput, prepared, result, reopen))).toMatch(
+      /\/ByteRange is not the one that was hashed/,
+    );
+
+    // A later revision that overrides our signature dictionary: the newest definition is read.
+    const doc = await openPdf(signed.output);
+    const sigRef = (await signatureFields(doc)).find((field) => field.name === prepared.fieldName)!.signature!
+      .ref!;
+    const update = new IncrementalUpdate(doc);
+    const overridden = (await doc.resolveDict(sigRef))!.clone();
+    overridden.set("Contents", new PdfString(new Uint8Array(prepared.contentsCapacity), true));
+    update.set(sigRef, overridden);
+    const overriddenOutput = new ConcatSource(signed.output, update.build().bytes);
+    expect(await messageOf(verifyOutputStructure(overriddenOutput, prepared, result, reopen))).toMatch(
+      /\/Contents is not the CMS/,
+    );
+    // The same bytes, read fresh: the same verdict.
+    expect(await messageOf(verifyOutputStructure(overriddenOutput, prepared, result))).toMatch(
+      /\/Contents is not the CMS/,
+    );
+
+    // Over a source with the input's bytes but not the one prepared (a retry): read in full, passes.
+    const copy = new BufferSource(input);
+    const signedCopy = await complete(copy, prepared, result, { openedInput });
+    await verifyOutput(signedCopy.output, prepared, result, reopen);
   });
 });

@@ -1,6 +1,7 @@
 import { certificateSubject, type VisibleSignatureOptions } from "@esign/appearance";
 import { EsignError } from "@esign/errors";
 import { SCHEMA_VERSION, type SignJob, type SignResult } from "@esign/jobs";
+import type { PdfDocument } from "@esign/pdf";
 import {
   byteRangeCheck,
   complete,
@@ -8,8 +9,8 @@ import {
   type OpenInputOptions,
   type OutputCheck,
   type Prepared,
-  prepare,
   preparedFor,
+  prepareWithInput,
   verifyOutputStructure,
 } from "@esign/pipeline";
 import type { ObjectStore, StoredObjectSource, StoreRegistry } from "@esign/storage";
@@ -77,7 +78,10 @@ export async function signDocument(
   }
 }
 
-/** The pipeline's `prepare` for this job, timed; its digest is the bytes of the byte range hashed. */
+/**
+ * The pipeline's `prepare` for this job, timed; its digest is the bytes of the byte range hashed.
+ * Also gives the input as opened, which spares complete and verify parsing it again.
+ */
 async function prepareJob(
   job: SignJob,
   source: StoredObjectSource,
@@ -85,9 +89,9 @@ async function prepareJob(
   metrics: WorkerMetrics,
   open: OpenInputOptions,
   appearance: VisibleSignatureOptions | undefined,
-): Promise<Prepared> {
-  const prepared = await metrics.time("prepare", () =>
-    prepare(
+): Promise<{ prepared: Prepared; input: PdfDocument }> {
+  const opened = await metrics.time("prepare", () =>
+    prepareWithInput(
       source,
       { describe: entry.describe, estimateCmsSize: (level) => entry.signer.estimateCmsSize(level) },
       {
@@ -108,8 +112,8 @@ async function prepareJob(
       },
     ),
   );
-  metrics.bytesHashed.inc(hashedLengthOf(prepared));
-  return prepared;
+  metrics.bytesHashed.inc(hashedLengthOf(opened.prepared));
+  return opened;
 }
 
 async function signFetched(
@@ -122,30 +126,31 @@ async function signFetched(
   open: OpenInputOptions,
 ): Promise<SignResult> {
   let prepared = await checkpoints.loadPrepared(queue, jobId);
+  // Only when this attempt prepared: an input opened by an earlier attempt is gone with it.
+  let openedInput: PdfDocument | undefined;
   if (!prepared || !preparedFor(prepared, source)) {
     const appearance = appearanceOf(job, await sealOf(job, entry, tenantSeals));
-    prepared = await checkpoints.savePrepared(
-      queue,
-      jobId,
-      await prepareJob(
-        job,
-        source,
-        entry,
-        metrics,
-        open,
-        appearance && appearanceImage ? { ...appearance, image: appearanceImage } : appearance,
-      ),
+    const fresh = await prepareJob(
+      job,
+      source,
+      entry,
+      metrics,
+      open,
+      appearance && appearanceImage ? { ...appearance, image: appearanceImage } : appearance,
     );
+    prepared = await checkpoints.savePrepared(queue, jobId, fresh.prepared);
+    openedInput = fresh.input;
   }
+  const reopen: OpenInputOptions = { ...open, openedInput };
 
   const signature = signResultOf(await signing.sign({ queue, jobId, entry }, prepared));
   const signed = await metrics.time("embed", () =>
-    complete(source, prepared, signature, { ...open, documentTimestamper: entry.documentTimestamper }),
+    complete(source, prepared, signature, { ...reopen, documentTimestamper: entry.documentTimestamper }),
   );
   // The reader's view of the new signature here; that the bytes stored hash to the signed digest
   // is checked on their way into the store (one pass: no re-read, no re-hash of the document).
   const check = await metrics.time("verify", () =>
-    verifyOutputStructure(signed.output, prepared, signature, open),
+    verifyOutputStructure(signed.output, prepared, signature, reopen),
   );
   const written = await metrics.time("upload", () =>
     output.store.writeSignedOutput(

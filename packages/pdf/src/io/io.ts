@@ -59,12 +59,26 @@ export async function findForward(
   return -1;
 }
 
-/** Finds the last occurrence of `needle` in the final `tailBytes` of the source. */
+/** Where `findInTail` looks first: the final `startxref` is normally within the last 50 bytes. */
+const NEAR_TAIL = 1024;
+
+/**
+ * Finds the last occurrence of `needle` in the final `tailBytes` of the source. The last KiB is
+ * searched first (an occurrence there is the last one), so a signed output, whose tail is its
+ * newest revision, is not read across into the original for it.
+ */
 export async function findInTail(source: ByteSource, needle: string, tailBytes: number): Promise<number> {
-  const start = Math.max(0, source.size - tailBytes);
-  const tail = asBuffer(await source.read(start, source.size - start));
-  const index = tail.lastIndexOf(Buffer.from(needle, "latin1"));
-  return index < 0 ? -1 : start + index;
+  const pattern = Buffer.from(needle, "latin1");
+  const lastIn = async (bytes: number) => {
+    const start = Math.max(0, source.size - bytes);
+    const index = asBuffer(await source.read(start, source.size - start)).lastIndexOf(pattern);
+    return index < 0 ? -1 : start + index;
+  };
+  if (tailBytes > NEAR_TAIL) {
+    const near = await lastIn(NEAR_TAIL);
+    if (near >= 0) return near;
+  }
+  return lastIn(tailBytes);
 }
 
 /**

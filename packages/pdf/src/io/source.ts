@@ -17,6 +17,13 @@ export interface ByteSource {
    * leave 300 garbage buffers for the GC to catch up with.
    */
   readInto?(target: Uint8Array, offset: number): Promise<number>;
+  /**
+   * Optional: the bytes from `offset` as a view of memory the source already holds, without a
+   * copy or an await: up to `maxLength` of them, fewer where that memory ends (at least one), or
+   * undefined when they are not in memory. Chunked readers (hashing, copying out) take these in
+   * place of reads. A view is never written to, and stays valid as long as the source.
+   */
+  viewAt?(offset: number, maxLength: number): Uint8Array | undefined;
   close?(): Promise<void>;
 }
 
@@ -27,6 +34,11 @@ export class BufferSource implements ByteSource {
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     return this.bytes.subarray(offset, Math.min(offset + length, this.size));
+  }
+
+  viewAt(offset: number, maxLength: number): Uint8Array | undefined {
+    if (offset < 0 || offset >= this.size || maxLength <= 0) return undefined;
+    return this.bytes.subarray(offset, Math.min(offset + maxLength, this.size));
   }
 }
 
@@ -70,7 +82,8 @@ export class FileSource implements ByteSource {
 export class ConcatSource implements ByteSource {
   readonly size: number;
   constructor(
-    private readonly base: ByteSource,
+    /** The first `base.size` bytes: a reader of this source reads them from `base`, unchanged. */
+    readonly base: ByteSource,
     private readonly appended: Uint8Array,
   ) {
     this.size = base.size + appended.length;
@@ -90,10 +103,28 @@ export class ConcatSource implements ByteSource {
     const baseSize = this.base.size;
     const end = Math.min(offset + target.length, this.size);
     if (offset >= end) return 0;
-    if (end <= baseSize && this.base.readInto) return this.base.readInto(target, offset);
-    const bytes = await this.read(offset, end - offset);
-    target.set(bytes);
-    return bytes.length;
+    // The base's part straight into the target, then the appended part: no joined copy in between.
+    let filled = 0;
+    if (offset < baseSize) {
+      const head = target.subarray(0, Math.min(end, baseSize) - offset);
+      if (this.base.readInto) filled = await this.base.readInto(head, offset);
+      else {
+        const bytes = await this.base.read(offset, head.length);
+        head.set(bytes);
+        filled = bytes.length;
+      }
+      if (filled < head.length || end <= baseSize) return filled;
+    }
+    const from = Math.max(offset, baseSize) - baseSize;
+    target.set(this.appended.subarray(from, end - baseSize), filled);
+    return filled + (end - baseSize - from);
+  }
+
+  viewAt(offset: number, maxLength: number): Uint8Array | undefined {
+    if (offset < 0 || offset >= this.size || maxLength <= 0) return undefined;
+    const baseSize = this.base.size;
+    if (offset < baseSize) return this.base.viewAt?.(offset, Math.min(maxLength, baseSize - offset));
+    return this.appended.subarray(offset - baseSize, Math.min(offset + maxLength, this.size) - baseSize);
   }
 
   async close(): Promise<void> {
@@ -104,9 +135,10 @@ export class ConcatSource implements ByteSource {
 const COPY_CHUNK = 1024 * 1024;
 
 /**
- * Streams the bytes of `source` from `start` to `end` in bounded chunks. With `reuseBuffer`
- * every chunk is a view of one buffer that the next iteration overwrites: only for consumers
- * that are done with a chunk before asking for the next (hashing), never for queued writes.
+ * Streams the bytes of `source` from `start` to `end` in bounded chunks. Bytes the source holds
+ * in memory come as views of it (`viewAt`), neither copied nor awaited. With `reuseBuffer` the
+ * others are read into one buffer that the next iteration overwrites: only for consumers that are
+ * done with a chunk before asking for the next (hashing), never for queued writes.
  */
 export async function* readChunks(
   source: ByteSource,
@@ -115,14 +147,19 @@ export async function* readChunks(
   options: { chunkSize?: number; reuseBuffer?: boolean } = {},
 ): AsyncGenerator<Uint8Array> {
   const chunkSize = options.chunkSize ?? COPY_CHUNK;
-  const shared = options.reuseBuffer && source.readInto ? Buffer.allocUnsafe(chunkSize) : undefined;
-  for (let offset = start; offset < end; offset += chunkSize) {
+  let shared: Buffer | undefined;
+  for (let offset = start; offset < end; ) {
     const length = Math.min(chunkSize, end - offset);
-    const chunk = shared
-      ? shared.subarray(0, await source.readInto!(shared.subarray(0, length), offset))
-      : await source.read(offset, length);
+    let chunk = source.viewAt?.(offset, length);
+    if (!chunk && options.reuseBuffer && source.readInto) {
+      // Allocated on first need, no bigger than the range: a 31 KB document needs no 1 MiB buffer.
+      shared ??= Buffer.allocUnsafe(Math.min(chunkSize, end - start));
+      chunk = shared.subarray(0, await source.readInto(shared.subarray(0, length), offset));
+    }
+    chunk ??= await source.read(offset, length);
     if (chunk.length === 0) return;
     yield chunk;
+    offset += chunk.length;
   }
 }
 

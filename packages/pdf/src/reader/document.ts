@@ -1,9 +1,10 @@
 import { EsignError } from "@esign/errors";
 import { DocumentEncryption } from "../crypt/encryption";
 import { asBuffer } from "../io/io";
-import type { ByteSource } from "../io/source";
+import { type ByteSource, ConcatSource } from "../io/source";
 import { asDict, asInteger, isName, PdfDict, type PdfObject, PdfRef, PdfStream } from "../syntax/objects";
-import { corrupt, limitExceeded, type PdfLimits, resolveLimits } from "./limits";
+import { isWhitespace } from "../syntax/parser";
+import { corrupt, limitExceeded, PDF_LIMIT_KEYS, type PdfLimits, resolveLimits } from "./limits";
 import { decodeObjectStream, type ObjectStream, objectStreamMember } from "./objstm";
 import { recoverXref } from "./recovery";
 import {
@@ -12,6 +13,7 @@ import {
   parseIndirectAt,
   readStreamData,
   readXref,
+  type XrefInfo,
   type XrefKind,
   type XrefTable,
 } from "./xref";
@@ -38,6 +40,13 @@ export interface OpenOptions {
    */
   password?: string;
   limits?: Partial<PdfLimits>;
+  /**
+   * A document opened earlier whose source this one extends (a `ConcatSource` over it, such as a
+   * signed output over its input): its xref is taken over instead of parsing those revisions
+   * again, and the result is what reading the whole source would give. Ignored where that cannot
+   * be shown (another source, other limits, a recovered xref).
+   */
+  extends?: PdfDocument;
 }
 
 const INHERITABLE = ["MediaBox", "CropBox", "Rotate", "Resources"] as const;
@@ -56,6 +65,8 @@ export class PdfDocument {
   private security: DocumentEncryption | undefined;
   /** Where each stream this document loaded lives: the key that decrypts its data depends on it. */
   private readonly streamRefs = new WeakMap<PdfStream, PdfRef>();
+  /** The xref as read from the file, for a document that extends this one; gone after recovery. */
+  private xrefAsRead: XrefInfo | undefined;
 
   private constructor(
     readonly source: ByteSource,
@@ -83,7 +94,11 @@ export class PdfDocument {
     const endsWithNewline = last === 0x0a || last === 0x0d;
     let document: PdfDocument;
     try {
-      const xref = await readXref(source, resolved);
+      const xref = await readXref(
+        source,
+        resolved,
+        await PdfDocument.olderXref(source, resolved, options.extends),
+      );
       document = new PdfDocument(
         source,
         resolved,
@@ -94,6 +109,7 @@ export class PdfDocument {
         false,
         endsWithNewline,
       );
+      document.xrefAsRead = xref;
       await document.unlock(options.password);
       await document.catalog(); // a broken xref usually shows here; recover instead of failing later
     } catch (error) {
@@ -119,6 +135,27 @@ export class PdfDocument {
       throw limitExceeded(`trailer /Size ${document.nextObjectNumber} exceeds ${resolved.maxObjects}`);
     }
     return document;
+  }
+
+  /**
+   * The xref of `base` when `source` provably starts with base's bytes and reading on from them
+   * gives what base's reader found: `source` is a chain of `ConcatSource`s over base's very source,
+   * the limits are the same, base's xref was read (not recovered), and base's last byte is followed
+   * by whitespace (its own EOL, or the EOL a new revision starts with), so no token read at its end
+   * runs on into the bytes after it.
+   */
+  private static async olderXref(
+    source: ByteSource,
+    limits: PdfLimits,
+    base: PdfDocument | undefined,
+  ): Promise<XrefInfo | undefined> {
+    const older = base?.xrefAsRead;
+    if (!base || !older || !startsWithSource(source, base.source)) return undefined;
+    if (!PDF_LIMIT_KEYS.every((key) => limits[key] === base.limits[key])) return undefined;
+    if (!base.endsWithNewline && source.size > base.source.size) {
+      if (!isWhitespace((await source.read(base.source.size, 1))[0]!)) return undefined;
+    }
+    return older;
   }
 
   /**
@@ -261,6 +298,7 @@ export class PdfDocument {
     const recovered = await recoverXref(this.source, this.limits, decrypt);
     this.table = recovered.table;
     this.isRecovered = true;
+    this.xrefAsRead = undefined;
     this.cache.clear();
     this.objectStreams.clear();
   }
@@ -440,6 +478,14 @@ export class PdfDocument {
     if (!dict) return undefined;
     return { dict, ref: value instanceof PdfRef ? value : undefined };
   }
+}
+
+function startsWithSource(source: ByteSource, prefix: ByteSource): boolean {
+  for (let current: ByteSource | undefined = source; current; ) {
+    if (current === prefix) return true;
+    current = current instanceof ConcatSource ? current.base : undefined;
+  }
+  return false;
 }
 
 /** A leaf of the page tree: typed /Page, or (in sloppy files) a node without /Kids. */

@@ -39,6 +39,8 @@ export const DEFAULT_LIMITS: PdfLimits = {
   maxRecoveredObjects: 2_000_000,
 };
 
+export const PDF_LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof PdfLimits)[];
+
 export function resolveLimits(limits: Partial<PdfLimits> | undefined): PdfLimits {
   return { ...DEFAULT_LIMITS, ...limits };
 }

@@ -35,15 +35,18 @@ export class XrefTable {
     if (needed > this.maxObjects) throw limitExceeded(`more than ${this.maxObjects} objects`);
     if (needed <= this.kinds.length) return;
     const capacity = Math.min(this.maxObjects, Math.max(needed, this.kinds.length * 2, 64));
+    ({ kinds: this.kinds, first: this.first, second: this.second } = this.copiedEntries(capacity));
+  }
+
+  /** The entry arrays copied into arrays of `capacity` (at least their length). */
+  private copiedEntries(capacity: number) {
     const kinds = new Uint8Array(capacity);
     kinds.set(this.kinds);
     const first = new Float64Array(capacity);
     first.set(this.first);
     const second = new Uint32Array(capacity);
     second.set(this.second);
-    this.kinds = kinds;
-    this.first = first;
-    this.second = second;
+    return { kinds, first, second };
   }
 
   /**
@@ -77,6 +80,34 @@ export class XrefTable {
    */
   *freedObjects(): Generator<number> {
     for (const num of this.freedInSection.keys()) if (num !== 0) yield num;
+  }
+
+  /**
+   * Adds the sections older than every section read so far, given as `older`: the table another
+   * reader built from exactly those sections (same limits). The result is entry for entry, and
+   * freed object for freed object in the same order, what reading those sections on would give:
+   * an entry read so far stands, except that a free one gives way to an older definition.
+   */
+  appendOlder(older: XrefTable): void {
+    const { kinds, first, second } = older.copiedEntries(Math.max(this.kinds.length, older.kinds.length));
+    for (let num = 0; num < this.size; num++) {
+      const kind = this.kinds[num]!;
+      if (kind === ENTRY_UNKNOWN) continue;
+      if (kind === ENTRY_FREE && (kinds[num] === ENTRY_IN_FILE || kinds[num] === ENTRY_COMPRESSED)) continue;
+      kinds[num] = kind;
+      first[num] = this.first[num]!;
+      second[num] = this.second[num]!;
+    }
+    // The older sections could only mark free what the newer ones left unknown, and only after them.
+    for (const [num, section] of older.freedInSection) {
+      if (num >= this.size || this.kinds[num] === ENTRY_UNKNOWN)
+        this.freedInSection.set(num, section + this.section);
+    }
+    this.kinds = kinds;
+    this.first = first;
+    this.second = second;
+    this.size = Math.max(this.size, older.size);
+    this.section += older.section;
   }
 
   /** Overwrites an entry (recovery: a later definition in the file wins). */
@@ -121,10 +152,17 @@ export interface XrefInfo {
   startxref: number;
   /** Kind of the newest section, which the next revision repeats. */
   kind: XrefKind;
+  /** How many sections the chain has. */
+  sections: number;
 }
 
-/** Locates the final `startxref` and reads the chain of xref sections it starts. */
-export async function readXref(source: ByteSource, limits: PdfLimits): Promise<XrefInfo> {
+/**
+ * Locates the final `startxref` and reads the chain of xref sections it starts. `older` is the
+ * xref another reader read, with the same limits, from the first bytes of this source: where the
+ * chain reaches its `startxref`, the rest of the chain is those very bytes, so it is taken from
+ * there instead of being parsed again.
+ */
+export async function readXref(source: ByteSource, limits: PdfLimits, older?: XrefInfo): Promise<XrefInfo> {
   const keyword = await findInTail(source, "startxref", 64 * 1024);
   if (keyword < 0) throw corrupt("no startxref in the last 64 KiB");
   const startxref = await parseAt(source, keyword, 256, 4, (parser) => {
@@ -139,6 +177,16 @@ export async function readXref(source: ByteSource, limits: PdfLimits): Promise<X
   let kind: XrefKind | undefined;
   let offset: number | undefined = startxref;
   while (offset !== undefined) {
+    if (older && offset === older.startxref) {
+      // Offsets of those sections all lie before this reader's: the chain cannot loop back into them.
+      if (visited.size + older.sections > limits.maxXrefSections)
+        throw limitExceeded(`more than ${limits.maxXrefSections} xref sections`);
+      table.appendOlder(older.table);
+      if (trailer) inheritTrailerKeys(trailer, older.trailer);
+      else trailer = older.trailer.clone();
+      kind ??= older.kind;
+      return { table, trailer, startxref, kind, sections: visited.size + older.sections };
+    }
     if (visited.has(offset)) throw corrupt(`the /Prev chain loops back to offset ${offset}`);
     if (visited.size >= limits.maxXrefSections)
       throw limitExceeded(`more than ${limits.maxXrefSections} xref sections`);
@@ -150,7 +198,7 @@ export async function readXref(source: ByteSource, limits: PdfLimits): Promise<X
     kind ??= section.kind;
     offset = asInteger(section.trailer.get("Prev"));
   }
-  return { table, trailer: trailer!, startxref, kind: kind! };
+  return { table, trailer: trailer!, startxref, kind: kind!, sections: visited.size };
 }
 
 /** Keys an older trailer carries and a newer one omitted (seen in linearized files). */

@@ -1,3 +1,4 @@
+import { asBuffer } from "../io/io";
 import { corrupt, limitExceeded } from "../reader/limits";
 import { PdfDict, PdfName, type PdfObject, PdfRef, PdfString } from "./objects";
 
@@ -7,11 +8,16 @@ import { PdfDict, PdfName, type PdfObject, PdfRef, PdfString } from "./objects";
  */
 export class NeedMoreData extends Error {
   constructor() {
+    // Thrown and caught inside `parseAt` whenever a first window is too small (every signature
+    // dictionary, whose /Contents outgrows it): a stack trace nobody reads is its main cost.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super("object continues past the read window");
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
-function isWhitespace(byte: number): boolean {
+export function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09 || byte === 0x0c || byte === 0x00;
 }
 
@@ -285,6 +291,25 @@ export class Parser {
   }
 
   private parseHexString(): PdfString {
+    // Common case, and a large one (a signature's /Contents is tens of KB): only hex digits, an
+    // even number of them, decoded natively. Anything else takes the byte-by-byte path below.
+    const digitsStart = this.pos + 1;
+    const close = asBuffer(this.buf).indexOf(0x3e, digitsStart);
+    if (close >= 0) {
+      const decoded = decodePlainHex(this.buf, digitsStart, close);
+      if (decoded) {
+        this.pos = close + 1;
+        return new PdfString(decoded, true);
+      }
+    } else if (onlyHexDigits(this.buf, digitsStart, this.buf.length)) {
+      // The string runs past the window: what the byte-by-byte path would find at its end.
+      this.pos = this.buf.length;
+      this.endOfData();
+    }
+    return this.parseHexStringByteByByte();
+  }
+
+  private parseHexStringByteByByte(): PdfString {
     this.pos++; // '<'
     const out: number[] = [];
     let high = -1;
@@ -338,6 +363,22 @@ export class Parser {
       dict.set(key, this.parseObject(depth + 1));
     }
   }
+}
+
+/** `bytes[start, end)` decoded when it is an even number of hex digits and nothing else. */
+function decodePlainHex(bytes: Uint8Array, start: number, end: number): Uint8Array | undefined {
+  if ((end - start) % 2 !== 0) return undefined;
+  // Buffer's hex decoding stops at the first pair that is not two hex digits: a full-length
+  // result means every byte was a hex digit.
+  const decoded = Buffer.from(latin1(bytes, start, end), "hex");
+  if (decoded.length * 2 !== end - start) return undefined;
+  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.length);
+}
+
+function onlyHexDigits(bytes: Uint8Array, start: number, end: number): boolean {
+  const odd = (end - start) % 2 !== 0;
+  if (odd && hexValue(bytes[end - 1]!) < 0) return false;
+  return decodePlainHex(bytes, start, odd ? end - 1 : end) !== undefined;
 }
 
 /** Decodes bytes as Latin-1 through a view of the same memory (no copy). */
