@@ -159,10 +159,13 @@ export async function prepareWithInput(
   }
   const prepared = await prepareSignature(doc, { ...field, signingTime, contentsSize });
   const digest = await prepared.digest(digestAlgorithm);
+  const revisionBytes = prepared.revision;
   const result: Prepared = {
     version: 1,
     input: { size: source.size, ...(source.etag !== undefined && { etag: source.etag }) },
-    revision: Buffer.from(prepared.revision).toString("base64"),
+    revision: Buffer.from(revisionBytes.buffer, revisionBytes.byteOffset, revisionBytes.length).toString(
+      "base64",
+    ),
     byteRange: prepared.byteRange,
     contentsCapacity: prepared.contentsCapacity,
     fieldName: prepared.fieldName,

@@ -24,6 +24,20 @@ export async function parseAt<T>(
   firstWindow = FIRST_WINDOW,
 ): Promise<T> {
   if (offset < 0 || offset >= source.size) throw corrupt(`offset ${offset} is outside the file`);
+  // Bytes already in memory (a revision just written, a document held as a Buffer) cost nothing
+  // to look at: all of them up to the cap at once, where a read window would be outgrown (a
+  // signature dictionary's /Contents is tens of KB) and the object parsed again.
+  const view = source.viewAt?.(offset, maxBytes);
+  if (view) {
+    try {
+      return parse(new Parser(view, maxDepth, offset + view.length >= source.size), offset);
+    } catch (error) {
+      if (!(error instanceof NeedMoreData)) throw error;
+      if (view.length >= maxBytes)
+        throw limitExceeded(`an object at offset ${offset} is larger than ${maxBytes} bytes`);
+      // The object runs on past that memory (into another part of the source): read windows.
+    }
+  }
   let window = Math.min(firstWindow, maxBytes);
   for (;;) {
     const buf = await source.read(offset, window);

@@ -212,8 +212,16 @@ export class Parser {
 
   private parseName(): PdfName {
     this.pos++; // '/'
-    const bytes: number[] = [];
     const buf = this.buf;
+    // Names without a # escape (nearly all) are their bytes as they stand.
+    const start = this.pos;
+    let end = start;
+    while (end < buf.length && isRegular(buf[end]!) && buf[end] !== 0x23) end++;
+    if (end < buf.length && buf[end] !== 0x23) {
+      this.pos = end;
+      return PdfName.of(latin1(buf, start, end));
+    }
+    const bytes: number[] = [];
     while (this.pos < buf.length && isRegular(buf[this.pos]!)) {
       const byte = buf[this.pos]!;
       if (byte === 0x23 && this.pos + 2 < buf.length) {

@@ -1,4 +1,5 @@
 import { EsignError } from "@esign/errors";
+import { asBuffer } from "../io/io";
 import { PdfDict, PdfName, type PdfObject, PdfRaw, PdfRef, PdfStream, PdfString } from "./objects";
 
 /**
@@ -17,13 +18,13 @@ export function toSyntax(value: PdfObject): string {
   if (value instanceof PdfString)
     return value.hex ? formatHexString(value.bytes) : formatLiteralString(value.bytes);
   if (value instanceof PdfRef) return `${value.num} ${value.gen} R`;
-  if (value instanceof PdfRaw) return Buffer.from(value.bytes).toString("latin1");
+  if (value instanceof PdfRaw) return asBuffer(value.bytes).toString("latin1");
   if (Array.isArray(value)) return `[${value.map(toSyntax).join(" ")}]`;
   if (value instanceof PdfDict) return formatDict(value);
   if (value instanceof PdfStream) {
     if (!value.data) throw new EsignError("E_INTERNAL", "cannot rewrite a stream read from the source");
     const dict = value.dict.clone().set("Length", value.data.length);
-    return `${formatDict(dict)}\nstream\n${Buffer.from(value.data).toString("latin1")}\nendstream`;
+    return `${formatDict(dict)}\nstream\n${asBuffer(value.data).toString("latin1")}\nendstream`;
   }
   throw new EsignError("E_INTERNAL", "unknown PDF object type");
 }
@@ -58,7 +59,7 @@ export function formatName(name: string): string {
 }
 
 function formatHexString(bytes: Uint8Array): string {
-  return `<${Buffer.from(bytes).toString("hex")}>`;
+  return `<${asBuffer(bytes).toString("hex")}>`;
 }
 
 function formatLiteralString(bytes: Uint8Array): string {

@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream";
 import { EsignError } from "@esign/errors";
 import { hashByteRange } from "../io/digest";
+import { asBuffer } from "../io/io";
 import { type ByteSource, ConcatSource, writeWithRevision } from "../io/source";
 import type { PdfDocument } from "../reader/document";
 import {
@@ -161,9 +162,9 @@ export function embedSignatureContents(
       `the CMS is ${cms.length} bytes but only ${capacity} were reserved; the signer's size estimate is too low, raise contentsSize`,
     );
   }
-  const signed = Uint8Array.from(revision);
-  signed.set(Buffer.from(Buffer.from(cms).toString("hex"), "latin1"), placeholderAt + 1);
-  return signed;
+  const signed = Buffer.from(revision);
+  signed.write(asBuffer(cms).toString("hex"), placeholderAt + 1, "latin1");
+  return new Uint8Array(signed.buffer, signed.byteOffset, signed.length);
 }
 
 /**
