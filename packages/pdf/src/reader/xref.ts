@@ -6,6 +6,8 @@ import type { IndirectObject, Parser } from "../syntax/parser";
 import { corrupt, limitExceeded, type PdfLimits } from "./limits";
 
 const ENTRY_UNKNOWN = 0;
+/** An entry's bytes: offset or stream number (float64), generation or index (uint32), kind (uint8). */
+const BYTES_PER_ENTRY = 8 + 4 + 1;
 export const ENTRY_FREE = 1;
 export const ENTRY_IN_FILE = 2;
 export const ENTRY_COMPRESSED = 3;
@@ -31,22 +33,23 @@ export class XrefTable {
 
   constructor(private readonly maxObjects: number) {}
 
-  private grow(needed: number): void {
+  /** Room for object numbers below `needed`, grown by doubling (not past the limit). */
+  reserve(needed: number): void {
     if (needed > this.maxObjects) throw limitExceeded(`more than ${this.maxObjects} objects`);
     if (needed <= this.kinds.length) return;
     const capacity = Math.min(this.maxObjects, Math.max(needed, this.kinds.length * 2, 64));
-    ({ kinds: this.kinds, first: this.first, second: this.second } = this.copiedEntries(capacity));
-  }
-
-  /** The entry arrays copied into arrays of `capacity` (at least their length). */
-  private copiedEntries(capacity: number) {
-    const kinds = new Uint8Array(capacity);
-    kinds.set(this.kinds);
-    const first = new Float64Array(capacity);
+    // One allocation for the three arrays: each typed array of its own is a backing store to
+    // allocate and for the GC to track, and a document is read twice per signature.
+    const memory = new ArrayBuffer(capacity * BYTES_PER_ENTRY);
+    const first = new Float64Array(memory, 0, capacity);
     first.set(this.first);
-    const second = new Uint32Array(capacity);
+    const second = new Uint32Array(memory, capacity * 8, capacity);
     second.set(this.second);
-    return { kinds, first, second };
+    const kinds = new Uint8Array(memory, capacity * 12, capacity);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    this.first = first;
+    this.second = second;
   }
 
   /**
@@ -56,7 +59,7 @@ export class XrefTable {
    * deleted object to its older definition is harmless because nothing refers to it.
    */
   setIfUnknown(num: number, kind: number, first: number, second: number): void {
-    this.grow(num + 1);
+    this.reserve(num + 1);
     this.size = Math.max(this.size, num + 1);
     const current = this.kinds[num];
     if (current !== ENTRY_UNKNOWN && current !== ENTRY_FREE) return;
@@ -89,30 +92,28 @@ export class XrefTable {
    * an entry read so far stands, except that a free one gives way to an older definition.
    */
   appendOlder(older: XrefTable): void {
-    const { kinds, first, second } = older.copiedEntries(Math.max(this.kinds.length, older.kinds.length));
-    for (let num = 0; num < this.size; num++) {
-      const kind = this.kinds[num]!;
-      if (kind === ENTRY_UNKNOWN) continue;
-      if (kind === ENTRY_FREE && (kinds[num] === ENTRY_IN_FILE || kinds[num] === ENTRY_COMPRESSED)) continue;
-      kinds[num] = kind;
-      first[num] = this.first[num]!;
-      second[num] = this.second[num]!;
-    }
     // The older sections could only mark free what the newer ones left unknown, and only after them.
     for (const [num, section] of older.freedInSection) {
       if (num >= this.size || this.kinds[num] === ENTRY_UNKNOWN)
         this.freedInSection.set(num, section + this.section);
     }
-    this.kinds = kinds;
-    this.first = first;
-    this.second = second;
+    this.reserve(older.size);
+    for (let num = 0; num < older.size; num++) {
+      const olderKind = older.kinds[num]!;
+      if (olderKind === ENTRY_UNKNOWN) continue;
+      const kind = this.kinds[num];
+      if (kind !== ENTRY_UNKNOWN && (kind !== ENTRY_FREE || olderKind === ENTRY_FREE)) continue;
+      this.kinds[num] = olderKind;
+      this.first[num] = older.first[num]!;
+      this.second[num] = older.second[num]!;
+    }
     this.size = Math.max(this.size, older.size);
     this.section += older.section;
   }
 
   /** Overwrites an entry (recovery: a later definition in the file wins). */
   set(num: number, kind: number, first: number, second: number): void {
-    this.grow(num + 1);
+    this.reserve(num + 1);
     this.size = Math.max(this.size, num + 1);
     this.kinds[num] = kind;
     this.first[num] = first;
@@ -259,6 +260,10 @@ async function readClassicSection(
       TABLE_WINDOW,
     );
     position += consumed;
+    // Room for the whole window's entries at once, not by doubling from 64.
+    let highest = -1;
+    for (const [num] of pending) highest = Math.max(highest, num);
+    table.reserve(highest + 1);
     for (const [num, kind, first, second] of pending) table.setIfUnknown(num, kind, first, second);
     pending.length = 0;
     if (done) break;
