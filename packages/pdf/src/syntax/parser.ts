@@ -40,6 +40,9 @@ function isRegular(byte: number): boolean {
   return !isWhitespace(byte) && !isDelimiter(byte);
 }
 
+/** Digits of an integer that summing digit by digit in a double still gets exactly (2^53 has 16). */
+const MAX_EXACT_DIGITS = 15;
+
 function isDigit(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
 }
@@ -179,6 +182,12 @@ export class Parser {
 
   private parseKeywordOrNumber(): PdfObject {
     const start = this.pos;
+    // Unsigned integers, most of the numbers in a file, read in place (no token string, no
+    // regular expressions); up to 15 digits, which a double holds exactly however it is summed.
+    const integer = this.tryUnsigned();
+    if (integer !== undefined && this.pos - start <= MAX_EXACT_DIGITS)
+      return this.integerOrReference(integer);
+    this.pos = start;
     const token = this.readToken();
     if (token === "") throw corrupt(`unexpected byte 0x${this.buf[start]!.toString(16)} at ${start}`);
     if (token === "true") return true;
@@ -190,23 +199,22 @@ export class Parser {
       throw corrupt(`unexpected token '${token.slice(0, 20)}'`);
     }
     const value = Number(token);
-    if (/^\d+$/.test(token)) {
-      // An unsigned integer may start a reference `N G R`.
-      const afterFirst = this.pos;
-      const gen = this.tryUnsigned();
-      if (gen !== undefined) {
-        this.skipWhitespace();
-        if (
-          this.peek() === 0x52 &&
-          (this.pos + 1 >= this.buf.length || !isRegular(this.buf[this.pos + 1]!))
-        ) {
-          if (this.pos + 1 >= this.buf.length && !this.complete) throw new NeedMoreData();
-          this.pos++;
-          return new PdfRef(value, gen);
-        }
+    return /^\d+$/.test(token) ? this.integerOrReference(value) : value;
+  }
+
+  /** An unsigned integer just read, or the reference `N G R` it starts. */
+  private integerOrReference(value: number): PdfObject {
+    const afterFirst = this.pos;
+    const gen = this.tryUnsigned();
+    if (gen !== undefined) {
+      this.skipWhitespace();
+      if (this.peek() === 0x52 && (this.pos + 1 >= this.buf.length || !isRegular(this.buf[this.pos + 1]!))) {
+        if (this.pos + 1 >= this.buf.length && !this.complete) throw new NeedMoreData();
+        this.pos++;
+        return new PdfRef(value, gen);
       }
-      this.pos = afterFirst;
     }
+    this.pos = afterFirst;
     return value;
   }
 
