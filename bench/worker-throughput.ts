@@ -8,7 +8,7 @@
  * commit before a change, for an A/B run under the same load).
  *
  *   pnpm build && pnpm exec tsx bench/worker-throughput.ts [--jobs 300] [--workers 1,2]
- *        [--pages 1,50] [--signers local,csc] [--concurrency 16] [--cpu-prof DIR] [--write]
+ *        [--pages 1,50] [--signers local,csc] [--concurrency 16] [--warmup 20] [--cpu-prof DIR] [--write]
  *
  * `--cpu-prof DIR` starts the workers with `node --cpu-prof --cpu-prof-dir DIR` (one .cpuprofile
  * per worker process, written when it drains). `--worker-env NAME=value,...` adds to the workers'
@@ -39,6 +39,12 @@ const { values } = parseArgs({
     stores: { type: "string", default: "s3" },
     concurrency: { type: "string", default: "16" },
     "csc-concurrency": { type: "string", default: "64" },
+    /**
+     * Documents per worker process run before the timed window and left out of its rate (the
+     * first ones compile the code paths: a short run is dominated by them). Their own figures are
+     * printed beside the timed ones, and so are those of the whole run.
+     */
+    warmup: { type: "string", default: "20" },
     "cpu-prof": { type: "string" },
     /** Extra environment for the workers, `NAME=value,...` (e.g. `UV_THREADPOOL_SIZE=8`, or an A/B `LD_PRELOAD`). */
     "worker-env": { type: "string", default: "" },
@@ -48,6 +54,7 @@ const { values } = parseArgs({
   },
 });
 const JOBS = Number(values.jobs);
+const WARMUP_PER_WORKER = Number(values.warmup);
 const STORE_NAMES: Record<string, string> = { s3: "default", local: "local" };
 const list = (text: string) => text.split(",").map((item) => item.trim());
 const EXTRA_WORKER_ENV = Object.fromEntries(
@@ -100,12 +107,26 @@ interface Scenario {
   pages: number;
 }
 
+/** Documents, seconds and worker CPU of one part of a run. */
+interface Phase {
+  documents: number;
+  seconds: number;
+  workerCpuMs: number;
+}
+
 interface Measured {
+  /** The warm-up before the timed window, left out of everything else here. */
+  warmUp: Phase;
   rate: number;
   /** CPU time of the worker processes per document, ms (user + system, from /proc). */
   workerCpuMs: number;
   /** The part of `workerCpuMs` spent in the kernel. */
   workerSystemMs: number;
+  /**
+   * read- and write-family system calls of the worker processes per document (/proc/PID/io: files,
+   * sockets, event-loop wake-ups): unlike CPU time, a count the neighbours' load does not move.
+   */
+  workerSyscalls: { reads: number; writes: number };
   /** CPU time of this process (s3rver, the simulator, the client) per document, ms. */
   benchCpuMs: number;
   inputBytes: number;
@@ -132,7 +153,7 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
     const input = await inputWithPages(pages, cluster.scratch);
     await cluster.stores.get(STORE).write("inbox/input.pdf", [await readFile(input)]);
     const workers = await Promise.all(Array.from({ length: workerCount }, () => cluster.startWorker()));
-    // A short warm-up per process, outside the timing: the first documents compile the code paths.
+    // A warm-up per process (`--warmup`), outside the timing: the first documents compile the code paths.
     const submit = (count: number, tag: string) =>
       cluster.client.submitBulk(
         Array.from({ length: count }, (_, index) => ({
@@ -147,13 +168,17 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
         await sleep(20);
       }
     };
-    const warmUp = 20 * workerCount;
+    const warmUp = WARMUP_PER_WORKER * workerCount;
+    const workerPids = workers.map((worker) => worker.child.pid!);
+    const warmUpCpuBefore = await sumCpuSplitMs(workerPids);
+    const warmUpStarted = performance.now();
     await submit(warmUp, "warm");
     await waitFor(warmUp);
+    const warmUpSeconds = (performance.now() - warmUpStarted) / 1000;
     const callsBefore = cluster.sim.usage().signCalls;
     const loadStart = loadavg()[0]!;
-    const workerPids = workers.map((worker) => worker.child.pid!);
     const workerCpuBefore = await sumCpuSplitMs(workerPids);
+    const syscallsBefore = await sumSyscalls(workerPids);
     const benchCpuBefore = process.cpuUsage();
     const redisBefore = await redisStats(cluster.redis);
     const machineBefore = await machineTicks();
@@ -165,6 +190,7 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
     const machineAfter = await machineTicks();
     const redisAfter = await redisStats(cluster.redis);
     const workerCpuAfter = await sumCpuSplitMs(workerPids);
+    const syscallsAfter = await sumSyscalls(workerPids);
     const workerSystemMs = workerCpuAfter.system - workerCpuBefore.system;
     const workerCpuMs = workerCpuAfter.user + workerSystemMs - workerCpuBefore.user;
     const benchCpu = process.cpuUsage(benchCpuBefore);
@@ -173,9 +199,19 @@ async function measure({ store, backend, workers: workerCount, pages }: Scenario
     await Promise.all(workers.map((worker) => worker.exited));
     const { size } = await cluster.stores.get(STORE).stat("inbox/input.pdf");
     return {
+      warmUp: {
+        documents: warmUp,
+        seconds: warmUpSeconds,
+        workerCpuMs:
+          workerCpuBefore.user + workerCpuBefore.system - warmUpCpuBefore.user - warmUpCpuBefore.system,
+      },
       rate: JOBS / seconds,
       workerCpuMs: workerCpuMs / JOBS,
       workerSystemMs: workerSystemMs / JOBS,
+      workerSyscalls: {
+        reads: (syscallsAfter.reads - syscallsBefore.reads) / JOBS,
+        writes: (syscallsAfter.writes - syscallsBefore.writes) / JOBS,
+      },
       benchCpuMs: (benchCpu.user + benchCpu.system) / 1000 / JOBS,
       inputBytes: size,
       signCalls: callsAfter - callsBefore,
@@ -201,6 +237,18 @@ async function sumCpuSplitMs(pids: number[]): Promise<{ user: number; system: nu
     system += Number(fields[12]) * 10;
   }
   return { user, system };
+}
+
+/** read- and write-family system calls made so far by processes (syscr, syscw of /proc/PID/io). */
+async function sumSyscalls(pids: number[]): Promise<{ reads: number; writes: number }> {
+  let reads = 0;
+  let writes = 0;
+  for (const pid of pids) {
+    const io = await readFile(`/proc/${pid}/io`, "utf8");
+    reads += Number(/^syscr: (\d+)/m.exec(io)?.[1] ?? 0);
+    writes += Number(/^syscw: (\d+)/m.exec(io)?.[1] ?? 0);
+  }
+  return { reads, writes };
 }
 
 interface RedisStats {
@@ -272,9 +320,14 @@ for (const scenario of scenarios) {
   const result = await measure(scenario);
   const row = `| ${scenario.store} | ${scenario.backend.label} | ${scenario.pages} (${Math.round(result.inputBytes / 1024)} KB) | ${scenario.workers} | ${scenario.backend.concurrency} | ${JOBS} | **${result.rate.toFixed(1)}** | ${result.workerCpuMs.toFixed(1)} + ${result.benchCpuMs.toFixed(1)} | ${scenario.backend.latencyMs > 0 ? (result.signCalls / JOBS).toFixed(3) : "–"} | ${result.loadStart.toFixed(1)} → ${result.loadEnd.toFixed(1)} |`;
   process.stdout.write(`${row}\n`);
-  const { redis } = result;
+  const { redis, warmUp } = result;
   process.stdout.write(
-    `  workers ${result.workerCpuMs.toFixed(1)} ms CPU (${result.workerSystemMs.toFixed(1)} in the kernel); redis-server ${redis.cpuMs.toFixed(2)} ms CPU, ${redis.commands.toFixed(1)} commands (${(redis.usec / 1000).toFixed(2)} ms executing: ${redis.top}) per document; whole machine ${result.machineBusyMs.toFixed(1)} ms CPU per document, of which other processes ${(result.machineBusyMs - result.workerCpuMs - result.benchCpuMs - redis.cpuMs).toFixed(1)}; cores ${(result.idleShare * 100).toFixed(0)} % idle\n`,
+    `  workers ${result.workerCpuMs.toFixed(2)} ms CPU (${result.workerSystemMs.toFixed(2)} in the kernel), ${result.workerSyscalls.reads.toFixed(1)} read and ${result.workerSyscalls.writes.toFixed(1)} write system calls; redis-server ${redis.cpuMs.toFixed(2)} ms CPU, ${redis.commands.toFixed(1)} commands (${(redis.usec / 1000).toFixed(2)} ms executing: ${redis.top}) per document; whole machine ${result.machineBusyMs.toFixed(1)} ms CPU per document, of which other processes ${(result.machineBusyMs - result.workerCpuMs - result.benchCpuMs - redis.cpuMs).toFixed(1)}; cores ${(result.idleShare * 100).toFixed(0)} % idle\n`,
+  );
+  const wholeSeconds = warmUp.seconds + JOBS / result.rate;
+  const wholeDocuments = warmUp.documents + JOBS;
+  process.stdout.write(
+    `  left out above: warm-up of ${warmUp.documents} documents (${WARMUP_PER_WORKER} per process), ${(warmUp.documents / warmUp.seconds).toFixed(1)} docs/s, workers ${(warmUp.workerCpuMs / warmUp.documents).toFixed(2)} ms CPU per document; whole run (warm-up + timed): ${(wholeDocuments / wholeSeconds).toFixed(1)} docs/s, workers ${((warmUp.workerCpuMs + result.workerCpuMs * JOBS) / wholeDocuments).toFixed(2)} ms CPU per document\n`,
   );
   rows.push(row);
 }
@@ -286,13 +339,13 @@ const section = [
   "processes (the built bundle, `node services/worker/dist/main.js`) → reads from the store",
   "(`s3`: ranged GETs from s3rver over HTTP; `local`: a local-directory store) → prepare, digest,",
   "sign, embed, verify → store write (S3 upload, or temp file + fsync + rename) → events stream, timed from the",
-  "submission to the last completion after a warm-up of 20 documents per process. Input:",
+  `submission to the last completion after a warm-up of ${WARMUP_PER_WORKER} documents per process (\`--warmup\`, left out of the rate). Input:`,
   "`chromium-invoice.pdf` (31 KB, 1 page) or its page repeated 50 times (pdf-lib), PAdES B-B,",
   "RSA-2048. The simulator and s3rver run in the benchmark process; the CSC rows add 100 ms to each",
   "sign call and batch hashes (`hashBatching: {maxHashes: 100, maxWaitMs: 200}`, adaptive).",
   "",
   "```sh",
-  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --stores ${values.stores} --concurrency ${values.concurrency} --csc-concurrency ${values["csc-concurrency"]} --write`,
+  `pnpm build && pnpm exec tsx bench/worker-throughput.ts --jobs ${JOBS} --warmup ${WARMUP_PER_WORKER} --workers ${values.workers} --pages ${values.pages} --signers ${values.signers} --stores ${values.stores} --concurrency ${values.concurrency} --csc-concurrency ${values["csc-concurrency"]} --write`,
   "```",
   "",
   `Measured ${new Date().toISOString().slice(0, 16)}Z at commit ${commit} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, Node ${process.version}; Redis, s3rver, the simulator, the benchmark and the workers share these cores with other engineers' work (1-minute load average at start → end of each row).`,

@@ -4,6 +4,7 @@ export * from "./batch-keys";
 export * from "./batch-schemas";
 export * from "./bounded-redis";
 export * from "./client";
+export * from "./coalescing-redis";
 export * from "./constants";
 export * from "./contract-jobs";
 export * from "./delivery-log";

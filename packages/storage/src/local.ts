@@ -54,27 +54,48 @@ export class LocalStore extends BaseStore {
   }
 
   protected async openValid(key: string): Promise<StoredObjectSource> {
-    // Stat on both sides of open: if the object was replaced in between, the etags differ, so
-    // the etag we report always describes the file the descriptor reads.
-    const before = await this.statValid(key);
+    const path = this.pathOf(key);
+    const handle = await this.fsCall(key, () => open(path, "r"));
+    let small: Uint8Array | undefined;
+    let etag: string;
+    try {
+      // The descriptor's own stat: the etag describes the very file it reads, whatever replaces
+      // the path meanwhile.
+      const stats = await this.fsCall(key, () => handle.stat({ bigint: true }));
+      if (!stats.isFile()) throw this.notFound(key);
+      etag = etagOf(stats);
+      // A job reads its document in ~18 small pieces (strace), each a promise and a pread: a
+      // small one is read once, here, from the descriptor whose stat made the etag.
+      if (stats.size <= BigInt(DEFAULT_BLOCK_SIZE)) {
+        const bytes = Buffer.allocUnsafe(Number(stats.size));
+        if ((await this.fsCall(key, () => readAll(handle, bytes))) !== bytes.length) {
+          throw new EsignError("E_STORAGE", `${this.name}:${key} changed while being opened`);
+        }
+        small = bytes;
+      }
+    } finally {
+      await handle.close();
+    }
+    const object = { store: this.name, key, etag };
+    if (small) return Object.assign(new BufferSource(small), object);
+    return Object.assign(await this.openLarge(key, etag), object);
+  }
+
+  /**
+   * A document larger than one block keeps a descriptor (FileSource) and is read piece by piece.
+   * Stat on both sides of its open: if the object was replaced since `etag` was taken, they differ.
+   */
+  private async openLarge(key: string, etag: string): Promise<FileSource> {
     const file = await this.fsCall(key, () => FileSource.open(this.pathOf(key)));
     const after = await this.statValid(key).catch(async (error) => {
       await file.close();
       throw error;
     });
-    if (after.etag !== before.etag) {
+    if (after.etag !== etag) {
       await file.close();
       throw new EsignError("E_STORAGE", `${this.name}:${key} was replaced while being opened`);
     }
-    const object = { store: this.name, key, etag: before.etag };
-    if (file.size > DEFAULT_BLOCK_SIZE) return Object.assign(file, object);
-    // A job reads its document in ~18 small pieces (strace), each a promise and a pread: a small
-    // one is read once, from the descriptor just checked, so what it reads is still the opened file.
-    const bytes = await this.fsCall(key, () => file.read(0, file.size)).finally(() => file.close());
-    if (bytes.length !== file.size) {
-      throw new EsignError("E_STORAGE", `${this.name}:${key} changed while being opened`);
-    }
-    return Object.assign(new BufferSource(bytes), object);
+    return file;
   }
 
   protected async readValid(key: string, maxBytes: number): Promise<Uint8Array> {
@@ -99,8 +120,13 @@ export class LocalStore extends BaseStore {
     const directory = dirname(target);
     const partial = join(directory, `.${randomBytes(8).toString("hex")}${RESERVED_KEY_SUFFIX}`);
     // Not fsCall: ENOTDIR here means a file sits where a directory is needed, not a missing object.
-    const handle = await mkdir(directory, { recursive: true, mode: FOLDER_MODE })
-      .then(() => open(partial, "wx", DOCUMENT_MODE))
+    // The folder usually exists already: it is created only when the open says it is missing.
+    const handle = await open(partial, "wx", DOCUMENT_MODE)
+      .catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+        await mkdir(directory, { recursive: true, mode: FOLDER_MODE });
+        return open(partial, "wx", DOCUMENT_MODE);
+      })
       .catch((error) => {
         throw storageError(`creating ${this.name}:${key}`, error);
       });
@@ -212,6 +238,17 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
     offset += bytesWritten;
   }
+}
+
+/** Fills `target` from the start of the file; fewer bytes only when the file ends first. */
+async function readAll(handle: FileHandle, target: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < target.length) {
+    const { bytesRead } = await handle.read(target, filled, target.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
 }
 
 async function syncDirectory(directory: string): Promise<void> {

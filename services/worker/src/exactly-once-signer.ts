@@ -71,21 +71,31 @@ export class ExactlyOnceSigner {
     const digestHex = prepared.digest;
     let lease: SignCallLease | undefined;
     for (;;) {
-      const saved = await this.checkpoints.loadSignature(queue, jobId, digestHex);
-      if (saved) return saved;
-      lease = await this.checkpoints.claimSignCall(queue, jobId, digestHex, SIGN_CALL_LEASE_MS);
+      const found = await this.checkpoints.loadSignatureOrClaimCall(
+        queue,
+        jobId,
+        digestHex,
+        SIGN_CALL_LEASE_MS,
+      );
+      if (found.saved) return found.saved;
+      lease = found.lease;
       if (lease) break;
       // Another process is paying for this very signature: wait for its checkpoint (or its lease to end).
       await setTimeout(SIGN_CALL_POLL_MS);
     }
     try {
-      return await this.signOnce(target, prepared);
+      return await this.signOnce(target, prepared, lease);
     } finally {
+      // Normally released already, with the signature's checkpoint; this covers a failed call.
       await lease.release().catch(() => undefined);
     }
   }
 
-  private async signOnce(target: SignTarget, prepared: Prepared): Promise<SignatureCheckpoint> {
+  private async signOnce(
+    target: SignTarget,
+    prepared: Prepared,
+    lease: SignCallLease,
+  ): Promise<SignatureCheckpoint> {
     const { queue, jobId, entry } = target;
     const request = {
       ...signRequestOf(prepared),
@@ -100,7 +110,13 @@ export class ExactlyOnceSigner {
       return answer;
     });
     await checkSignResult(prepared, result, await entry.describe());
-    return this.checkpoints.saveSignature(queue, jobId, prepared.digest, signatureCheckpointOf(result));
+    return this.checkpoints.saveSignature(
+      queue,
+      jobId,
+      prepared.digest,
+      signatureCheckpointOf(result),
+      lease,
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
 import { createContractRuntime } from "@esign/contracts";
 import {
+  CoalescingRedis,
   type JobEvent,
   parseFailureReason,
   parseSignJob,
@@ -13,7 +14,6 @@ import {
 import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
 import { DelayedError, type Job, Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBatchCoordinator } from "./batch";
 import { CheckpointStore } from "./checkpoints";
@@ -89,7 +89,8 @@ export async function createSigningWorker(
 ): Promise<SigningWorker> {
   const logger = options.logger ?? createLogger({ name: "esign-worker", level: config.logLevel });
   // BullMQ's blocking connections need maxRetriesPerRequest: null; our own commands share it.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // Coalescing: the commands of all running jobs in one event-loop turn go out in one socket write.
+  const redis = new CoalescingRedis(config.redisUrl, { maxRetriesPerRequest: null });
   const stores = createStores(config.stores);
   const signers = await createSignerRegistry(config.signers).catch(async (error: unknown) => {
     await Promise.all([stores.close(), redis.quit()]);

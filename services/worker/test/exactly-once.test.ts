@@ -78,6 +78,8 @@ describe("ExactlyOnceSigner", () => {
     ]);
     expect(calls).toBe(1);
     expect(second.cmsBase64).toBe(first.cmsBase64);
+    // The claim on the call went with the signature's checkpoint: nothing is left to run out.
+    expect(await connections[0]!.keys(`${prefix}:*:calling:*`)).toEqual([]);
 
     // The call carried this job's and digest's key, a hash that names neither.
     const key = signCallIdempotencyKey(target, digest);
