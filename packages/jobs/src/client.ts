@@ -255,9 +255,13 @@ export class SigningClient {
    * that finished just before the call is seen too.
    */
   async waitFor(id: string, options: WaitOptions): Promise<SignResult> {
-    const { queue } = await this.find(id, options.queue);
+    const queue = options.queue ?? (await this.find(id)).queue;
     const events = await this.events(queue);
-    return waitForJobOutcome(events, id, options, async () => {
+    const look = async (): Promise<SignResult | undefined> => {
+      // The state alone while the job runs (one small reply); the whole job only once it finished.
+      const state = await queueCall(`reading job ${id}`, () => this.queue(queue).getJobState(id));
+      if (state === "unknown") await this.find(id, queue);
+      if (state !== "completed" && state !== "failed") return undefined;
       const status = await this.get(id, { queue });
       if (status.state === "completed") {
         if (!status.result) throw invalidResult(id);
@@ -268,7 +272,15 @@ export class SigningClient {
         throw new EsignError(code, message, { permanent });
       }
       return undefined;
-    });
+    };
+    // BullMQ adds the completed event in the script that completes the job, with its return value:
+    // the event is as true as the job's state, so it answers without reading the job back.
+    const completed = (returnvalue: unknown): SignResult => {
+      const result = SignResultSchema.safeParse(returnvalue);
+      if (!result.success) throw invalidResult(id);
+      return result.data;
+    };
+    return waitForJobOutcome(events, id, options, look, completed);
   }
 
   /**
@@ -455,6 +467,7 @@ export class SigningClient {
  * undefined while the job runs, a value once it completed, or throws once it failed. It runs at
  * once, on the job's QueueEvents events and on a poll: a QueueEvents only hears what happens after
  * its first read of the stream, so a job that finished in between is found by the poll.
+ * With `completed`, a completed event answers with `completed(returnvalue)` instead of a look.
  * E_TIMEOUT after `timeoutMs` (the job carries on).
  */
 export function waitForJobOutcome<T>(
@@ -462,6 +475,7 @@ export function waitForJobOutcome<T>(
   id: string,
   options: WaitOptions,
   look: () => Promise<T | undefined>,
+  completed?: (returnvalue: unknown) => T,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -481,7 +495,15 @@ export function waitForJobOutcome<T>(
         (error: unknown) => settle(() => reject(error)),
       );
     };
-    const unsubscribe = onJobFinished(events, id, check);
+    const unsubscribe = onJobFinished(events, id, (finished) => {
+      if (finished.event !== "completed" || !completed) return check();
+      try {
+        const value = completed(finished.returnvalue);
+        settle(() => resolve(value));
+      } catch (error) {
+        settle(() => reject(error));
+      }
+    });
     const timeout = setTimeout(
       () =>
         settle(() =>
@@ -494,17 +516,26 @@ export function waitForJobOutcome<T>(
   });
 }
 
+type JobFinished = { event: "completed"; returnvalue: unknown } | { event: "failed" };
+
 /**
  * QueueEvents also emits `completed:<jobId>` / `failed:<jobId>`, which its typings do not declare;
  * listening per job keeps many concurrent waits from each seeing every event.
  */
-function onJobFinished(events: QueueEvents, id: string, listener: () => void): () => void {
+function onJobFinished(
+  events: QueueEvents,
+  id: string,
+  listener: (finished: JobFinished) => void,
+): () => void {
   const emitter = events as unknown as EventEmitter;
-  emitter.on(`completed:${id}`, listener);
-  emitter.on(`failed:${id}`, listener);
+  const onCompleted = ({ returnvalue }: { returnvalue: unknown }) =>
+    listener({ event: "completed", returnvalue });
+  const onFailed = () => listener({ event: "failed" });
+  emitter.on(`completed:${id}`, onCompleted);
+  emitter.on(`failed:${id}`, onFailed);
   return () => {
-    emitter.off(`completed:${id}`, listener);
-    emitter.off(`failed:${id}`, listener);
+    emitter.off(`completed:${id}`, onCompleted);
+    emitter.off(`failed:${id}`, onFailed);
   };
 }
 

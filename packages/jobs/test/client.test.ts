@@ -173,6 +173,21 @@ describe("SigningClient", () => {
     expect(await client.get(id)).toMatchObject({ state: "completed", attempts: 1 });
   });
 
+  it("waitFor in a named queue answers E_INTERNAL for a result that is not a v1 SignResult", async () => {
+    const { id, queue } = await client.submit(signJob({ idempotencyKey: "wait-invalid" }));
+    const result = client.waitFor(id, { timeoutMs: 30_000, queue });
+    startWorker(QUEUES.sign, async () => ({ signed: "yes" }));
+    const error = await expectCode(result, "E_INTERNAL");
+    expect(error.message).toMatch(/not a v1 SignResult/);
+  });
+
+  it("waitFor in a named queue answers E_NOT_FOUND for a job that is not there", async () => {
+    await expectCode(
+      client.waitFor("never-submitted", { timeoutMs: 30_000, queue: QUEUES.sign }),
+      "E_NOT_FOUND",
+    );
+  });
+
   it("waitFor resolves for a job that completed before it was called", async () => {
     const { id } = await client.submit(signJob({ idempotencyKey: "wait-after" }), { queue: QUEUES.batch });
     const worker = startWorker(QUEUES.batch, async () => signResult({ signatureId: "sig-early" }));

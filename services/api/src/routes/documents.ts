@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
+import { EsignError } from "@esign/errors";
 import { readChunks } from "@esign/pdf";
-import type { ObjectRef, StoreRegistry } from "@esign/storage";
+import { DEFAULT_BLOCK_SIZE, type ObjectRef, type StoreRegistry } from "@esign/storage";
 import type { FastifyReply } from "fastify";
 import type { Caller } from "../auth";
 import { uploadArea } from "../tenancy";
@@ -17,7 +18,11 @@ export function uploadRefs(caller: Caller): { input: ObjectRef; output: ObjectRe
   return { input: { store, key: `${prefix}${name}` }, output: { store, key: `${prefix}signed/${name}` } };
 }
 
-/** Streams a stored PDF as the response body, closing the source when the client has it all (or left). */
+/**
+ * Sends a stored PDF as the response body: a document of at most one store block (the size the
+ * stores read whole when they open it) in one piece, a larger one streamed, the source closed when
+ * the client has it all (or left).
+ */
 export async function sendStoredPdf(
   reply: FastifyReply,
   stores: StoreRegistry,
@@ -26,11 +31,15 @@ export async function sendStoredPdf(
 ): Promise<FastifyReply> {
   const { store, key } = stores.resolve(ref);
   const source = await store.openSource(key);
-  const body = Readable.from(readChunks(source));
-  body.on("close", () => void source.close?.());
-  return reply
-    .type("application/pdf")
-    .header("content-length", String(source.size))
-    .headers(headers)
-    .send(body);
+  reply.type("application/pdf").header("content-length", String(source.size)).headers(headers);
+  if (source.size > DEFAULT_BLOCK_SIZE) {
+    const body = Readable.from(readChunks(source));
+    body.on("close", () => void source.close?.());
+    return reply.send(body);
+  }
+  const bytes = await source.read(0, source.size).finally(() => source.close?.());
+  if (bytes.length !== source.size) {
+    throw new EsignError("E_STORAGE", `${ref.store}:${ref.key} is shorter than its size while being read`);
+  }
+  return reply.send(bytes);
 }

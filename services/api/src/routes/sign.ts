@@ -206,7 +206,7 @@ export async function signRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       const timeoutMs = Math.min(options.wait ?? deps.config.syncTimeoutMs, deps.config.syncTimeoutMs);
       let result: SignResult;
       try {
-        result = await deps.client.waitFor(submitted.id, { timeoutMs });
+        result = await deps.client.waitFor(submitted.id, { timeoutMs, queue: submitted.queue });
       } catch (error) {
         if (isEsignError(error) && error.code === "E_TIMEOUT") {
           return reply
