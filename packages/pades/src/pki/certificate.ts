@@ -9,18 +9,36 @@ const CACHE_SIZE = 64;
 /**
  * `parse`, run once per distinct certificate content (the most recent CACHE_SIZE kept): every CMS
  * of a signer carries the same certificates in fresh buffers, and parsing one costs more than
- * signing. Keyed by the bytes themselves, so a cached result always describes exactly these bytes.
+ * signing. An entry keeps its own copy of the bytes and is found by length and the last bytes
+ * (the issuer's signature, which differs between certificates), then compared in full, so a
+ * cached result always describes exactly the bytes asked about. The array last asked about is
+ * remembered too, which saves the lookup, not the comparison (a Uint8Array can be changed).
  */
-function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
-  const cache = new Map<string, T>();
+export function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
+  const cache = new Map<string, { der: Uint8Array; value: T }>();
+  const lastAsked = new WeakMap<Uint8Array, { der: Uint8Array; value: T }>();
   return (der) => {
-    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-    if (cache.has(key)) return cache.get(key)!;
-    const value = parse(der);
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-    return value;
+    const recent = lastAsked.get(der);
+    if (recent && bytesEqual(recent.der, der)) return recent.value;
+    const key = lookupKey(der);
+    let entry = cache.get(key);
+    if (!entry || !bytesEqual(entry.der, der)) {
+      entry = { der: der.slice(), value: parse(der) };
+      cache.delete(key);
+      if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(key, entry);
+    }
+    lastAsked.set(der, entry);
+    return entry.value;
   };
+}
+
+/** Bytes at the end of a certificate that go into a lookup key: its signature's last bits. */
+const KEY_TAIL = 24;
+
+function lookupKey(der: Uint8Array): string {
+  const tail = der.subarray(Math.max(0, der.length - KEY_TAIL));
+  return `${der.length}:${Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).toString("latin1")}`;
 }
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
