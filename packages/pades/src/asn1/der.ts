@@ -13,26 +13,34 @@ export const TAG = {
   SET: 0x31,
 } as const;
 
-function encodeLength(length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(length);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest & 0xff);
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+/** Octets of the length field for content of `length` bytes. */
+function lengthFieldSize(length: number): number {
+  if (length < 0x80) return 1;
+  let size = 1;
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) size++;
+  return size;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
+/** Tag, length and the content parts, written into one new array. */
+export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of content) length += part.length;
+  const lengthSize = lengthFieldSize(length);
+  const out = new Uint8Array(1 + lengthSize + length);
+  out[0] = tag;
+  if (lengthSize === 1) out[1] = length;
+  else {
+    out[1] = 0x80 | (lengthSize - 1);
+    for (let index = lengthSize, rest = length; index > 1; index--, rest = Math.floor(rest / 256)) {
+      out[index] = rest & 0xff;
+    }
+  }
+  let offset = 1 + lengthSize;
+  for (const part of content) {
     out.set(part, offset);
     offset += part.length;
   }
   return out;
-}
-
-export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concat(content);
-  return concat([Uint8Array.of(tag), encodeLength(body.length), body]);
 }
 
 export const sequence = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...items);
@@ -71,7 +79,20 @@ export function unsignedInteger(value: number | Uint8Array): Uint8Array {
   return bytes[0]! >= 0x80 ? tlv(TAG.INTEGER, Uint8Array.of(0), bytes) : tlv(TAG.INTEGER, bytes);
 }
 
+/** Encodings of the first OIDs written: the constants we write, each encoded once (bounded: others may be read from input). */
+const oidEncodings = new Map<string, Uint8Array>();
+const OID_CACHE_SIZE = 64;
+
 export function oid(dotted: string): Uint8Array {
+  let encoded = oidEncodings.get(dotted);
+  if (!encoded) {
+    encoded = encodeOid(dotted);
+    if (oidEncodings.size < OID_CACHE_SIZE) oidEncodings.set(dotted, encoded);
+  }
+  return encoded.slice(); // the caller's own copy: the cached one must stay as it is
+}
+
+function encodeOid(dotted: string): Uint8Array {
   const arcs = dotted.split(".").map(BigInt);
   if (arcs.length < 2) throw new Error(`not an OID: ${dotted}`);
   const numbers = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];

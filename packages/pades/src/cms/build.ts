@@ -10,7 +10,7 @@ import {
   type SignatureAlgorithm,
   signatureAlgorithmIdentifier,
 } from "../pki/algorithms";
-import { bytesEqual, certificateIdentity } from "../pki/certificate";
+import { bytesEqual, cachedByContent, certificateIdentity } from "../pki/certificate";
 
 export interface SignedAttributesInput {
   /** Digest of the document's byte range, computed with `digestAlgorithm`. */
@@ -28,6 +28,25 @@ export interface CmsAttribute {
 
 function encodeAttribute({ type, values }: CmsAttribute): Uint8Array {
   return sequence(oid(type), setOf(...values));
+}
+
+/**
+ * The signing-certificate-v2 attribute per digest algorithm, built once per certificate: it is the
+ * same in every signature of a signer, only the message digest changes.
+ */
+const signingCertificateAttributes: Record<DigestAlgorithm, (certificate: Uint8Array) => Uint8Array> = {
+  sha256: signingCertificateAttribute("sha256"),
+  sha384: signingCertificateAttribute("sha384"),
+  sha512: signingCertificateAttribute("sha512"),
+};
+
+function signingCertificateAttribute(digestAlgorithm: DigestAlgorithm) {
+  return cachedByContent((certificate) =>
+    encodeAttribute({
+      type: OID.signingCertificateV2,
+      values: [signingCertificateV2(certificate, digestAlgorithm)],
+    }),
+  );
 }
 
 /** SigningCertificateV2 (RFC 5035) naming the signer certificate by hash and issuer/serial. */
@@ -60,10 +79,7 @@ export function buildSignedAttributes(input: SignedAttributesInput): Uint8Array 
   return setOf(
     encodeAttribute({ type: OID.contentType, values: [oid(OID.data)] }),
     encodeAttribute({ type: OID.messageDigest, values: [octetString(input.documentDigest)] }),
-    encodeAttribute({
-      type: OID.signingCertificateV2,
-      values: [signingCertificateV2(input.signerCertificate, digestAlgorithm)],
-    }),
+    signingCertificateAttributes[digestAlgorithm](input.signerCertificate),
   );
 }
 
