@@ -98,23 +98,30 @@ export function contentOf(bytes: Uint8Array, element: DerElement): Uint8Array {
  * encoding of arcs that fit in 49 bits (those the full parser reads: it prints the same string).
  */
 export function oidAt(bytes: Uint8Array, element: DerElement): string | undefined {
+  const arcs: number[] = [];
+  if (element.tag !== DER_TAG.OID || !readOidArcs(bytes, element, arcs)) return undefined;
+  const first = arcs[0]!;
+  const head = first < 40 ? `0.${first}` : first < 80 ? `1.${first - 40}` : `2.${first - 80}`;
+  return arcs.length === 1 ? head : `${head}.${arcs.slice(1).join(".")}`;
+}
+
+/** Whether the content is such an OID; its base-128 numbers go to `arcs` when given. */
+function readOidArcs(bytes: Uint8Array, element: DerElement, arcs?: number[]): boolean {
   const { contentStart, end } = element;
-  if (element.tag !== DER_TAG.OID || end === contentStart) return undefined;
-  let dotted = "";
+  if (end === contentStart) return false;
   let arc = 0;
   let arcOctets = 0;
   for (let index = contentStart; index < end; index++) {
     const octet = bytes[index]!;
-    if (arcOctets === 0 && octet === 0x80) return undefined; // a leading zero digit: not minimal
-    if (++arcOctets > MAX_ARC_OCTETS) return undefined;
+    if (arcOctets === 0 && octet === 0x80) return false; // a leading zero digit: not minimal
+    if (++arcOctets > MAX_ARC_OCTETS) return false;
     arc = arc * 128 + (octet & 0x7f);
     if (octet & 0x80) continue;
-    if (dotted === "") dotted = arc < 40 ? `0.${arc}` : arc < 80 ? `1.${arc - 40}` : `2.${arc - 80}`;
-    else dotted += `.${arc}`;
+    arcs?.push(arc);
     arc = 0;
     arcOctets = 0;
   }
-  return arcOctets === 0 ? dotted : undefined;
+  return arcOctets === 0;
 }
 
 /**
@@ -142,8 +149,12 @@ function isPlainWithin(
   if (tag & CONSTRUCTED) {
     const containerTag = tagClass === CONTEXT_CLASS || tag === DER_TAG.SEQUENCE || tag === DER_TAG.SET;
     if (!containerTag || depth >= MAX_DEPTH) return false;
-    const inner = elementsIn(bytes, element) ?? [undefined];
-    return inner.every((child) => child !== undefined && isPlainWithin(bytes, child, depth + 1, budget));
+    for (let offset = contentStart; offset < end; ) {
+      const child = elementAt(bytes, offset, end);
+      if (!child || !isPlainWithin(bytes, child, depth + 1, budget)) return false;
+      offset = child.end;
+    }
+    return true;
   }
   if (tagClass === CONTEXT_CLASS) return true;
   switch (tag) {
@@ -154,7 +165,7 @@ function isPlainWithin(
     case DER_TAG.NULL:
       return end === contentStart;
     case DER_TAG.OID:
-      return oidAt(bytes, element) !== undefined;
+      return readOidArcs(bytes, element);
     case DER_TAG.OCTET_STRING:
     case DER_TAG.UTF8_STRING:
     case DER_TAG.PRINTABLE_STRING:

@@ -21,26 +21,58 @@ function lengthFieldSize(length: number): number {
   return size;
 }
 
-/** Tag, length and the content parts, written into one new array. */
-export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
+/**
+ * An element not written yet: nesting these and writing the outermost once (`write`) copies each
+ * part once, where `tlv` at every level would copy the whole content again per level.
+ */
+export interface Pending {
+  tag: number;
+  parts: readonly Part[];
+  /** Of the content. */
+  length: number;
+}
+
+export type Part = Uint8Array | Pending;
+
+const encodedSize = (part: Part): number =>
+  part instanceof Uint8Array ? part.length : 1 + lengthFieldSize(part.length) + part.length;
+
+export function pending(tag: number, ...parts: Part[]): Pending {
   let length = 0;
-  for (const part of content) length += part.length;
+  for (const part of parts) length += encodedSize(part);
+  return { tag, parts, length };
+}
+
+/** The element's encoding, in one new array. */
+export function write(element: Pending): Uint8Array {
+  const out = new Uint8Array(encodedSize(element));
+  writeAt(out, 0, element);
+  return out;
+}
+
+function writeAt(out: Uint8Array, offset: number, part: Part): number {
+  if (part instanceof Uint8Array) {
+    out.set(part, offset);
+    return offset + part.length;
+  }
+  const { tag, parts, length } = part;
   const lengthSize = lengthFieldSize(length);
-  const out = new Uint8Array(1 + lengthSize + length);
-  out[0] = tag;
-  if (lengthSize === 1) out[1] = length;
+  out[offset] = tag;
+  if (lengthSize === 1) out[offset + 1] = length;
   else {
-    out[1] = 0x80 | (lengthSize - 1);
+    out[offset + 1] = 0x80 | (lengthSize - 1);
     for (let index = lengthSize, rest = length; index > 1; index--, rest = Math.floor(rest / 256)) {
-      out[index] = rest & 0xff;
+      out[offset + index] = rest & 0xff;
     }
   }
-  let offset = 1 + lengthSize;
-  for (const part of content) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  let at = offset + 1 + lengthSize;
+  for (const inner of parts) at = writeAt(out, at, inner);
+  return at;
+}
+
+/** Tag, length and the content parts, written into one new array. */
+export function tlv(tag: number, ...content: Part[]): Uint8Array {
+  return write(pending(tag, ...content));
 }
 
 export const sequence = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...items);
@@ -53,8 +85,10 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** SET OF in DER: elements sorted by their encodings (X.690 11.6). */
-export const setOf = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SET, ...[...items].sort(compareBytes));
+/** The elements of a SET OF in DER order: sorted by their encodings (X.690 11.6). */
+export const setOrder = (items: readonly Uint8Array[]): Uint8Array[] => [...items].sort(compareBytes);
+
+export const setOf = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SET, ...setOrder(items));
 
 /** [n] EXPLICIT, constructed. */
 export const explicit = (tagNumber: number, ...content: Uint8Array[]): Uint8Array =>
@@ -62,7 +96,7 @@ export const explicit = (tagNumber: number, ...content: Uint8Array[]): Uint8Arra
 
 /** The same value with its identifier octet replaced (IMPLICIT tagging of an encoded element). */
 export function retag(encoded: Uint8Array, tag: number): Uint8Array {
-  const out = Uint8Array.from(encoded);
+  const out = encoded.slice();
   out[0] = tag;
   return out;
 }

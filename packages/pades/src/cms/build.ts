@@ -1,5 +1,18 @@
 import { EsignError } from "@esign/errors";
-import { explicit, octetString, oid, retag, sequence, setOf, TAG, unsignedInteger } from "../asn1/der";
+import {
+  explicit,
+  octetString,
+  oid,
+  type Part,
+  pending,
+  retag,
+  sequence,
+  setOf,
+  setOrder,
+  TAG,
+  unsignedInteger,
+  write,
+} from "../asn1/der";
 import { OID } from "../asn1/oids";
 import {
   type DigestAlgorithm,
@@ -107,8 +120,10 @@ function uniqueCertificates(certificates: Uint8Array[]): Uint8Array[] {
 }
 
 /** ContentInfo { id-signedData, [0] SignedData } around a detached id-data SignedData. */
-export function encodeContentInfo(signedDataFields: Uint8Array[]): Uint8Array {
-  return sequence(oid(OID.signedData), explicit(0, sequence(...signedDataFields)));
+export function encodeContentInfo(signedDataFields: Part[]): Uint8Array {
+  return write(
+    pending(TAG.SEQUENCE, oid(OID.signedData), pending(0xa0, pending(TAG.SEQUENCE, ...signedDataFields))),
+  );
 }
 
 /** Builds the detached CMS SignedData (ContentInfo, DER) for one signer. */
@@ -134,7 +149,7 @@ export function assembleCms(input: AssembleCmsInput): Uint8Array {
     unsignedInteger(1),
     setOf(digestId),
     sequence(oid(OID.data)),
-    retag(setOf(...certificates), 0xa0),
-    setOf(sequence(...signerInfoFields)),
+    pending(0xa0, ...setOrder(certificates)), // [0] IMPLICIT SET OF
+    pending(TAG.SET, pending(TAG.SEQUENCE, ...signerInfoFields)), // SET OF one SignerInfo
   ]);
 }

@@ -9,17 +9,18 @@ const CACHE_SIZE = 64;
 /**
  * `parse`, run once per distinct certificate content (the most recent CACHE_SIZE kept): every CMS
  * of a signer carries the same certificates in fresh buffers, and parsing one costs more than
- * signing. An entry keeps its own copy of the bytes and is found by length and the last bytes
- * (the issuer's signature, which differs between certificates), then compared in full, so a
- * cached result always describes exactly the bytes asked about. The array last asked about is
- * remembered too, which saves the lookup, not the comparison (a Uint8Array can be changed).
+ * signing. An entry keeps its own copy of the bytes and is found by length and last bytes (the
+ * issuer's signature, which differs between certificates), then compared in full, so a cached
+ * result always describes exactly the bytes asked about. The arrays asked about last are
+ * remembered too: that saves the lookup, not the comparison (a Uint8Array can be changed).
  */
 export function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
-  const cache = new Map<string, { der: Uint8Array; value: T }>();
-  const lastAsked = new WeakMap<Uint8Array, { der: Uint8Array; value: T }>();
+  const cache = new Map<number, { der: Uint8Array; value: T }>();
+  const recent: { asked: Uint8Array; der: Uint8Array; value: T }[] = [];
   return (der) => {
-    const recent = lastAsked.get(der);
-    if (recent && bytesEqual(recent.der, der)) return recent.value;
+    for (const entry of recent) {
+      if (entry.asked === der && bytesEqual(entry.der, der)) return entry.value;
+    }
     const key = lookupKey(der);
     let entry = cache.get(key);
     if (!entry || !bytesEqual(entry.der, der)) {
@@ -28,17 +29,22 @@ export function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Ar
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
       cache.set(key, entry);
     }
-    lastAsked.set(der, entry);
+    if (recent.unshift({ asked: der, ...entry }) > RECENT_SIZE) recent.pop();
     return entry.value;
   };
 }
 
-/** Bytes at the end of a certificate that go into a lookup key: its signature's last bits. */
-const KEY_TAIL = 24;
+/** How many arrays asked about are remembered: a CMS's certificates and a trust root or two. */
+const RECENT_SIZE = 6;
 
-function lookupKey(der: Uint8Array): string {
-  const tail = der.subarray(Math.max(0, der.length - KEY_TAIL));
-  return `${der.length}:${Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).toString("latin1")}`;
+/** The length and the last four bytes, as one number (keys may collide: entries are compared in full). */
+function lookupKey(der: Uint8Array): number {
+  const end = der.length;
+  const tail =
+    end >= 4
+      ? ((der[end - 4]! << 24) | (der[end - 3]! << 16) | (der[end - 2]! << 8) | der[end - 1]!) >>> 0
+      : 0;
+  return end * 2 ** 32 + tail;
 }
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */
