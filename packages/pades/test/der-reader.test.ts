@@ -27,10 +27,10 @@ function outcome(read: () => unknown): string {
   }
 }
 
-/** Copies of `bytes`, each with one byte changed at each position in `positions` (several ways). */
+/** Copies of `bytes`, each with one byte changed at each position in `positions` (off by one, 0x00, 0xff). */
 function* mutations(bytes: Uint8Array, positions: Iterable<number>): Generator<Uint8Array> {
   for (const position of positions) {
-    for (const change of [(b: number) => b ^ 0x01, (b: number) => b ^ 0x80, () => 0x00, () => 0xff]) {
+    for (const change of [(b: number) => b ^ 0x01, () => 0x00, () => 0xff]) {
       const mutated = bytes.slice();
       mutated[position] = change(mutated[position]!);
       if (mutated[position] !== bytes[position]) yield mutated;
@@ -163,7 +163,8 @@ describe("the DER walker reads what the full ASN.1 parser reads, the same way", 
       const encoded = tlv(0x04, new Uint8Array(length).fill(7));
       const element = wholeElement(encoded)!;
       expect(element.end - element.contentStart).toBe(length);
-      expect(octetsOf(parseBer(encoded, "OCTET STRING", "E_VERIFY"))).toEqual(new Uint8Array(length).fill(7));
+      const content = octetsOf(parseBer(encoded, "OCTET STRING", "E_VERIFY"));
+      expect(Buffer.compare(content, new Uint8Array(length).fill(7))).toBe(0);
     }
     const nested = sequence(oid(OID.data), tlv(0x04, new Uint8Array(300)));
     expect(elementsIn(nested, wholeElement(nested)!)).toHaveLength(2);

@@ -29,13 +29,18 @@ export function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Ar
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
       cache.set(key, entry);
     }
-    if (recent.unshift({ asked: der, ...entry }) > RECENT_SIZE) recent.pop();
+    // Not a view into a large buffer (a whole document): remembering it would keep that alive.
+    if (der.buffer.byteLength <= RECENT_BUFFER_LIMIT) {
+      recent.unshift({ asked: der, ...entry });
+      if (recent.length > RECENT_SIZE) recent.pop();
+    }
     return entry.value;
   };
 }
 
 /** How many arrays asked about are remembered: a CMS's certificates and a trust root or two. */
 const RECENT_SIZE = 6;
+const RECENT_BUFFER_LIMIT = 64 * 1024;
 
 /** The length and the last four bytes, as one number (keys may collide: entries are compared in full). */
 function lookupKey(der: Uint8Array): number {
