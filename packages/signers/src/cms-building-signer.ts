@@ -1,4 +1,3 @@
-import { type KeyObject, X509Certificate } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import {
   addUnsignedAttribute,
@@ -67,18 +66,6 @@ export class CmsBuildingSigner implements Signer {
     return this.description;
   }
 
-  private readonly publicKeys = new WeakMap<Uint8Array, KeyObject>();
-
-  /** The key every returned signature is checked with, parsed once per certificate. */
-  private publicKeyOf(certificate: Uint8Array): KeyObject {
-    let key = this.publicKeys.get(certificate);
-    if (!key) {
-      key = new X509Certificate(certificate).publicKey;
-      this.publicKeys.set(certificate, key);
-    }
-    return key;
-  }
-
   async sign(request: SignRequest): Promise<SignResult> {
     const [result] = await this.signBatch([request]);
     return result!;
@@ -110,7 +97,8 @@ export class CmsBuildingSigner implements Signer {
         `asked for ${requests.length} signatures, the signing service returned ${signatures.length}`,
       );
     }
-    const publicKey = this.publicKeyOf(description.certificate);
+    // Parsed once per certificate (x509Of caches by content, the key object with it).
+    const publicKey = x509Of(description.certificate).publicKey;
     return Promise.all(
       requests.map(async (request, index) => {
         const signature = signatures[index]!;

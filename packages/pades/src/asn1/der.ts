@@ -13,26 +13,66 @@ export const TAG = {
   SET: 0x31,
 } as const;
 
-function encodeLength(length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(length);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest & 0xff);
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+/** Octets of the length field for content of `length` bytes. */
+function lengthFieldSize(length: number): number {
+  if (length < 0x80) return 1;
+  let size = 1;
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) size++;
+  return size;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
+/**
+ * An element not written yet: nesting these and writing the outermost once (`write`) copies each
+ * part once, where `tlv` at every level would copy the whole content again per level.
+ */
+export interface Pending {
+  tag: number;
+  parts: readonly Part[];
+  /** Of the content. */
+  length: number;
+}
+
+export type Part = Uint8Array | Pending;
+
+const encodedSize = (part: Part): number =>
+  part instanceof Uint8Array ? part.length : 1 + lengthFieldSize(part.length) + part.length;
+
+export function pending(tag: number, ...parts: Part[]): Pending {
+  let length = 0;
+  for (const part of parts) length += encodedSize(part);
+  return { tag, parts, length };
+}
+
+/** The element's encoding, in one new array. */
+export function write(element: Pending): Uint8Array {
+  const out = new Uint8Array(encodedSize(element));
+  writeAt(out, 0, element);
   return out;
 }
 
-export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concat(content);
-  return concat([Uint8Array.of(tag), encodeLength(body.length), body]);
+function writeAt(out: Uint8Array, offset: number, part: Part): number {
+  if (part instanceof Uint8Array) {
+    out.set(part, offset);
+    return offset + part.length;
+  }
+  const { tag, parts, length } = part;
+  const lengthSize = lengthFieldSize(length);
+  out[offset] = tag;
+  if (lengthSize === 1) out[offset + 1] = length;
+  else {
+    out[offset + 1] = 0x80 | (lengthSize - 1);
+    for (let index = lengthSize, rest = length; index > 1; index--, rest = Math.floor(rest / 256)) {
+      out[offset + index] = rest & 0xff;
+    }
+  }
+  let at = offset + 1 + lengthSize;
+  for (const inner of parts) at = writeAt(out, at, inner);
+  return at;
+}
+
+/** Tag, length and the content parts, written into one new array. */
+export function tlv(tag: number, ...content: Part[]): Uint8Array {
+  return write(pending(tag, ...content));
 }
 
 export const sequence = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SEQUENCE, ...items);
@@ -45,8 +85,10 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** SET OF in DER: elements sorted by their encodings (X.690 11.6). */
-export const setOf = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SET, ...[...items].sort(compareBytes));
+/** The elements of a SET OF in DER order: sorted by their encodings (X.690 11.6). */
+export const setOrder = (items: readonly Uint8Array[]): Uint8Array[] => [...items].sort(compareBytes);
+
+export const setOf = (...items: Uint8Array[]): Uint8Array => tlv(TAG.SET, ...setOrder(items));
 
 /** [n] EXPLICIT, constructed. */
 export const explicit = (tagNumber: number, ...content: Uint8Array[]): Uint8Array =>
@@ -54,7 +96,7 @@ export const explicit = (tagNumber: number, ...content: Uint8Array[]): Uint8Arra
 
 /** The same value with its identifier octet replaced (IMPLICIT tagging of an encoded element). */
 export function retag(encoded: Uint8Array, tag: number): Uint8Array {
-  const out = Uint8Array.from(encoded);
+  const out = encoded.slice();
   out[0] = tag;
   return out;
 }
@@ -71,7 +113,20 @@ export function unsignedInteger(value: number | Uint8Array): Uint8Array {
   return bytes[0]! >= 0x80 ? tlv(TAG.INTEGER, Uint8Array.of(0), bytes) : tlv(TAG.INTEGER, bytes);
 }
 
+/** Encodings of the first OIDs written: the constants we write, each encoded once (bounded: others may be read from input). */
+const oidEncodings = new Map<string, Uint8Array>();
+const OID_CACHE_SIZE = 64;
+
 export function oid(dotted: string): Uint8Array {
+  let encoded = oidEncodings.get(dotted);
+  if (!encoded) {
+    encoded = encodeOid(dotted);
+    if (oidEncodings.size < OID_CACHE_SIZE) oidEncodings.set(dotted, encoded);
+  }
+  return encoded.slice(); // the caller's own copy: the cached one must stay as it is
+}
+
+function encodeOid(dotted: string): Uint8Array {
   const arcs = dotted.split(".").map(BigInt);
   if (arcs.length < 2) throw new Error(`not an OID: ${dotted}`);
   const numbers = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];

@@ -1,5 +1,18 @@
 import { EsignError } from "@esign/errors";
-import { explicit, octetString, oid, retag, sequence, setOf, TAG, unsignedInteger } from "../asn1/der";
+import {
+  explicit,
+  octetString,
+  oid,
+  type Part,
+  pending,
+  retag,
+  sequence,
+  setOf,
+  setOrder,
+  TAG,
+  unsignedInteger,
+  write,
+} from "../asn1/der";
 import { OID } from "../asn1/oids";
 import {
   type DigestAlgorithm,
@@ -10,7 +23,7 @@ import {
   type SignatureAlgorithm,
   signatureAlgorithmIdentifier,
 } from "../pki/algorithms";
-import { bytesEqual, certificateIdentity } from "../pki/certificate";
+import { bytesEqual, cachedByContent, certificateIdentity } from "../pki/certificate";
 
 export interface SignedAttributesInput {
   /** Digest of the document's byte range, computed with `digestAlgorithm`. */
@@ -28,6 +41,25 @@ export interface CmsAttribute {
 
 function encodeAttribute({ type, values }: CmsAttribute): Uint8Array {
   return sequence(oid(type), setOf(...values));
+}
+
+/**
+ * The signing-certificate-v2 attribute per digest algorithm, built once per certificate: it is the
+ * same in every signature of a signer, only the message digest changes.
+ */
+const signingCertificateAttributes: Record<DigestAlgorithm, (certificate: Uint8Array) => Uint8Array> = {
+  sha256: signingCertificateAttribute("sha256"),
+  sha384: signingCertificateAttribute("sha384"),
+  sha512: signingCertificateAttribute("sha512"),
+};
+
+function signingCertificateAttribute(digestAlgorithm: DigestAlgorithm) {
+  return cachedByContent((certificate) =>
+    encodeAttribute({
+      type: OID.signingCertificateV2,
+      values: [signingCertificateV2(certificate, digestAlgorithm)],
+    }),
+  );
 }
 
 /** SigningCertificateV2 (RFC 5035) naming the signer certificate by hash and issuer/serial. */
@@ -60,10 +92,7 @@ export function buildSignedAttributes(input: SignedAttributesInput): Uint8Array 
   return setOf(
     encodeAttribute({ type: OID.contentType, values: [oid(OID.data)] }),
     encodeAttribute({ type: OID.messageDigest, values: [octetString(input.documentDigest)] }),
-    encodeAttribute({
-      type: OID.signingCertificateV2,
-      values: [signingCertificateV2(input.signerCertificate, digestAlgorithm)],
-    }),
+    signingCertificateAttributes[digestAlgorithm](input.signerCertificate),
   );
 }
 
@@ -91,8 +120,10 @@ function uniqueCertificates(certificates: Uint8Array[]): Uint8Array[] {
 }
 
 /** ContentInfo { id-signedData, [0] SignedData } around a detached id-data SignedData. */
-export function encodeContentInfo(signedDataFields: Uint8Array[]): Uint8Array {
-  return sequence(oid(OID.signedData), explicit(0, sequence(...signedDataFields)));
+export function encodeContentInfo(signedDataFields: Part[]): Uint8Array {
+  return write(
+    pending(TAG.SEQUENCE, oid(OID.signedData), pending(0xa0, pending(TAG.SEQUENCE, ...signedDataFields))),
+  );
 }
 
 /** Builds the detached CMS SignedData (ContentInfo, DER) for one signer. */
@@ -118,7 +149,7 @@ export function assembleCms(input: AssembleCmsInput): Uint8Array {
     unsignedInteger(1),
     setOf(digestId),
     sequence(oid(OID.data)),
-    retag(setOf(...certificates), 0xa0),
-    setOf(sequence(...signerInfoFields)),
+    pending(0xa0, ...setOrder(certificates)), // [0] IMPLICIT SET OF
+    pending(TAG.SET, pending(TAG.SEQUENCE, ...signerInfoFields)), // SET OF one SignerInfo
   ]);
 }

@@ -1,5 +1,15 @@
 import { EsignError } from "@esign/errors";
 import { retag, TAG } from "../asn1/der";
+import {
+  contentOf,
+  copyOf,
+  DER_TAG,
+  type DerElement,
+  elementsIn,
+  isPlainDer,
+  oidAt,
+  wholeElement,
+} from "../asn1/der-reader";
 import { OID } from "../asn1/oids";
 import { type Block, children, isContextTag, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 import type { CmsAttribute } from "./build";
@@ -75,83 +85,143 @@ export function parseCms(bytes: Uint8Array): ParsedCms {
   return parseDerCms(bytes) ?? parseBerCms(bytes);
 }
 
-/** One DER element: its tag byte, where it starts, where its content starts, where it ends. */
-interface Element {
-  tag: number;
-  start: number;
-  contentStart: number;
-  end: number;
-}
+const { SEQUENCE, SET, OCTET_STRING, INTEGER, CONTEXT_0, CONTEXT_1 } = DER_TAG;
 
-const SEQUENCE = 0x30;
-const CONTEXT_0 = 0xa0;
-const CONTEXT_1 = 0xa1;
-
-/** The element at `offset`, or undefined for anything but a definite length and a low tag number. */
-function elementAt(bytes: Uint8Array, offset: number, limit: number): Element | undefined {
-  if (offset + 2 > limit) return undefined;
-  const tag = bytes[offset]!;
-  if ((tag & 0x1f) === 0x1f) return undefined;
-  let length = bytes[offset + 1]!;
-  let contentStart = offset + 2;
-  if (length === 0x80) return undefined; // BER indefinite length
-  if (length > 0x80) {
-    const octets = length & 0x7f;
-    if (octets > 4 || contentStart + octets > limit) return undefined;
-    length = 0;
-    for (let index = 0; index < octets; index++) length = length * 256 + bytes[contentStart + index]!;
-    contentStart += octets;
-  }
-  const end = contentStart + length;
-  return end > limit ? undefined : { tag, start: offset, contentStart, end };
-}
-
-function elementsIn(bytes: Uint8Array, parent: Element): Element[] | undefined {
-  const elements: Element[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
-    const element = elementAt(bytes, offset, parent.end);
-    if (!element) return undefined;
-    elements.push(element);
-    offset = element.end;
-  }
-  return elements;
-}
+/** Context-specific [n], primitive or constructed: what `isContextTag` matches. */
+const isContextNumber = (element: DerElement, tagNumber: number) => (element.tag & 0xdf) === 0x80 + tagNumber;
 
 /**
- * `parseCms` for the common case, a DER SignedData, without handing its certificates to the ASN.1
- * parser: they are most of its bytes and only their encodings are kept, so the outer structure is
- * walked by tag and length and only the small parts read field by field (content type, signer
- * infos) go through `parseBer`. Undefined for anything else (BER, not a SignedData, truncated),
- * which the full parser then handles or refuses.
+ * `parseCms` for the common case, a DER SignedData, without asn1js: the structure is walked by tag
+ * and length, the certificates are kept as their encodings (they are most of the bytes), and the
+ * rest is read only when every element in it is one the full parser reads the same way
+ * (`isPlainDer`). Undefined for anything else (BER, other shapes or types, truncated), which
+ * `parseBerCms` then reads or refuses with its message: the result, where there is one, is the
+ * full parser's.
  */
-function parseDerCms(bytes: Uint8Array): ParsedCms | undefined {
-  const contentInfo = elementAt(bytes, 0, bytes.length);
-  if (contentInfo?.tag !== SEQUENCE || contentInfo.end !== bytes.length) return undefined;
-  const [type, explicit] = elementsIn(bytes, contentInfo) ?? [];
-  if (!type || explicit?.tag !== CONTEXT_0) return undefined;
-  if (oidOf(parseBer(bytes.subarray(type.start, type.end), "CMS", "E_VERIFY")) !== OID.signedData) {
-    return undefined;
-  }
-  const [signedData] = elementsIn(bytes, explicit) ?? [];
+export function parseDerCms(bytes: Uint8Array): ParsedCms | undefined {
+  const contentInfo = wholeElement(bytes);
+  if (contentInfo?.tag !== SEQUENCE) return undefined;
+  const [type, explicit, ...restOfContentInfo] = elementsIn(bytes, contentInfo) ?? [];
+  if (!type || explicit?.tag !== CONTEXT_0 || oidAt(bytes, type) !== OID.signedData) return undefined;
+  const [signedData, ...restOfExplicit] = elementsIn(bytes, explicit) ?? [];
   if (signedData?.tag !== SEQUENCE) return undefined;
   const fields = elementsIn(bytes, signedData);
   if (!fields || fields.length < 4) return undefined;
-  const [certificateSet] = fields.filter((field, index) => index > 2 && field.tag === CONTEXT_0);
+  const [version, digestAlgorithms, encapsulatedInfo] = fields;
   const signerInfos = fields[fields.length - 1]!;
-  if (signerInfos.tag === CONTEXT_0 || signerInfos.tag === CONTEXT_1) return undefined;
+  const optional = fields.slice(3, -1);
+  const shaped =
+    version!.tag === INTEGER &&
+    digestAlgorithms!.tag === SET &&
+    encapsulatedInfo!.tag === SEQUENCE &&
+    signerInfos.tag === SET &&
+    optional.every((field) => field.tag === CONTEXT_0 || field.tag === CONTEXT_1);
+  if (!shaped) return undefined;
+  const certificateSet = optional.find((field) => field.tag === CONTEXT_0);
   const certificates = certificateSet ? elementsIn(bytes, certificateSet) : [];
   if (!certificates) return undefined;
-  const copy = (element: Element) => bytes.slice(element.start, element.end);
-  const encapsulatedInfo = parseBer(copy(fields[2]!), "CMS encapContentInfo", "E_VERIFY");
-  const [encapsulated] = children(encapsulatedInfo).slice(1);
+  // Everything but the certificates goes through the full parser's checks.
+  const checked = [
+    ...restOfContentInfo,
+    ...restOfExplicit,
+    ...fields.filter((field) => field !== certificateSet),
+  ];
+  if (!checked.every((element) => isPlainDer(bytes, element))) return undefined;
+
+  const [contentType, encapsulated] = elementsIn(bytes, encapsulatedInfo!)!;
+  const encapsulatedContentType = contentType && oidAt(bytes, contentType);
+  if (!encapsulatedContentType) return undefined;
+  let encapsulatedContent: Uint8Array | undefined;
+  if (encapsulated) {
+    const [octets] = encapsulated.tag === CONTEXT_0 ? elementsIn(bytes, encapsulated)! : [];
+    if (octets?.tag !== OCTET_STRING) return undefined;
+    encapsulatedContent = contentOf(bytes, octets);
+  }
+  const parsedSignerInfos: ParsedSignerInfo[] = [];
+  for (const signerInfo of elementsIn(bytes, signerInfos)!) {
+    const parsed = signerInfo.tag === SEQUENCE ? parseDerSignerInfo(bytes, signerInfo) : undefined;
+    if (!parsed) return undefined;
+    parsedSignerInfos.push(parsed);
+  }
   return {
-    signedDataFields: fields.map(copy),
-    encapsulatedContentType: oidOf(children(encapsulatedInfo)[0]) ?? fail("bad eContentType"),
-    encapsulatedContent: encapsulated ? octetsOf(children(encapsulated)[0] ?? encapsulated) : undefined,
+    signedDataFields: fields.map((field) => copyOf(bytes, field)),
+    encapsulatedContentType,
+    encapsulatedContent,
     // CertificateChoices: a plain certificate is a SEQUENCE; the others are context-tagged.
-    certificates: certificates.filter((choice) => (choice.tag & 0xc0) === 0).map(copy),
-    signerInfos: children(parseBer(copy(signerInfos), "CMS signerInfos", "E_VERIFY")).map(parseSignerInfo),
+    certificates: certificates
+      .filter((choice) => (choice.tag & 0xc0) === 0)
+      .map((choice) => copyOf(bytes, choice)),
+    signerInfos: parsedSignerInfos,
   };
+}
+
+/** `parseSignerInfo` of a SignerInfo that `isPlainDer` accepted, or undefined for another shape. */
+function parseDerSignerInfo(bytes: Uint8Array, signerInfo: DerElement): ParsedSignerInfo | undefined {
+  const fields = elementsIn(bytes, signerInfo)!;
+  const [, sid, digestAlgorithm] = fields;
+  if (!sid || digestAlgorithm?.tag !== SEQUENCE) return undefined;
+  let index = 3;
+  const signedBlock = fields[index] && isContextNumber(fields[index]!, 0) ? fields[index++] : undefined;
+  const signatureAlgorithm = fields[index++];
+  const signature = fields[index++];
+  const unsignedBlock = fields[index] && isContextNumber(fields[index]!, 1) ? fields[index] : undefined;
+  if (
+    (signedBlock && signedBlock.tag !== CONTEXT_0) ||
+    (unsignedBlock && unsignedBlock.tag !== CONTEXT_1) ||
+    signatureAlgorithm?.tag !== SEQUENCE ||
+    signature?.tag !== OCTET_STRING
+  ) {
+    return undefined;
+  }
+  let identifier: ParsedSignerInfo["sid"];
+  const sidFields = sid.tag === SEQUENCE ? elementsIn(bytes, sid)! : [];
+  if (sidFields.length >= 2) {
+    identifier = { issuer: copyOf(bytes, sidFields[0]!), serialNumber: copyOf(bytes, sidFields[1]!) };
+  } else if (sid.tag === DER_TAG.CONTEXT_PRIMITIVE_0) {
+    identifier = { subjectKeyIdentifier: contentOf(bytes, sid) };
+  } else {
+    return undefined;
+  }
+  const [digestOid] = elementsIn(bytes, digestAlgorithm)!;
+  const [signatureOid, parameters] = elementsIn(bytes, signatureAlgorithm)!;
+  const digestAlgorithmOid = digestOid && oidAt(bytes, digestOid);
+  const signatureAlgorithmOid = signatureOid && oidAt(bytes, signatureOid);
+  const signedAttributes = signedBlock ? parseDerAttributes(bytes, signedBlock) : [];
+  const unsignedAttributes = unsignedBlock ? parseDerAttributes(bytes, unsignedBlock) : [];
+  if (!digestAlgorithmOid || !signatureAlgorithmOid || !signedAttributes || !unsignedAttributes) {
+    return undefined;
+  }
+  let signedAttributesDer: Uint8Array | undefined;
+  if (signedBlock) {
+    signedAttributesDer = copyOf(bytes, signedBlock);
+    signedAttributesDer[0] = TAG.SET;
+  }
+  return {
+    fields: fields.map((field) => copyOf(bytes, field)),
+    sid: identifier,
+    digestAlgorithmOid,
+    signedAttributesDer,
+    signedAttributes,
+    signatureAlgorithmOid,
+    signatureAlgorithmParameters: parameters && copyOf(bytes, parameters),
+    signature: contentOf(bytes, signature),
+    unsignedAttributes,
+  };
+}
+
+/** `parseAttributes` of plain DER, or undefined for another shape. */
+function parseDerAttributes(bytes: Uint8Array, block: DerElement): CmsAttribute[] | undefined {
+  const attributes: CmsAttribute[] = [];
+  for (const attribute of elementsIn(bytes, block)!) {
+    const [type, values] = attribute.tag === SEQUENCE ? elementsIn(bytes, attribute)! : [];
+    const typeOid = type && oidAt(bytes, type);
+    if (!typeOid || (values && values.tag !== SET)) return undefined;
+    attributes.push({
+      type: typeOid,
+      values: values ? elementsIn(bytes, values)!.map((value) => copyOf(bytes, value)) : [],
+    });
+  }
+  return attributes;
 }
 
 /** `parseCms` through the full ASN.1 parser: BER, and every malformed input's message. */

@@ -70,7 +70,12 @@ export function digestAlgorithmFromOid(dotted: string): DigestAlgorithm | undefi
 }
 
 export function hash(algorithm: DigestAlgorithm, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash(algorithm).update(data).digest());
+  return plainView(createHash(algorithm).update(data).digest());
+}
+
+/** The Buffer's bytes as a plain Uint8Array, without copying them (node returns a fresh Buffer). */
+function plainView(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 /** AlgorithmIdentifier for a SHA-2 digest; parameters absent as RFC 5754 prefers. */
@@ -124,7 +129,7 @@ function nodeKeyOptions({ family, saltLength }: SignatureParameters) {
 /** Signs `data` (it is hashed here) with node:crypto; ECDSA signatures come out DER-encoded. */
 export function signData(privateKey: KeyObject, algorithm: SignatureAlgorithm, data: Uint8Array): Uint8Array {
   const parameters = signatureParameters(algorithm);
-  return new Uint8Array(sign(parameters.digest, data, { key: privateKey, ...nodeKeyOptions(parameters) }));
+  return plainView(sign(parameters.digest, data, { key: privateKey, ...nodeKeyOptions(parameters) }));
 }
 
 export function verifyData(

@@ -9,18 +9,47 @@ const CACHE_SIZE = 64;
 /**
  * `parse`, run once per distinct certificate content (the most recent CACHE_SIZE kept): every CMS
  * of a signer carries the same certificates in fresh buffers, and parsing one costs more than
- * signing. Keyed by the bytes themselves, so a cached result always describes exactly these bytes.
+ * signing. An entry keeps its own copy of the bytes and is found by length and last bytes (the
+ * issuer's signature, which differs between certificates), then compared in full, so a cached
+ * result always describes exactly the bytes asked about. The arrays asked about last are
+ * remembered too: that saves the lookup, not the comparison (a Uint8Array can be changed).
  */
-function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
-  const cache = new Map<string, T>();
+export function cachedByContent<T>(parse: (der: Uint8Array) => T): (der: Uint8Array) => T {
+  const cache = new Map<number, { der: Uint8Array; value: T }>();
+  const recent: { asked: Uint8Array; der: Uint8Array; value: T }[] = [];
   return (der) => {
-    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-    if (cache.has(key)) return cache.get(key)!;
-    const value = parse(der);
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-    return value;
+    for (const entry of recent) {
+      if (entry.asked === der && bytesEqual(entry.der, der)) return entry.value;
+    }
+    const key = lookupKey(der);
+    let entry = cache.get(key);
+    if (!entry || !bytesEqual(entry.der, der)) {
+      entry = { der: der.slice(), value: parse(der) };
+      cache.delete(key);
+      if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(key, entry);
+    }
+    // Not a view into a large buffer (a whole document): remembering it would keep that alive.
+    if (der.buffer.byteLength <= RECENT_BUFFER_LIMIT) {
+      recent.unshift({ asked: der, ...entry });
+      if (recent.length > RECENT_SIZE) recent.pop();
+    }
+    return entry.value;
   };
+}
+
+/** How many arrays asked about are remembered: a CMS's certificates and a trust root or two. */
+const RECENT_SIZE = 6;
+const RECENT_BUFFER_LIMIT = 64 * 1024;
+
+/** The length and the last four bytes, as one number (keys may collide: entries are compared in full). */
+function lookupKey(der: Uint8Array): number {
+  const end = der.length;
+  const tail =
+    end >= 4
+      ? ((der[end - 4]! << 24) | (der[end - 3]! << 16) | (der[end - 2]! << 8) | der[end - 1]!) >>> 0
+      : 0;
+  return end * 2 ** 32 + tail;
 }
 
 /** The issuer Name and serialNumber INTEGER of a certificate, as their original DER. */

@@ -25,24 +25,55 @@ export function distinguishedName(multiline: string): string {
   return multiline.split("\n").filter(Boolean).join(", ");
 }
 
+/**
+ * Answers of `isIssuedBy` per (certificate, issuer) object pair. An X509Certificate cannot change,
+ * so neither can the answer; `x509Of` hands out the same objects for the same bytes, so a
+ * signer's chain is verified once, not on every signature.
+ */
+const issuedBy = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+
 /** `issuer` issued `certificate`: names match and its key verifies the certificate's signature. */
 export function isIssuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
-  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
+  let answers = issuedBy.get(certificate);
+  if (!answers) {
+    answers = new WeakMap();
+    issuedBy.set(certificate, answers);
+  }
+  let answer = answers.get(issuer);
+  if (answer === undefined) {
+    answer = certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
+    answers.set(issuer, answer);
+  }
+  return answer;
+}
+
+/** Per certificate object (immutable): the summary and the validity period as dates. */
+const described = new WeakMap<X509Certificate, { summary: CertificateSummary; from: Date; to: Date }>();
+
+function describe(certificate: X509Certificate) {
+  let description = described.get(certificate);
+  if (!description) {
+    const from = new Date(certificate.validFrom);
+    const to = new Date(certificate.validTo);
+    const summary = {
+      subject: distinguishedName(certificate.subject),
+      issuer: distinguishedName(certificate.issuer),
+      serialNumber: certificate.serialNumber.toUpperCase(),
+      notBefore: from.toISOString(),
+      notAfter: to.toISOString(),
+    };
+    description = { summary, from, to };
+    described.set(certificate, description);
+  }
+  return description;
 }
 
 export function summarizeCertificate(certificate: X509Certificate): CertificateSummary {
-  return {
-    subject: distinguishedName(certificate.subject),
-    issuer: distinguishedName(certificate.issuer),
-    serialNumber: certificate.serialNumber.toUpperCase(),
-    notBefore: new Date(certificate.validFrom).toISOString(),
-    notAfter: new Date(certificate.validTo).toISOString(),
-  };
+  return { ...describe(certificate).summary }; // a copy: reports are the caller's to change
 }
 
 function validityProblem(certificate: X509Certificate, at: Date): string | undefined {
-  const from = new Date(certificate.validFrom);
-  const to = new Date(certificate.validTo);
+  const { from, to } = describe(certificate);
   if (at < from || at > to) {
     return `${distinguishedName(certificate.subject)} is not valid at ${at.toISOString()} (valid ${from.toISOString()} to ${to.toISOString()})`;
   }

@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
 import { EsignError } from "@esign/errors";
+import {
+  contentOf,
+  copyOf,
+  DER_TAG,
+  derOctetString,
+  elementsIn,
+  isPlainDer,
+  oidAt,
+  wholeElement,
+} from "../asn1/der-reader";
 import { OID } from "../asn1/oids";
 import { children, octetsOf, oidOf, parseBer, rawBytes } from "../asn1/read";
 import { attributeValues, type ParsedCms, type ParsedSignerInfo, parseCms } from "../cms/parse";
@@ -68,6 +78,65 @@ function findSignerCertificate(signer: ParsedSignerInfo, certificates: Uint8Arra
   });
 }
 
+/** The fields of an ESSCertID(v2) that are checked; `algorithmOid` "" when present but unreadable. */
+interface EssCertId {
+  algorithmOid: string | undefined;
+  certHash: Uint8Array | undefined;
+  serialNumber: Uint8Array | undefined;
+}
+
+/**
+ * The first ESSCertID(v2) of a SigningCertificate(V2) value, read by tag and length when it is
+ * plain DER of the usual shape (`readEssCertIdFully` gives the same answer for it), else fully.
+ */
+export function readEssCertId(encoded: Uint8Array, isV2: boolean): EssCertId {
+  return readDerEssCertId(encoded, isV2) ?? readEssCertIdFully(encoded, isV2);
+}
+
+function readDerEssCertId(encoded: Uint8Array, isV2: boolean): EssCertId | undefined {
+  const value = wholeElement(encoded);
+  if (value?.tag !== DER_TAG.SEQUENCE || !isPlainDer(encoded, value)) return undefined;
+  const [certificates] = elementsIn(encoded, value)!;
+  if (certificates?.tag !== DER_TAG.SEQUENCE) return undefined;
+  const [essCertId] = elementsIn(encoded, certificates)!;
+  if (essCertId?.tag !== DER_TAG.SEQUENCE) return undefined;
+  const fields = elementsIn(encoded, essCertId)!;
+  // ESSCertIDv2 { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }; v1 has no hashAlgorithm.
+  const first = fields[0];
+  if (first && (first.tag & 0x1f) === 16 && first.tag !== DER_TAG.SEQUENCE) return undefined;
+  const hasAlgorithm = isV2 && first?.tag === DER_TAG.SEQUENCE;
+  let algorithmOid: string | undefined;
+  if (hasAlgorithm) {
+    const [identifier] = elementsIn(encoded, first)!;
+    algorithmOid = (identifier && oidAt(encoded, identifier)) ?? "";
+  }
+  const certHash = fields[hasAlgorithm ? 1 : 0];
+  const issuerSerial = fields[hasAlgorithm ? 2 : 1];
+  if (certHash && certHash.tag !== DER_TAG.OCTET_STRING) return undefined;
+  if (issuerSerial && issuerSerial.tag !== DER_TAG.SEQUENCE) return undefined;
+  const serial = issuerSerial ? elementsIn(encoded, issuerSerial)![1] : undefined;
+  return {
+    algorithmOid,
+    certHash: certHash && contentOf(encoded, certHash),
+    serialNumber: serial && copyOf(encoded, serial),
+  };
+}
+
+/** `readEssCertId` through the full ASN.1 parser: BER, other shapes, and its error messages. */
+export function readEssCertIdFully(encoded: Uint8Array, isV2: boolean): EssCertId {
+  const essCertId = children(children(parseBer(encoded, "signing certificate", "E_VERIFY"))[0]!)[0];
+  const fields = essCertId ? children(essCertId) : [];
+  const hasAlgorithm = isV2 && fields[0]?.idBlock.tagNumber === 16;
+  const certHash = fields[hasAlgorithm ? 1 : 0];
+  const issuerSerial = fields[hasAlgorithm ? 2 : 1];
+  const serial = issuerSerial ? children(issuerSerial)[1] : undefined;
+  return {
+    algorithmOid: hasAlgorithm ? (oidOf(children(fields[0]!)[0]) ?? "") : undefined,
+    certHash: certHash && octetsOf(certHash),
+    serialNumber: serial && rawBytes(serial),
+  };
+}
+
 /** Checks ESSCertIDv2 (or the SHA-1 ESSCertID) against the signer certificate. */
 function checkSigningCertificate(
   signer: ParsedSignerInfo,
@@ -77,24 +146,20 @@ function checkSigningCertificate(
   const v1 = attributeValues(signer.signedAttributes, SIGNING_CERTIFICATE_V1)?.[0];
   const encoded = v2 ?? v1;
   if (!encoded) return "absent";
-  const essCertId = children(children(parseBer(encoded, "signing certificate", "E_VERIFY"))[0]!)[0];
-  const fields = essCertId ? children(essCertId) : [];
-  // ESSCertIDv2 { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }; v1 has no hashAlgorithm.
-  const hasAlgorithm = v2 !== undefined && fields[0]?.idBlock.tagNumber === 16;
-  const algorithm = hasAlgorithm
-    ? digestAlgorithmFromOid(oidOf(children(fields[0]!)[0]) ?? "")
-    : v2
-      ? "sha256"
-      : "sha1";
-  const certHash = fields[hasAlgorithm ? 1 : 0];
+  const { algorithmOid, certHash, serialNumber } = readEssCertId(encoded, v2 !== undefined);
+  const algorithm =
+    algorithmOid !== undefined ? digestAlgorithmFromOid(algorithmOid) : v2 ? "sha256" : "sha1";
   if (!algorithm || !certHash) return "mismatch";
-  const issuerSerial = fields[hasAlgorithm ? 2 : 1];
-  const serial = issuerSerial ? children(issuerSerial)[1] : undefined;
-  const hashMatches = bytesEqual(octetsOf(certHash), createHash(algorithm).update(certificate).digest());
+  const hashMatches = bytesEqual(certHash, createHash(algorithm).update(certificate).digest());
   const serialMatches =
-    !serial || bytesEqual(rawBytes(serial), certificateIdentity(certificate).serialNumber);
+    !serialNumber || bytesEqual(serialNumber, certificateIdentity(certificate).serialNumber);
   if (!hashMatches || !serialMatches) return "mismatch";
   return v2 ? "v2" : "v1";
+}
+
+/** The message-digest attribute's octets: plain DER read directly, anything else by the full parser. */
+export function messageDigestOf(value: Uint8Array): Uint8Array {
+  return derOctetString(value) ?? octetsOf(parseBer(value, "message-digest", "E_VERIFY"));
 }
 
 /** Verifies the (single) SignerInfo of a SignedData: digest, signature, certificate binding, chain. */
@@ -143,8 +208,7 @@ async function verifySigner(
     const messageDigest = attributeValues(signer.signedAttributes, OID.messageDigest)?.[0];
     const expected = await digestContent(digestAlgorithm);
     report.messageDigestMatches =
-      messageDigest !== undefined &&
-      bytesEqual(octetsOf(parseBer(messageDigest, "message-digest", "E_VERIFY")), expected);
+      messageDigest !== undefined && bytesEqual(messageDigestOf(messageDigest), expected);
     if (!report.messageDigestMatches)
       problems.push("message-digest does not match the signed content (modified after signing)");
   }
