@@ -141,8 +141,8 @@ export const WorkerConfigSchema = z.object({
   /** E-contracts (the `esign-contracts` queue) run when the contract secret is set. */
   ...CONTRACT_FIELDS,
   /**
-   * A job naming a store this worker lacks is put back (delayed) for a worker that has it, for
-   * up to this long after it was submitted; then it fails E_INVALID_JOB (no worker has the store).
+   * A job naming a store this worker lacks is put back for a worker that has it (ForeignJobs),
+   * for up to this long after it was submitted; then it fails E_INVALID_JOB (no worker has the store).
    */
   unknownStoreWaitMs: z
     .int()

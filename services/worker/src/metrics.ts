@@ -27,6 +27,8 @@ export interface WorkerMetrics {
   /** Paid signatures of remote profiles by kind (SIGNING_USAGE_KINDS of @esign/jobs), this process only. */
   signingUsage: Counter<"profile" | "kind">;
   retries: Counter;
+  /** Jobs naming a store this worker lacks, handed back for a worker that has it. */
+  putBacks: Counter<"queue">;
   rateLimitWait: Counter;
   bytesHashed: Counter;
   /** Completed B-LT/B-LTA jobs whose output is not "LTV enabled", by signer profile. */
@@ -74,6 +76,12 @@ export function createWorkerMetrics(queues: () => Queue[]): WorkerMetrics {
     retries: new Counter({
       name: "esign_retries_total",
       help: "Job attempts that failed and were scheduled again",
+      registers,
+    }),
+    putBacks: new Counter({
+      name: "esign_jobs_put_back_total",
+      help: "Jobs naming a store this worker lacks, put back for a worker that has it, by queue",
+      labelNames: ["queue"],
       registers,
     }),
     rateLimitWait: new Counter({

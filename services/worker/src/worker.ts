@@ -21,6 +21,7 @@ import type { WorkerConfig } from "./config";
 import { startContractWorker } from "./contracts";
 import { ExactlyOnceSigner } from "./exactly-once-signer";
 import { asEsignError, toQueueError } from "./failures";
+import { ForeignJobs } from "./foreign-jobs";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { completedEvent, type FinishedJob, failedEvent, JobPublisher } from "./publish";
 import { SigningRateLimiter } from "./rate-limiter";
@@ -47,26 +48,15 @@ export interface SigningWorkerOptions {
 /** Longest wait for a signer probe's answer. */
 const SIGNER_PROBE_TIMEOUT_MS = 5_000;
 
-/** Longest wait between two looks at a job whose store this worker lacks. */
-const UNKNOWN_STORE_MAX_BACKOFF_MS = 30_000;
-
 /**
- * When a job names a store this worker lacks (another deployment's job on a shared queue, or a
- * worker not yet configured like the rest), the delay after which it is looked at again: a
- * quarter of the job's age, from 0.5 s up to 30 s, with jitter; undefined once it has waited
- * `waitMs` (then it fails like any job naming an unknown store). Delayed rather than failed: a
- * worker that has the store takes it meanwhile.
+ * Whether this worker hands the job back: it names a store (input or output) this worker lacks
+ * (another deployment's job on a shared queue, or a worker not yet configured like the rest) and
+ * has waited less than `waitMs` since it was submitted. Once it has, it fails like any job naming
+ * an unknown store, which is what a misspelt store name comes to.
  */
-function unknownStoreBackoff(
-  job: Job,
-  parsed: SignJob,
-  storeNames: readonly string[],
-  waitMs: number,
-): number | undefined {
+function leavesToAnother(job: Job, parsed: SignJob, storeNames: readonly string[], waitMs: number): boolean {
   const lacking = [parsed.input.store, parsed.output.store].some((store) => !storeNames.includes(store));
-  const age = Date.now() - job.timestamp;
-  if (!lacking || age >= waitMs) return undefined;
-  return Math.min(UNKNOWN_STORE_MAX_BACKOFF_MS, Math.max(500, age / 4)) * (0.5 + Math.random() / 2);
+  return lacking && Date.now() - job.timestamp < waitMs;
 }
 
 /**
@@ -151,21 +141,22 @@ export async function createSigningWorker(
   const publish = (finished: FinishedJob, event: JobEvent) =>
     metrics.time("publish", () => publisher.publish(finished, event));
 
+  /** Filled as the workers are created, before any job runs. */
+  const foreignJobs = new Map<SigningQueueName, ForeignJobs>();
   const process = (queueName: SigningQueueName) => async (job: Job, token?: string) => {
     let parsed: SignJob | undefined;
     try {
       parsed = parseSignJob(job.data);
-      const backoff = unknownStoreBackoff(job, parsed, stores.names(), config.unknownStoreWaitMs);
-      if (backoff !== undefined) {
+      if (leavesToAnother(job, parsed, stores.names(), config.unknownStoreWaitMs)) {
         logger.warn(
           { jobId: job.id, queue: queueName, stores: [parsed.input.store, parsed.output.store] },
           "job names a store this worker lacks; put back for a worker that has it",
         );
-        // Not an attempt: BullMQ counted this start (attemptsStarted), and the job reports it.
-        await redis.hincrby(queues.get(queueName)!.toKey(job.id!), "ats", -1);
-        await job.moveToDelayed(Date.now() + backoff, token);
+        await foreignJobs.get(queueName)!.putBack(job, token);
+        metrics.putBacks.inc({ queue: queueName });
         throw new DelayedError();
       }
+      foreignJobs.get(queueName)!.served();
       const identity = { queue: queueName, jobId: job.id!, attempt: attemptOf(job) };
       const result = await signDocument(parsed, identity, deps);
       if (result.ltvEnabled === false) metrics.ltvNotEnabled.inc({ profile: parsed.signer });
@@ -220,6 +211,7 @@ export async function createSigningWorker(
       stalledInterval: config.stalledIntervalMs,
       maxStalledCount: config.maxStalledCount,
     });
+    foreignJobs.set(queueName, new ForeignJobs(worker, redis));
     worker.on("completed", (job) => {
       metrics.jobs.inc({ queue: queueName, state: "completed" });
       countDelivered(job).catch((error: unknown) =>
@@ -246,7 +238,8 @@ export async function createSigningWorker(
       ? undefined
       : await startMetricsServer({
           registry: metrics.registry,
-          healthy: () => workers.every((worker) => worker.isRunning()),
+          // Paused: stepping aside after handing back jobs for a store it lacks (ForeignJobs).
+          healthy: () => workers.every((worker) => worker.isRunning() || worker.isPaused()),
           port: config.metricsPort,
           host: config.metricsHost,
         });
@@ -266,6 +259,7 @@ export async function createSigningWorker(
     metricsUrl: metricsServer?.url,
     async close() {
       logger.info("draining: finishing running jobs before closing");
+      for (const foreign of foreignJobs.values()) foreign.close();
       await Promise.all([
         ...workers.map((worker) => worker.close()),
         batches.close(),
