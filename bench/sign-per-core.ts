@@ -69,7 +69,7 @@ if (values.write) {
     "## Warm signing per core",
     "",
     "`signPdf` of `chromium-invoice.pdf` (31 KB) from memory in one warm process: prepare, digest,",
-    "RSA-2048 signature (local key), check of the CMS, embed, verify (re-open and re-hash), output",
+    "RSA-2048 signature (local key), check of the CMS, embed, verify (the output re-opened over the already parsed input, its byte range re-hashed), output",
     "bytes read out. No queue, no store, no network.",
     "",
     "```sh",
