@@ -17,7 +17,7 @@ export interface TestGateway {
 
 /**
  * A gateway in this process on a free port: the shared test Redis under a prefix of its own, a
- * temporary data folder, log level warn; `settings` add to or override those.
+ * temporary data folder, log level warn, a 10 s Redis command bound; `settings` add to or override those.
  */
 export async function startTestGateway(
   name: string,
@@ -29,6 +29,10 @@ export async function startTestGateway(
     redisUrl: "redis://127.0.0.1:6379",
     queuePrefix: `{esign-${name}-${randomBytes(4).toString("hex")}}`,
     logLevel: "warn",
+    // Production's 1 s bound is for a Redis that stopped answering; these tests share a loaded
+    // box with the whole suite, where a healthy Redis's answer can be that late (seen: a
+    // MaxRetriesPerRequestError in contracts.test.ts). The outage tests set their own bound.
+    redisCommandTimeoutMs: 10_000,
     ...settings,
     dataDir,
   });
