@@ -1,12 +1,12 @@
 /**
  * BoundedRedis on a redis-server of the test's own that it stops (SIGSTOP) and resumes: a job
- * submission sent to the stopped Redis fails E_UNAVAILABLE within the command timeout and is not
- * enqueued when Redis wakes up and runs it (the submission carries a deadline in Redis's clock);
- * then the same connection serves again. A plain connection shows that a command given up on
+ * submission, a bulk submission or a batch sent to the stopped Redis fails E_UNAVAILABLE within the
+ * command timeout and is not enqueued when Redis wakes up and runs it (each carries a deadline in
+ * Redis's clock); then the same connection serves again. A plain connection shows that a command given up on
  * does run late, which is why the deadline is needed.
  */
 import { EsignError } from "@esign/errors";
-import { BoundedRedis, QUEUES, redisPersistence, SigningClient } from "@esign/jobs";
+import { BATCH_QUEUE, BatchClient, BoundedRedis, QUEUES, redisPersistence, SigningClient } from "@esign/jobs";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -23,8 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => redis?.stop());
 
-async function jobCount(): Promise<number> {
-  const queue = new Queue(QUEUES.sign, { connection: { host: "127.0.0.1", port: redis.port }, prefix });
+async function jobCount(queueName: string = QUEUES.sign): Promise<number> {
+  const queue = new Queue(queueName, { connection: { host: "127.0.0.1", port: redis.port }, prefix });
   const count = await queue.count();
   await queue.close();
   return count;
@@ -71,6 +71,66 @@ it("fails a submission to a stopped Redis fast and never enqueues it later", asy
   expect(again.id).toBe(first.id);
   expect(await jobCount()).toBe(3);
   await client.close();
+  connection.disconnect();
+});
+
+/** Stops Redis, runs `submit`, resumes Redis and lets it run what it had received; returns the error. */
+async function submitWhileStopped(submit: () => Promise<unknown>): Promise<unknown> {
+  redis.pause();
+  const error = await submit().then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  redis.resume();
+  await new Promise((done) => setTimeout(done, 1500));
+  return error;
+}
+
+async function keysNaming(text: string): Promise<string[]> {
+  const reader = new Redis(redis.url);
+  const keys = await reader.keys(`*${text}*`);
+  reader.disconnect();
+  return keys;
+}
+
+it("fails a bulk submission to a stopped Redis and never enqueues any of it later", async () => {
+  const connection = new BoundedRedis(redis.url, { commandTimeoutMs: COMMAND_TIMEOUT_MS });
+  connection.on("error", () => undefined);
+  await connection.connected(5_000);
+  const client = new SigningClient({ connection, prefix });
+  const before = await jobCount(QUEUES.batch);
+  // Control: within the deadline the bulk is enqueued, idempotency keys included.
+  await client.submitBulk([job("bulk-1.pdf"), { ...job("bulk-2.pdf"), idempotencyKey: "bulk-key-1" }]);
+  expect(await jobCount(QUEUES.batch)).toBe(before + 2);
+
+  // No idempotency keys: with them the bulk first reads, and the stall would stop it there.
+  const error = await submitWhileStopped(() =>
+    client.submitBulk([job("late-1.pdf"), job("late-2.pdf"), job("late-3.pdf")]),
+  );
+  expect((error as EsignError).code).toBe("E_UNAVAILABLE");
+  expect(await jobCount(QUEUES.batch)).toBe(before + 2);
+  await client.close();
+  connection.disconnect();
+});
+
+it("fails a batch sent to a stopped Redis and never starts it later", async () => {
+  const connection = new BoundedRedis(redis.url, { commandTimeoutMs: COMMAND_TIMEOUT_MS });
+  connection.on("error", () => undefined);
+  await connection.connected(5_000);
+  const batches = new BatchClient({ connection, prefix });
+  const submission = { itemsManifest: { store: "default", key: "lists/tonight.jsonl" }, tenant: "acme" };
+  // Control: within the deadline the batch record (the parent job) and its expanding job exist.
+  const { id: started } = await batches.create(submission, { id: "batch-in-time" });
+  expect((await batches.get(started)).state).toBe("submitting");
+  expect(await jobCount(BATCH_QUEUE)).toBeGreaterThan(0);
+  const coordinationBefore = await jobCount(BATCH_QUEUE);
+
+  const error = await submitWhileStopped(() => batches.create(submission, { id: "batch-refused" }));
+  expect((error as EsignError).code).toBe("E_UNAVAILABLE");
+  await expect(batches.get("batch-refused")).rejects.toMatchObject({ code: "E_NOT_FOUND" });
+  expect(await jobCount(BATCH_QUEUE)).toBe(coordinationBefore);
+  expect(await keysNaming("batch-refused")).toEqual([]);
+  await batches.close();
   connection.disconnect();
 });
 

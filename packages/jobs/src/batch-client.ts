@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { EsignError } from "@esign/errors";
 import type { ObjectRef, TenantStoragePolicy } from "@esign/storage";
-import { type ConnectionOptions, FlowProducer, type JobsOptions, Queue } from "bullmq";
+import { type ConnectionOptions, type FlowJob, FlowProducer, type JobsOptions, Queue } from "bullmq";
 import type { Cluster, Redis } from "ioredis";
+import { type AddTransaction, addBefore } from "./add-before";
 import { BATCH_JOB_NAMES, BATCH_QUEUE, batchKeys, childIndexOf, expandJobId, META } from "./batch-keys";
 import {
   type BatchCompletedEvent,
@@ -17,6 +18,7 @@ import {
   BatchSettingsSchema,
   batchFormProblems,
 } from "./batch-schemas";
+import { BoundedRedis } from "./bounded-redis";
 import { DEFAULT_JOB_OPTIONS, queueCall } from "./client";
 import { QUEUE_PREFIX, QUEUES } from "./constants";
 import { SCHEMA_VERSION } from "./schemas";
@@ -97,15 +99,17 @@ export class BatchClient {
   private readonly prefix: string;
   private readonly coordination: Queue;
   private readonly documents: Queue;
-  private readonly flows: FlowProducer;
+  private readonly flows: TransactionalFlowProducer;
+  private readonly connection: ConnectionOptions;
 
   constructor(options: BatchClientOptions) {
+    this.connection = options.connection;
     this.prefix = options.prefix ?? QUEUE_PREFIX;
     const onError = options.onError ?? (() => undefined);
     const common = { connection: options.connection, prefix: this.prefix };
     this.coordination = new Queue(BATCH_QUEUE, common);
     this.documents = new Queue(QUEUES.batch, common);
-    this.flows = new FlowProducer(common);
+    this.flows = new TransactionalFlowProducer(common);
     this.coordination.on("error", onError);
     this.documents.on("error", onError);
     this.flows.on("error", onError);
@@ -161,24 +165,23 @@ export class BatchClient {
         },
       }),
     };
-    await queueCall(`starting batch ${id}`, () =>
-      this.flows.add({
-        name: BATCH_JOB_NAMES.finish,
-        queueName: BATCH_QUEUE,
-        data: record,
-        opts: { ...COORDINATION_JOB_OPTIONS, jobId: id },
-        children: [
-          {
-            name: BATCH_JOB_NAMES.expand,
-            queueName: BATCH_QUEUE,
-            data: expand,
-            // An unreadable item source must not leave the batch open forever: it finishes with
-            // what was added, and the manifest says why it stopped.
-            opts: { ...COORDINATION_JOB_OPTIONS, jobId: expandJobId(id), ignoreDependencyOnFailure: true },
-          },
-        ],
-      }),
-    );
+    const flow: FlowJob = {
+      name: BATCH_JOB_NAMES.finish,
+      queueName: BATCH_QUEUE,
+      data: record,
+      opts: { ...COORDINATION_JOB_OPTIONS, jobId: id },
+      children: [
+        {
+          name: BATCH_JOB_NAMES.expand,
+          queueName: BATCH_QUEUE,
+          data: expand,
+          // An unreadable item source must not leave the batch open forever: it finishes with
+          // what was added, and the manifest says why it stopped.
+          opts: { ...COORDINATION_JOB_OPTIONS, jobId: expandJobId(id), ignoreDependencyOnFailure: true },
+        },
+      ],
+    };
+    await queueCall(`starting batch ${id}`, () => this.startFlow(flow, [id, expandJobId(id)]));
     return { id };
   }
 
@@ -295,6 +298,24 @@ export class BatchClient {
     await Promise.all([this.coordination.close(), this.documents.close(), this.flows.close()]);
   }
 
+  /**
+   * Adds the batch's flow; on a bounded connection, in one transaction that adds nothing if Redis
+   * runs it after the deadline (a batch refused during a stall does not start when Redis wakes up).
+   */
+  private async startFlow(flow: FlowJob, coordinationJobIds: readonly string[]): Promise<void> {
+    if (!(this.connection instanceof BoundedRedis)) {
+      await this.flows.add(flow);
+      return;
+    }
+    const client = await this.redis();
+    await addBefore(
+      client,
+      this.connection.deadline(),
+      coordinationJobIds.map((jobId) => this.coordination.toKey(jobId)),
+      (transaction) => this.flows.addTo(transaction, flow),
+    );
+  }
+
   private redis(): Promise<Redis | Cluster> {
     return queueCall(
       "connecting to Redis",
@@ -399,6 +420,13 @@ export class BatchClient {
       failed: failed! - expandFailed! + Number(meta[META.rejected] ?? 0),
       cancelled: cancelled!,
     };
+  }
+}
+
+/** A FlowProducer that can queue a flow on a transaction of the caller's (see addBefore). */
+class TransactionalFlowProducer extends FlowProducer {
+  async addTo(transaction: AddTransaction, flow: FlowJob): Promise<void> {
+    await this.addNode({ multi: transaction, node: flow });
   }
 }
 

@@ -2,15 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { EsignError } from "@esign/errors";
 import type { TenantStoragePolicy } from "@esign/storage";
-import {
-  type ConnectionOptions,
-  type IRedisTransaction,
-  Job,
-  type JobsOptions,
-  Queue,
-  QueueEvents,
-} from "bullmq";
-import type { ChainableCommander } from "ioredis";
+import { type ConnectionOptions, Job, type JobsOptions, Queue, QueueEvents } from "bullmq";
+import type { Cluster, Redis } from "ioredis";
+import { addBefore } from "./add-before";
 import { BoundedRedis } from "./bounded-redis";
 import { QUEUE_PREFIX, QUEUES, SIGN_JOB_NAME, SIGNING_QUEUES, type SigningQueueName } from "./constants";
 import {
@@ -38,19 +32,6 @@ export const DEFAULT_JOB_OPTIONS = {
   removeOnComplete: { age: 48 * HOUR },
   removeOnFail: { age: 14 * 24 * HOUR },
 } as const satisfies JobsOptions;
-
-/** Marks a job key that does not exist yet when Redis runs this after ARGV[1] (ms, Redis's clock). */
-const MARK_IF_LATE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-if now > tonumber(ARGV[1]) and redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'esign-late', '1')
-  return 1
-end
-return 0`;
-const UNMARK_LATE = `
-if redis.call('HGET', KEYS[1], 'esign-late') == '1' then redis.call('DEL', KEYS[1]) end
-return 0`;
 
 /** addBulk sends one MULTI per chunk: big enough for throughput, small enough not to stall Redis. */
 const BULK_CHUNK = 500;
@@ -170,7 +151,9 @@ export class SigningClient {
     if (elsewhere) return elsewhere;
     await queueCall(`enqueueing job ${id}`, () =>
       this.connection instanceof BoundedRedis
-        ? this.addBefore(this.connection.deadline(), queueName, data, this.optionsFor(id, options))
+        ? this.addBefore(this.connection.deadline(), queueName, [
+            { data, options: this.optionsFor(id, options) },
+          ])
         : this.queue(queueName)
             .add(SIGN_JOB_NAME, data, this.optionsFor(id, options))
             .then(() => undefined),
@@ -178,34 +161,26 @@ export class SigningClient {
     return { id, queue: queueName };
   }
 
-  /**
-   * Adds the job only if Redis runs the command by `deadline` (Redis's clock), in one
-   * transaction: a submission that reaches Redis after its caller was told it failed (Redis was
-   * stopped with the command in its socket buffer) is dropped, not signed. A late run marks the
-   * job's key so that BullMQ's add sees a duplicate and adds nothing, then removes the mark.
-   */
+  /** Adds the jobs in one transaction that adds nothing if Redis runs it after `deadline`. */
   private async addBefore(
     deadline: number,
     queueName: SigningQueueName,
-    data: SignJob,
-    options: JobsOptions,
+    jobs: readonly { data: SignJob; options: JobsOptions }[],
   ): Promise<void> {
+    if (jobs.length === 0) return;
     const queue = this.queue(queueName);
-    const jobKey = queue.toKey(options.jobId!);
-    // BullMQ's transaction is ioredis's MULTI with BullMQ's script runner added: `eval` is there.
-    const transaction = (await queue.client).multi() as IRedisTransaction & Pick<ChainableCommander, "eval">;
-    transaction.eval(MARK_IF_LATE, 1, jobKey, String(Math.floor(deadline)));
-    const adding = new Job(queue, SIGN_JOB_NAME, data, options, options.jobId).addJob(transaction);
-    transaction.eval(UNMARK_LATE, 1, jobKey);
-    const replies = await transaction.exec();
-    await adding;
-    for (const [error] of replies ?? []) if (error) throw error;
-    if (replies?.[0]?.[1] === 1) {
-      throw new EsignError(
-        "E_UNAVAILABLE",
-        "Redis ran the submission after its deadline: nothing was enqueued",
-      );
-    }
+    const client = (await queue.client) as unknown as Redis | Cluster;
+    await addBefore(
+      client,
+      deadline,
+      jobs.map(({ options }) => queue.toKey(options.jobId!)),
+      (transaction) =>
+        Promise.all(
+          jobs.map(({ data, options }) =>
+            new Job(queue, SIGN_JOB_NAME, data, options, options.jobId).addJob(transaction),
+          ),
+        ),
+    );
   }
 
   /**
@@ -231,9 +206,16 @@ export class SigningClient {
       const toAdd = chunk.flatMap((data, index) => {
         const id = jobIdOf(data);
         submitted.push(elsewhere[index] ?? { id, queue: queueName });
-        return elsewhere[index] ? [] : [{ name: SIGN_JOB_NAME, data, opts: this.optionsFor(id, options) }];
+        return elsewhere[index] ? [] : [{ data, options: this.optionsFor(id, options) }];
       });
-      await queueCall(`enqueueing jobs ${start}-${start + chunk.length - 1}`, () => queue.addBulk(toAdd));
+      await queueCall(`enqueueing jobs ${start}-${start + chunk.length - 1}`, () =>
+        // Each chunk carries its own deadline: it is one round trip, bounded by the command timeout.
+        this.connection instanceof BoundedRedis
+          ? this.addBefore(this.connection.deadline(), queueName, toAdd)
+          : queue
+              .addBulk(toAdd.map(({ data, options: opts }) => ({ name: SIGN_JOB_NAME, data, opts })))
+              .then(() => undefined),
+      );
     }
     return submitted;
   }
