@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { Gauge, type Registry } from "prom-client";
 
 export interface RedisPersistence {
   /** true: AOF or RDB save points are on; false: neither (a restart loses every job); undefined: cannot tell. */
@@ -37,3 +38,38 @@ export function persistenceGaugeValue(persistence: RedisPersistence): number {
 
 export const NO_PERSISTENCE_WARNING =
   "Redis keeps no data over a restart (neither AOF nor RDB): a Redis restart loses every queued job without a failure event. Turn on appendonly yes (see docs/operations.md).";
+
+/** The part of a pino (or Fastify) logger the persistence watch writes to. */
+export interface PersistenceLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * Checks, now if `redis` is connected and at every (re)connection, whether the Redis in use would
+ * keep queued jobs over a restart; warns when it would not and sets `esign_redis_persistence_enabled`
+ * in `registry`. Every service runs it: a deployment without the API (producers writing BullMQ
+ * jobs directly) must still be told. Returns the function that stops watching.
+ */
+export function watchRedisPersistence(redis: Redis, registry: Registry, log: PersistenceLog): () => void {
+  const gauge = new Gauge({
+    name: "esign_redis_persistence_enabled",
+    help: "1 when the Redis in use has AOF or RDB persistence, 0 when it has neither, -1 when it cannot be told",
+    registers: [registry],
+  });
+  gauge.set(-1);
+  const check = () =>
+    redisPersistence(redis).then(
+      (persistence) => {
+        gauge.set(persistenceGaugeValue(persistence));
+        if (persistence.persistent === false) log.warn({ redis: persistence.detail }, NO_PERSISTENCE_WARNING);
+        else if (persistence.persistent === undefined)
+          log.warn({ redis: persistence.detail }, "cannot tell whether Redis persists queued jobs");
+        else log.info({ redis: persistence.detail }, "Redis persistence");
+      },
+      (error: Error) => log.warn({ err: error }, "cannot check Redis persistence"),
+    );
+  redis.on("ready", check);
+  if (redis.status === "ready") void check();
+  return () => void redis.off("ready", check);
+}

@@ -10,7 +10,11 @@ await runService("esign-notifier", async () => {
   const logger = createLogger({ name: "esign-notifier", level: config.logLevel });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const notifier = startNotifier(config, { logger, counter: createDeliveryCounter([registry]) });
+  const notifier = startNotifier(config, {
+    logger,
+    counter: createDeliveryCounter([registry]),
+    registry,
+  });
   const metrics =
     config.metricsPort === undefined
       ? undefined

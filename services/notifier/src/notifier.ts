@@ -1,8 +1,9 @@
-import { type WebhookDeliveryJob, WebhookDeliveryJobSchema } from "@esign/jobs";
+import { type WebhookDeliveryJob, WebhookDeliveryJobSchema, watchRedisPersistence } from "@esign/jobs";
 import { createLogger } from "@esign/runtime";
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
 import { z } from "zod";
 import type { NotifierConfig } from "./config";
 import { WebhookDeliverer } from "./deliver";
@@ -12,6 +13,8 @@ import { DestinationGuard } from "./ssrf";
 export interface NotifierOptions {
   logger?: Logger;
   counter?: DeliveryCounter;
+  /** Where `esign_redis_persistence_enabled` goes; without one the gauge is kept but not served. */
+  registry?: Registry;
 }
 
 export interface Notifier {
@@ -34,6 +37,7 @@ const MAX_STALLED_COUNT = 5;
 export function startNotifier(config: NotifierConfig, options: NotifierOptions = {}): Notifier {
   const logger = options.logger ?? createLogger({ name: "esign-notifier", level: config.logLevel });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const stopWatchingPersistence = watchRedisPersistence(redis, options.registry ?? new Registry(), logger);
   const deliverer = new WebhookDeliverer({
     redis,
     config,
@@ -74,6 +78,7 @@ export function startNotifier(config: NotifierConfig, options: NotifierOptions =
   return {
     worker,
     async close() {
+      stopWatchingPersistence();
       await worker.close();
       // Connections passed in as instances are the caller's to close: here, ours.
       await Promise.all([workerConnection.quit(), redis.quit()]);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@esign/runtime";
 import { afterEach, expect, it } from "vitest";
+import { startTestRedis } from "../../../test/support/redis-server";
 import { newSecret, REDIS_URL, type Receiver, startHarness, startReceiver, waitFor } from "./harness";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -74,8 +75,45 @@ it("logs at LOG_LEVEL: warn keeps a delivered webhook out of the log", async () 
   );
   const job = await harness.enqueue({ tenant: "acme", url: receiver.url });
   expect(await harness.finished(job.jobId!)).toMatchObject([{ outcome: "delivered" }]);
-  expect(stdout()).toBe("");
+  // The shared test Redis has no persistence: its warning is the one line at this level.
+  const lines = stdout()
+    .split("\n")
+    .filter((line) => line !== "");
+  for (const line of lines) expect(JSON.parse(line)).toMatchObject({ level: 40 });
+  expect(stdout()).not.toContain("webhook delivered");
 });
+
+it("warns and serves esign_redis_persistence_enabled 0 on a Redis without persistence", async () => {
+  const redis = await startTestRedis();
+  cleanups.push(() => redis.stop());
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  const { metricsPort, stdout } = await startStandalone({ REDIS_URL: redis.url }, receiver);
+
+  expect(await servedPersistenceGauge(metricsPort)).toBe(0);
+  expect(stdout()).toMatch(/Redis keeps no data over a restart/);
+});
+
+it("serves esign_redis_persistence_enabled 1 and does not warn on a Redis started with --appendonly yes", async () => {
+  const redis = await startTestRedis(["--appendonly", "yes"]);
+  cleanups.push(() => redis.stop());
+  const receiver = await startReceiver(() => ({ status: 200 }));
+  cleanups.push(() => receiver.close());
+  const { metricsPort, stdout } = await startStandalone({ REDIS_URL: redis.url }, receiver);
+
+  expect(await servedPersistenceGauge(metricsPort)).toBe(1);
+  expect(stdout()).toMatch(/append-only file \(AOF\) on/);
+  expect(stdout()).not.toMatch(/Redis keeps no data over a restart/);
+});
+
+/** `esign_redis_persistence_enabled` on /metrics once the check has run (-1 until then). */
+async function servedPersistenceGauge(metricsPort: number): Promise<number> {
+  return waitFor(async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const value = Number(/^esign_redis_persistence_enabled (-?\d+)$/m.exec(metrics)?.[1]);
+    return value === 0 || value === 1 ? value : undefined;
+  });
+}
 
 it("verifies the receiver's certificate against the URL's host name while connecting to the pinned address", async () => {
   // A receiver certificate for "localhost" only, trusted through NODE_EXTRA_CA_CERTS.

@@ -10,6 +10,7 @@ import {
   SigningUsageLedger,
   type SignJob,
   signingRateLimitKey,
+  watchRedisPersistence,
 } from "@esign/jobs";
 import { createLogger, type MetricsServer, startMetricsServer } from "@esign/runtime";
 import { createStores } from "@esign/storage";
@@ -91,6 +92,7 @@ export async function createSigningWorker(
   );
   const webhooks = new Queue(QUEUES.webhooks, { connection: redis, prefix: config.prefix });
   const metrics = createWorkerMetrics(() => [...queues.values()]);
+  const stopWatchingPersistence = watchRedisPersistence(redis, metrics.registry, logger);
   const checkpoints = new CheckpointStore(redis, config.prefix);
   const limiter = new SigningRateLimiter(redis, {
     key: signingRateLimitKey(config.prefix),
@@ -259,6 +261,7 @@ export async function createSigningWorker(
     metricsUrl: metricsServer?.url,
     async close() {
       logger.info("draining: finishing running jobs before closing");
+      stopWatchingPersistence();
       for (const foreign of foreignJobs.values()) foreign.close();
       await Promise.all([
         ...workers.map((worker) => worker.close()),

@@ -6,7 +6,7 @@ import { SigningClient } from "@esign/jobs";
 import { createTestPki, type TestPkiFiles, writeTestPki } from "@esign/pades/testing";
 import { SAMPLES_DIR } from "@esign/testkit";
 import { Redis } from "ioredis";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { createSigningWorker, type SigningWorker, type WorkerConfig } from "../src/index";
 
 export const REDIS_URL = "redis://127.0.0.1:6379";
@@ -21,7 +21,8 @@ export interface Harness {
   client: SigningClient;
   /** Copies `file` (default the sample) into the local store under `key`. */
   put(key: string, file?: string): Promise<void>;
-  startWorker(overrides?: Partial<WorkerConfig>): Promise<SigningWorker>;
+  /** `logger`: where the worker logs; default silent. */
+  startWorker(overrides?: Partial<WorkerConfig>, logger?: Logger): Promise<SigningWorker>;
   /** Value of a counter or gauge sample in the worker's registry. */
   metric(worker: SigningWorker, name: string, labels?: Record<string, string>): Promise<number>;
   stopWorkers(): Promise<void>;
@@ -60,7 +61,7 @@ export async function createHarness(): Promise<Harness> {
       await mkdir(dirname(join(documents, key)), { recursive: true });
       await copyFile(file, join(documents, key));
     },
-    async startWorker(overrides = {}) {
+    async startWorker(overrides = {}, logger = pino({ level: "silent" })) {
       const worker = await createSigningWorker(
         {
           redisUrl: REDIS_URL,
@@ -82,7 +83,7 @@ export async function createHarness(): Promise<Harness> {
           logLevel: "silent",
           ...overrides,
         },
-        { logger: pino({ level: "silent" }) },
+        { logger },
       );
       workers.push(worker);
       return worker;

@@ -1,46 +1,14 @@
-import {
-  NO_PERSISTENCE_WARNING,
-  persistenceGaugeValue,
-  readSignerHealth,
-  redisPersistence,
-} from "@esign/jobs";
+import { readSignerHealth, watchRedisPersistence } from "@esign/jobs";
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import type { RouteDeps } from "./deps";
-
-/**
- * Checks, on every (re)connection, whether the Redis in use would keep queued jobs over a restart;
- * warns when it would not, and exposes the answer as `esign_redis_persistence_enabled`.
- */
-function watchRedisPersistence(app: FastifyInstance, deps: RouteDeps, registry: Registry): void {
-  const gauge = new Gauge({
-    name: "esign_redis_persistence_enabled",
-    help: "1 when the Redis in use has AOF or RDB persistence, 0 when it has neither, -1 when it cannot be told",
-    registers: [registry],
-  });
-  gauge.set(-1);
-  const check = () =>
-    redisPersistence(deps.redis).then(
-      (persistence) => {
-        gauge.set(persistenceGaugeValue(persistence));
-        if (persistence.persistent === false)
-          app.log.warn({ redis: persistence.detail }, NO_PERSISTENCE_WARNING);
-        else if (persistence.persistent === undefined)
-          app.log.warn({ redis: persistence.detail }, "cannot tell whether Redis persists queued jobs");
-        else app.log.info({ redis: persistence.detail }, "Redis persistence");
-      },
-      (error: Error) => app.log.warn({ err: error }, "cannot check Redis persistence"),
-    );
-  deps.redis.on("ready", check);
-  app.addHook("onClose", async () => void deps.redis.off("ready", check));
-  if (deps.redis.status === "ready") void check();
-}
 
 /** Liveness, readiness (can we reach what a request needs?) and Prometheus metrics; no key needed. */
 export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "esign_api_" });
-  watchRedisPersistence(app, deps, registry);
+  const stopWatchingPersistence = watchRedisPersistence(deps.redis, registry, app.log);
+  app.addHook("onClose", async () => stopWatchingPersistence());
 
   app.get("/healthz", { config: { public: true }, schema: { hide: true } }, async () => ({ status: "ok" }));
 
