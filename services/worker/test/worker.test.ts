@@ -70,9 +70,10 @@ describe("signing worker (in process, local store, p12 key)", () => {
     expect(completed.map((event) => event.data.jobId).sort()).toEqual(submitted.map(({ id }) => id).sort());
     const first = completed.find((event) => event.data.jobId === submitted[0]!.id)!;
     expect(first.data.metadata).toEqual({ invoice: "A" });
-    expect(
-      await harness.metric(worker, "esign_jobs_total", { queue: "esign-batch", state: "completed" }),
-    ).toBe(2);
+    // Counted on the worker's "completed" event, which may come just after the job shows completed.
+    await expect
+      .poll(() => harness.metric(worker, "esign_jobs_total", { queue: "esign-batch", state: "completed" }))
+      .toBe(2);
     expect(
       await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
     ).toBe(2);
@@ -218,9 +219,10 @@ describe("signing worker (in process, local store, p12 key)", () => {
     await harness.client.waitFor(first.id, { timeoutMs: 60_000, pollIntervalMs: 200 });
     const third = await harness.client.submit(job);
     expect(third.id).toBe(first.id);
-    expect(
-      await harness.metric(worker, "esign_jobs_total", { queue: "esign-sign", state: "completed" }),
-    ).toBe(1);
+    // Counted on the worker's "completed" event, which may come just after the job shows completed.
+    await expect
+      .poll(() => harness.metric(worker, "esign_jobs_total", { queue: "esign-sign", state: "completed" }))
+      .toBe(1);
     expect(
       await harness.metric(worker, "esign_signing_api_calls_total", { backend: "p12", outcome: "ok" }),
     ).toBe(1);
