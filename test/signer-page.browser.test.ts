@@ -45,6 +45,8 @@ const BOB = "bob@example.test";
 const CAROL = "carol@example.test";
 const DAVE = "dave@example.test";
 const ERIN = "erin@example.test";
+/** The signer of another tenant's contract. */
+const HANA = "hana@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
 let agent: RunningAgent;
@@ -341,14 +343,7 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     // Another tenant's, sent by mistake: the operator's admin key stops it.
     const misdirected = await createContract(
       "Misdirected offer",
-      [
-        {
-          name: "Gina Example",
-          email: "gina@example.test",
-          order: 1,
-          auth: { method: "access-code", code: "RED-9" },
-        },
-      ],
+      [{ name: "Hana Example", email: HANA, order: 1, auth: { method: "access-code", code: "RED-9" } }],
       { key: agent.otherKey },
     );
 

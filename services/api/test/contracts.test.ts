@@ -162,6 +162,24 @@ describe("POST /v1/contracts", () => {
     });
     expect(await detail.json()).toMatchObject({ id: otherId, tenant: "other" });
 
+    // The OpenAPI document declares it: every listed contract names its tenant.
+    interface JsonSchema {
+      type?: string;
+      required?: string[];
+      properties?: Record<string, JsonSchema>;
+      items?: JsonSchema;
+    }
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { content: Record<string, { schema: JsonSchema }> }> } }
+      >;
+    };
+    const page = openapi.paths["/v1/contracts"]!.get.responses["200"]!.content["application/json"]!.schema;
+    const item = page.properties?.items?.items;
+    expect(item?.required).toContain("tenant");
+    expect(item?.properties?.tenant).toMatchObject({ type: "string" });
+
     const own = await list(OTHER_KEY);
     expect(own.map((item) => item.id)).toContain(otherId);
     expect(own.every((item) => item.tenant === "other")).toBe(true);
