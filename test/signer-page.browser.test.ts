@@ -45,6 +45,8 @@ const BOB = "bob@example.test";
 const CAROL = "carol@example.test";
 const DAVE = "dave@example.test";
 const ERIN = "erin@example.test";
+/** The signer of another tenant's contract. */
+const HANA = "hana@example.test";
 const DESKTOP = { width: 1280, height: 900 };
 
 let agent: RunningAgent;
@@ -338,6 +340,12 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       [{ name: "Dave Example", email: DAVE, order: 1, auth: { method: "access-code", code: "GREEN-7" } }],
       { callback: { url: running.hooks.url } },
     );
+    // Another tenant's, sent by mistake: the operator's admin key stops it.
+    const misdirected = await createContract(
+      "Misdirected offer",
+      [{ name: "Hana Example", email: HANA, order: 1, auth: { method: "access-code", code: "RED-9" } }],
+      { key: agent.otherKey },
+    );
 
     const carol = await open(PHONE, "zh-CN,zh;q=0.9");
     await carol.page.goto(linkIn(await running.mail.mailTo(CAROL, /Please sign/, 0)));
@@ -401,6 +409,17 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     const supply = page.locator("tr", { hasText: "Supply agreement 2027" });
     await expect.poll(() => supply.textContent(), SOON).toContain("completed");
     await expect.poll(() => supply.textContent(), SOON).toContain("2 / 2");
+    // An admin key lists every tenant's contracts, so each row names its tenant.
+    const contractsTable = page.getByRole("table", { name: "Contracts" });
+    expect(await contractsTable.getByRole("columnheader").allTextContents()).toEqual([
+      "Title",
+      "Tenant",
+      "Status",
+      "Signers",
+      "Created",
+      "Actions",
+    ]);
+    expect(await supply.getByRole("cell").nth(1).textContent()).toBe("dev");
     await supply.getByRole("button", { name: "Details" }).click();
     await expect.poll(() => page.locator("#content").textContent(), SOON).toContain("Hash chain verified");
     await expect.poll(() => page.locator("#content").textContent(), SOON).toContain("signed");
@@ -425,7 +444,48 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
     await page.getByRole("button", { name: "Void" }).click();
     await expect.poll(() => page.locator("#notice").textContent(), SOON).toBe(`Contract ${nda.id} voided.`);
     expect((await api<{ status: string }>("GET", `/v1/contracts/${nda.id}`)).status).toBe("voided");
+
+    // The admin key voids another tenant's contract; the row names that tenant.
+    const misdirectedRow = page.locator("tr", { hasText: "Misdirected offer" });
+    expect(await misdirectedRow.getByRole("cell").nth(1).textContent()).toBe("other");
+    await misdirectedRow.getByRole("button", { name: "Details" }).click();
+    await page.fill(`#void-reason-${misdirected.id}`, "wrong tenant");
+    await page.getByRole("button", { name: "Void" }).click();
+    await expect
+      .poll(() => page.locator("#notice").textContent(), SOON)
+      .toBe(`Contract ${misdirected.id} voided.`);
     await context.close();
+
+    // The tenant's own key: its contracts only, no tenant column, and the trail names the admin's key.
+    const tenantConsole = await open(DESKTOP, "en-US");
+    await tenantConsole.page.goto(`${agent.base}/console`);
+    await tenantConsole.page.fill("#api-key", agent.otherKey);
+    await tenantConsole.page.keyboard.press("Enter");
+    const ownRow = tenantConsole.page.locator("tr", { hasText: "Misdirected offer" });
+    await expect.poll(() => ownRow.textContent(), SOON).toContain("voided");
+    expect(
+      await tenantConsole.page
+        .getByRole("table", { name: "Contracts" })
+        .getByRole("columnheader")
+        .allTextContents(),
+    ).toEqual(["Title", "Status", "Signers", "Created", "Actions"]);
+    expect(await tenantConsole.page.locator("tr", { hasText: "NDA draft" }).count()).toBe(0);
+    await expectAccessible(tenantConsole.page);
+    await tenantConsole.page.screenshot({
+      path: join(SCREENSHOTS, "console-tenant-contracts-desktop.png"),
+      fullPage: true,
+    });
+    await tenantConsole.context.close();
+    const trail = await api<{ entries: { type: string; details?: unknown }[] }>(
+      "GET",
+      `/v1/contracts/${misdirected.id}/audit`,
+      undefined,
+      agent.otherKey,
+    );
+    expect(trail.entries.find((entry) => entry.type === "voided")?.details).toEqual({
+      reason: "wrong tenant",
+      by: { tenant: "dev", keyName: "dev", admin: true },
+    });
 
     // Dave's link now says the contract is closed.
     const dave = await open(DESKTOP, "en-US");
@@ -446,7 +506,9 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
       .poll(() => dave.page.locator("#message").textContent(), SOON)
       .toContain("has not been sent yet");
     await dave.context.close();
-    tokens.push(...[lease, quote, nda, offer].map((each) => each.signers[0]!.url.split("/s/")[1]!));
+    tokens.push(
+      ...[lease, quote, nda, offer, misdirected].map((each) => each.signers[0]!.url.split("/s/")[1]!),
+    );
   });
 
   it("starts in the language the contract names, whatever Accept-Language says, and still switches", async () => {
@@ -490,7 +552,10 @@ describe.skipIf(!HAVE_CHROMIUM)("signer page and console in chromium", () => {
 async function createContract(
   title: string,
   signers: unknown[],
-  options: { send?: boolean; callback?: { url: string }; language?: string } = {},
+  {
+    key = agent.devKey,
+    ...options
+  }: { send?: boolean; callback?: { url: string }; language?: string; key?: string } = {},
 ): Promise<{ id: string; signers: { email: string; url: string }[] }> {
   const form = await contractForm({
     title,
@@ -500,7 +565,7 @@ async function createContract(
   });
   const created = await fetch(`${agent.base}/v1/contracts`, {
     method: "POST",
-    headers: { authorization: `Bearer ${agent.devKey}` },
+    headers: { authorization: `Bearer ${key}` },
     body: form,
   });
   expect(created.status, await created.clone().text()).toBe(201);

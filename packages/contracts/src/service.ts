@@ -54,6 +54,13 @@ export interface RequestOrigin {
   userAgent?: string;
 }
 
+/** The API key that acted on a contract (never the key itself): its tenant, name and whether it is an admin key. */
+export interface ContractActor {
+  tenant: string;
+  keyName: string;
+  admin: boolean;
+}
+
 export interface ContractServiceDeps {
   store: ContractStore;
   /** The object store of contract documents, where signers' signature images are kept too. */
@@ -479,7 +486,16 @@ export class ContractService {
     return signerView(contract, signer);
   }
 
-  async void(id: string, tenant: string, reason: string | undefined): Promise<ContractRecord> {
+  /**
+   * Voids an open contract. `tenant` scopes the look-up (undefined: any tenant's, for an admin key);
+   * the audit event names the key that voided it, which for an admin is not the contract's tenant.
+   */
+  async void(
+    id: string,
+    tenant: string | undefined,
+    reason: string | undefined,
+    by: ContractActor,
+  ): Promise<ContractRecord> {
     await this.deps.store.require(id, tenant);
     const now = new Date().toISOString();
     const { contract, result: wasDraft } = await this.deps.store.update(id, (current) => {
@@ -487,7 +503,7 @@ export class ContractService {
       voidContract(current, reason, now);
       return draft;
     });
-    await this.audit(contract, "voided", undefined, {}, reason ? { reason } : undefined);
+    await this.audit(contract, "voided", undefined, {}, { ...(reason && { reason }), by });
     await this.announce(contract, "contract.voided", undefined, reason ? { reason } : undefined);
     // The signers of a draft never heard of it.
     if (!wasDraft) await this.closingNotices(contract, "voided");

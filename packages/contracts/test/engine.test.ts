@@ -37,6 +37,8 @@ let redis: Redis;
 let stores: StoreRegistry;
 let runtime: ContractRuntime;
 const origin = { ip: "198.51.100.7", userAgent: "engine-test" };
+/** The owning tenant's API key, as the gateway names the key that voids a contract. */
+const owner = { tenant: "t1", keyName: "t1-key", admin: false };
 /** How long a sign request waits for its job; no worker runs here. */
 const WAIT_MS = 300;
 
@@ -141,9 +143,11 @@ describe("signing order", () => {
     for (const link of links.values()) {
       expect(await codeOf(runtime.service.view(tokenOf(link), origin))).toBe("E_CONTRACT_CLOSED");
     }
-    expect(await codeOf(runtime.service.void(contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+    expect(await codeOf(runtime.service.void(contract.id, "t1", undefined, owner))).toBe("E_CONTRACT_CLOSED");
     // Another tenant does not even find it.
-    expect(await codeOf(runtime.service.void(contract.id, "t2", undefined))).toBe("E_NOT_FOUND");
+    expect(await codeOf(runtime.service.void(contract.id, "t2", undefined, { ...owner, tenant: "t2" }))).toBe(
+      "E_NOT_FOUND",
+    );
     const types = (await runtime.audit.read(contract.id)).map((entry) => entry.type);
     expect(types).toEqual(["created", "sent", "declined"]);
     expect((await runtime.audit.verify(contract.id)).valid).toBe(true);
@@ -220,8 +224,14 @@ describe("expiry and void", () => {
     );
 
     const other = await create([{ name: "Lou", order: 1, auth: { method: "email-otp" } }]);
-    expect((await runtime.service.void(other.contract.id, "t1", "sent by mistake")).status).toBe("voided");
-    expect(await codeOf(runtime.service.void(other.contract.id, "t1", undefined))).toBe("E_CONTRACT_CLOSED");
+    expect((await runtime.service.void(other.contract.id, "t1", "sent by mistake", owner)).status).toBe(
+      "voided",
+    );
+    expect(await codeOf(runtime.service.void(other.contract.id, "t1", undefined, owner))).toBe(
+      "E_CONTRACT_CLOSED",
+    );
+    const voided = (await runtime.audit.read(other.contract.id)).filter((entry) => entry.type === "voided");
+    expect(voided.map((entry) => entry.details)).toEqual([{ reason: "sent by mistake", by: owner }]);
   });
 });
 

@@ -162,6 +162,24 @@ describe("POST /v1/contracts", () => {
     });
     expect(await detail.json()).toMatchObject({ id: otherId, tenant: "other" });
 
+    // The OpenAPI document declares it: every listed contract names its tenant.
+    interface JsonSchema {
+      type?: string;
+      required?: string[];
+      properties?: Record<string, JsonSchema>;
+      items?: JsonSchema;
+    }
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { content: Record<string, { schema: JsonSchema }> }> } }
+      >;
+    };
+    const page = openapi.paths["/v1/contracts"]!.get.responses["200"]!.content["application/json"]!.schema;
+    const item = page.properties?.items?.items;
+    expect(item?.required).toContain("tenant");
+    expect(item?.properties?.tenant).toMatchObject({ type: "string" });
+
     const own = await list(OTHER_KEY);
     expect(own.map((item) => item.id)).toContain(otherId);
     expect(own.every((item) => item.tenant === "other")).toBe(true);
@@ -171,5 +189,75 @@ describe("POST /v1/contracts", () => {
       403,
       "E_FORBIDDEN",
     );
+  });
+
+  it("lets an admin key void and read any tenant's contract, recorded as the admin's act; a tenant key finds no other tenant's", async () => {
+    const created = async (title: string, key?: string) => {
+      const response = await createContract({ title, signers }, { key });
+      expect(response.status, await response.clone().text()).toBe(201);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const otherId = await created("Sent by mistake", OTHER_KEY);
+    const devId = await created("Dev's own");
+    const call = (key: string, method: string, path: string, body?: unknown) =>
+      fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined && { "content-type": "application/json" }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+
+    // A tenant key gets the same 404 for another tenant's contract as for one that does not exist.
+    const missing = `ctr_${"0".repeat(32)}`;
+    for (const id of [devId, missing]) {
+      await expectError(await call(OTHER_KEY, "POST", `/v1/contracts/${id}/void`, {}), 404, "E_NOT_FOUND");
+      for (const path of ["", "/audit", "/evidence"]) {
+        await expectError(await call(OTHER_KEY, "GET", `/v1/contracts/${id}${path}`), 404, "E_NOT_FOUND");
+      }
+    }
+    expect(await (await call(DEV_KEY, "GET", `/v1/contracts/${devId}`)).json()).toMatchObject({
+      status: "in_progress",
+    });
+
+    // The admin key (tenant "dev") voids the other tenant's contract.
+    const voided = await call(DEV_KEY, "POST", `/v1/contracts/${otherId}/void`, {
+      reason: "sent by mistake",
+    });
+    expect(voided.status, await voided.clone().text()).toBe(200);
+    expect(await voided.json()).toMatchObject({ id: otherId, tenant: "other", status: "voided" });
+    // Its owner sees it voided, by the admin's key, not by its own tenant.
+    const trail = (await (
+      await call(OTHER_KEY, "GET", `/v1/contracts/${otherId}/audit?verify=1`)
+    ).json()) as {
+      entries: { type: string; details?: unknown }[];
+      verification: { valid: boolean };
+    };
+    expect(trail.verification.valid).toBe(true);
+    expect(trail.entries.filter((entry) => entry.type === "voided").map((entry) => entry.details)).toEqual([
+      { reason: "sent by mistake", by: { tenant: "dev", keyName: "dev", admin: true } },
+    ]);
+    // A repeat is refused as for the owner: it is closed.
+    await expectError(
+      await call(DEV_KEY, "POST", `/v1/contracts/${otherId}/void`, {}),
+      409,
+      "E_CONTRACT_CLOSED",
+    );
+    // The admin reads the trail and the evidence pack of the other tenant's contract too.
+    const adminTrail = await call(DEV_KEY, "GET", `/v1/contracts/${otherId}/audit`);
+    expect(adminTrail.status).toBe(200);
+    const evidence = await call(DEV_KEY, "GET", `/v1/contracts/${otherId}/evidence`);
+    expect(evidence.status, await evidence.clone().text()).toBe(200);
+    expect(evidence.headers.get("content-type")).toBe("application/zip");
+    // A tenant key voiding its own contract is recorded as its own act.
+    const own = await created("Other's own", OTHER_KEY);
+    expect((await call(OTHER_KEY, "POST", `/v1/contracts/${own}/void`, {})).status).toBe(200);
+    const ownTrail = (await (await call(OTHER_KEY, "GET", `/v1/contracts/${own}/audit`)).json()) as {
+      entries: { type: string; details?: { by?: unknown } }[];
+    };
+    expect(ownTrail.entries.find((entry) => entry.type === "voided")?.details).toEqual({
+      by: { tenant: "other", keyName: expect.any(String), admin: false },
+    });
   });
 });

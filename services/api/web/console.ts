@@ -38,6 +38,7 @@ interface ContractSigner {
 }
 interface Contract {
   id: string;
+  tenant: string;
   title: string;
   status: string;
   createdAt: string;
@@ -174,12 +175,12 @@ function renderConsole(t: Translate, caller: Caller): void {
     top(t, h("p", { id: "scope" }, scope), logout),
     h("main", {}, h("section", { "aria-live": "polite" }, nav, content)),
   );
-  void showSection(t, content);
+  void showSection(t, caller, content);
 }
 
 /** Renders the current section into `content`; `flash` is what the last action did. */
-async function showSection(t: Translate, content: HTMLElement, flash = ""): Promise<void> {
-  const reload = (done?: string) => void showSection(t, content, done);
+async function showSection(t: Translate, caller: Caller, content: HTMLElement, flash = ""): Promise<void> {
+  const reload = (done?: string) => void showSection(t, caller, content, done);
   const refresh = h(
     "button",
     { type: "button", class: "secondary small", id: "refresh" },
@@ -196,7 +197,7 @@ async function showSection(t: Translate, content: HTMLElement, flash = ""): Prom
   try {
     const body =
       section === "contracts"
-        ? await contractsView(t, toolbar, notice, reload)
+        ? await contractsView(t, caller, toolbar, notice, reload)
         : section === "batches"
           ? await batchesView(t)
           : await failedJobsView(t, notice, reload);
@@ -234,6 +235,7 @@ const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString(cu
 
 async function contractsView(
   t: Translate,
+  caller: Caller,
   toolbar: HTMLElement,
   notice: HTMLElement,
   reload: (done?: string) => void,
@@ -253,9 +255,17 @@ async function contractsView(
   toolbar.prepend(h("label", { for: "status-filter" }, t("console.statusFilter")), filter);
   const query = contractFilter ? `?status=${encodeURIComponent(contractFilter)}` : "";
   const { items: contracts } = await get<{ items: Contract[] }>(`/v1/contracts${query}`);
+  const headings = [
+    t("console.col.title"),
+    ...(caller.admin ? [t("console.col.tenant")] : []),
+    t("console.col.status"),
+    t("console.col.signers"),
+    t("console.col.created"),
+    t("console.col.actions"),
+  ];
   const rows: HTMLTableRowElement[] = [];
   for (const contract of contracts) {
-    const detailsRow = h("tr", { hidden: true }, h("td", { colspan: "5" }));
+    const detailsRow = h("tr", { hidden: true }, h("td", { colspan: String(headings.length) }));
     const toggle = h(
       "button",
       { type: "button", class: "secondary small", "aria-expanded": "false" },
@@ -273,6 +283,8 @@ async function contractsView(
     rows.push(
       cells(
         h("span", {}, contract.title, h("br"), h("code", {}, contract.id)),
+        // An admin key lists every tenant's contracts: which one each belongs to.
+        ...(caller.admin ? [contract.tenant] : []),
         contract.status,
         `${signed} / ${contract.signers.length}`,
         when(contract.createdAt),
@@ -281,18 +293,7 @@ async function contractsView(
       detailsRow,
     );
   }
-  return table(
-    t,
-    [
-      t("console.col.title"),
-      t("console.col.status"),
-      t("console.col.signers"),
-      t("console.col.created"),
-      t("console.col.actions"),
-    ],
-    rows,
-    t("console.contracts"),
-  );
+  return table(t, headings, rows, t("console.contracts"));
 }
 
 async function contractDetails(

@@ -403,14 +403,26 @@ export async function contractRoutes(app: FastifyInstance, deps: ContractRouteDe
     {
       schema: {
         summary: "Void an open contract (a draft or one in progress)",
+        description:
+          "A tenant's own contract; an admin key voids any tenant's. The audit trail's `voided` event names the key that voided it (`details.by`: its tenant, name and whether it is an admin key).",
         tags,
         params: ContractIdParams,
         body: z.object({ reason: z.string().max(500).optional() }).optional(),
         response: { 200: ContractSchema, "4xx": ErrorSchema },
       },
     },
-    async (request) =>
-      contractView(await service.void(request.params.id, callerOf(request).tenantId, request.body?.reason)),
+    async (request) => {
+      const { tenantId, admin, keyName } = callerOf(request);
+      // Resolved as `owned` resolves a read: an admin key voids any tenant's contract (one sent by
+      // mistake), a tenant key only its own (another tenant's is 404, as if it did not exist).
+      return contractView(
+        await service.void(request.params.id, admin ? undefined : tenantId, request.body?.reason, {
+          tenant: tenantId,
+          keyName,
+          admin,
+        }),
+      );
+    },
   );
 
   typed.get(
