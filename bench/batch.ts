@@ -15,12 +15,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs, promisify } from "node:util";
+import { freePort } from "@esign/runtime";
 import { REPO_ROOT, SAMPLES_DIR } from "@esign/testkit";
 import { buildApi } from "../services/api/src/app";
 import { loadApiConfig } from "../services/api/src/config";
@@ -63,14 +63,6 @@ const DEV_KEY = `bench-${Math.random().toString(36).slice(2)}-key`;
 const PDF = join(SAMPLES_DIR, "chromium-invoice.pdf");
 /** The built worker, as production runs it (`pnpm build` first). */
 const WORKER_BUNDLE = join(REPO_ROOT, "services/worker/dist/main.js");
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /** redis-cli, so the benchmark needs no Redis client library of its own. */
 async function redisCli(port: number, ...args: string[]): Promise<string> {

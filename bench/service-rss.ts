@@ -13,6 +13,7 @@
  * image), building them first when stale. `--write` replaces the service-memory section of
  * docs/benchmarks.md.
  */
+
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -22,6 +23,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { freePort } from "@esign/runtime";
 import { REPO_ROOT, SAMPLES_DIR, validate } from "@esign/testkit";
 import { writeBenchmarksSection } from "./benchmarks-doc";
 
@@ -95,14 +97,6 @@ function memoryOf(pid: number): Memory {
     peakKiB += Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
   }
   return { rssMiB: rssKiB / 1024, peakMiB: peakKiB / 1024, processes: tree.length };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 interface Started {

@@ -4,11 +4,11 @@
 // Debian and npm; infra/ci/check-manifests.sh installs them.
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
+import { freePort } from "@esign/runtime";
 import { loadApiConfig } from "esign-api";
 import { loadNotifierConfigFromEnv } from "esign-notifier";
 import { loadWorkerConfig } from "esign-worker";
@@ -29,17 +29,6 @@ async function which(command: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 /** `kubectl kustomize`, else a standalone kustomize (PATH or where check-manifests.sh puts it). */
